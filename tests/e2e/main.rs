@@ -1,0 +1,6 @@
+//! End-to-end tests: one binary, each test in its own temporary directory,
+//! with real git repositories, real CMake/Ninja builds of the fixture and real
+//! benchmark processes.
+
+mod common;
+mod patcher;

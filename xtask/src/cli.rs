@@ -1,0 +1,116 @@
+//! The command line: clap derive types only. Each command's behaviour lives
+//! in its module under `commands/`; this file says what can be typed.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Tune IREE's split-reduction heuristics: sweep limits, fit rules, validate, and \
+             produce an upstream-ready patch.",
+    version
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes; each overrides the key of tuner.toml in
+/// brackets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Configuration file [default: tuner.toml at the repository root].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use the bundled IREE-shaped fixture as the target (created under
+    /// target/fixture on first use).
+    #[arg(long, global = true)]
+    pub fixture: bool,
+    /// The IREE checkout to tune [target.iree].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub iree: Option<PathBuf>,
+    /// The revision to tune [target.rev].
+    #[arg(long, global = true, value_name = "REV")]
+    pub rev: Option<String>,
+    /// The user's IREE build directory, whose configuration sibling builds
+    /// copy [build.dir].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub build_dir: Option<PathBuf>,
+    /// Where build slots live [build.work_dir].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub work_dir: Option<PathBuf>,
+    /// Where run directories go [runs_dir].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub runs_dir: Option<PathBuf>,
+    /// Heuristics to tune, comma separated: conv, matmul [heuristics.tune].
+    #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
+    pub heuristics: Option<Vec<String>>,
+    /// Interpreter of the benchmark, e.g. the iree-turbine venv's python
+    /// [bench.python].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub python: Option<String>,
+    /// Benchmark processes per candidate [bench.repeats].
+    #[arg(long, global = true, value_name = "N")]
+    pub repeats: Option<u32>,
+    /// Devices, comma separated [bench.devices].
+    #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
+    pub devices: Option<Vec<String>>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build and benchmark the baseline and one candidate per limit value.
+    Sweep(SweepArgs),
+    /// Create the bundled fixture (a git repository and a built user build
+    /// dir) under target/fixture, or print where it is.
+    Fixture(FixtureArgs),
+    /// Measure cold build, per-candidate rebuild and the rebuild floor on
+    /// the fixture.
+    BuildBench(BuildBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Commands file (iree-boo-driver format) [sweep.commands].
+    pub commands: Option<PathBuf>,
+    /// Limits 1, 64, 128, 256 [sweep.quick] (the default).
+    #[arg(long, conflicts_with_all = ["full", "limits"])]
+    pub quick: bool,
+    /// Limits 1, 8, 16, ..., 2048 [sweep.full].
+    #[arg(long, conflicts_with = "limits")]
+    pub full: bool,
+    /// Any limits, comma separated.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub limits: Option<Vec<i64>>,
+    /// Run name [default: the commands file's name without extension].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write every candidate's patch into the run directory and stop before
+    /// building.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Record unparsable command lines in the run instead of stopping.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FixtureArgs {
+    /// Where to create it [default: target/fixture].
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BuildBenchArgs {
+    /// Candidates to rebuild after the cold build.
+    #[arg(long, default_value_t = 4)]
+    pub candidates: u32,
+    /// Scratch directory [default: a new one under target/].
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,119 @@
+//! `cargo xtask build-bench`: the build-cost figures of the sweep's design,
+//! measured on the fixture in a scratch directory.
+//!
+//! It prints the cold build (compiler cache off), the floor (touch the
+//! heuristic file and rebuild the tuned targets in one build directory), and
+//! the per-candidate rebuild the sweep pays (check a candidate's commit out
+//! in a build slot and rebuild), with their ratio. The target is a
+//! per-candidate rebuild of at most 1.3x the floor.
+
+use crate::cli::BuildBenchArgs;
+use crate::config;
+use crate::core::cpp::patch;
+use crate::infra::build;
+use crate::infra::fixture::{self, Options};
+use crate::infra::git;
+use crate::infra::proc::{self, Job};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+fn timed_build(dir: &Path, targets: &[String], log: &Path, disable_cache: bool) -> Result<f64> {
+    let mut job = Job::new("cmake", dir, log, Duration::from_secs(3600)).arg("--build").arg(dir);
+    if !targets.is_empty() {
+        job = job.arg("--target").args(targets.iter());
+    }
+    if disable_cache {
+        job = job.env("CCACHE_DISABLE", "1");
+    }
+    let outcome = proc::run(&job)?;
+    if !outcome.success() {
+        bail!("build in `{}` failed ({}); see `{}`", dir.display(), outcome.ended, log.display());
+    }
+    Ok(outcome.seconds)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
+    let root = args.dir.clone().unwrap_or_else(|| workspace.join("target/build-bench"));
+    if root.exists() {
+        std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear `{}`", root.display()))?;
+    }
+    let options = Options { build: false, ..Options::default() };
+    let fx = fixture::materialize(workspace, &root, &options)?;
+    let loaded = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
+    let mut cfg = loaded.config;
+    cfg.target.iree = fx.repo.clone();
+    cfg.build.dir = Some(fx.build.clone());
+    cfg.build.work_dir = Some(root.join("iree-build-tune"));
+    let targets = cfg.build.targets.clone();
+    let log = root.join("build-bench.log");
+
+    eprintln!("cold build of the fixture (compiler cache off)...");
+    let cold = timed_build(&fx.build, &[], &log, true)?;
+
+    eprintln!("floor: touch the heuristic file, rebuild {} (3 times)...", targets.join(", "));
+    let heuristic = fx.repo.join(&cfg.target.heuristic_file);
+    let mut floors = Vec::new();
+    for _ in 0..3 {
+        let f = std::fs::File::options().write(true).open(&heuristic)?;
+        f.set_modified(SystemTime::now())?;
+        drop(f);
+        floors.push(timed_build(&fx.build, &targets, &log, true)?);
+    }
+    let floor = median(floors);
+
+    eprintln!("build slot: first build, then {} candidates...", args.candidates);
+    let repo = git::open(&fx.repo)?;
+    let base = git::resolve(&repo, "HEAD")?;
+    let source = git::read_file(&repo, base, &cfg.target.heuristic_file)?;
+    let sites = super::sweep::locate_sites(&cfg, &source)?;
+    git::set_branch(&repo, "tune/build-bench/baseline", base)?;
+    let slot = build::ensure_slot(&repo, &cfg, 0, "tune/build-bench/baseline")?;
+    let cache = build::user_cache(&cfg)?;
+    let plan = build::configure_plan(&cfg, cache.as_ref(), 0);
+    let (ok, slot_first) = super::sweep::build_commit(&cfg, &plan, &slot, base, &log)?;
+    if !ok {
+        bail!("the slot's first build failed; see `{}`", log.display());
+    }
+    let limits = [1i64, 64, 128, 256, 8, 16, 32, 512, 1024, 2048];
+    let mut per_candidate = Vec::new();
+    for &limit in limits.iter().cycle().take(args.candidates as usize) {
+        let edits: Vec<patch::Edit> = sites.iter().flat_map(|s| patch::fixed_limit_edits(&source, s, limit)).collect();
+        let patched = patch::apply_checked(&source, &sites, &edits).map_err(|e| anyhow::anyhow!(e))?;
+        // A fresh commit per measurement, so repeated limits still rebuild.
+        let message = format!("build-bench limit {limit} #{}\n", per_candidate.len());
+        let commit = git::commit_file(&repo, base, &cfg.target.heuristic_file, &patched, &message)?;
+        let (ok, seconds) = super::sweep::build_commit(&cfg, &plan, &slot, commit, &log)?;
+        if !ok {
+            bail!("candidate build failed; see `{}`", log.display());
+        }
+        eprintln!("  limit {limit}: {seconds:.2} s");
+        per_candidate.push(seconds);
+    }
+    let rebuild = median(per_candidate.clone());
+    println!("fixture build cost ({} filler units, {}):", cache_units(&fx.build), fx.build.display());
+    println!("  cold build (ccache off)          {cold:>8.2} s");
+    println!("  floor (touch + rebuild targets)  {floor:>8.2} s");
+    println!("  slot first build (ccache on)     {slot_first:>8.2} s");
+    println!(
+        "  per-candidate rebuild, median    {rebuild:>8.2} s   ({} candidates: {})",
+        per_candidate.len(),
+        per_candidate.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>().join(", ")
+    );
+    println!("  per-candidate / floor            {:>8.2}x  (target <= 1.30x)", rebuild / floor);
+    println!("  cold / floor                     {:>8.2}x  (fixture requirement >= 10x)", cold / floor);
+    Ok(())
+}
+
+fn cache_units(build_dir: &Path) -> String {
+    std::fs::read_to_string(build_dir.join("CMakeCache.txt"))
+        .ok()
+        .map(|t| crate::core::cmake::Cache::parse(&t))
+        .and_then(|c| c.get("IREE_FIXTURE_FILLER_UNITS").map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}

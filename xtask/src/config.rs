@@ -1,0 +1,412 @@
+//! Configuration: `tuner.toml`, its IREE defaults, and command-line overrides.
+//!
+//! This module owns the schema and the defaults (the IREE preset: heuristic
+//! file path, build targets, the iree-boo-driver command), the rule that
+//! relative paths in a config file are relative to that file, and the
+//! placeholder expansion of command templates. Reading the file is the only
+//! I/O here; applying flags is done by the commands, which know their flags.
+
+use crate::core::cpp::FunctionNames;
+use crate::core::workload::Heuristic;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration. Every key has an IREE default, so an empty file
+/// (or none) is a valid configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub target: Target,
+    pub heuristics: Heuristics,
+    pub build: Build,
+    pub bench: Bench,
+    pub sweep: Sweep,
+    pub analyze: Analyze,
+    pub validate: Validate,
+    /// Where run directories go (`runs/<name>/`).
+    pub runs_dir: PathBuf,
+}
+
+/// The IREE checkout and revision to tune.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Target {
+    /// The user's IREE checkout (`--iree`). Never modified outside `apply`.
+    pub iree: PathBuf,
+    /// Revision to tune (`--rev`).
+    pub rev: String,
+    /// The heuristic file, relative to the checkout.
+    pub heuristic_file: String,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            iree: PathBuf::from("../iree"),
+            rev: "HEAD".into(),
+            heuristic_file: "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp".into(),
+        }
+    }
+}
+
+/// Which heuristics to tune and where to find them in the file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Heuristics {
+    /// `--heuristics conv,matmul`.
+    pub tune: Vec<Heuristic>,
+    pub conv: FunctionNames,
+    pub matmul: FunctionNames,
+}
+
+impl Default for Heuristics {
+    fn default() -> Self {
+        Heuristics {
+            tune: vec![Heuristic::Conv, Heuristic::Matmul],
+            conv: FunctionNames::iree_defaults(Heuristic::Conv),
+            matmul: FunctionNames::iree_defaults(Heuristic::Matmul),
+        }
+    }
+}
+
+impl Heuristics {
+    pub fn names(&self, h: Heuristic) -> &FunctionNames {
+        match h {
+            Heuristic::Conv => &self.conv,
+            Heuristic::Matmul => &self.matmul,
+        }
+    }
+}
+
+/// How candidate builds are configured and built.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Build {
+    /// The user's own build directory (`--build-dir`). Read, never written:
+    /// sibling builds copy its configuration from its `CMakeCache.txt`.
+    pub dir: Option<PathBuf>,
+    /// Where build slots (a worktree and a build directory each) live.
+    /// Default: `<build dir>-tune` beside the user's build directory.
+    pub work_dir: Option<PathBuf>,
+    /// Configure arguments used when there is no user build dir to copy, and
+    /// appended after the copied ones otherwise.
+    pub configure_args: Vec<String>,
+    /// Cache entries copied from the user's `CMakeCache.txt`: every entry
+    /// whose name starts with one of these, plus every `-D` the user gave on
+    /// the command line.
+    pub inherit_prefixes: Vec<String>,
+    /// Targets a heuristic change needs rebuilt.
+    pub targets: Vec<String>,
+    /// Parallel build jobs (`cmake --build -j`); default: the generator's.
+    pub jobs: Option<u32>,
+    /// Number of build slots kept between candidates.
+    pub slots: u32,
+    pub timeout_s: u64,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build {
+            dir: Some(PathBuf::from("../iree-build")),
+            work_dir: None,
+            configure_args: vec![],
+            inherit_prefixes: [
+                "IREE_",
+                "LLVM_",
+                "MLIR_",
+                "Python3_",
+                "CMAKE_BUILD_TYPE",
+                "CMAKE_C_COMPILER",
+                "CMAKE_CXX_COMPILER",
+                "CMAKE_C_COMPILER_LAUNCHER",
+                "CMAKE_CXX_COMPILER_LAUNCHER",
+                "CMAKE_C_FLAGS",
+                "CMAKE_CXX_FLAGS",
+                "CMAKE_EXE_LINKER_FLAGS",
+                "CMAKE_SHARED_LINKER_FLAGS",
+                "CMAKE_LINKER_TYPE",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            targets: vec!["iree-compile".into(), "IREECompilerPythonModules".into()],
+            jobs: None,
+            slots: 1,
+            timeout_s: 4 * 3600,
+        }
+    }
+}
+
+/// The benchmark: iree-boo-driver by default.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Bench {
+    /// Command template. Placeholders: `{python}`, `{commands}`, `{csv}`,
+    /// `{cache_dir}`, `{build_dir}`, `{source_dir}`, `{device}`.
+    pub command: String,
+    /// The interpreter (e.g. the iree-turbine virtualenv's `python`).
+    pub python: String,
+    /// CSV column with the per-launch time.
+    pub column: String,
+    /// Devices to use, as the device variables spell them.
+    pub devices: Vec<String>,
+    /// Variables that pin the device (AMD and NVIDIA by default).
+    pub device_env: Vec<String>,
+    /// Fresh benchmark processes per candidate.
+    pub repeats: u32,
+    /// Shuffle the command order differently in every repeat.
+    pub shuffle: bool,
+    /// Hard limit for one benchmark process.
+    pub timeout_s: u64,
+    /// Limit for a candidate's benchmark as a multiple of the baseline's
+    /// wall time (0 disables it); the smaller of the two limits applies.
+    pub timeout_factor: f64,
+    /// Extra `PYTHONPATH` entries after the build's own (e.g. an iree-turbine
+    /// checkout that is not installed in the interpreter).
+    pub pythonpath: Vec<String>,
+    /// Extra `PATH` entries after the build's `tools/`.
+    pub path: Vec<String>,
+    /// Extra environment for the benchmark.
+    pub env: BTreeMap<String, String>,
+    /// Command that lists visible devices, for `doctor` (empty: skip).
+    pub device_check: String,
+}
+
+impl Default for Bench {
+    fn default() -> Self {
+        Bench {
+            command: "{python} -m iree.turbine.kernel.boo.driver.driver --commands-file {commands} \
+                      --csv {csv} --cache-dir {cache_dir}"
+                .into(),
+            python: "python3".into(),
+            column: "iree_boo_experimental mean".into(),
+            devices: vec!["0".into()],
+            device_env: vec!["HIP_VISIBLE_DEVICES".into(), "CUDA_VISIBLE_DEVICES".into()],
+            repeats: 3,
+            shuffle: true,
+            timeout_s: 3 * 3600,
+            timeout_factor: 10.0,
+            pythonpath: vec![],
+            path: vec![],
+            env: BTreeMap::new(),
+            device_check: String::new(),
+        }
+    }
+}
+
+/// Limit sets and the default commands file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sweep {
+    pub quick: Vec<i64>,
+    pub full: Vec<i64>,
+    /// Commands file used when none is given on the command line.
+    pub commands: Option<PathBuf>,
+}
+
+impl Default for Sweep {
+    fn default() -> Self {
+        Sweep {
+            quick: vec![1, 64, 128, 256],
+            full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+            commands: None,
+        }
+    }
+}
+
+/// Analysis settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Analyze {
+    /// Folds of the cross-validation.
+    pub folds: usize,
+    /// Largest number of rungs a fitted ladder may have.
+    pub max_rungs: usize,
+    /// Device peaks for the roofline column (0: no roofline).
+    pub peak_flops: f64,
+    pub peak_bytes_per_s: f64,
+}
+
+impl Default for Analyze {
+    fn default() -> Self {
+        Analyze { folds: 5, max_rungs: 6, peak_flops: 0.0, peak_bytes_per_s: 0.0 }
+    }
+}
+
+/// Validation settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Validate {
+    /// A/B rounds (each runs baseline and patched once, in fresh processes).
+    pub rounds: u32,
+    /// The compiler's own tests, run in the validation build.
+    pub test_command: String,
+    /// Refit-and-revalidate rounds when validation finds regressions.
+    pub refine_rounds: u32,
+}
+
+impl Default for Validate {
+    fn default() -> Self {
+        Validate {
+            rounds: 5,
+            test_command: "ctest --test-dir {build_dir} -R set_split_reduction_sizes --output-on-failure"
+                .into(),
+            refine_rounds: 2,
+        }
+    }
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file it was read from, if any.
+    pub path: Option<PathBuf>,
+}
+
+/// Reads `path` (or just the defaults when `None`), resolving relative paths
+/// against the file's directory and `runs_dir` against `workspace`.
+pub fn load(path: Option<&Path>, workspace: &Path) -> Result<Loaded> {
+    let mut config = match path {
+        None => Config::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config `{}`", p.display()))?;
+            parse(&text).with_context(|| format!("in config `{}`", p.display()))?
+        }
+    };
+    let base = match path {
+        Some(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => workspace.to_path_buf(),
+    };
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    config.resolve_paths(&base, workspace);
+    Ok(Loaded { config, path: path.map(Path::to_path_buf) })
+}
+
+/// Parses config text; errors carry toml's line and column.
+pub fn parse(text: &str) -> Result<Config> {
+    toml::from_str::<Config>(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}fix the key or value shown (every key is listed in README.md, section \
+             \"Configuration\")",
+            e
+        )
+    })
+}
+
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+impl Config {
+    fn resolve_paths(&mut self, base: &Path, workspace: &Path) {
+        self.target.iree = absolute(base, &self.target.iree);
+        self.build.dir = self.build.dir.as_ref().map(|d| absolute(base, d));
+        self.build.work_dir = self.build.work_dir.as_ref().map(|d| absolute(base, d));
+        self.sweep.commands = self.sweep.commands.as_ref().map(|d| absolute(base, d));
+        for entry in self.bench.pythonpath.iter_mut().chain(self.bench.path.iter_mut()) {
+            if !entry.contains('{') {
+                *entry = absolute(base, Path::new(entry)).to_string_lossy().into_owned();
+            }
+        }
+        if self.runs_dir.as_os_str().is_empty() {
+            self.runs_dir = workspace.join("runs");
+        } else {
+            self.runs_dir = absolute(base, &self.runs_dir);
+        }
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn check(&self) -> Result<()> {
+        if self.heuristics.tune.is_empty() {
+            bail!("no heuristic selected: set `heuristics.tune` or pass --heuristics conv,matmul");
+        }
+        if self.bench.repeats == 0 {
+            bail!("`bench.repeats` is 0: at least one benchmark run per candidate is needed");
+        }
+        if self.bench.devices.is_empty() {
+            bail!("`bench.devices` is empty: list at least one device, e.g. [\"0\"]");
+        }
+        if self.build.slots == 0 {
+            bail!("`build.slots` is 0: at least one build slot is needed");
+        }
+        for (name, set) in [("sweep.quick", &self.sweep.quick), ("sweep.full", &self.sweep.full)] {
+            if let Some(bad) = set.iter().find(|&&l| l < 1) {
+                bail!("`{name}` holds {bad}: limits must be at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    /// Where build slots live.
+    pub fn work_dir(&self) -> PathBuf {
+        if let Some(w) = &self.build.work_dir {
+            return w.clone();
+        }
+        let anchor = self.build.dir.clone().unwrap_or_else(|| self.target.iree.clone());
+        let name = anchor.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("iree".into());
+        anchor.with_file_name(format!("{name}-tune"))
+    }
+}
+
+/// Expands `{name}` placeholders; an unknown placeholder is an error that
+/// names it and lists the known ones.
+pub fn expand(template: &str, vars: &BTreeMap<&str, String>) -> Result<String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            bail!("unclosed `{{` in `{template}`");
+        };
+        let name = &after[..close];
+        match vars.get(name) {
+            Some(v) => out.push_str(v),
+            None => bail!(
+                "unknown placeholder `{{{name}}}` in `{template}`; known: {}",
+                vars.keys().map(|k| format!("{{{k}}}")).collect::<Vec<_>>().join(", ")
+            ),
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_iree_preset() {
+        let c = parse("").unwrap();
+        assert_eq!(c.bench.column, "iree_boo_experimental mean");
+        assert!(c.build.targets.contains(&"iree-compile".to_string()));
+        assert_eq!(c.sweep.quick, vec![1, 64, 128, 256]);
+        assert_eq!(c.heuristics.tune, vec![Heuristic::Conv, Heuristic::Matmul]);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line() {
+        let err = parse("[bench]\nrepeats = 3\nrepeets = 4\n").unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("repeets"), "{err}");
+    }
+
+    #[test]
+    fn placeholders() {
+        let mut vars = BTreeMap::new();
+        vars.insert("csv", "out.csv".to_string());
+        assert_eq!(expand("--csv {csv}", &vars).unwrap(), "--csv out.csv");
+        let err = expand("--csv {cvs}", &vars).unwrap_err().to_string();
+        assert!(err.contains("{cvs}") && err.contains("{csv}"), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The pure core: finding and rewriting C++, workload features, statistics,
+//! rule fitting and patch text. Nothing in here runs a process, touches git or
+//! reads a file; the commands feed it data and write what it returns.
+
+pub mod boo_csv;
+pub mod cmake;
+pub mod cpp;
+pub mod decide;
+pub mod difftext;
+pub mod results;
+pub mod workload;

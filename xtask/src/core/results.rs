@@ -1,0 +1,202 @@
+//! The data a sweep produces and `analyze`/`validate` consume.
+//!
+//! `results.json` holds, for every shape, its command, features and the
+//! measurements at every candidate; each candidate's own `result.json` holds
+//! its measurements alone and is what the journal points at. This module owns
+//! those types, their merge, and the per-shape summaries (median, noise) that
+//! everything downstream uses. Writing them to disk is the caller's job.
+
+use crate::core::workload::{BadLine, Features, Heuristic, Op};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA: u32 = 1;
+
+/// Measurements of one shape at one candidate, over all repeats.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// One value per successful repeat (microseconds per launch).
+    pub samples: Vec<f64>,
+    /// One sentence per failed repeat.
+    pub failures: Vec<String>,
+    /// Kernels per launch (`num_dispatches / iter`), when the CSV had it.
+    pub dispatches: Option<f64>,
+    /// The driver's within-run standard deviations, when it reported them.
+    pub spread: Vec<f64>,
+    /// Numerics verification, when the benchmark ran it.
+    pub numerics_pass: Option<bool>,
+}
+
+impl Measurement {
+    pub fn ok(&self) -> bool {
+        !self.samples.is_empty()
+    }
+
+    pub fn median(&self) -> Option<f64> {
+        median(&self.samples)
+    }
+
+    /// Relative noise of this measurement: the larger of the spread between
+    /// repeats (median absolute deviation, scaled to a standard deviation)
+    /// and the driver's own within-run spread, both over the median.
+    pub fn relative_noise(&self) -> Option<f64> {
+        let m = self.median()?;
+        let mut noise: f64 = 0.0;
+        if self.samples.len() >= 2 {
+            let dev: Vec<f64> = self.samples.iter().map(|s| (s - m).abs()).collect();
+            noise = noise.max(1.4826 * median(&dev).unwrap_or(0.0) / m);
+        }
+        if let Some(s) = median(&self.spread) {
+            noise = noise.max(s / m);
+        }
+        Some(noise)
+    }
+}
+
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// What the heuristic decides for a shape at a candidate, as predicted from
+/// the features and the ladder read from the C++ (no build needed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// `None`: the op is not split (an early return fired).
+    pub limit: Option<i64>,
+    pub tile_sizes: Option<Vec<i64>>,
+    /// Why the prediction could not be made, if it could not.
+    pub unknown: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapeResult {
+    pub id: usize,
+    /// Line in the commands file.
+    pub line: usize,
+    pub command: String,
+    pub op: Op,
+    pub features: Features,
+    /// By candidate name.
+    pub runs: BTreeMap<String, Measurement>,
+    /// By candidate name.
+    #[serde(default)]
+    pub decisions: BTreeMap<String, Decision>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateStatus {
+    Ok,
+    BuildFailed,
+    BenchFailed,
+    Pending,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateInfo {
+    /// `baseline` or `limit-<n>`.
+    pub name: String,
+    /// `None` for the baseline.
+    pub limit: Option<i64>,
+    pub branch: String,
+    pub commit: String,
+    pub key: String,
+    pub status: CandidateStatus,
+    pub build_seconds: Option<f64>,
+    pub bench_seconds: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub checkout: String,
+    pub rev: String,
+    pub commit: String,
+    pub heuristic_file: String,
+    /// Ladder style per tuned heuristic (`inline-ladder`, `helper-function`).
+    pub styles: BTreeMap<Heuristic, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandsInfo {
+    pub path: String,
+    pub sha256: String,
+    pub skipped: Vec<BadLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchInfo {
+    pub command: String,
+    pub column: String,
+    pub device: String,
+    pub repeats: u32,
+}
+
+/// `runs/<name>/results.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: u32,
+    pub tool_version: String,
+    pub run: String,
+    pub target: TargetInfo,
+    pub commands: CommandsInfo,
+    pub bench: BenchInfo,
+    pub heuristics: Vec<Heuristic>,
+    pub candidates: Vec<CandidateInfo>,
+    pub shapes: Vec<ShapeResult>,
+}
+
+/// `runs/<name>/candidates/<candidate>/result.json`: one candidate's
+/// measurements, indexed like `Results::shapes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResult {
+    pub info: CandidateInfo,
+    pub measurements: Vec<Measurement>,
+}
+
+impl Results {
+    /// Puts a finished candidate's measurements into the shapes.
+    pub fn merge(&mut self, result: &CandidateResult) {
+        if let Some(slot) = self.candidates.iter_mut().find(|c| c.name == result.info.name) {
+            *slot = result.info.clone();
+        } else {
+            self.candidates.push(result.info.clone());
+        }
+        for (shape, m) in self.shapes.iter_mut().zip(&result.measurements) {
+            shape.runs.insert(result.info.name.clone(), m.clone());
+        }
+    }
+
+    pub fn candidate_names(&self) -> Vec<String> {
+        self.candidates.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
+pub fn candidate_name(limit: Option<i64>) -> String {
+    match limit {
+        None => "baseline".to_string(),
+        Some(l) => format!("limit-{l}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_uses_repeats_and_driver_spread() {
+        let m = Measurement { samples: vec![100.0, 102.0, 98.0], spread: vec![0.5], ..Default::default() };
+        assert_eq!(m.median(), Some(100.0));
+        // MAD = 2, scaled 2.9652 -> 2.97%.
+        let n = m.relative_noise().unwrap();
+        assert!((n - 0.029652).abs() < 1e-6, "{n}");
+        let m = Measurement { samples: vec![100.0], spread: vec![5.0], ..Default::default() };
+        assert_eq!(m.relative_noise(), Some(0.05));
+    }
+}

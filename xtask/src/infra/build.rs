@@ -1,0 +1,187 @@
+//! Build slots: a worktree and a sibling build directory that persist between
+//! candidates, so each candidate costs an incremental build.
+//!
+//! A slot lives under the work directory (by default `<user build dir>-tune/`)
+//! as `slot-N/<checkout name>/` (a git worktree of the user's repository) and
+//! `slot-N/<build dir name>/` (configured like the user's build from its
+//! `CMakeCache.txt`). Switching a slot to the next candidate is a checkout of
+//! that candidate's commit, which rewrites only the heuristic file, so ninja
+//! recompiles one translation unit and relinks: the floor. This module owns
+//! slot layout, configuration and the build call; what to build comes from
+//! the commands.
+
+use crate::config::Config;
+use crate::core::cmake::Cache;
+use crate::infra::git::{self, Worktree};
+use crate::infra::proc::{self, Job, Outcome};
+use crate::infra::store;
+use anyhow::{bail, Context, Result};
+use git2::Repository;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct Slot {
+    pub index: u32,
+    pub dir: PathBuf,
+    pub src: PathBuf,
+    pub build: PathBuf,
+    pub worktree: Worktree,
+}
+
+/// How sibling builds are configured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigurePlan {
+    pub generator: String,
+    /// `-D` arguments (with paths into the user's trees already remapped).
+    pub args: Vec<String>,
+    /// The user's compiler launcher, if any.
+    pub launcher: Option<String>,
+}
+
+/// Reads the user's build directory's cache, if there is one.
+pub fn user_cache(config: &Config) -> Result<Option<Cache>> {
+    let Some(dir) = &config.build.dir else { return Ok(None) };
+    let path = dir.join("CMakeCache.txt");
+    if !path.exists() {
+        bail!(
+            "`{}` has no CMakeCache.txt: `build.dir` must be a configured IREE build directory \
+             (or remove `build.dir` from tuner.toml to configure from `build.configure_args` \
+             alone)",
+            dir.display()
+        );
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(Some(Cache::parse(&text)))
+}
+
+fn dir_name(p: &Path, fallback: &str) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| fallback.to_string())
+}
+
+/// Paths of slot `index`.
+pub fn slot_paths(config: &Config, index: u32) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = config.work_dir().join(format!("slot-{index}"));
+    let src = dir.join(dir_name(&config.target.iree, "iree"));
+    let build_name = config
+        .build
+        .dir
+        .as_deref()
+        .map(|d| dir_name(d, "iree-build"))
+        .unwrap_or_else(|| "iree-build".to_string());
+    let build = dir.join(build_name);
+    (dir, src, build)
+}
+
+/// The configure plan of slot `index`.
+pub fn configure_plan(config: &Config, cache: Option<&Cache>, index: u32) -> ConfigurePlan {
+    let (_, src, build) = slot_paths(config, index);
+    let mut args = Vec::new();
+    let mut generator = "Ninja".to_string();
+    let mut launcher = None;
+    if let (Some(cache), Some(user_build)) = (cache, &config.build.dir) {
+        if let Some(g) = cache.generator() {
+            generator = g.to_string();
+        }
+        launcher = cache.launcher().map(str::to_string);
+        let user_src = cache.source_dir().map(PathBuf::from).unwrap_or_else(|| config.target.iree.clone());
+        args = cache.inherited_args(&config.build.inherit_prefixes, &user_src, user_build, &src, &build);
+    }
+    args.extend(config.build.configure_args.iter().cloned());
+    if launcher.is_none() {
+        launcher = args.iter().find_map(|a| {
+            a.strip_prefix("-DCMAKE_CXX_COMPILER_LAUNCHER")
+                .and_then(|rest| rest.split_once('='))
+                .map(|(_, v)| v.to_string())
+        });
+    }
+    ConfigurePlan { generator, args, launcher }
+}
+
+/// Environment for builds: a compiler cache shared between slots (and with
+/// the user's build, where their cache uses the same base directory).
+pub fn build_env(config: &Config) -> Vec<(String, std::ffi::OsString)> {
+    let mut env = Vec::new();
+    if std::env::var_os("CCACHE_BASEDIR").is_none() {
+        let mut roots = vec![config.work_dir(), config.target.iree.clone()];
+        roots.extend(config.build.dir.iter().cloned());
+        if let Some(base) = common_ancestor(&roots) {
+            env.push(("CCACHE_BASEDIR".to_string(), base.into_os_string()));
+        }
+    }
+    // Debug info would otherwise make every slot's objects unique.
+    env.push(("CCACHE_NOHASHDIR".to_string(), "1".into()));
+    env
+}
+
+fn common_ancestor(paths: &[PathBuf]) -> Option<PathBuf> {
+    let mut it = paths.iter();
+    let mut common: PathBuf = it.next()?.clone();
+    for p in it {
+        while !p.starts_with(&common) {
+            if !common.pop() {
+                return None;
+            }
+        }
+    }
+    (common.components().count() > 1).then_some(common)
+}
+
+/// Opens slot `index`, creating its worktree at `branch` when needed.
+pub fn ensure_slot(repo: &Repository, config: &Config, index: u32, branch: &str) -> Result<Slot> {
+    let (dir, src, build) = slot_paths(config, index);
+    let digest = Sha256::digest(config.work_dir().to_string_lossy().as_bytes());
+    let name = format!("tune-slot-{index}-{}", &hex(&digest)[..8]);
+    let worktree = git::ensure_worktree(repo, &name, &src, branch)?;
+    Ok(Slot { index, dir, src, build, worktree })
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct SlotState {
+    configure_hash: String,
+}
+
+/// Configures the slot's build directory unless it is already configured
+/// with exactly this plan. Returns the outcome when it ran CMake.
+pub fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path) -> Result<Option<Outcome>> {
+    let hash = hex(&Sha256::digest(serde_json::to_vec(plan)?));
+    let state_path = slot.dir.join("slot.json");
+    let state: SlotState = store::read_json(&state_path).unwrap_or_default();
+    if state.configure_hash == hash && slot.build.join("CMakeCache.txt").exists() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&slot.build).with_context(|| format!("cannot create `{}`", slot.build.display()))?;
+    let mut job = Job::new("cmake", &slot.build, log, Duration::from_secs(config.build.timeout_s))
+        .arg("-G")
+        .arg(&plan.generator)
+        .arg("-S")
+        .arg(&slot.src)
+        .arg("-B")
+        .arg(&slot.build)
+        .args(plan.args.iter());
+    job.env.extend(build_env(config));
+    let outcome = proc::run(&job)?;
+    if outcome.success() {
+        store::write_json(&state_path, &SlotState { configure_hash: hash })?;
+    }
+    Ok(Some(outcome))
+}
+
+/// Builds the configured targets in the slot.
+pub fn build(slot: &Slot, config: &Config, log: &Path) -> Result<Outcome> {
+    let mut job = Job::new("cmake", &slot.build, log, Duration::from_secs(config.build.timeout_s))
+        .arg("--build")
+        .arg(&slot.build)
+        .arg("--target")
+        .args(config.build.targets.iter());
+    if let Some(j) = config.build.jobs {
+        job = job.arg("-j").arg(j.to_string());
+    }
+    job.env.extend(build_env(config));
+    proc::run(&job)
+}

@@ -1,0 +1,192 @@
+//! Git, through libgit2: revisions, candidate commits, branches, worktrees.
+//!
+//! This module owns every change the tool makes to the user's repository, and
+//! they are all additive: blobs, trees and commits written to the object
+//! database, branches under `tune/`, and worktree registrations for build
+//! slots. Candidate commits are made without a checkout (the patched blob is
+//! spliced into the base tree), so the user's working tree, index and HEAD are
+//! never touched. Only `apply` (in `commands::apply`) changes a checkout.
+
+use anyhow::{anyhow, bail, Context, Result};
+use git2::{build::CheckoutBuilder, Oid, Repository, Signature, Time, WorktreeAddOptions};
+use std::path::{Path, PathBuf};
+
+/// Opens the user's checkout, with an error that says how to point at one.
+pub fn open(path: &Path) -> Result<Repository> {
+    Repository::open(path).map_err(|e| {
+        anyhow!(
+            "`{}` is not a git checkout ({}); point the tuner at your IREE checkout with \
+             `--iree PATH` or `target.iree` in tuner.toml",
+            path.display(),
+            e.message()
+        )
+    })
+}
+
+/// Resolves a revision (`HEAD`, a branch, a tag, a hash) to a commit.
+pub fn resolve(repo: &Repository, rev: &str) -> Result<Oid> {
+    let obj = repo.revparse_single(rev).map_err(|e| {
+        anyhow!(
+            "revision `{rev}` not found in `{}` ({}); pass an existing one with --rev",
+            workdir(repo).display(),
+            e.message()
+        )
+    })?;
+    Ok(obj
+        .peel_to_commit()
+        .map_err(|_| anyhow!("revision `{rev}` is not a commit"))?
+        .id())
+}
+
+pub fn workdir(repo: &Repository) -> PathBuf {
+    repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo.path().to_path_buf())
+}
+
+/// The text of `path` at `commit`.
+pub fn read_file(repo: &Repository, commit: Oid, path: &str) -> Result<String> {
+    let tree = repo.find_commit(commit)?.tree()?;
+    let entry = tree.get_path(Path::new(path)).map_err(|_| {
+        anyhow!(
+            "`{path}` does not exist at {} in `{}`; set `target.heuristic_file` in tuner.toml \
+             or tune a revision that has it (--rev)",
+            short(commit),
+            workdir(repo).display()
+        )
+    })?;
+    let blob = repo.find_blob(entry.id()).with_context(|| format!("`{path}` is not a file"))?;
+    String::from_utf8(blob.content().to_vec()).with_context(|| format!("`{path}` is not UTF-8"))
+}
+
+pub fn short(oid: Oid) -> String {
+    oid.to_string()[..10].to_string()
+}
+
+/// Returns `tree` with the blob at `components` replaced by `blob`.
+fn replace_in_tree(repo: &Repository, tree: &git2::Tree, components: &[&str], blob: Oid) -> Result<Oid> {
+    let mut builder = repo.treebuilder(Some(tree))?;
+    let name = components[0];
+    if components.len() == 1 {
+        let mode = tree.get_name(name).map(|e| e.filemode()).unwrap_or(0o100644);
+        builder.insert(name, blob, mode)?;
+    } else {
+        let entry = tree.get_name(name).ok_or_else(|| anyhow!("directory `{name}` missing"))?;
+        let sub = repo.find_tree(entry.id())?;
+        let new_sub = replace_in_tree(repo, &sub, &components[1..], blob)?;
+        builder.insert(name, new_sub, 0o040000)?;
+    }
+    Ok(builder.write()?)
+}
+
+/// Commits `content` at `path` on top of `base`, without touching any
+/// checkout. The signature and time are fixed (the tool, at the base
+/// commit's time), so the same patch always gives the same commit id and a
+/// rerun finds its branches unchanged.
+pub fn commit_file(repo: &Repository, base: Oid, path: &str, content: &str, message: &str) -> Result<Oid> {
+    let base_commit = repo.find_commit(base)?;
+    let blob = repo.blob(content.as_bytes())?;
+    let components: Vec<&str> = path.split('/').collect();
+    let tree_id = replace_in_tree(repo, &base_commit.tree()?, &components, blob)?;
+    let tree = repo.find_tree(tree_id)?;
+    let t = base_commit.time();
+    let sig = Signature::new("split-reduction-tuner", "tuner@split-reduction.invalid", &Time::new(t.seconds(), 0))?;
+    Ok(repo.commit(None, &sig, &sig, message, &tree, &[&base_commit])?)
+}
+
+/// Points `refs/heads/<name>` at `oid`. Only `tune/` branches are ever
+/// written; anything else is refused.
+pub fn set_branch(repo: &Repository, name: &str, oid: Oid) -> Result<()> {
+    if !name.starts_with("tune/") {
+        bail!("internal error: the tuner only writes `tune/` branches, not `{name}`");
+    }
+    let commit = repo.find_commit(oid)?;
+    if let Ok(existing) = repo.find_branch(name, git2::BranchType::Local) {
+        if existing.get().target() == Some(oid) {
+            return Ok(());
+        }
+    }
+    repo.branch(name, &commit, true)
+        .with_context(|| format!("cannot write branch `{name}` in `{}`", workdir(repo).display()))?;
+    Ok(())
+}
+
+/// A build slot's source tree: a worktree of the user's repository.
+pub struct Worktree {
+    pub repo: Repository,
+    pub path: PathBuf,
+}
+
+/// Opens the worktree at `path`, creating it (registered as `name`, first
+/// checking out `branch`) when it does not exist. An existing directory that
+/// is not a worktree of this repository is an error, never overwritten.
+pub fn ensure_worktree(repo: &Repository, name: &str, path: &Path, branch: &str) -> Result<Worktree> {
+    if path.exists() {
+        let wt = Repository::open(path).map_err(|_| {
+            anyhow!(
+                "`{}` exists but is not a git worktree; remove it (it belongs to the tuner's \
+                 build slots) or set `build.work_dir` elsewhere",
+                path.display()
+            )
+        })?;
+        let ours = wt.commondir().canonicalize().ok() == repo.commondir().canonicalize().ok();
+        if !wt.is_worktree() || !ours {
+            bail!(
+                "`{}` is a git checkout but not a worktree of `{}`; remove it or set \
+                 `build.work_dir` elsewhere",
+                path.display(),
+                workdir(repo).display()
+            );
+        }
+        return Ok(Worktree { repo: wt, path: path.to_path_buf() });
+    }
+    // A registration whose directory was deleted would block the name.
+    if let Ok(stale) = repo.find_worktree(name) {
+        if stale.validate().is_err() {
+            stale
+                .prune(Some(git2::WorktreePruneOptions::new().valid(true).working_tree(true)))
+                .with_context(|| format!("cannot prune stale worktree `{name}`"))?;
+        }
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    let reference = repo.find_reference(&format!("refs/heads/{branch}"))?;
+    let mut opts = WorktreeAddOptions::new();
+    opts.reference(Some(&reference));
+    let wt = repo
+        .worktree(name, path, Some(&opts))
+        .with_context(|| format!("cannot create worktree `{}`", path.display()))?;
+    let wt_repo = Repository::open_from_worktree(&wt)?;
+    // Detach at once: a branch checked out in a slot could not be checked out
+    // by the user in their own tree.
+    let head = wt_repo.head()?.peel_to_commit()?.id();
+    wt_repo.set_head_detached(head)?;
+    Ok(Worktree { repo: wt_repo, path: path.to_path_buf() })
+}
+
+/// Checks out `oid` in a slot worktree (detached). Files whose content does
+/// not change are not rewritten, so their timestamps stay and an incremental
+/// build recompiles only what the patch touched.
+pub fn checkout(wt: &Worktree, oid: Oid) -> Result<()> {
+    let commit = wt.repo.find_commit(oid)?;
+    let mut opts = CheckoutBuilder::new();
+    opts.force().remove_untracked(false);
+    wt.repo
+        .checkout_tree(commit.as_object(), Some(&mut opts))
+        .with_context(|| format!("cannot check out {} in `{}`", short(oid), wt.path.display()))?;
+    wt.repo.set_head_detached(oid)?;
+    Ok(())
+}
+
+/// What `apply` and the safety tests compare: HEAD and the porcelain status.
+pub fn head_and_status(repo: &Repository) -> Result<(String, Vec<String>)> {
+    let head = repo.head().ok().and_then(|h| h.name().ok().map(str::to_string)).unwrap_or_default();
+    let head_id = repo.head().ok().and_then(|h| h.target()).map(|o| o.to_string()).unwrap_or_default();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    let lines = statuses
+        .iter()
+        .map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or("")))
+        .collect();
+    Ok((format!("{head} {head_id}"), lines))
+}

@@ -1,0 +1,199 @@
+//! Child processes: builds and benchmarks, with logs, timeouts, and no orphans.
+//!
+//! This module owns how the tool starts long-running work. Every child gets
+//! its own process group (so a timeout kills the whole tree: ninja and its
+//! compilers, python and its iree-compile) and asks the kernel to send it
+//! SIGTERM if the tool dies, so a `kill -9` of the sweep does not leave a
+//! ninja writing into a build directory that the rerun is about to use.
+//! Output goes to a log file in the run directory, never to the terminal.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A command to run to completion with its output in a log file.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Variables set on top of the inherited environment.
+    pub env: Vec<(String, OsString)>,
+    /// Variables removed from the inherited environment.
+    pub env_remove: Vec<String>,
+    pub log: PathBuf,
+    pub timeout: Duration,
+}
+
+impl Job {
+    pub fn new(program: impl Into<OsString>, cwd: &Path, log: &Path, timeout: Duration) -> Job {
+        Job {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: cwd.to_path_buf(),
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            log: log.to_path_buf(),
+            timeout,
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<OsString>) -> Job {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Job
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl Into<OsString>) -> Job {
+        self.env.push((k.to_string(), v.into()));
+        self
+    }
+
+    /// The command line as a shell would show it, for logs and errors.
+    pub fn display(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| shlex::try_quote(&a.to_string_lossy()).map(|q| q.into_owned()).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub ended: Ended,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.ended == Ended::Exited(0)
+    }
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Exited(c) => write!(f, "exit code {c}"),
+            Ended::Signalled(s) => write!(f, "killed by signal {s}"),
+            Ended::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
+fn ended(status: ExitStatus) -> Ended {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => Ended::Exited(c),
+        (None, Some(s)) => Ended::Signalled(s),
+        _ => Ended::Exited(-1),
+    }
+}
+
+/// Runs `job`, appending its stdout and stderr to its log.
+pub fn run(job: &Job) -> Result<Outcome> {
+    if let Some(dir) = job.log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&job.log)
+        .with_context(|| format!("cannot open log `{}`", job.log.display()))?;
+    use std::io::Write;
+    writeln!(log, "$ {}", job.display()).with_context(|| format!("cannot write `{}`", job.log.display()))?;
+    let err_log = log.try_clone().with_context(|| format!("cannot reopen `{}`", job.log.display()))?;
+
+    let mut cmd = Command::new(&job.program);
+    cmd.args(&job.args)
+        .current_dir(&job.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(err_log));
+    for k in &job.env_remove {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &job.env {
+        cmd.env(k, v);
+    }
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    let pid = child.id() as i32;
+    loop {
+        if let Some(status) = child.try_wait().context("cannot wait for a child process")? {
+            return Ok(Outcome { ended: ended(status), seconds: start.elapsed().as_secs_f64() });
+        }
+        if start.elapsed() > job.timeout {
+            kill_group(pid);
+            let _ = child.wait();
+            return Ok(Outcome { ended: Ended::TimedOut, seconds: start.elapsed().as_secs_f64() });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGTERM to the whole group, then SIGKILL to what is left.
+fn kill_group(pgid: i32) {
+    unsafe {
+        libc::kill(-pgid, libc::SIGTERM);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+/// Runs a short command and returns its stdout; for queries such as
+/// `git rev-parse` or `python -c`. Fails with the command's stderr.
+pub fn output(program: &str, args: &[&str], cwd: &Path) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run `{program}`"))?;
+    if !out.status.success() {
+        bail!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The last `n` lines of a log, for error messages.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
