@@ -2,10 +2,13 @@
 //! rule fitting and patch text. Nothing in here runs a process, touches git or
 //! reads a file; the commands feed it data and write what it returns.
 
+pub mod analysis;
 pub mod boo_csv;
 pub mod cmake;
 pub mod cpp;
 pub mod decide;
 pub mod difftext;
+pub mod fit;
 pub mod results;
+pub mod stats;
 pub mod workload;

@@ -10,6 +10,7 @@
 //! Rewriting lives in [`patch`] and generating new C++ in [`emit`]; neither
 //! this module nor they touch files or processes.
 
+pub mod emit;
 pub mod patch;
 pub mod rules;
 

@@ -1,0 +1,574 @@
+//! From a sweep's results to everything the report shows: statistics per
+//! candidate, comparisons with the baseline, clusters, fitted and
+//! cross-validated strategies, the recommended rule as C++, top speedups, and
+//! the checks that catch a benchmark that never saw the patch.
+//!
+//! This is the one place the numbers of `report.md`, `report.html` and
+//! `analysis.json` come from; the renderers only format them. Pure: results
+//! and source text in, an [`Analysis`] and patched sources out.
+
+use crate::core::cpp::{emit, patch, CppFile, FunctionNames, Site};
+use crate::core::decide::{self, Model};
+use crate::core::difftext;
+use crate::core::fit::{self, Choice, EarlyReturns, Evaluation, Params, Rule, ShapeOutcome, Strategy, Table};
+use crate::core::results::{candidate_name, CandidateStatus, Measurement, Results};
+use crate::core::stats::{self, noise_threshold, verdict, Summary, Verdict};
+use crate::core::workload::Heuristic;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Settings of an analysis.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub folds: usize,
+    pub max_rungs: usize,
+    pub peak_flops: f64,
+    pub peak_bytes_per_s: f64,
+    pub names: BTreeMap<Heuristic, FunctionNames>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Comparison {
+    pub compared: usize,
+    pub improved: usize,
+    pub neutral: usize,
+    pub regressed: usize,
+    /// improved / compared.
+    pub win_rate: f64,
+    pub geomean_speedup: f64,
+    /// Sum of baseline times over sum of candidate times.
+    pub total_speedup: f64,
+    pub max_speedup: f64,
+    pub worst_speedup: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CandidateSummary {
+    pub name: String,
+    pub limit: Option<i64>,
+    pub status: CandidateStatus,
+    pub error: Option<String>,
+    pub measured: usize,
+    pub failed: usize,
+    pub summary: Option<Summary>,
+    pub vs_baseline: Option<Comparison>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Failure {
+    pub shape: usize,
+    pub line: usize,
+    pub command: String,
+    pub candidate: String,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cluster {
+    pub limit: i64,
+    pub count: usize,
+    pub output_min: i64,
+    pub output_max: i64,
+    pub reduction_min: i64,
+    pub reduction_max: i64,
+    /// Geomean speedup of the best limit over the baseline in the cluster.
+    pub geomean_speedup: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeuristicAnalysis {
+    pub heuristic: Heuristic,
+    pub style: String,
+    pub function: String,
+    pub shapes: usize,
+    pub excluded: Vec<(usize, String)>,
+    pub imputed: Vec<(usize, i64)>,
+    pub limits: Vec<i64>,
+    pub clusters: Vec<Cluster>,
+    pub strategies: Vec<Evaluation>,
+    pub recommended: Strategy,
+    pub rule: Option<Rule>,
+    /// The recommended rule's choice per shape (fitted on all shapes).
+    pub outcomes: Vec<ShapeOutcome>,
+    /// The oracle's geomean speedup (best measured choice per shape).
+    pub oracle_geomean: f64,
+    /// Cross-validated geomean of the recommendation minus that of the
+    /// original toolkit's method, as a ratio (1.02 = 2% better).
+    pub vs_original_toolkit: f64,
+    /// The rule as C++ (the changed function), and the diff.
+    pub cpp: Option<String>,
+    pub diff: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TopSpeedup {
+    pub shape: usize,
+    pub command: String,
+    pub best: String,
+    pub runtime: f64,
+    pub baseline: f64,
+    pub speedup: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Roofline {
+    pub shape: usize,
+    /// Achieved fraction of the roofline time at baseline and with the
+    /// recommended rule.
+    pub baseline: f64,
+    pub recommended: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Analysis {
+    pub run: String,
+    pub target_commit: String,
+    pub target_rev: String,
+    pub heuristic_file: String,
+    pub commands_sha256: String,
+    pub device: String,
+    pub column: String,
+    pub repeats: u32,
+    pub shapes: usize,
+    pub skipped_lines: Vec<(usize, String)>,
+    pub candidates: Vec<CandidateSummary>,
+    pub failures: Vec<Failure>,
+    /// Shapes measured by only some of the candidates that ran.
+    pub partial_shapes: Vec<(usize, Vec<String>)>,
+    /// Shapes no candidate measured at all.
+    pub unmeasured_shapes: Vec<usize>,
+    /// Median relative noise of the measurements, and where it came from.
+    pub noise: f64,
+    pub noise_source: String,
+    pub heuristics: Vec<HeuristicAnalysis>,
+    pub top_speedups: Vec<TopSpeedup>,
+    /// Set when the candidates look like they never reached the benchmark.
+    pub noop_warning: Option<String>,
+    /// Shapes whose decision no candidate changes (wasted benchmark time).
+    pub unchanged_shapes: Vec<usize>,
+    pub roofline: Vec<Roofline>,
+    /// Filled by `validate`.
+    pub validation: Option<serde_json::Value>,
+}
+
+/// The recommended change of one heuristic, applied to the file.
+#[derive(Clone, Debug)]
+pub struct HeuristicPatch {
+    pub heuristic: Heuristic,
+    pub source: String,
+    pub diff: String,
+}
+
+fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
+    let mut speedups = Vec::new();
+    let (mut base_total, mut cand_total) = (0.0, 0.0);
+    let (mut improved, mut neutral, mut regressed) = (0, 0, 0);
+    for s in &results.shapes {
+        let (Some(b), Some(c)) = (s.runs.get("baseline"), s.runs.get(candidate)) else { continue };
+        let (Some(bm), Some(cm)) = (b.median(), c.median()) else { continue };
+        let sp = bm / cm;
+        speedups.push(sp);
+        base_total += bm;
+        cand_total += cm;
+        let t = noise_threshold(
+            b.relative_noise().unwrap_or(0.0),
+            b.samples.len(),
+            c.relative_noise().unwrap_or(0.0),
+            c.samples.len(),
+        );
+        match verdict(sp, t) {
+            Verdict::Improved => improved += 1,
+            Verdict::Neutral => neutral += 1,
+            Verdict::Regressed => regressed += 1,
+        }
+    }
+    if speedups.is_empty() {
+        return None;
+    }
+    Some(Comparison {
+        compared: speedups.len(),
+        improved,
+        neutral,
+        regressed,
+        win_rate: improved as f64 / speedups.len() as f64,
+        geomean_speedup: stats::geomean(&speedups)?,
+        total_speedup: base_total / cand_total,
+        max_speedup: speedups.iter().cloned().fold(f64::MIN, f64::max),
+        worst_speedup: speedups.iter().cloned().fold(f64::MAX, f64::min),
+    })
+}
+
+fn clusters(table: &Table) -> Vec<Cluster> {
+    let mut by: BTreeMap<i64, Vec<&fit::Row>> = BTreeMap::new();
+    for r in &table.rows {
+        if let (Choice::Limit(l), _) = fit::oracle(r, &table.limits) {
+            by.entry(l).or_default().push(r);
+        }
+    }
+    by.into_iter()
+        .rev()
+        .map(|(limit, rows)| Cluster {
+            limit,
+            count: rows.len(),
+            output_min: rows.iter().map(|r| r.output).min().unwrap(),
+            output_max: rows.iter().map(|r| r.output).max().unwrap(),
+            reduction_min: rows.iter().map(|r| r.reduction).min().unwrap(),
+            reduction_max: rows.iter().map(|r| r.reduction).max().unwrap(),
+            geomean_speedup: stats::geomean(&rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>())
+                .unwrap_or(1.0),
+        })
+        .collect()
+}
+
+/// Checks that the emitted C++ decides every shape the way the rule does,
+/// by reading the patched file back and evaluating it.
+fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, results: &Results, table: &Table, rule: &Rule, er: &EarlyReturns) -> Result<(), String> {
+    let site = CppFile::parse(patched).locate(heuristic, names).map_err(|e| e.0)?;
+    let model = Model::from_site(&site);
+    for row in &table.rows {
+        let features = &results.shapes[row.shape].features;
+        let d = decide::modelled(features, &model, false);
+        if let Some(u) = d.unknown {
+            return Err(format!("the generated code cannot be evaluated: {u}"));
+        }
+        let got = d.limit.unwrap_or(1);
+        let want = if er.fires(row, &rule.constants) { 1 } else { rule.ladder.limit(row.output, row.reduction) };
+        if got != want {
+            return Err(format!(
+                "the generated code gives limit {got} for `{}` but the rule gives {want}",
+                results.shapes[row.shape].command
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &Settings) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
+    let names = settings.names.get(&h).cloned().unwrap_or_else(|| FunctionNames::iree_defaults(h));
+    let table = fit::table(results, h);
+    let empty = |style: String, function: String, error: String| HeuristicAnalysis {
+        heuristic: h,
+        style,
+        function,
+        shapes: table.rows.len(),
+        excluded: table.excluded.clone(),
+        imputed: table.imputed.clone(),
+        limits: table.limits.clone(),
+        clusters: clusters(&table),
+        strategies: vec![],
+        recommended: Strategy::Baseline,
+        rule: None,
+        outcomes: vec![],
+        oracle_geomean: 1.0,
+        vs_original_toolkit: 1.0,
+        cpp: None,
+        diff: String::new(),
+        error: Some(error),
+    };
+    let site: Site = match CppFile::parse(source).locate(h, &names) {
+        Ok(s) => s,
+        Err(e) => return (empty(String::new(), String::new(), e.0), None),
+    };
+    if table.rows.is_empty() {
+        let why = "no shape of this heuristic has both a baseline and a candidate measurement".to_string();
+        return (empty(site.style.name().into(), site.function.name.clone(), why), None);
+    }
+    let model = Model::from_site(&site);
+    let er = EarlyReturns::from_model(&model);
+    let params = Params {
+        max_rungs: settings.max_rungs.max(1),
+        folds: settings.folds.max(2),
+        inclusive: emit::uses_inclusive(&site),
+        allow_2d: emit::names(&site, source).reduction.is_some(),
+    };
+    let evals = fit::evaluate(&table, &er, &params);
+    let rec = fit::recommend(&evals);
+    let (rec_eval, rec_fit) = &evals[rec];
+    let toolkit = evals.iter().find(|(e, _)| e.strategy == Strategy::OriginalToolkit).map(|(e, _)| e.cv_geomean).unwrap_or(1.0);
+    let oracle_geomean = stats::geomean(
+        &table.rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>(),
+    )
+    .unwrap_or(1.0);
+    let mut analysis = HeuristicAnalysis {
+        heuristic: h,
+        style: site.style.name().to_string(),
+        function: site.function.name.clone(),
+        shapes: table.rows.len(),
+        excluded: table.excluded.clone(),
+        imputed: table.imputed.clone(),
+        limits: table.limits.clone(),
+        clusters: clusters(&table),
+        strategies: evals.iter().map(|(e, _)| e.clone()).collect(),
+        recommended: rec_eval.strategy,
+        rule: rec_fit.rule.clone(),
+        outcomes: fit::outcomes(&table, rec_fit, &er),
+        oracle_geomean,
+        vs_original_toolkit: rec_eval.cv_geomean / toolkit,
+        cpp: None,
+        diff: String::new(),
+        error: None,
+    };
+    let Some(rule) = &rec_fit.rule else {
+        analysis.error = Some("no strategy beats the current code without regressing a shape; nothing to change".into());
+        return (analysis, None);
+    };
+    let envs: Vec<(i64, i64, crate::core::cpp::rules::Env)> = table
+        .rows
+        .iter()
+        .map(|r| {
+            let f = &results.shapes[r.shape].features;
+            (r.output, r.reduction, decide::env(f, &model.constants, false))
+        })
+        .collect();
+    let low = emit::low_values(&site, &rule.ladder, &envs);
+    let patched = emit::rule_edits(source, &site, rule, &low)
+        .and_then(|edits| patch::apply_checked(source, std::slice::from_ref(&site), &edits))
+        .and_then(|p| verify_emitted(&p, h, &names, results, &table, rule, &er).map(|_| p));
+    match patched {
+        Ok(p) => {
+            let diff = difftext::unified(&results.target.heuristic_file, source, &p);
+            let new_site = CppFile::parse(&p).locate(h, &names).ok();
+            analysis.cpp = new_site.map(|s| {
+                let mut text = String::new();
+                if let crate::core::cpp::LadderStyle::Helper { helper, .. } = &s.style {
+                    text.push_str(&p[helper.range.clone()]);
+                    text.push_str("\n\n");
+                }
+                text.push_str(&p[s.function.range.clone()]);
+                text
+            });
+            analysis.diff = diff.clone();
+            (analysis, Some(HeuristicPatch { heuristic: h, source: p, diff }))
+        }
+        Err(e) => {
+            analysis.error = Some(format!("cannot write the rule as C++: {e}"));
+            (analysis, None)
+        }
+    }
+}
+
+/// Analyses a sweep. `source` is the heuristic file at the tuned revision.
+pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysis, Vec<HeuristicPatch>) {
+    let candidates: Vec<CandidateSummary> = results
+        .candidates
+        .iter()
+        .map(|c| {
+            let meds: Vec<f64> = results.shapes.iter().filter_map(|s| s.runs.get(&c.name).and_then(Measurement::median)).collect();
+            let failed = results.shapes.iter().filter(|s| s.runs.get(&c.name).is_some_and(|m| !m.ok())).count();
+            CandidateSummary {
+                name: c.name.clone(),
+                limit: c.limit,
+                status: c.status.clone(),
+                error: c.error.clone(),
+                measured: meds.len(),
+                failed,
+                summary: stats::summary(&meds),
+                vs_baseline: if c.name == "baseline" { None } else { compare(results, &c.name) },
+            }
+        })
+        .collect();
+    let ran: Vec<&str> = results
+        .candidates
+        .iter()
+        .filter(|c| c.status != CandidateStatus::Pending && c.status != CandidateStatus::BuildFailed)
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut failures = Vec::new();
+    let mut partial = Vec::new();
+    let mut unmeasured = Vec::new();
+    for (i, s) in results.shapes.iter().enumerate() {
+        let mut missing = Vec::new();
+        for c in &ran {
+            match s.runs.get(*c) {
+                Some(m) if m.ok() => {}
+                Some(m) => {
+                    missing.push(c.to_string());
+                    failures.push(Failure {
+                        shape: i,
+                        line: s.line,
+                        command: s.command.clone(),
+                        candidate: c.to_string(),
+                        reasons: m.failures.clone(),
+                    });
+                }
+                None => missing.push(c.to_string()),
+            }
+        }
+        if !ran.is_empty() && missing.len() == ran.len() {
+            unmeasured.push(i);
+        } else if !missing.is_empty() {
+            partial.push((i, missing));
+        }
+    }
+    let noises: Vec<f64> = results.shapes.iter().flat_map(|s| s.runs.values()).filter_map(Measurement::relative_noise).collect();
+    let noise = crate::core::results::median(&noises).unwrap_or(0.0);
+    let has_repeats = results.shapes.iter().flat_map(|s| s.runs.values()).any(|m| m.samples.len() > 1);
+    let has_spread = results.shapes.iter().flat_map(|s| s.runs.values()).any(|m| !m.spread.is_empty());
+    let noise_source = match (has_repeats, has_spread) {
+        (true, true) => "repeats and the driver's per-run spread",
+        (true, false) => "repeats",
+        (false, true) => "the driver's per-run spread",
+        (false, false) => "none measured (one run, no spread): a 0.5% floor is used",
+    }
+    .to_string();
+
+    let mut heuristics = Vec::new();
+    let mut patches = Vec::new();
+    for &h in &results.heuristics {
+        let (a, p) = analyze_heuristic(results, source, h, settings);
+        heuristics.push(a);
+        patches.extend(p);
+    }
+
+    // Top speedups: the best measured candidate per shape.
+    let mut top: Vec<TopSpeedup> = results
+        .shapes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let b = s.runs.get("baseline")?.median()?;
+            let (best, r) = s
+                .runs
+                .iter()
+                .filter(|(n, _)| n.as_str() != "baseline")
+                .filter_map(|(n, m)| Some((n.clone(), m.median()?)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            Some(TopSpeedup { shape: i, command: s.command.clone(), best, runtime: r, baseline: b, speedup: b / r })
+        })
+        .collect();
+    top.sort_by(|a, b| b.speedup.total_cmp(&a.speedup));
+    top.truncate(20);
+
+    let noop_warning = noop_check(results);
+    let unchanged_shapes = results
+        .shapes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            let Some(base) = s.decisions.get("baseline") else { return false };
+            base.unknown.is_none()
+                && s.decisions.iter().all(|(_, d)| d.unknown.is_none() && d.tile_sizes == base.tile_sizes && (d.limit.is_some() == base.limit.is_some()))
+        })
+        .map(|(i, _)| i)
+        .collect();
+
+    let mut roofline = Vec::new();
+    if settings.peak_flops > 0.0 && settings.peak_bytes_per_s > 0.0 {
+        let outcome_of: BTreeMap<usize, &ShapeOutcome> = heuristics.iter().flat_map(|h| h.outcomes.iter().map(|o| (o.shape, o))).collect();
+        for (i, s) in results.shapes.iter().enumerate() {
+            let Some(b) = s.runs.get("baseline").and_then(Measurement::median) else { continue };
+            // Runtimes are microseconds.
+            let ideal = (s.features.flops / settings.peak_flops).max(s.features.bytes / settings.peak_bytes_per_s) * 1e6;
+            let rec = outcome_of.get(&i).and_then(|o| o.runtime).map(|r| ideal / r);
+            roofline.push(Roofline { shape: i, baseline: ideal / b, recommended: rec });
+        }
+    }
+
+    let analysis = Analysis {
+        run: results.run.clone(),
+        target_commit: results.target.commit.clone(),
+        target_rev: results.target.rev.clone(),
+        heuristic_file: results.target.heuristic_file.clone(),
+        commands_sha256: results.commands.sha256.clone(),
+        device: results.bench.device.clone(),
+        column: results.bench.column.clone(),
+        repeats: results.bench.repeats,
+        shapes: results.shapes.len(),
+        skipped_lines: results.commands.skipped.iter().map(|b| (b.line, b.error.clone())).collect(),
+        candidates,
+        failures,
+        partial_shapes: partial,
+        unmeasured_shapes: unmeasured,
+        noise,
+        noise_source,
+        heuristics,
+        top_speedups: top,
+        noop_warning,
+        unchanged_shapes,
+        roofline,
+        validation: None,
+    };
+    (analysis, patches)
+}
+
+/// Flags a sweep whose candidates all measure like the baseline: if the
+/// decisions predict changes (different splits, so different kernel counts)
+/// but no candidate differs beyond noise, or the kernel count never moves,
+/// the patched compiler probably never reached the benchmark.
+pub fn noop_check(results: &Results) -> Option<String> {
+    let ran: Vec<&str> = results
+        .candidates
+        .iter()
+        .filter(|c| c.limit.is_some() && c.status == CandidateStatus::Ok)
+        .map(|c| c.name.as_str())
+        .collect();
+    if ran.is_empty() {
+        return None;
+    }
+    let mut predicted_changes = 0;
+    let mut measured_changes = 0;
+    let mut dispatch_changes = 0;
+    let mut dispatch_known = 0;
+    let mut predicted_dispatch_changes = 0;
+    for s in &results.shapes {
+        let Some(base) = s.runs.get("baseline") else { continue };
+        let base_d = s.decisions.get("baseline");
+        for c in &ran {
+            let Some(m) = s.runs.get(*c) else { continue };
+            let d = s.decisions.get(*c);
+            let predicted = match (base_d, d) {
+                (Some(b), Some(x)) if b.unknown.is_none() && x.unknown.is_none() => b.tile_sizes != x.tile_sizes || b.limit.is_some() != x.limit.is_some(),
+                _ => false,
+            };
+            if predicted {
+                predicted_changes += 1;
+                let split = |dd: Option<&crate::core::results::Decision>| {
+                    dd.and_then(|x| x.tile_sizes.clone()).map(|t| t != s.features.reduction_dims).unwrap_or(false)
+                };
+                if split(base_d) != split(d) {
+                    predicted_dispatch_changes += 1;
+                }
+            }
+            if let (Some(bm), Some(cm)) = (base.median(), m.median()) {
+                let t = noise_threshold(base.relative_noise().unwrap_or(0.0), base.samples.len(), m.relative_noise().unwrap_or(0.0), m.samples.len());
+                if verdict(bm / cm, t) != Verdict::Neutral {
+                    measured_changes += 1;
+                }
+            }
+            if let (Some(bd), Some(cd)) = (base.dispatches, m.dispatches) {
+                dispatch_known += 1;
+                if bd != cd {
+                    dispatch_changes += 1;
+                }
+            }
+        }
+    }
+    let causes = "likely causes: a stale kernel cache shared between builds, an `iree-compile` \
+                  or Python bindings on PATH/PYTHONPATH that are not the candidate build's, or a \
+                  benchmark command that ignores the build; run `cargo xtask doctor`";
+    if predicted_changes > 0 && measured_changes == 0 {
+        return Some(format!(
+            "the patch may not have reached the benchmark: the candidates change the split of \
+             {predicted_changes} (shape, candidate) pairs, yet every candidate measures the same as \
+             the baseline within noise; {causes}"
+        ));
+    }
+    if predicted_dispatch_changes > 0 && dispatch_known > 0 && dispatch_changes == 0 {
+        return Some(format!(
+            "the patch may not have reached the benchmark: {predicted_dispatch_changes} (shape, \
+             candidate) pairs should change between one and two kernels, yet `num_dispatches` never \
+             changes; {causes}"
+        ));
+    }
+    None
+}
+
+/// The name of the recommended choice of a shape, for tables.
+pub fn choice_name(c: &Choice) -> String {
+    match c {
+        Choice::Baseline => "baseline".into(),
+        Choice::Limit(1) => "no split".into(),
+        Choice::Limit(l) => candidate_name(Some(*l)),
+    }
+}

@@ -1,0 +1,295 @@
+//! Generating C++ for a fitted rule, in the style of the file at the tuned
+//! revision.
+//!
+//! A rule ([`crate::core::fit::Rule`]) becomes edits to the heuristic file:
+//! for the 2025 style, a new inline `limitParallelLoops` chain in place of the
+//! old one; for the 2026 style, a new body of the `get*LimitParallelLoops`
+//! helper with early `return N;` rungs, keeping the `lowParallelism ? a : b`
+//! values the sweep did not tune; and new values of the early-return
+//! constants. Rungs whose limit is 1 (no split) become `return std::nullopt;`,
+//! which both styles' callers treat as "do not split". The output follows
+//! LLVM's clang-format style (two-space indents, braces on every branch).
+
+use super::patch::Edit;
+use super::rules::{eval_ladder, BinOp, Env, Expr, Stmt};
+use super::{LadderStyle, Site};
+use crate::core::fit::{Ladder, Rule};
+
+/// How a number reads in IREE's code: `128 * 128` for large powers of two,
+/// plain decimals otherwise.
+pub fn format_number(v: i64) -> String {
+    if v >= 1024 && v.count_ones() == 1 {
+        let e = v.trailing_zeros();
+        let a = 1i64 << (e / 2);
+        let b = 1i64 << (e - e / 2);
+        return format!("{a} * {b}");
+    }
+    v.to_string()
+}
+
+/// Whether the ladder compares outputSize with `<=` (the 2026 matmul style).
+pub fn uses_inclusive(site: &Site) -> bool {
+    fn walk(stmts: &[Stmt], le: &mut usize, lt: &mut usize) {
+        for s in stmts {
+            if let Stmt::If { cond, then, els } = s {
+                count(cond, le, lt);
+                walk(then, le, lt);
+                walk(els, le, lt);
+            }
+        }
+    }
+    fn count(e: &Expr, le: &mut usize, lt: &mut usize) {
+        if let Expr::Bin(op, a, b) = e {
+            if matches!(a.as_ref(), Expr::Var(v) if v == "outputSize") {
+                match op {
+                    BinOp::Le => *le += 1,
+                    BinOp::Lt => *lt += 1,
+                    _ => {}
+                }
+            }
+            count(a, le, lt);
+            count(b, le, lt);
+        }
+    }
+    let (mut le, mut lt) = (0, 0);
+    walk(&site.ladder, &mut le, &mut lt);
+    le > lt
+}
+
+/// The limit of every leaf of a ladder (rung default, rung split) under
+/// `lowParallelism`, read from the old ladder on the shapes that fall there;
+/// `None` where the old code has no low-parallelism variant.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LowValues {
+    /// Per rung: (default leaf, split leaf).
+    pub rungs: Vec<(Option<i64>, Option<i64>)>,
+}
+
+/// Computes [`LowValues`]: for each leaf, the most common value the old
+/// ladder gives with `lowParallelism` on, over the shapes in that leaf, kept
+/// only where it differs from the old high-parallelism value (so untuned
+/// low-parallelism behaviour stays as it was).
+pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> LowValues {
+    let has_flag = matches!(site.style, LadderStyle::Helper { .. }) && ladder_mentions(&site.ladder, "lowParallelism");
+    let mut rungs = Vec::new();
+    for (idx, rung) in ladder.rungs.iter().enumerate() {
+        let lower = if idx == 0 { i64::MIN } else { ladder.rungs[idx - 1].upper.unwrap_or(i64::MIN) };
+        let leaf = |in_split: bool| -> Option<i64> {
+            if !has_flag {
+                return None;
+            }
+            let mut counts: Vec<(i64, usize)> = Vec::new();
+            for (output, reduction, env) in envs {
+                let in_rung = *output >= lower && rung.upper.is_none_or(|u| *output < u);
+                let below = rung.split.as_ref().is_some_and(|s| *reduction < s.threshold);
+                if !in_rung || below != in_split {
+                    continue;
+                }
+                let mut low = env.clone();
+                low.insert("lowParallelism".into(), 1.0);
+                let mut high = env.clone();
+                high.insert("lowParallelism".into(), 0.0);
+                let (Ok(l), Ok(h)) = (eval_ladder(&site.ladder, &low), eval_ladder(&site.ladder, &high)) else {
+                    continue;
+                };
+                if l != h {
+                    match counts.iter_mut().find(|(v, _)| *v == l as i64) {
+                        Some((_, c)) => *c += 1,
+                        None => counts.push((l as i64, 1)),
+                    }
+                }
+            }
+            counts.into_iter().max_by_key(|(v, c)| (*c, -*v)).map(|(v, _)| v)
+        };
+        let default = leaf(false);
+        let split = if rung.split.is_some() { leaf(true) } else { None };
+        rungs.push((default, split));
+    }
+    LowValues { rungs }
+}
+
+fn ladder_mentions(stmts: &[Stmt], name: &str) -> bool {
+    fn expr(e: &Expr, name: &str) -> bool {
+        let mut vars = Vec::new();
+        e.vars(&mut vars);
+        vars.iter().any(|v| v == name)
+    }
+    stmts.iter().any(|s| match s {
+        Stmt::If { cond, then, els } => expr(cond, name) || ladder_mentions(then, name) || ladder_mentions(els, name),
+        Stmt::Return(e) | Stmt::Assign(_, e) => expr(e, name),
+        Stmt::Other(_) => false,
+    })
+}
+
+/// Names the generated code uses for its inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Names {
+    pub output: String,
+    /// `None`: the function has no reduction-size variable before the
+    /// ladder, so the rule must not split on it.
+    pub reduction: Option<String>,
+    pub low_parallelism: Option<String>,
+}
+
+/// Finds the names in scope at the ladder.
+pub fn names(site: &Site, src: &str) -> Names {
+    match &site.style {
+        LadderStyle::Helper { helper, .. } => Names {
+            output: helper.params.first().cloned().unwrap_or_else(|| "outputSize".into()),
+            reduction: helper.params.get(1).cloned(),
+            low_parallelism: helper.params.iter().find(|p| p.contains("ow")).cloned(),
+        },
+        LadderStyle::Inline { decl, .. } => {
+            let before = &src[site.function.body.start..decl.start];
+            let declared = |n: &str| before.contains(&format!("int64_t {n} ="));
+            Names {
+                output: "outputSize".into(),
+                reduction: ["reductionSize", "kSize"].into_iter().find(|n| declared(n)).map(str::to_string),
+                low_parallelism: None,
+            }
+        }
+    }
+}
+
+fn value(limit: i64, low: Option<i64>, names: &Names) -> Option<String> {
+    if limit == 1 {
+        return None;
+    }
+    match (low, &names.low_parallelism) {
+        (Some(l), Some(flag)) if l != limit => Some(format!("{flag} ? {l} : {limit}")),
+        _ => Some(limit.to_string()),
+    }
+}
+
+fn cmp(names: &Names, upper: i64, inclusive: bool) -> String {
+    if inclusive {
+        format!("{} <= {}", names.output, format_number(upper - 1))
+    } else {
+        format!("{} < {}", names.output, format_number(upper))
+    }
+}
+
+/// The helper's new body, without its braces' own lines.
+fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool, indent: &str) -> String {
+    let i1 = indent;
+    let i2 = format!("{indent}  ");
+    let ret = |limit: i64, lowv: Option<i64>, ind: &str| match value(limit, lowv, names) {
+        Some(v) => format!("{ind}return {v};\n"),
+        None => format!("{ind}return std::nullopt;\n"),
+    };
+    let mut blocks = Vec::new();
+    for (idx, rung) in ladder.rungs.iter().enumerate() {
+        let (low_default, low_split) = low.rungs.get(idx).cloned().unwrap_or((None, None));
+        let mut inner = String::new();
+        let body_indent = if rung.upper.is_some() { i2.as_str() } else { i1 };
+        if let (Some(split), Some(red)) = (&rung.split, &names.reduction) {
+            let deeper = format!("{body_indent}  ");
+            inner.push_str(&format!("{body_indent}if ({red} < {}) {{\n", format_number(split.threshold)));
+            inner.push_str(&ret(split.limit, low_split, &deeper));
+            inner.push_str(&format!("{body_indent}}}\n"));
+        }
+        inner.push_str(&ret(rung.limit, low_default, body_indent));
+        match rung.upper {
+            Some(u) => blocks.push(format!("{i1}if ({}) {{\n{inner}{i1}}}\n", cmp(names, u, inclusive))),
+            None => blocks.push(inner),
+        }
+    }
+    blocks.join("\n")
+}
+
+/// The new inline chain.
+fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -> String {
+    let assign = |limit: i64, ind: &str| match value(limit, None, names) {
+        Some(v) => format!("{ind}limitParallelLoops = {v};\n"),
+        None => format!("{ind}return std::nullopt;\n"),
+    };
+    let i2 = format!("{indent}  ");
+    let i3 = format!("{indent}    ");
+    let mut out = String::new();
+    let last = ladder.rungs.len() - 1;
+    for (idx, rung) in ladder.rungs.iter().enumerate() {
+        let head = match (idx, rung.upper) {
+            (0, Some(u)) => format!("if ({}) {{\n", cmp(names, u, inclusive)),
+            (_, Some(u)) => format!(" else if ({}) {{\n", cmp(names, u, inclusive)),
+            (0, None) => String::new(),
+            (_, None) => " else {\n".to_string(),
+        };
+        let single = idx == 0 && rung.upper.is_none();
+        let body_indent = if single { indent } else { i2.as_str() };
+        out.push_str(&head);
+        let mut body = String::new();
+        match (&rung.split, &names.reduction) {
+            (Some(split), Some(red)) => {
+                let deeper = if single { i2.as_str() } else { i3.as_str() };
+                body.push_str(&format!("{body_indent}if ({red} < {}) {{\n", format_number(split.threshold)));
+                body.push_str(&assign(split.limit, deeper));
+                body.push_str(&format!("{body_indent}}} else {{\n"));
+                body.push_str(&assign(rung.limit, deeper));
+                body.push_str(&format!("{body_indent}}}\n"));
+            }
+            _ => body.push_str(&assign(rung.limit, body_indent)),
+        }
+        out.push_str(&body);
+        if !single {
+            out.push_str(indent);
+            out.push('}');
+        }
+        if idx == last && rung.upper.is_some() {
+            // A ladder whose last rung is bounded would leave the limit
+            // unset; fitted ladders never end that way.
+            break;
+        }
+    }
+    // The chain replaces the old statement, which started after the indent
+    // and ended at its closing brace.
+    let trimmed = out.trim_start().trim_end_matches('\n').to_string();
+    trimmed
+}
+
+/// Edits that put `rule` into the file at `site`.
+pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &LowValues) -> Result<Vec<Edit>, String> {
+    let names = names(site, src);
+    let inclusive = uses_inclusive(site);
+    if rule.ladder.rungs.iter().any(|r| r.split.is_some()) && names.reduction.is_none() {
+        return Err(format!(
+            "`{}` has no reduction-size variable before its ladder; a rule with reduction buckets \
+             cannot be written there",
+            site.function.name
+        ));
+    }
+    let mut edits = Vec::new();
+    match &site.style {
+        LadderStyle::Helper { body, .. } => {
+            let text = helper_body(&rule.ladder, low, &names, inclusive, &site.indent);
+            let closing = super::line_indent(src, body.end - 1);
+            edits.push(Edit { range: body.clone(), text: format!("{{\n{text}{closing}}}") });
+        }
+        LadderStyle::Inline { chain, .. } => {
+            edits.push(Edit { range: chain.clone(), text: inline_chain(&rule.ladder, &names, inclusive, &site.indent) });
+        }
+    }
+    for c in &site.constants {
+        let Some(&new) = rule.constants.get(&c.name) else { continue };
+        if c.value == Some(new) {
+            continue;
+        }
+        let v = new as i64;
+        let text = if c.value_text.contains('*') || v >= 1 << 16 { format_number(v) } else { v.to_string() };
+        edits.push(Edit { range: c.value_range.clone(), text });
+    }
+    Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_like_iree() {
+        assert_eq!(format_number(16384), "128 * 128");
+        assert_eq!(format_number(8192), "64 * 128");
+        assert_eq!(format_number(8 * 1024 * 1024), "2048 * 4096");
+        assert_eq!(format_number(50000), "50000");
+        assert_eq!(format_number(512), "512");
+    }
+}

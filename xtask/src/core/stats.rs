@@ -1,0 +1,241 @@
+//! Statistics: summaries of runtimes, noise-aware comparisons, bootstrap
+//! confidence intervals and a rank test.
+//!
+//! Everything that decides whether two numbers differ goes through here, so
+//! "same" always means "within the measured noise" rather than a fixed
+//! percentage. Random resampling uses a small seeded generator, so reports
+//! are reproducible.
+
+use serde::{Deserialize, Serialize};
+
+pub fn geomean(values: &[f64]) -> Option<f64> {
+    if values.is_empty() || values.iter().any(|v| *v <= 0.0) {
+        return None;
+    }
+    Some((values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp())
+}
+
+pub fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Percentile by linear interpolation between order statistics (`p` in 0..=100).
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = (p / 100.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(v[lo] + (v[hi] - v[lo]) * (rank - lo as f64))
+}
+
+/// Summary of a set of runtimes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub count: usize,
+    pub geomean: f64,
+    pub mean: f64,
+    pub median: f64,
+    pub p95: f64,
+    pub total: f64,
+}
+
+pub fn summary(values: &[f64]) -> Option<Summary> {
+    Some(Summary {
+        count: values.len(),
+        geomean: geomean(values)?,
+        mean: mean(values)?,
+        median: percentile(values, 50.0)?,
+        p95: percentile(values, 95.0)?,
+        total: values.iter().sum(),
+    })
+}
+
+/// The smallest relative difference between two medians that is not noise:
+/// 2.5 standard errors of the log-ratio of two medians of `n_a` and `n_b`
+/// samples with relative noise `sigma_a` and `sigma_b` (the median's standard
+/// error is about 1.25 sigma / sqrt(n)), and never below half a percent.
+pub fn noise_threshold(sigma_a: f64, n_a: usize, sigma_b: f64, n_b: usize) -> f64 {
+    let se = |s: f64, n: usize| 1.25 * s / (n.max(1) as f64).sqrt();
+    let combined = (se(sigma_a, n_a).powi(2) + se(sigma_b, n_b).powi(2)).sqrt();
+    (2.5 * combined).max(0.005)
+}
+
+/// Verdict of comparing a candidate with the baseline on one shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Improved,
+    Neutral,
+    Regressed,
+}
+
+/// `speedup` = baseline / candidate; `threshold` from [`noise_threshold`].
+pub fn verdict(speedup: f64, threshold: f64) -> Verdict {
+    if speedup.ln() > threshold.ln_1p() {
+        Verdict::Improved
+    } else if speedup.ln() < -threshold.ln_1p() {
+        Verdict::Regressed
+    } else {
+        Verdict::Neutral
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for resampling.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Bootstrap 95% confidence interval of the geometric mean of `ratios`
+/// (percentile method, resampling shapes).
+pub fn bootstrap_geomean_ci(ratios: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    if ratios.is_empty() {
+        return None;
+    }
+    let logs: Vec<f64> = ratios.iter().map(|r| r.ln()).collect();
+    let mut rng = Rng::new(seed);
+    let mut means = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let mut sum = 0.0;
+        for _ in 0..logs.len() {
+            sum += logs[rng.below(logs.len())];
+        }
+        means.push(sum / logs.len() as f64);
+    }
+    Some((percentile(&means, 2.5)?.exp(), percentile(&means, 97.5)?.exp()))
+}
+
+/// Bootstrap 95% CI of a ratio of totals (sum of `a` / sum of `b`),
+/// resampling pairs.
+pub fn bootstrap_total_ci(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    if a.is_empty() || a.len() != b.len() {
+        return None;
+    }
+    let mut rng = Rng::new(seed);
+    let mut ratios = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let (mut sa, mut sb) = (0.0, 0.0);
+        for _ in 0..a.len() {
+            let i = rng.below(a.len());
+            sa += a[i];
+            sb += b[i];
+        }
+        ratios.push(sa / sb);
+    }
+    Some((percentile(&ratios, 2.5)?, percentile(&ratios, 97.5)?))
+}
+
+/// Two-sided Mann-Whitney U test of two independent samples; returns the
+/// p-value from the normal approximation with tie correction (exact enough
+/// for the 3 to 20 samples per side that validation takes, and conservative
+/// below that).
+pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (n1, n2) = (a.len(), b.len());
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let mut all: Vec<(f64, usize)> = a.iter().map(|&v| (v, 0)).chain(b.iter().map(|&v| (v, 1))).collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let n = all.len();
+    let mut ranks = vec![0.0; n];
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for rank in ranks.iter_mut().take(j + 1).skip(i) {
+            *rank = r;
+        }
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    let r1: f64 = all.iter().zip(&ranks).filter(|(x, _)| x.1 == 0).map(|(_, r)| r).sum();
+    let (n1f, n2f, nf) = (n1 as f64, n2 as f64, n as f64);
+    let u1 = r1 - n1f * (n1f + 1.0) / 2.0;
+    let mu = n1f * n2f / 2.0;
+    let var = n1f * n2f / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)).max(1.0));
+    if var <= 0.0 {
+        return Some(1.0);
+    }
+    // Continuity correction.
+    let z = ((u1 - mu).abs() - 0.5).max(0.0) / var.sqrt();
+    Some((2.0 * (1.0 - normal_cdf(z))).min(1.0))
+}
+
+/// Standard normal CDF (Abramowitz-Stegun 7.1.26 on erf; error < 1.5e-7).
+pub fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.3275911 * x);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries() {
+        let s = summary(&[1.0, 10.0, 100.0]).unwrap();
+        assert!((s.geomean - 10.0).abs() < 1e-9);
+        assert_eq!(s.median, 10.0);
+        assert_eq!(s.total, 111.0);
+        assert!((percentile(&[1.0, 2.0, 3.0, 4.0, 5.0], 95.0).unwrap() - 4.8).abs() < 1e-9);
+    }
+
+    #[test]
+    fn verdicts_follow_the_noise() {
+        let t = noise_threshold(0.03, 3, 0.03, 3);
+        assert!(t > 0.06 && t < 0.09, "{t}");
+        assert_eq!(verdict(1.04, t), Verdict::Neutral);
+        assert_eq!(verdict(1.10, t), Verdict::Improved);
+        assert_eq!(verdict(0.90, t), Verdict::Regressed);
+        // Noise-free data: half a percent.
+        assert_eq!(noise_threshold(0.0, 1, 0.0, 1), 0.005);
+    }
+
+    #[test]
+    fn bootstrap_contains_the_geomean() {
+        let ratios: Vec<f64> = (0..50).map(|i| 2.0 * (1.0 + 0.01 * ((i % 7) as f64 - 3.0))).collect();
+        let (lo, hi) = bootstrap_geomean_ci(&ratios, 2000, 7).unwrap();
+        let g = geomean(&ratios).unwrap();
+        assert!(lo < g && g < hi && hi - lo < 0.05, "{lo} {g} {hi}");
+    }
+
+    #[test]
+    fn rank_test() {
+        let a = [10.0, 10.1, 10.2, 9.9, 10.0, 10.1];
+        let b = [12.0, 12.1, 11.9, 12.2, 12.0, 12.3];
+        assert!(mann_whitney_p(&a, &b).unwrap() < 0.01);
+        let c = [10.05, 9.95, 10.15, 10.0, 10.1, 9.9];
+        assert!(mann_whitney_p(&a, &c).unwrap() > 0.2);
+        assert!((normal_cdf(1.96) - 0.975).abs() < 1e-4);
+    }
+}
