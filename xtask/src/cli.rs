@@ -65,6 +65,8 @@ pub struct Global {
 pub enum Command {
     /// Build and benchmark the baseline and one candidate per limit value.
     Sweep(SweepArgs),
+    /// Fit rules to a sweep's runtimes and write the report and the C++.
+    Analyze(AnalyzeArgs),
     /// Create the bundled fixture (a git repository and a built user build
     /// dir) under target/fixture, or print where it is.
     Fixture(FixtureArgs),
@@ -96,6 +98,12 @@ pub struct SweepArgs {
     /// Record unparsable command lines in the run instead of stopping.
     #[arg(long)]
     pub skip_bad_lines: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Run name or directory [default: the newest run].
+    pub run: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -97,8 +97,12 @@ pub struct Build {
     /// whose name starts with one of these, plus every `-D` the user gave on
     /// the command line.
     pub inherit_prefixes: Vec<String>,
-    /// Targets a heuristic change needs rebuilt.
+    /// Targets a heuristic change needs rebuilt (every candidate).
     pub targets: Vec<String>,
+    /// Targets of a slot's first build, which must also produce what the
+    /// benchmark needs and a heuristic change does not touch (the runtime
+    /// and its Python bindings). Empty: everything (`all`).
+    pub first_targets: Vec<String>,
     /// Parallel build jobs (`cmake --build -j`); default: the generator's.
     pub jobs: Option<u32>,
     /// Number of build slots kept between candidates.
@@ -132,6 +136,7 @@ impl Default for Build {
             .map(|s| s.to_string())
             .collect(),
             targets: vec!["iree-compile".into(), "IREECompilerPythonModules".into()],
+            first_targets: vec![],
             jobs: None,
             slots: 1,
             timeout_s: 4 * 3600,
@@ -298,11 +303,26 @@ pub fn parse(text: &str) -> Result<Config> {
 }
 
 fn absolute(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
+    normalize(&if p.is_absolute() { p.to_path_buf() } else { base.join(p) })
+}
+
+/// Removes `.` and `..` components without touching the file system, so
+/// that paths in messages and records read plainly.
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
     }
+    out
 }
 
 impl Config {

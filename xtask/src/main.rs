@@ -18,5 +18,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fixture(args) => commands::fixture::run(&commands::workspace(), args),
         Command::BuildBench(args) => commands::buildbench::run(&commands::workspace(), args),
         Command::Sweep(args) => commands::sweep::run(&commands::load(&cli.global)?, args),
+        Command::Analyze(args) => commands::analyze::run(&commands::load(&cli.global)?, args),
     }
 }

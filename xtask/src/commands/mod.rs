@@ -3,6 +3,7 @@
 //! share: locating the workspace and loading the configuration with the
 //! command-line overrides applied.
 
+pub mod analyze;
 pub mod buildbench;
 pub mod fixture;
 pub mod sweep;
@@ -47,11 +48,12 @@ pub fn load(global: &Global) -> Result<Ctx> {
 }
 
 pub fn cwd_absolute(p: &Path) -> PathBuf {
-    if p.is_absolute() {
+    let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
         std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
-    }
+    };
+    config::normalize(&abs)
 }
 
 pub fn apply_overrides(config: &mut Config, g: &Global) -> Result<()> {

@@ -330,6 +330,19 @@ fn reusable(journal: &Journal, run_dir: &Path, candidate: &Candidate) -> Option<
     (result.info.key == candidate.key).then_some(result)
 }
 
+/// Removes the logs, CSVs and result of an earlier attempt at a candidate
+/// (its patch stays).
+fn clear_attempt(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".log") || name.ends_with(".csv") || name.starts_with("commands-r") || name == "result.json" {
+            std::fs::remove_file(e.path()).with_context(|| format!("cannot remove `{}`", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// A deterministic shuffle (so reruns interleave shapes the same way).
 pub fn shuffled(n: usize, seed: &str) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
@@ -519,8 +532,9 @@ pub fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         }
         let slot_ref = slot.as_ref().unwrap();
         progress.message(&format!("{}: building", c.name));
+        // Logs and CSVs of an interrupted attempt would mix with this one's.
+        clear_attempt(&dir)?;
         let log = dir.join("build.log");
-        let _ = std::fs::remove_file(&log);
         let (built, build_seconds) = build_commit(config, &plan_cfg, slot_ref, commit, &log)?;
         progress.advance(1);
         let mut info = CandidateInfo {

@@ -10,7 +10,7 @@
 use crate::core::cpp::{emit, patch, CppFile, FunctionNames, Site};
 use crate::core::decide::{self, Model};
 use crate::core::difftext;
-use crate::core::fit::{self, Choice, EarlyReturns, Evaluation, Params, Rule, ShapeOutcome, Strategy, Table};
+use crate::core::fit::{self, Choice, EarlyReturns, Evaluation, LimitSpec, Params, Rule, ShapeOutcome, Strategy, Table};
 use crate::core::results::{candidate_name, CandidateStatus, Measurement, Results};
 use crate::core::stats::{self, noise_threshold, verdict, Summary, Verdict};
 use crate::core::workload::Heuristic;
@@ -65,7 +65,7 @@ pub struct Failure {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cluster {
-    pub limit: i64,
+    pub limit: LimitSpec,
     pub count: usize,
     pub output_min: i64,
     pub output_max: i64,
@@ -83,7 +83,8 @@ pub struct HeuristicAnalysis {
     pub shapes: usize,
     pub excluded: Vec<(usize, String)>,
     pub imputed: Vec<(usize, i64)>,
-    pub limits: Vec<i64>,
+    /// The fitting's columns: measured limits and the current ladder's values.
+    pub limits: Vec<LimitSpec>,
     pub clusters: Vec<Cluster>,
     pub strategies: Vec<Evaluation>,
     pub recommended: Strategy,
@@ -130,6 +131,8 @@ pub struct Analysis {
     pub device: String,
     pub column: String,
     pub repeats: u32,
+    /// Folds of the cross-validation.
+    pub folds: usize,
     pub shapes: usize,
     pub skipped_lines: Vec<(usize, String)>,
     pub candidates: Vec<CandidateSummary>,
@@ -200,7 +203,7 @@ fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
 }
 
 fn clusters(table: &Table) -> Vec<Cluster> {
-    let mut by: BTreeMap<i64, Vec<&fit::Row>> = BTreeMap::new();
+    let mut by: BTreeMap<LimitSpec, Vec<&fit::Row>> = BTreeMap::new();
     for r in &table.rows {
         if let (Choice::Limit(l), _) = fit::oracle(r, &table.limits) {
             by.entry(l).or_default().push(r);
@@ -233,7 +236,11 @@ fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, re
             return Err(format!("the generated code cannot be evaluated: {u}"));
         }
         let got = d.limit.unwrap_or(1);
-        let want = if er.fires(row, &rule.constants) { 1 } else { rule.ladder.limit(row.output, row.reduction) };
+        let want = if er.fires(row, &rule.constants) {
+            1
+        } else {
+            rule.ladder.limit(row.output, row.reduction).effective(row.start_tile)
+        };
         if got != want {
             return Err(format!(
                 "the generated code gives limit {got} for `{}` but the rule gives {want}",
@@ -246,7 +253,9 @@ fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, re
 
 fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &Settings) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
     let names = settings.names.get(&h).cloned().unwrap_or_else(|| FunctionNames::iree_defaults(h));
-    let table = fit::table(results, h);
+    let located = CppFile::parse(source).locate(h, &names);
+    let current = located.as_ref().map(|s| fit::ladder_specs(&s.ladder)).unwrap_or_default();
+    let table = fit::table(results, h, &current);
     let empty = |style: String, function: String, error: String| HeuristicAnalysis {
         heuristic: h,
         style,
@@ -266,7 +275,7 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         diff: String::new(),
         error: Some(error),
     };
-    let site: Site = match CppFile::parse(source).locate(h, &names) {
+    let site: Site = match located {
         Ok(s) => s,
         Err(e) => return (empty(String::new(), String::new(), e.0), None),
     };
@@ -329,14 +338,18 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         Ok(p) => {
             let diff = difftext::unified(&results.target.heuristic_file, source, &p);
             let new_site = CppFile::parse(&p).locate(h, &names).ok();
-            analysis.cpp = new_site.map(|s| {
-                let mut text = String::new();
-                if let crate::core::cpp::LadderStyle::Helper { helper, .. } = &s.style {
-                    text.push_str(&p[helper.range.clone()]);
-                    text.push_str("\n\n");
+            // The changed code: the helper (2026 style), or the new chain
+            // and the changed constants (2025 style).
+            analysis.cpp = new_site.map(|s| match &s.style {
+                crate::core::cpp::LadderStyle::Helper { helper, .. } => p[helper.range.clone()].to_string(),
+                crate::core::cpp::LadderStyle::Inline { decl, chain } => {
+                    let mut text = String::new();
+                    for c in s.constants.iter().filter(|c| rule.constants.contains_key(&c.name)) {
+                        text.push_str(&format!("{}const int64_t {} = {};\n", s.indent, c.name, c.value_text));
+                    }
+                    text.push_str(&format!("{}{}\n{}{}", s.indent, &p[decl.clone()], s.indent, &p[chain.clone()]));
+                    text
                 }
-                text.push_str(&p[s.function.range.clone()]);
-                text
             });
             analysis.diff = diff.clone();
             (analysis, Some(HeuristicPatch { heuristic: h, source: p, diff }))
@@ -474,6 +487,7 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
         device: results.bench.device.clone(),
         column: results.bench.column.clone(),
         repeats: results.bench.repeats,
+        folds: settings.folds.max(2),
         shapes: results.shapes.len(),
         skipped_lines: results.commands.skipped.iter().map(|b| (b.line, b.error.clone())).collect(),
         candidates,
@@ -568,7 +582,8 @@ pub fn noop_check(results: &Results) -> Option<String> {
 pub fn choice_name(c: &Choice) -> String {
     match c {
         Choice::Baseline => "baseline".into(),
-        Choice::Limit(1) => "no split".into(),
-        Choice::Limit(l) => candidate_name(Some(*l)),
+        Choice::Limit(LimitSpec::Fixed(1)) => "no split".into(),
+        Choice::Limit(LimitSpec::Fixed(l)) => candidate_name(Some(*l)),
+        Choice::Limit(spec) => spec.to_string(),
     }
 }

@@ -40,11 +40,13 @@ pub fn parse(text: &str, column: &str) -> Result<Vec<Row>, String> {
     let dispatch_col = index(&format!("{backend} num_dispatches"));
     let stddev_col = index(&format!("{backend} stddev"));
     let numerics_col = index("numerics_pass");
+    let width = headers.len();
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("unreadable CSV row {}: {e}", i + 2))?;
-        let arguments = record.get(0).unwrap_or("").to_string();
-        let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim);
+        let record = realign(&record, width);
+        let arguments = record.first().cloned().unwrap_or_default();
+        let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).map(|v| v.trim());
         let number = |c: Option<usize>| cell(c).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite());
         let value = if record.len() <= value_col {
             Err("the benchmark could not parse this command (short row)".to_string())
@@ -74,6 +76,43 @@ pub fn parse(text: &str, column: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
+/// Cells a value column can hold: numbers and the driver's sentences.
+fn value_like(cell: &str) -> bool {
+    let c = cell.trim();
+    c.parse::<f64>().is_ok()
+        || matches!(
+            c,
+            "N.A." | "untimed" | "unsupported stat calculation" | "failed to collect timing info"
+                | "incomplete profiling data" | "PASS" | "FAIL"
+        )
+}
+
+/// Undoes boo's pre-October-2025 CSV format (every value followed by a
+/// comma, `arguments` unquoted): drops the trailing empty cell and rejoins
+/// an `arguments` cell that its own commas split. Rows in the current,
+/// properly quoted format pass through unchanged.
+fn realign(record: &csv::StringRecord, width: usize) -> Vec<String> {
+    let mut cells: Vec<String> = record.iter().map(str::to_string).collect();
+    // Values are never empty: an empty last cell is the trailing comma.
+    if cells.len() > 1 && cells.last().is_some_and(|c| c.is_empty()) {
+        cells.pop();
+    }
+    let values = width.saturating_sub(1);
+    if cells.len() > width && cells[cells.len() - values..].iter().all(|c| value_like(c)) {
+        // A full row: the last `values` cells are values.
+        let split = cells.len() - values;
+        let mut out = vec![cells[..split].join(",")];
+        out.extend(cells[split..].iter().cloned());
+        return out;
+    }
+    if cells.len() > 2 && cells.len() < width + 1 && !value_like(&cells[1]) {
+        // A short row (`arguments,N.A.`) whose arguments held commas.
+        let last = cells.len() - 1;
+        return vec![cells[..last].join(","), cells[last].clone()];
+    }
+    cells
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +139,21 @@ convbfp16 -n 4,untimed,untimed,untimed,untimed,untimed
         assert!(rows[2].value.as_ref().unwrap_err().contains("could not parse"));
         assert!(rows[3].value.as_ref().unwrap_err().contains("N.A."));
         assert_eq!(rows[4].value, Err("untimed".to_string()));
+    }
+
+    #[test]
+    fn legacy_rows_with_trailing_commas_and_unquoted_commas() {
+        let csv = "arguments,b min,b max,b mean,b stddev,b num_dispatches\n\
+aten::mm \"[[64, 65536], [65536, 32]]\",1.0,2.0,1.5,0.1,100,\n\
+gemm --a_w 2,3.0,3.0,3.0,0.0,100,\n\
+aten::mm \"[[1, 2]]\",N.A.,\n";
+        let rows = parse(csv, "b mean").unwrap();
+        assert_eq!(rows[0].arguments, "aten::mm \"[[64, 65536], [65536, 32]]\"");
+        assert_eq!(rows[0].value, Ok(1.5));
+        assert_eq!(rows[0].num_dispatches, Some(100.0));
+        assert_eq!(rows[1].value, Ok(3.0));
+        assert_eq!(rows[2].arguments, "aten::mm \"[[1, 2]]\"");
+        assert!(rows[2].value.as_ref().unwrap_err().contains("could not parse"));
     }
 
     #[test]

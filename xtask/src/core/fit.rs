@@ -19,18 +19,104 @@ use crate::core::workload::Heuristic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A rung's value: a fixed limit, or IREE's clamp `min(c, startTileSize)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitSpec {
+    Fixed(i64),
+    /// `std::min<int64_t>(c, startTileSize)`.
+    Clamp(i64),
+}
+
+impl LimitSpec {
+    pub const NO_SPLIT: LimitSpec = LimitSpec::Fixed(1);
+
+    pub fn value(self) -> i64 {
+        match self {
+            LimitSpec::Fixed(v) | LimitSpec::Clamp(v) => v,
+        }
+    }
+
+    /// The limit it gives a shape whose walk starts at `start_tile`.
+    pub fn effective(self, start_tile: i64) -> i64 {
+        match self {
+            LimitSpec::Fixed(v) => v,
+            LimitSpec::Clamp(v) => v.min(start_tile),
+        }
+    }
+}
+
+impl PartialOrd for LimitSpec {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By value; a clamp is below the fixed limit of the same value, since it
+/// never gives more.
+impl Ord for LimitSpec {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |l: &LimitSpec| (l.value(), matches!(l, LimitSpec::Fixed(_)));
+        rank(self).cmp(&rank(other))
+    }
+}
+
+impl std::fmt::Display for LimitSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitSpec::Fixed(v) => write!(f, "{v}"),
+            LimitSpec::Clamp(v) => write!(f, "min({v}, startTileSize)"),
+        }
+    }
+}
+
+/// The values the current ladder uses (its high-parallelism ones), so that
+/// a fitted rule can keep them where no swept limit does better.
+pub fn ladder_specs(stmts: &[crate::core::cpp::rules::Stmt]) -> Vec<LimitSpec> {
+    use crate::core::cpp::rules::Stmt;
+    fn spec(e: &Expr) -> Option<LimitSpec> {
+        match e {
+            Expr::Num(v) => Some(LimitSpec::Fixed(*v as i64)),
+            // `lowParallelism ? a : b`: the sweep tunes the default target.
+            Expr::Cond(_, _, b) => spec(b),
+            Expr::Call(name, args) if name == "min" && args.len() == 2 => match (&args[0], &args[1]) {
+                (Expr::Num(c), Expr::Var(_)) | (Expr::Var(_), Expr::Num(c)) => Some(LimitSpec::Clamp(*c as i64)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut out = Vec::new();
+    fn walk(stmts: &[Stmt], out: &mut Vec<LimitSpec>) {
+        for s in stmts {
+            match s {
+                Stmt::If { then, els, .. } => {
+                    walk(then, out);
+                    walk(els, out);
+                }
+                Stmt::Return(e) | Stmt::Assign(_, e) => out.extend(spec(e)),
+                Stmt::Other(_) => {}
+            }
+        }
+    }
+    walk(stmts, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// A `reductionSize` split inside a rung: below `threshold`, use `limit`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReductionSplit {
     pub threshold: i64,
-    pub limit: i64,
+    pub limit: LimitSpec,
 }
 
 /// One rung: shapes with `outputSize < upper` (the last rung has no bound).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rung {
     pub upper: Option<i64>,
-    pub limit: i64,
+    pub limit: LimitSpec,
     pub split: Option<ReductionSplit>,
 }
 
@@ -40,7 +126,7 @@ pub struct Ladder {
 }
 
 impl Ladder {
-    pub fn limit(&self, output: i64, reduction: i64) -> i64 {
+    pub fn limit(&self, output: i64, reduction: i64) -> LimitSpec {
         for r in &self.rungs {
             if r.upper.is_none_or(|u| output < u) {
                 if let Some(s) = &r.split {
@@ -51,7 +137,7 @@ impl Ladder {
                 return r.limit;
             }
         }
-        self.rungs.last().map(|r| r.limit).unwrap_or(1)
+        self.rungs.last().map(|r| r.limit).unwrap_or(LimitSpec::NO_SPLIT)
     }
 }
 
@@ -68,7 +154,7 @@ pub struct Rule {
 pub enum Choice {
     /// The current code's decision (the baseline measurement).
     Baseline,
-    Limit(i64),
+    Limit(LimitSpec),
 }
 
 /// One shape of one heuristic, with its runtimes at every measured limit.
@@ -78,6 +164,8 @@ pub struct Row {
     pub shape: usize,
     pub output: i64,
     pub reduction: i64,
+    /// The reduction dim the walk starts with (for clamped limits).
+    pub start_tile: i64,
     pub env: Env,
     pub baseline: f64,
     pub baseline_noise: f64,
@@ -92,7 +180,7 @@ pub struct Row {
 
 impl Row {
     /// Runtime of a choice; `None` when that limit was not measured.
-    pub fn runtime_of(&self, limits: &[i64], choice: Choice) -> Option<f64> {
+    pub fn runtime_of(&self, limits: &[LimitSpec], choice: Choice) -> Option<f64> {
         match choice {
             Choice::Baseline => Some(self.baseline),
             Choice::Limit(l) => limits.iter().position(|&x| x == l).and_then(|k| self.runtime[k]),
@@ -115,7 +203,8 @@ impl Row {
 #[derive(Clone, Debug)]
 pub struct Table {
     pub heuristic: Heuristic,
-    pub limits: Vec<i64>,
+    /// The fitting's columns: measured limits and the current ladder's values.
+    pub limits: Vec<LimitSpec>,
     pub rows: Vec<Row>,
     /// Shapes left out, with why.
     pub excluded: Vec<(usize, String)>,
@@ -123,14 +212,34 @@ pub struct Table {
     pub imputed: Vec<(usize, i64)>,
 }
 
+/// One measured configuration of a shape: its split and what it cost.
+struct Known {
+    tiles: Vec<i64>,
+    runtime: f64,
+    noise: f64,
+    n: usize,
+}
+
 /// Builds the table of `heuristic` from a sweep's results.
-pub fn table(results: &Results, heuristic: Heuristic) -> Table {
-    let mut limits: Vec<i64> = results
+///
+/// A shape's runtime depends on the split the compiler picks, not on the
+/// limit that led there: two limits that give the same tile sizes compile
+/// to the same kernels. So the table's limits are the measured ones plus the
+/// values the current code uses (its ladder's rungs), and the runtime of a
+/// (shape, limit) pair is known whenever that limit's split equals the split
+/// of a measured candidate or of the baseline. That is what lets a rule keep
+/// the current behaviour where no swept limit beats it. "No split" is the
+/// split whose tiles are the whole dims (limit 1).
+pub fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> Table {
+    use crate::core::decide::tile_sizes;
+    let measured: Vec<i64> = results
         .candidates
         .iter()
         .filter(|c| c.status == crate::core::results::CandidateStatus::Ok)
         .filter_map(|c| c.limit)
         .collect();
+    let mut limits: Vec<LimitSpec> = measured.iter().map(|&l| LimitSpec::Fixed(l)).collect();
+    limits.extend(current.iter().copied().filter(|l| l.value() >= 1));
     limits.sort();
     limits.dedup();
     let mut rows = Vec::new();
@@ -145,11 +254,33 @@ pub fn table(results: &Results, heuristic: Heuristic) -> Table {
             excluded.push((i, "no baseline measurement".to_string()));
             continue;
         };
-        let m = |l: i64| s.runs.get(&crate::core::results::candidate_name(Some(l)));
-        let runtime: Vec<Option<f64>> = limits.iter().map(|&l| m(l).and_then(Measurement::median)).collect();
-        if runtime.iter().all(Option::is_none) {
+        let dims = &s.features.reduction_dims;
+        let walk = s.features.walk;
+        let mut known: Vec<Known> = Vec::new();
+        for &l in &measured {
+            let Some(m) = s.runs.get(&crate::core::results::candidate_name(Some(l))) else { continue };
+            let (Some(runtime), Some(tiles)) = (m.median(), tile_sizes(dims, l, walk)) else { continue };
+            known.push(Known { tiles, runtime, noise: m.relative_noise().unwrap_or(0.0), n: m.samples.len() });
+        }
+        if known.is_empty() {
             excluded.push((i, "no candidate measured it".to_string()));
             continue;
+        }
+        let baseline_noise = base.and_then(Measurement::relative_noise).unwrap_or(0.0);
+        let baseline_n = base.map(|b| b.samples.len()).unwrap_or(0);
+        if let Some(d) = s.decisions.get("baseline").filter(|d| d.unknown.is_none()) {
+            let tiles = d.tile_sizes.clone().unwrap_or_else(|| dims.clone());
+            known.push(Known { tiles, runtime: baseline, noise: baseline_noise, n: baseline_n });
+        }
+        let mut runtime = Vec::new();
+        let mut noise = Vec::new();
+        let mut n = Vec::new();
+        let start_tile = s.features.start_tile_size;
+        for &l in &limits {
+            let hit = tile_sizes(dims, l.effective(start_tile), walk).and_then(|t| known.iter().find(|k| k.tiles == t));
+            runtime.push(hit.map(|k| k.runtime));
+            noise.push(hit.map(|k| k.noise).unwrap_or(0.0));
+            n.push(hit.map(|k| k.n).unwrap_or(0));
         }
         let worst = runtime.iter().flatten().fold(baseline, |a, &b| a.max(b));
         let cost = runtime
@@ -158,23 +289,26 @@ pub fn table(results: &Results, heuristic: Heuristic) -> Table {
             .map(|(k, r)| match r {
                 Some(v) => v.ln(),
                 None => {
-                    imputed.push((i, limits[k]));
-                    // A failed measurement is treated as twice the worst one:
-                    // a rule should not depend on a limit that did not run.
+                    if let LimitSpec::Fixed(l) = limits[k] {
+                        if measured.contains(&l) {
+                            imputed.push((i, l));
+                        }
+                    }
+                    // Unknown: twice the worst known time, so that a rule
+                    // never depends on a split nobody measured.
                     (2.0 * worst).ln()
                 }
             })
             .collect();
-        let noise = limits.iter().map(|&l| m(l).and_then(Measurement::relative_noise).unwrap_or(0.0)).collect();
-        let n = limits.iter().map(|&l| m(l).map(|x| x.samples.len()).unwrap_or(0)).collect();
         rows.push(Row {
             shape: i,
             output: s.features.output_size,
             reduction: s.features.reduction_size,
+            start_tile,
             env: s.features.vars.iter().map(|(k, v)| (k.clone(), *v as f64)).collect(),
             baseline,
-            baseline_noise: base.and_then(Measurement::relative_noise).unwrap_or(0.0),
-            baseline_n: base.map(|b| b.samples.len()).unwrap_or(0),
+            baseline_noise,
+            baseline_n,
             runtime,
             noise,
             n,
@@ -291,7 +425,7 @@ fn group_rows<'a>(rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
 }
 
 /// Turns DP segments into a ladder with readable thresholds.
-fn ladder_from_segments(groups: &[Vec<&Row>], segs: &[(usize, usize)], limits: &[i64], inclusive: bool) -> Ladder {
+fn ladder_from_segments(groups: &[Vec<&Row>], segs: &[(usize, usize)], limits: &[LimitSpec], inclusive: bool) -> Ladder {
     let mut rungs = Vec::new();
     for (idx, &(end, k)) in segs.iter().enumerate() {
         let upper = if idx + 1 == segs.len() {
@@ -313,6 +447,18 @@ fn ladder_from_segments(groups: &[Vec<&Row>], segs: &[(usize, usize)], limits: &
 /// comparison is `x <= t`, so `lo <= t < hi`, and `t` is returned as the
 /// exclusive bound `t + 1`.
 pub fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
+    readable(lo, hi, inclusive, Readable::PowersOfTwo)
+}
+
+/// How a threshold should read: output sizes as products of powers of two
+/// (`128 * 128`), reduction sizes as round decimals (`50000`), as in IREE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readable {
+    PowersOfTwo,
+    Decimal,
+}
+
+pub fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable) -> i64 {
     let (a, b) = if inclusive { (lo, hi - 1) } else { (lo + 1, hi) };
     let fits = |t: i64| a <= t && t <= b;
     let mid = ((a.max(1) as f64).ln() + (b.max(1) as f64).ln()) / 2.0;
@@ -328,11 +474,17 @@ pub fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
     let pow2: Vec<i64> = (0..62).map(|e| 1i64 << e).collect();
     let one_digit: Vec<i64> = (0..15).flat_map(|e| (1..10).map(move |m| m * 10i64.pow(e))).collect();
     let two_digits: Vec<i64> = (0..14).flat_map(|e| (10..100).map(move |m| m * 10i64.pow(e))).collect();
-    let t = closest(squares)
-        .or_else(|| closest(pow2))
-        .or_else(|| closest(one_digit))
-        .or_else(|| closest(two_digits))
-        .unwrap_or(b);
+    let t = match style {
+        Readable::PowersOfTwo => closest(squares)
+            .or_else(|| closest(pow2))
+            .or_else(|| closest(one_digit.clone()))
+            .or_else(|| closest(two_digits.clone())),
+        Readable::Decimal => closest(one_digit)
+            .or_else(|| closest(two_digits))
+            .or_else(|| closest(squares))
+            .or_else(|| closest(pow2)),
+    }
+    .unwrap_or(b);
     if inclusive {
         t + 1
     } else {
@@ -353,7 +505,7 @@ fn rows_by_rung<'a>(ladder: &Ladder, rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
 /// Adds at most one `reductionSize` split per rung where it pays more than
 /// the noise: the shapes that change limit must gain, on average, more than
 /// their noise threshold, and both sides keep at least two shapes.
-fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[i64], constrained: bool, inclusive: bool) {
+fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], constrained: bool, inclusive: bool) {
     let per_rung = rows_by_rung(ladder, rows);
     for (rung, rs) in ladder.rungs.iter_mut().zip(per_rung) {
         if rs.len() < 4 {
@@ -390,7 +542,7 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[i64], constrained: bo
             }
         }
         if let Some((_, cut, k)) = best {
-            let threshold = readable_threshold(sorted[cut - 1].reduction, sorted[cut].reduction, inclusive);
+            let threshold = readable(sorted[cut - 1].reduction, sorted[cut].reduction, inclusive, Readable::Decimal);
             rung.split = Some(ReductionSplit { threshold, limit: limits[k] });
         }
     }
@@ -398,7 +550,7 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[i64], constrained: bo
 
 /// Fits a ladder with exactly the rung count that inner cross-validation on
 /// `rows` prefers (the fewest rungs within noise of the best).
-fn fit_ladder(rows: &[&Row], limits: &[i64], params: &Params, constrained: bool) -> Ladder {
+fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained: bool) -> Ladder {
     let groups = group_rows(rows);
     let max_rungs = params.max_rungs.min(groups.len()).max(1);
     let rungs = if rows.len() >= 2 * params.folds.max(2) {
@@ -423,7 +575,7 @@ fn fit_ladder(rows: &[&Row], limits: &[i64], params: &Params, constrained: bool)
 }
 
 /// Inner cross-validation of the rung count on the training rows.
-fn choose_rungs(rows: &[&Row], limits: &[i64], params: &Params, constrained: bool, max_rungs: usize) -> usize {
+fn choose_rungs(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained: bool, max_rungs: usize) -> usize {
     let folds = params.folds.clamp(2, 5);
     let mut held_out = vec![0.0; max_rungs];
     for f in 0..folds {
@@ -469,12 +621,13 @@ impl EarlyReturns {
 
     /// Whether an early return fires for `row` under `constants`.
     pub fn fires(&self, row: &Row, constants: &BTreeMap<String, f64>) -> bool {
-        let mut env = row.env.clone();
-        env.insert("lowParallelism".into(), 0.0);
-        for (k, v) in constants {
-            env.insert(k.clone(), *v);
-        }
-        self.conditions.iter().any(|c| c.eval(&env).map(|v| v != 0.0).unwrap_or(false))
+        let lookup = |name: &str| -> Option<f64> {
+            if name == "lowParallelism" {
+                return Some(0.0);
+            }
+            constants.get(name).or_else(|| row.env.get(name)).copied()
+        };
+        self.conditions.iter().any(|c| c.eval_with(&lookup).map(|v| v != 0.0).unwrap_or(false))
     }
 
     /// Constants that appear in a condition, with the quantities they are
@@ -517,10 +670,10 @@ impl EarlyReturns {
     }
 }
 
-fn rule_cost(rows: &[&Row], limits: &[i64], rule: &Rule, er: &EarlyReturns, constrained: bool) -> f64 {
+fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &EarlyReturns, constrained: bool) -> f64 {
     rows.iter()
         .map(|r| {
-            let l = if er.fires(r, &rule.constants) { 1 } else { rule.ladder.limit(r.output, r.reduction) };
+            let l = if er.fires(r, &rule.constants) { LimitSpec::NO_SPLIT } else { rule.ladder.limit(r.output, r.reduction) };
             match limits.iter().position(|&x| x == l) {
                 Some(k) => row_cost(r, k, constrained),
                 // An early return with no `limit 1` measurement: no split,
@@ -534,8 +687,8 @@ fn rule_cost(rows: &[&Row], limits: &[i64], rule: &Rule, er: &EarlyReturns, cons
 /// Refits the tuning constants by coordinate descent: each constant tries
 /// the values of the quantity it is compared with (just below and at each
 /// shape's value) and keeps the best.
-fn refit_constants(rows: &[&Row], limits: &[i64], rule: &mut Rule, er: &EarlyReturns, constrained: bool) {
-    if !limits.contains(&1) {
+fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Rule, er: &EarlyReturns, constrained: bool) {
+    if !limits.contains(&LimitSpec::NO_SPLIT) {
         return;
     }
     let tunable = er.tunable();
@@ -584,7 +737,7 @@ fn refit_constants(rows: &[&Row], limits: &[i64], rule: &mut Rule, er: &EarlyRet
         let lo = values.iter().filter(|&&x| x < v).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
         let hi = values.iter().filter(|&&x| x >= v).fold(f64::INFINITY, |a, &b| a.min(b));
         if lo.is_finite() && hi.is_finite() {
-            rule.constants.insert(name.clone(), readable_threshold(lo as i64, hi as i64, false) as f64);
+            rule.constants.insert(name.clone(), readable(lo as i64, hi as i64, false, Readable::Decimal) as f64);
         }
     }
 }
@@ -649,7 +802,7 @@ impl Fitted {
             None => Choice::Baseline,
             Some(rule) => {
                 if er.fires(row, &rule.constants) {
-                    Choice::Limit(1)
+                    Choice::Limit(LimitSpec::NO_SPLIT)
                 } else {
                     Choice::Limit(rule.ladder.limit(row.output, row.reduction))
                 }
@@ -658,7 +811,7 @@ impl Fitted {
     }
 }
 
-pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[i64], er: &EarlyReturns, params: &Params) -> Fitted {
+pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyReturns, params: &Params) -> Fitted {
     let base_constants = er.constants.clone();
     let rule = match strategy {
         Strategy::Baseline => None,
@@ -687,7 +840,7 @@ pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[i64], er: &EarlyReturns,
     Fitted { strategy, rule }
 }
 
-fn fit_ladder_at(rows: &[&Row], limits: &[i64], params: &Params, constrained: bool, rungs: usize) -> Ladder {
+fn fit_ladder_at(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained: bool, rungs: usize) -> Ladder {
     let groups = group_rows(rows);
     let fits = dp_ladders(&groups, limits.len(), rungs, constrained);
     let segs = fits.into_iter().flatten().last().map(|(_, s)| s).unwrap_or_else(|| vec![(groups.len(), 0)]);
@@ -695,7 +848,7 @@ fn fit_ladder_at(rows: &[&Row], limits: &[i64], params: &Params, constrained: bo
 }
 
 /// The original toolkit's method, as its documentation describes it.
-pub fn original_toolkit(rows: &[&Row], limits: &[i64]) -> Ladder {
+pub fn original_toolkit(rows: &[&Row], limits: &[LimitSpec]) -> Ladder {
     let mut sorted: Vec<&Row> = rows.to_vec();
     sorted.sort_by_key(|r| r.output);
     // Viable limits: within 15% of the best measured one.
@@ -792,7 +945,7 @@ pub struct ShapeOutcome {
     pub regressed: bool,
 }
 
-fn outcome(row: &Row, limits: &[i64], choice: Choice) -> ShapeOutcome {
+fn outcome(row: &Row, limits: &[LimitSpec], choice: Choice) -> ShapeOutcome {
     let runtime = row.runtime_of(limits, choice);
     let speedup = runtime.map(|r| row.baseline / r);
     let regressed = match (choice, speedup) {
@@ -806,7 +959,7 @@ fn outcome(row: &Row, limits: &[i64], choice: Choice) -> ShapeOutcome {
 }
 
 /// The best measured choice per shape.
-pub fn oracle(row: &Row, limits: &[i64]) -> (Choice, f64) {
+pub fn oracle(row: &Row, limits: &[LimitSpec]) -> (Choice, f64) {
     let mut best = (Choice::Baseline, row.baseline);
     for (k, r) in row.runtime.iter().enumerate() {
         if let Some(v) = r {
@@ -897,8 +1050,8 @@ mod tests {
     /// Rows whose best limit is a step function of outputSize: 256 below
     /// 2^12, 64 below 2^16, 8 above. Runtime grows with the distance (in
     /// limit octaves) from the best limit; `noise` perturbs it.
-    fn step_rows(noise: f64, seed: u64) -> (Vec<Row>, Vec<i64>) {
-        let limits = vec![1, 8, 16, 32, 64, 128, 256, 512];
+    fn step_rows(noise: f64, seed: u64) -> (Vec<Row>, Vec<LimitSpec>) {
+        let limits: Vec<LimitSpec> = [1, 8, 16, 32, 64, 128, 256, 512].into_iter().map(LimitSpec::Fixed).collect();
         let truth = |o: i64| if o < 1 << 12 { 256 } else if o < 1 << 16 { 64 } else { 8 };
         let mut rng = Rng::new(seed);
         let mut rows = Vec::new();
@@ -908,7 +1061,7 @@ mod tests {
             let runtime: Vec<Option<f64>> = limits
                 .iter()
                 .map(|&l| {
-                    let octaves = ((l as f64).log2() - best.log2()).abs();
+                    let octaves = ((l.value() as f64).log2() - best.log2()).abs();
                     let jitter = 1.0 + noise * ((rng.next_u64() % 2001) as f64 / 1000.0 - 1.0);
                     Some(100.0 * (1.0 + 0.3 * octaves) * jitter)
                 })
@@ -918,6 +1071,7 @@ mod tests {
                 shape: i,
                 output,
                 reduction: 1000,
+                start_tile: 16,
                 env: Env::new(),
                 baseline: 200.0,
                 baseline_noise: noise,
@@ -940,12 +1094,12 @@ mod tests {
         let (rows, limits) = step_rows(0.0, 1);
         let refs: Vec<&Row> = rows.iter().collect();
         let ladder = fit_ladder(&refs, &limits, &params(), false);
-        let got: Vec<i64> = ladder.rungs.iter().map(|r| r.limit).collect();
+        let got: Vec<i64> = ladder.rungs.iter().map(|r| r.limit.value()).collect();
         assert_eq!(got, vec![256, 64, 8], "{ladder:?}");
         // Thresholds separate the same shapes as the truth.
         for r in &rows {
             let truth = if r.output < 1 << 12 { 256 } else if r.output < 1 << 16 { 64 } else { 8 };
-            assert_eq!(ladder.limit(r.output, 0), truth, "output {}", r.output);
+            assert_eq!(ladder.limit(r.output, 0), LimitSpec::Fixed(truth), "output {}", r.output);
         }
         // And read like IREE's: 64 * 64 = 2^12, 256 * 256 = 2^16.
         assert_eq!(ladder.rungs[0].upper, Some(64 * 64));
@@ -958,7 +1112,7 @@ mod tests {
             let (rows, limits) = step_rows(0.05, seed);
             let refs: Vec<&Row> = rows.iter().collect();
             let ladder = fit_ladder(&refs, &limits, &params(), false);
-            let got: Vec<i64> = ladder.rungs.iter().map(|r| r.limit).collect();
+            let got: Vec<i64> = ladder.rungs.iter().map(|r| r.limit.value()).collect();
             assert!(got.len() >= 2 && got.len() <= 4, "seed {seed}: {got:?}");
             for want in [256, 64, 8] {
                 assert!(got.contains(&want), "seed {seed}: {got:?}");
@@ -975,6 +1129,16 @@ mod tests {
         // Inclusive comparison (`<=`): returns the exclusive bound.
         assert_eq!(readable_threshold(3000, 5000, true), 64 * 64 + 1);
         assert_eq!(readable_threshold(45000, 52000, false), 50000);
+        assert_eq!(readable(30000, 40000, false, Readable::Decimal), 40000);
+        assert_eq!(readable(30000, 40000, false, Readable::PowersOfTwo), 32768);
+    }
+
+    #[test]
+    fn clamps_order_below_fixed_limits_and_clamp() {
+        assert!(LimitSpec::Clamp(8) < LimitSpec::Fixed(8));
+        assert!(LimitSpec::Fixed(4) < LimitSpec::Clamp(8));
+        assert_eq!(LimitSpec::Clamp(8).effective(3), 3);
+        assert_eq!(LimitSpec::Clamp(8).effective(16), 8);
     }
 
     #[test]

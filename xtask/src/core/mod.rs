@@ -9,6 +9,8 @@ pub mod cpp;
 pub mod decide;
 pub mod difftext;
 pub mod fit;
+pub mod html;
+pub mod report;
 pub mod results;
 pub mod stats;
 pub mod workload;

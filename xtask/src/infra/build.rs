@@ -155,6 +155,8 @@ pub fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path)
     if state.configure_hash == hash && slot.build.join("CMakeCache.txt").exists() {
         return Ok(None);
     }
+    // A new configuration needs a new first build.
+    let _ = std::fs::remove_file(slot.dir.join("first-build.done"));
     std::fs::create_dir_all(&slot.build).with_context(|| format!("cannot create `{}`", slot.build.display()))?;
     let mut job = Job::new("cmake", &slot.build, log, Duration::from_secs(config.build.timeout_s))
         .arg("-G")
@@ -172,16 +174,25 @@ pub fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path)
     Ok(Some(outcome))
 }
 
-/// Builds the configured targets in the slot.
+/// Builds the slot: `build.first_targets` the first time (everything the
+/// benchmark needs), `build.targets` after that.
 pub fn build(slot: &Slot, config: &Config, log: &Path) -> Result<Outcome> {
+    let marker = slot.dir.join("first-build.done");
+    let first = !marker.exists();
+    let targets = if first { &config.build.first_targets } else { &config.build.targets };
     let mut job = Job::new("cmake", &slot.build, log, Duration::from_secs(config.build.timeout_s))
         .arg("--build")
-        .arg(&slot.build)
-        .arg("--target")
-        .args(config.build.targets.iter());
+        .arg(&slot.build);
+    if !targets.is_empty() {
+        job = job.arg("--target").args(targets.iter());
+    }
     if let Some(j) = config.build.jobs {
         job = job.arg("-j").arg(j.to_string());
     }
     job.env.extend(build_env(config));
-    proc::run(&job)
+    let outcome = proc::run(&job)?;
+    if first && outcome.success() {
+        std::fs::write(&marker, b"").with_context(|| format!("cannot write `{}`", marker.display()))?;
+    }
+    Ok(outcome)
 }

@@ -31,9 +31,13 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            // A user's build for AMD GPUs, with non-default options that
+            // sibling builds must reproduce.
             configure_args: vec![
                 "-DCMAKE_BUILD_TYPE=RelWithDebInfo".into(),
                 "-DIREE_ENABLE_ASSERTIONS=ON".into(),
+                "-DIREE_TARGET_BACKEND_ROCM=ON".into(),
+                "-DIREE_HAL_DRIVER_HIP=ON".into(),
             ],
             build: true,
         }

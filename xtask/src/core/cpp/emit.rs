@@ -13,7 +13,7 @@
 use super::patch::Edit;
 use super::rules::{eval_ladder, BinOp, Env, Expr, Stmt};
 use super::{LadderStyle, Site};
-use crate::core::fit::{Ladder, Rule};
+use crate::core::fit::{Ladder, LimitSpec, Rule};
 
 /// How a number reads in IREE's code: `128 * 128` for large powers of two,
 /// plain decimals otherwise.
@@ -129,6 +129,8 @@ pub struct Names {
     /// ladder, so the rule must not split on it.
     pub reduction: Option<String>,
     pub low_parallelism: Option<String>,
+    /// What `min(c, ...)` clamps with (`startTileSize`, `tileSizes[0]`).
+    pub start_tile: Option<String>,
 }
 
 /// Finds the names in scope at the ladder.
@@ -138,6 +140,7 @@ pub fn names(site: &Site, src: &str) -> Names {
             output: helper.params.first().cloned().unwrap_or_else(|| "outputSize".into()),
             reduction: helper.params.get(1).cloned(),
             low_parallelism: helper.params.iter().find(|p| p.contains("ow")).cloned(),
+            start_tile: helper.params.get(2).cloned().or_else(|| clamp_var(&site.ladder)),
         },
         LadderStyle::Inline { decl, .. } => {
             let before = &src[site.function.body.start..decl.start];
@@ -146,18 +149,44 @@ pub fn names(site: &Site, src: &str) -> Names {
                 output: "outputSize".into(),
                 reduction: ["reductionSize", "kSize"].into_iter().find(|n| declared(n)).map(str::to_string),
                 low_parallelism: None,
+                start_tile: clamp_var(&site.ladder),
             }
         }
     }
 }
 
-fn value(limit: i64, low: Option<i64>, names: &Names) -> Option<String> {
-    if limit == 1 {
-        return None;
+/// The variable the old ladder's `std::min(c, x)` clamps with.
+fn clamp_var(stmts: &[Stmt]) -> Option<String> {
+    fn expr(e: &Expr) -> Option<String> {
+        match e {
+            Expr::Call(n, args) if n == "min" && args.len() == 2 => match (&args[0], &args[1]) {
+                (Expr::Num(_), Expr::Var(v)) | (Expr::Var(v), Expr::Num(_)) => Some(v.clone()),
+                _ => None,
+            },
+            Expr::Cond(_, a, b) => expr(a).or_else(|| expr(b)),
+            _ => None,
+        }
     }
+    stmts.iter().find_map(|s| match s {
+        Stmt::If { then, els, .. } => clamp_var(then).or_else(|| clamp_var(els)),
+        Stmt::Return(e) | Stmt::Assign(_, e) => expr(e),
+        Stmt::Other(_) => None,
+    })
+}
+
+/// The C++ value of a leaf; `None` for "no split".
+fn value(limit: LimitSpec, low: Option<i64>, names: &Names) -> Option<String> {
+    let high = match limit {
+        LimitSpec::Fixed(1) => return None,
+        LimitSpec::Fixed(v) => v.to_string(),
+        LimitSpec::Clamp(c) => {
+            let var = names.start_tile.as_deref().unwrap_or("startTileSize");
+            format!("std::min<int64_t>({c}, {var})")
+        }
+    };
     match (low, &names.low_parallelism) {
-        (Some(l), Some(flag)) if l != limit => Some(format!("{flag} ? {l} : {limit}")),
-        _ => Some(limit.to_string()),
+        (Some(l), Some(flag)) if LimitSpec::Fixed(l) != limit => Some(format!("{flag} ? {l} : {high}")),
+        _ => Some(high),
     }
 }
 
@@ -173,7 +202,7 @@ fn cmp(names: &Names, upper: i64, inclusive: bool) -> String {
 fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool, indent: &str) -> String {
     let i1 = indent;
     let i2 = format!("{indent}  ");
-    let ret = |limit: i64, lowv: Option<i64>, ind: &str| match value(limit, lowv, names) {
+    let ret = |limit: LimitSpec, lowv: Option<i64>, ind: &str| match value(limit, lowv, names) {
         Some(v) => format!("{ind}return {v};\n"),
         None => format!("{ind}return std::nullopt;\n"),
     };
@@ -184,7 +213,7 @@ fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool,
         let body_indent = if rung.upper.is_some() { i2.as_str() } else { i1 };
         if let (Some(split), Some(red)) = (&rung.split, &names.reduction) {
             let deeper = format!("{body_indent}  ");
-            inner.push_str(&format!("{body_indent}if ({red} < {}) {{\n", format_number(split.threshold)));
+            inner.push_str(&format!("{body_indent}if ({red} < {}) {{\n", split.threshold));
             inner.push_str(&ret(split.limit, low_split, &deeper));
             inner.push_str(&format!("{body_indent}}}\n"));
         }
@@ -199,7 +228,7 @@ fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool,
 
 /// The new inline chain.
 fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -> String {
-    let assign = |limit: i64, ind: &str| match value(limit, None, names) {
+    let assign = |limit: LimitSpec, ind: &str| match value(limit, None, names) {
         Some(v) => format!("{ind}limitParallelLoops = {v};\n"),
         None => format!("{ind}return std::nullopt;\n"),
     };
@@ -221,7 +250,7 @@ fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -
         match (&rung.split, &names.reduction) {
             (Some(split), Some(red)) => {
                 let deeper = if single { i2.as_str() } else { i3.as_str() };
-                body.push_str(&format!("{body_indent}if ({red} < {}) {{\n", format_number(split.threshold)));
+                body.push_str(&format!("{body_indent}if ({red} < {}) {{\n", split.threshold));
                 body.push_str(&assign(split.limit, deeper));
                 body.push_str(&format!("{body_indent}}} else {{\n"));
                 body.push_str(&assign(rung.limit, deeper));
@@ -250,6 +279,12 @@ fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -
 pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &LowValues) -> Result<Vec<Edit>, String> {
     let names = names(site, src);
     let inclusive = uses_inclusive(site);
+    let clamps = rule.ladder.rungs.iter().any(|r| {
+        matches!(r.limit, LimitSpec::Clamp(_)) || r.split.as_ref().is_some_and(|s| matches!(s.limit, LimitSpec::Clamp(_)))
+    });
+    if clamps && names.start_tile.is_none() {
+        return Err(format!("`{}` has no start-tile variable to clamp with", site.function.name));
+    }
     if rule.ladder.rungs.iter().any(|r| r.split.is_some()) && names.reduction.is_none() {
         return Err(format!(
             "`{}` has no reduction-size variable before its ladder; a rule with reduction buckets \

@@ -121,24 +121,31 @@ impl Expr {
     }
 
     pub fn eval(&self, env: &Env) -> Result<f64, String> {
+        self.eval_with(&|name: &str| env.get(name).copied())
+    }
+
+    /// Evaluates with `lookup` giving the quantities; lets callers layer
+    /// values (constants over a shape's features) without building a map.
+    pub fn eval_with(&self, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, String> {
+        let env = lookup;
         Ok(match self {
             Expr::Num(v) => *v,
             Expr::Bool(b) => f64::from(u8::from(*b)),
-            Expr::Var(name) => *env.get(name).or_else(|| env.get(alias(name))).ok_or_else(|| {
+            Expr::Var(name) => env(name).or_else(|| env(alias(name))).ok_or_else(|| {
                 format!("`{name}` is not a quantity the tuner knows")
             })?,
-            Expr::Not(e) => f64::from(u8::from(e.eval(env)? == 0.0)),
-            Expr::Neg(e) => -e.eval(env)?,
+            Expr::Not(e) => f64::from(u8::from(e.eval_with(env)? == 0.0)),
+            Expr::Neg(e) => -e.eval_with(env)?,
             Expr::Bin(op, a, b) => {
                 // Short-circuit like C++, so that `lowParallelism && x` does
                 // not need `x` when the flag is off.
                 if *op == BinOp::And {
-                    return Ok(f64::from(u8::from(a.eval(env)? != 0.0 && b.eval(env)? != 0.0)));
+                    return Ok(f64::from(u8::from(a.eval_with(env)? != 0.0 && b.eval_with(env)? != 0.0)));
                 }
                 if *op == BinOp::Or {
-                    return Ok(f64::from(u8::from(a.eval(env)? != 0.0 || b.eval(env)? != 0.0)));
+                    return Ok(f64::from(u8::from(a.eval_with(env)? != 0.0 || b.eval_with(env)? != 0.0)));
                 }
-                let (x, y) = (a.eval(env)?, b.eval(env)?);
+                let (x, y) = (a.eval_with(env)?, b.eval_with(env)?);
                 let t = |c: bool| f64::from(u8::from(c));
                 match op {
                     BinOp::Lt => t(x < y),
@@ -160,14 +167,14 @@ impl Expr {
                 }
             }
             Expr::Cond(c, a, b) => {
-                if c.eval(env)? != 0.0 {
-                    a.eval(env)?
+                if c.eval_with(env)? != 0.0 {
+                    a.eval_with(env)?
                 } else {
-                    b.eval(env)?
+                    b.eval_with(env)?
                 }
             }
             Expr::Call(name, args) => {
-                let values = args.iter().map(|a| a.eval(env)).collect::<Result<Vec<_>, _>>()?;
+                let values = args.iter().map(|a| a.eval_with(env)).collect::<Result<Vec<_>, _>>()?;
                 match (name.as_str(), values.as_slice()) {
                     ("min", [a, b]) => a.min(*b),
                     ("max", [a, b]) => a.max(*b),

@@ -1,0 +1,349 @@
+//! `report.md`: the analysis as a document, in the original toolkit's six
+//! parts plus the strategy table, failures and gaps.
+//!
+//! Every figure comes from the [`Analysis`]; this module only formats, with
+//! the same rounding as [`fmt_x`] and [`fmt_pct`] everywhere, so the report
+//! and `analysis.json` agree.
+
+use crate::core::analysis::{choice_name, Analysis, HeuristicAnalysis};
+use crate::core::fit::{Ladder, Rule};
+use std::fmt::Write;
+
+/// A speedup as the report prints it.
+pub fn fmt_x(v: f64) -> String {
+    format!("{v:.3}x")
+}
+
+pub fn fmt_pct(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
+fn fmt_us(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.0}", v)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(10)]
+}
+
+/// The rule in words, one line per rung.
+pub fn describe_rule(rule: &Rule, ladder_var: &str) -> String {
+    let mut out = String::new();
+    describe_ladder(&mut out, &rule.ladder, ladder_var);
+    if !rule.constants.is_empty() {
+        let consts: Vec<String> = rule.constants.iter().map(|(k, v)| format!("{k} = {}", *v as i64)).collect();
+        let _ = writeln!(out, "- early-return constants: {}", consts.join(", "));
+    }
+    out
+}
+
+fn describe_ladder(out: &mut String, ladder: &Ladder, var: &str) {
+    let mut lower: Option<i64> = None;
+    for r in &ladder.rungs {
+        let range = match (lower, r.upper) {
+            (None, Some(u)) => format!("{var} < {u}"),
+            (Some(l), Some(u)) => format!("{l} <= {var} < {u}"),
+            (Some(l), None) => format!("{var} >= {l}"),
+            (None, None) => "every size".to_string(),
+        };
+        let limit = |l: crate::core::fit::LimitSpec| {
+            if l == crate::core::fit::LimitSpec::NO_SPLIT {
+                "no split".to_string()
+            } else {
+                format!("limit {l}")
+            }
+        };
+        match &r.split {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "- {range}: {} when reductionSize < {}, else {}",
+                    limit(s.limit),
+                    s.threshold,
+                    limit(r.limit)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "- {range}: {}", limit(r.limit));
+            }
+        }
+        lower = r.upper;
+    }
+}
+
+fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
+    let _ = writeln!(out, "### {} heuristic (`{}`, {} style)\n", h.heuristic, h.function, h.style);
+    if h.strategies.is_empty() {
+        let _ = writeln!(out, "Not analysed: {}\n", h.error.as_deref().unwrap_or("no data"));
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{} shapes; limits considered (swept, and the current ladder's values, whose runtime is known wherever they give a measured split): {}. Cross-validation: {} folds over shapes.\n",
+        h.shapes,
+        h.limits.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", "),
+        a.folds
+    );
+    let _ = writeln!(out, "| strategy | fitted geomean | cross-validated geomean | worst shape (CV) | regressions beyond noise (fitted) | oracle gain captured (CV) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for e in &h.strategies {
+        let mark = if e.strategy == h.recommended { " **(recommended)**" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {}{mark} | {} | {} | {} | {} | {} |",
+            e.name,
+            fmt_x(e.fitted_geomean),
+            fmt_x(e.cv_geomean),
+            fmt_x(e.cv_worst),
+            e.fitted_regressions,
+            fmt_pct(e.cv_oracle_fraction)
+        );
+    }
+    let _ = writeln!(out, "\nOracle (best measured choice per shape): {} geomean speedup.", fmt_x(h.oracle_geomean));
+    let delta = h.vs_original_toolkit - 1.0;
+    let _ = writeln!(
+        out,
+        "Recommended vs the original toolkit's method, cross-validated: {} ({}{}).\n",
+        fmt_x(h.vs_original_toolkit),
+        if delta >= 0.0 { "+" } else { "" },
+        fmt_pct(delta)
+    );
+    match &h.rule {
+        Some(rule) => {
+            let _ = writeln!(out, "Recommended rule:\n\n{}", describe_rule(rule, "outputSize"));
+            if let Some(cpp) = &h.cpp {
+                let _ = writeln!(out, "```cpp\n{cpp}\n```\n");
+            }
+            if !h.diff.is_empty() {
+                let _ = writeln!(out, "<details><summary>diff</summary>\n\n```diff\n{}```\n</details>\n", h.diff);
+            }
+        }
+        None => {
+            let _ = writeln!(out, "No change recommended.\n");
+        }
+    }
+    if let Some(e) = &h.error {
+        let _ = writeln!(out, "> {e}\n");
+    }
+}
+
+/// Renders `report.md`.
+pub fn markdown(a: &Analysis) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Split-reduction sweep `{}`\n", a.run);
+    let _ = writeln!(
+        out,
+        "Target: `{}` at `{}` ({}). Commands: {} shapes (sha256 {}). Device {}, column `{}`, {} repeat(s) per candidate. Measured noise: {} median relative ({}).\n",
+        a.heuristic_file,
+        a.target_rev,
+        short(&a.target_commit),
+        a.shapes,
+        short(&a.commands_sha256),
+        a.device,
+        a.column,
+        a.repeats,
+        fmt_pct(a.noise),
+        a.noise_source
+    );
+    let _ = writeln!(out, "## Summary\n");
+    for h in &a.heuristics {
+        match h.strategies.iter().find(|e| e.strategy == h.recommended) {
+            Some(e) if h.rule.is_some() => {
+                let _ = writeln!(
+                    out,
+                    "- **{}**: {} recommended; cross-validated geomean speedup {} (fitted {}), worst shape {}, {} of the oracle's gain; {} vs the original toolkit's method.",
+                    h.heuristic,
+                    e.name,
+                    fmt_x(e.cv_geomean),
+                    fmt_x(e.fitted_geomean),
+                    fmt_x(e.cv_worst),
+                    fmt_pct(e.cv_oracle_fraction),
+                    fmt_x(h.vs_original_toolkit)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "- **{}**: no change recommended ({}).", h.heuristic, h.error.as_deref().unwrap_or("the current code is best"));
+            }
+        }
+    }
+    if let Some(w) = &a.noop_warning {
+        let _ = writeln!(out, "\n> **Warning:** {w}");
+    }
+    if !a.failures.is_empty() || !a.unmeasured_shapes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n> {} failed measurement(s), {} shape(s) measured by no candidate: see \"Failures and gaps\".",
+            a.failures.len(),
+            a.unmeasured_shapes.len()
+        );
+    }
+
+    let _ = writeln!(out, "\n## Part 1: Performance summary by limit\n");
+    let _ = writeln!(out, "Runtimes in microseconds per launch (medians over repeats). Failed measurements are listed below, never averaged in.\n");
+    let _ = writeln!(out, "| candidate | status | measured | failed | geomean | mean | median | p95 | total |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for c in &a.candidates {
+        let status = format!("{:?}", c.status).to_lowercase();
+        match &c.summary {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {status} | {} | {} | {} | {} | {} | {} | {} |",
+                    c.name,
+                    c.measured,
+                    c.failed,
+                    fmt_us(s.geomean),
+                    fmt_us(s.mean),
+                    fmt_us(s.median),
+                    fmt_us(s.p95),
+                    fmt_us(s.total)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "| {} | {status} | 0 | {} | - | - | - | - | - |", c.name, c.failed);
+            }
+        }
+    }
+
+    let _ = writeln!(out, "\n## Part 2: Baseline comparison\n");
+    let _ = writeln!(out, "Improved/regressed means beyond the measured noise of both sides (2.5 standard errors of the log-ratio of medians, at least 0.5%).\n");
+    let _ = writeln!(out, "| candidate | compared | improved | neutral | regressed | win rate | geomean speedup | total speedup | best | worst |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for c in &a.candidates {
+        if let Some(v) = &c.vs_baseline {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.name,
+                v.compared,
+                v.improved,
+                v.neutral,
+                v.regressed,
+                fmt_pct(v.win_rate),
+                fmt_x(v.geomean_speedup),
+                fmt_x(v.total_speedup),
+                fmt_x(v.max_speedup),
+                fmt_x(v.worst_speedup)
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## Part 3: Clusters by best limit\n");
+    for h in &a.heuristics {
+        if h.clusters.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "**{}**\n", h.heuristic);
+        let _ = writeln!(out, "| best limit | shapes | outputSize range | reductionSize range | geomean speedup of best |");
+        let _ = writeln!(out, "|---:|---:|---|---|---:|");
+        for c in &h.clusters {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} - {} | {} - {} | {} |",
+                c.limit, c.count, c.output_min, c.output_max, c.reduction_min, c.reduction_max, fmt_x(c.geomean_speedup)
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    let _ = writeln!(out, "## Part 4: C++ recommendations\n");
+    for h in &a.heuristics {
+        heuristic_section(&mut out, a, h);
+    }
+
+    let _ = writeln!(out, "## Part 5: Top {} speedups\n", a.top_speedups.len());
+    let _ = writeln!(out, "| # | command | best | baseline (us) | best (us) | speedup |");
+    let _ = writeln!(out, "|---:|---|---|---:|---:|---:|");
+    for (i, t) in a.top_speedups.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} |",
+            i + 1,
+            t.command,
+            t.best,
+            fmt_us(t.baseline),
+            fmt_us(t.runtime),
+            fmt_x(t.speedup)
+        );
+    }
+
+    let _ = writeln!(out, "\n## Part 6: Validation\n");
+    match &a.validation {
+        Some(v) => {
+            let _ = writeln!(out, "{}", v.get("markdown").and_then(|m| m.as_str()).unwrap_or(""));
+        }
+        None => {
+            let _ = writeln!(out, "Not validated yet: run `cargo xtask validate {}`.", a.run);
+        }
+    }
+
+    let _ = writeln!(out, "\n## Failures and gaps\n");
+    if a.failures.is_empty() && a.partial_shapes.is_empty() && a.unmeasured_shapes.is_empty() && a.skipped_lines.is_empty() {
+        let _ = writeln!(out, "None: every shape was measured by every candidate that ran.");
+    }
+    for (line, why) in &a.skipped_lines {
+        let _ = writeln!(out, "- commands file line {line} skipped: {why}");
+    }
+    for c in a.candidates.iter().filter(|c| c.error.is_some()) {
+        let _ = writeln!(out, "- candidate {} {:?}: {}", c.name, c.status, c.error.as_deref().unwrap_or(""));
+    }
+    for f in &a.failures {
+        let _ = writeln!(out, "- line {} `{}` at {}: {}", f.line, f.command, f.candidate, f.reasons.join("; "));
+    }
+    for (shape, missing) in &a.partial_shapes {
+        let _ = writeln!(out, "- shape {shape} not measured at: {}", missing.join(", "));
+    }
+    for shape in &a.unmeasured_shapes {
+        let _ = writeln!(out, "- shape {shape} measured by no candidate (left out of the fit)");
+    }
+    for h in &a.heuristics {
+        for (shape, why) in &h.excluded {
+            let _ = writeln!(out, "- {} shape {shape} left out of the fit: {why}", h.heuristic);
+        }
+        if !h.imputed.is_empty() {
+            let _ = writeln!(out, "- {}: {} (shape, limit) measurement(s) missing, counted as twice the shape's worst time in the fit", h.heuristic, h.imputed.len());
+        }
+    }
+
+    if !a.unchanged_shapes.is_empty() {
+        let _ = writeln!(out, "\n## Shapes no candidate changes\n");
+        let _ = writeln!(out, "{} shape(s) get the same split from every candidate as from the baseline (predicted from the heuristic's code); benchmarking them costs time and tells nothing: shape ids {}.", a.unchanged_shapes.len(), a.unchanged_shapes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "));
+    }
+
+    if !a.roofline.is_empty() {
+        let _ = writeln!(out, "\n## Roofline\n");
+        let _ = writeln!(out, "Achieved fraction of the roofline time (max of flops/peak and bytes/bandwidth) per shape.\n");
+        let _ = writeln!(out, "| shape | baseline | recommended |");
+        let _ = writeln!(out, "|---:|---:|---:|");
+        for r in &a.roofline {
+            let _ = writeln!(out, "| {} | {} | {} |", r.shape, fmt_pct(r.baseline), r.recommended.map(fmt_pct).unwrap_or("-".into()));
+        }
+    }
+
+    let _ = writeln!(out, "\n## Per-shape decisions of the recommendation\n");
+    for h in &a.heuristics {
+        if h.outcomes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "<details><summary>{} ({} shapes)</summary>\n", h.heuristic, h.outcomes.len());
+        let _ = writeln!(out, "| shape | choice | runtime (us) | speedup | regressed |");
+        let _ = writeln!(out, "|---:|---|---:|---:|---|");
+        for o in &h.outcomes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                o.shape,
+                choice_name(&o.choice),
+                o.runtime.map(fmt_us).unwrap_or("-".into()),
+                o.speedup.map(fmt_x).unwrap_or("-".into()),
+                if o.regressed { "yes" } else { "" }
+            );
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    out
+}
