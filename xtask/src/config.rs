@@ -430,3 +430,16 @@ mod tests {
         assert!(err.contains("{cvs}") && err.contains("{csv}"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod preset_file {
+    /// The repository's tuner.toml documents every key at its default: it
+    /// must parse to exactly the built-in preset.
+    #[test]
+    fn root_tuner_toml_is_the_preset() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tuner.toml")).unwrap();
+        let parsed = super::parse(&text).unwrap();
+        let preset = super::Config::default();
+        assert_eq!(toml::to_string(&parsed).unwrap(), toml::to_string(&preset).unwrap());
+    }
+}

@@ -1,0 +1,239 @@
+//! `cargo xtask sweep` on the fixture: real worktrees, real CMake/Ninja
+//! builds, real benchmark processes.
+
+use crate::common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn quick_sweep_measures_every_candidate_and_leaves_the_user_tree_alone() {
+    let env = fixture(true, "");
+    let checkout_before = checkout_state(&env.repo);
+    let build_before = dir_snapshot(&env.build);
+
+    let err = ok(xtask(&env, &["sweep", "--quick"]));
+    assert!(err.contains("5 candidates"), "{err}");
+
+    let run = env.runs().join("conv_weight_backward");
+    let results = read_json(&run.join("results.json"));
+    let candidates = results["candidates"].as_array().unwrap();
+    let names: Vec<&str> = candidates.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["baseline", "limit-1", "limit-64", "limit-128", "limit-256"]);
+    assert!(candidates.iter().all(|c| c["status"] == "ok"), "{candidates:?}");
+
+    // Most shapes run at a different speed at some candidate than at the
+    // baseline: the patch reached the benchmark.
+    let shapes = results["shapes"].as_array().unwrap();
+    assert_eq!(shapes.len(), 155);
+    let median = |m: &serde_json::Value| {
+        let mut v: Vec<f64> = m["samples"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let differing = shapes
+        .iter()
+        .filter(|s| {
+            let base = median(&s["runs"]["baseline"]);
+            names[1..].iter().any(|c| (median(&s["runs"][*c]) / base - 1.0).abs() > 0.01)
+        })
+        .count();
+    assert!(differing * 2 > shapes.len(), "only {differing} of {} shapes differ", shapes.len());
+
+    // The predicted split (from the C++ read by the tool) agrees with what
+    // the benchmark saw: two kernels exactly when the op is split.
+    let mut checked = 0;
+    for s in shapes {
+        let dims = &s["features"]["reduction_dims"];
+        for c in &names {
+            let d = &s["decisions"][*c];
+            let split = d["tile_sizes"].is_array() && &d["tile_sizes"] != dims;
+            let kernels = s["runs"][*c]["dispatches"].as_f64().unwrap();
+            assert_eq!(kernels, if split { 2.0 } else { 1.0 }, "{} at {c}: {d}", s["command"]);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 155 * 5);
+
+    // The user's checkout and build directory are byte-for-byte unchanged.
+    assert_eq!(checkout_state(&env.repo), checkout_before);
+    assert_eq!(dir_snapshot(&env.build), build_before, "the user's build dir changed");
+
+    // Each candidate is a commit on its own branch that changes only the
+    // heuristic file, with the knobs in its message.
+    for c in ["limit-1", "limit-64", "limit-128", "limit-256"] {
+        let branch = format!("tune/conv_weight_backward/{c}");
+        let files = git_out(&env.repo, &["diff", "--name-only", "HEAD", &branch]);
+        assert_eq!(files.trim(), "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp");
+        let message = git_out(&env.repo, &["log", "-1", "--format=%B", &branch]);
+        let limit = c.trim_start_matches("limit-");
+        assert!(message.contains(&format!("limitParallelLoops = {limit}")), "{message}");
+        assert!(message.contains("early return disabled"), "{message}");
+    }
+
+    // The sibling build reproduces the user's configuration.
+    let cache = std::fs::read_to_string(env.work().join("slot-0/iree-build/CMakeCache.txt")).unwrap();
+    for entry in [
+        "CMAKE_BUILD_TYPE:STRING=RelWithDebInfo",
+        "IREE_ENABLE_ASSERTIONS:BOOL=ON",
+        "IREE_TARGET_BACKEND_ROCM:BOOL=ON",
+        "CMAKE_CXX_COMPILER_LAUNCHER",
+    ] {
+        assert!(cache.contains(entry), "sibling CMakeCache.txt lacks {entry}");
+    }
+    let home = cache.lines().find(|l| l.starts_with("CMAKE_HOME_DIRECTORY")).unwrap();
+    assert!(home.ends_with("slot-0/iree"), "{home}");
+
+    // Each candidate benchmarked with its own kernel cache.
+    for c in &names {
+        assert!(env.work().join("cache/conv_weight_backward").join(c).is_dir(), "no cache dir for {c}");
+    }
+}
+
+/// Lines of the journal as (event, candidate, key).
+fn journal(run: &std::path::Path) -> Vec<(String, String, String)> {
+    std::fs::read_to_string(run.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            (s("event"), s("candidate"), s("key"))
+        })
+        .collect()
+}
+
+#[test]
+fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
+    let env = fixture(false, "");
+    let commands = commands_file(&env, "small.txt", &format!("{SMALL_WORKLOAD}not a command at all\n"));
+    let commands = commands.to_str().unwrap().to_string();
+    let args = ["sweep", commands.as_str(), "--quick", "--skip-bad-lines"];
+    let run = env.runs().join("small");
+
+    // Start the sweep and kill it with SIGKILL while the third candidate is
+    // building (its build log has the cmake command line).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .current_dir(env.root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut killed = false;
+    while start.elapsed() < Duration::from_secs(600) {
+        let started = std::fs::read_to_string(run.join("candidates/limit-64/build.log"))
+            .map(|t| t.contains("$ cmake"))
+            .unwrap_or(false);
+        if started {
+            child.kill().unwrap(); // SIGKILL
+            killed = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.wait();
+    assert!(killed, "the sweep ended before it could be killed");
+    let stderr_first: String = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let before = journal(&run);
+    let finished: Vec<String> =
+        before.iter().filter(|(e, _, _)| e == "candidate_done").map(|(_, c, _)| c.clone()).collect();
+    assert_eq!(finished, ["baseline", "limit-1"], "{stderr_first}");
+    let results_before: Vec<(String, std::time::SystemTime)> = finished
+        .iter()
+        .map(|c| {
+            let p = run.join("candidates").join(c).join("result.json");
+            (std::fs::read_to_string(&p).unwrap(), std::fs::metadata(&p).unwrap().modified().unwrap())
+        })
+        .collect();
+
+    let err = ok(xtask(&env, &args));
+    for c in &finished {
+        assert!(err.contains(&format!("{c}: reusing the finished result")), "{err}");
+        assert!(!err.contains(&format!("{c}: built")), "{c} was rebuilt:\n{err}");
+    }
+    // Finished candidates' files were not rewritten.
+    for (c, (text, mtime)) in finished.iter().zip(&results_before) {
+        let p = run.join("candidates").join(c).join("result.json");
+        assert_eq!(&std::fs::read_to_string(&p).unwrap(), text);
+        assert_eq!(&std::fs::metadata(&p).unwrap().modified().unwrap(), mtime);
+    }
+    // The journal kept every earlier record, in order, and gained one
+    // `candidate_done` per remaining candidate: nothing lost or duplicated.
+    let after = journal(&run);
+    assert_eq!(&after[..before.len()], &before[..]);
+    let mut done: Vec<(String, String)> =
+        after.iter().filter(|(e, _, _)| e == "candidate_done").map(|(_, c, k)| (c.clone(), k.clone())).collect();
+    let total = done.len();
+    done.sort();
+    done.dedup();
+    assert_eq!(done.len(), total, "duplicated candidate_done records");
+    assert_eq!(total, 5);
+
+    let results = read_json(&run.join("results.json"));
+    assert!(results["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"));
+    // The unparsable line is recorded, not lost.
+    let skipped = results["commands"]["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["line"], 9);
+}
+
+#[test]
+fn dry_run_writes_applicable_patches_for_both_code_styles_and_builds_nothing() {
+    let env = fixture(false, "");
+    for (rev, marker) in [("HEAD", "return 64; // split-reduction-tuner"), ("fixture-2025", "limitParallelLoops = 64; // split-reduction-tuner")] {
+        let name = format!("dry-{}", rev.to_lowercase());
+        let err = ok(xtask(&env, &["sweep", "--quick", "--dry-run", "--rev", rev, "--name", &name]));
+        assert!(err.contains("dry run: nothing built"), "{err}");
+        let dir = env.runs().join(&name).join("candidates");
+        let patch = std::fs::read_to_string(dir.join("limit-64/patch.diff")).unwrap();
+        assert_eq!(patch.matches(marker).count(), 2, "{patch}");
+        // The patch applies to the tuned revision.
+        let clone = env.root().join(format!("clone-{name}"));
+        git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), clone.to_str().unwrap()]);
+        git_out(&clone, &["checkout", "-q", rev]);
+        git_out(&clone, &["apply", "--check", dir.join("limit-64/patch.diff").to_str().unwrap()]);
+        assert_eq!(std::fs::read_to_string(dir.join("baseline/patch.diff")).unwrap(), "");
+    }
+    assert!(!env.work().exists(), "a dry run created build slots");
+}
+
+#[test]
+fn bad_input_names_file_line_and_fix() {
+    let env = fixture(false, "");
+    let commands = commands_file(&env, "bad.txt", "# ok\ngemmfp16 --a_w 64 --a_h 65536 --b_w 64\nconvbfp16 -n sixteen\n");
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--dry-run"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:3:", commands.display())), "{err}");
+    assert!(err.contains("--skip-bad-lines"), "{err}");
+
+    // A typo in the configuration names the line and the key.
+    std::fs::write(env.root().join("typo.toml"), "[bench]\nrepeats = 2\nrepeets = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", env.root().join("typo.toml").to_str().unwrap(), "sweep", "--dry-run"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("line 3") && err.contains("repeets"), "{err}");
+
+    // A revision whose heuristic lost its anchor: the error names the
+    // function and the file, and nothing is built.
+    let path = env.repo.join("compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp");
+    let text = std::fs::read_to_string(&path).unwrap().replace("getMatmulLikeReductionSizes", "getContractionSplitSizes");
+    let clone = env.root().join("renamed");
+    git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), clone.to_str().unwrap()]);
+    std::fs::write(clone.join("compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"), text).unwrap();
+    git_out(&clone, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "rename"]);
+    let out = xtask(&env, &["--iree", clone.to_str().unwrap(), "sweep", "--dry-run"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("`getMatmulLikeReductionSizes`") && err.contains("SetSplitReductionSizes.cpp"), "{err}");
+    assert!(err.contains("heuristics.matmul.functions"), "{err}");
+}
