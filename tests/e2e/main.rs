@@ -5,3 +5,4 @@
 mod common;
 mod patcher;
 mod sweep;
+mod analyze;

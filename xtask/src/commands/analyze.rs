@@ -58,6 +58,7 @@ pub fn find_run(ctx: &Ctx, run: Option<&str>) -> Result<PathBuf> {
 pub fn settings(ctx: &Ctx) -> Settings {
     let c = &ctx.config;
     Settings {
+        pins: Default::default(),
         folds: c.analyze.folds,
         max_rungs: c.analyze.max_rungs,
         peak_flops: c.analyze.peak_flops,

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 /// Settings of an analysis.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// Shapes the rules must not regress beyond noise (from validation).
+    pub pins: fit::Pins,
     pub folds: usize,
     pub max_rungs: usize,
     pub peak_flops: f64,
@@ -291,7 +293,7 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         inclusive: emit::uses_inclusive(&site),
         allow_2d: emit::names(&site, source).reduction.is_some(),
     };
-    let evals = fit::evaluate(&table, &er, &params);
+    let evals = fit::evaluate(&table, &er, &params, &settings.pins);
     let rec = fit::recommend(&evals);
     let (rec_eval, rec_fit) = &evals[rec];
     let toolkit = evals.iter().find(|(e, _)| e.strategy == Strategy::OriginalToolkit).map(|(e, _)| e.cv_geomean).unwrap_or(1.0);

@@ -93,7 +93,8 @@ pub fn modelled(features: &Features, model: &Model, low_parallelism: bool) -> De
         }
     }
     match eval_ladder(&model.ladder, &env) {
-        Ok(limit) => fixed(features, limit as i64),
+        Ok(Some(limit)) => fixed(features, limit as i64),
+        Ok(None) => Decision { limit: None, tile_sizes: None, unknown: None },
         Err(e) => Decision { limit: None, tile_sizes: None, unknown: Some(format!("ladder: {e}")) },
     }
 }

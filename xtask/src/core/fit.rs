@@ -113,11 +113,19 @@ pub struct ReductionSplit {
 }
 
 /// One rung: shapes with `outputSize < upper` (the last rung has no bound).
+/// Inside it, `splits` (ascending thresholds) pick a limit by reduction
+/// size; shapes at or above the last threshold get `limit`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rung {
     pub upper: Option<i64>,
     pub limit: LimitSpec,
-    pub split: Option<ReductionSplit>,
+    pub splits: Vec<ReductionSplit>,
+}
+
+impl Rung {
+    pub fn limit_for(&self, reduction: i64) -> LimitSpec {
+        self.splits.iter().find(|s| reduction < s.threshold).map(|s| s.limit).unwrap_or(self.limit)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -129,12 +137,7 @@ impl Ladder {
     pub fn limit(&self, output: i64, reduction: i64) -> LimitSpec {
         for r in &self.rungs {
             if r.upper.is_none_or(|u| output < u) {
-                if let Some(s) = &r.split {
-                    if reduction < s.threshold {
-                        return s.limit;
-                    }
-                }
-                return r.limit;
+                return r.limit_for(reduction);
             }
         }
         self.rungs.last().map(|r| r.limit).unwrap_or(LimitSpec::NO_SPLIT)
@@ -333,10 +336,13 @@ pub struct Params {
 // ---------------------------------------------------------------------------
 // Exact DP ladder.
 
-/// Cost of a row at limit index `k`, with `constrained` rows paying a large
-/// penalty for limits that regress them beyond noise.
-fn row_cost(row: &Row, k: usize, constrained: bool) -> f64 {
-    if constrained && !row.allowed(k) && (0..row.cost.len()).any(|j| row.allowed(j)) {
+/// Shapes (by `Row::shape`) a rule must not regress beyond noise.
+pub type Pins = std::collections::BTreeSet<usize>;
+
+/// Cost of a row at limit index `k`; a pinned row pays a large penalty for
+/// a limit that regresses it beyond noise (when some limit does not).
+fn row_cost(row: &Row, k: usize, pins: &Pins) -> f64 {
+    if pins.contains(&row.shape) && !row.allowed(k) && (0..row.cost.len()).any(|j| row.allowed(j)) {
         row.cost[k] + 1e3
     } else {
         row.cost[k]
@@ -345,7 +351,7 @@ fn row_cost(row: &Row, k: usize, constrained: bool) -> f64 {
 
 /// The best ladder with at most `max_rungs` rungs, for every rung count:
 /// `result[m-1]` = (cost, segments as (end group exclusive, limit index)).
-fn dp_ladders(groups: &[Vec<&Row>], nk: usize, max_rungs: usize, constrained: bool) -> Vec<Option<(f64, Vec<(usize, usize)>)>> {
+fn dp_ladders(groups: &[Vec<&Row>], nk: usize, max_rungs: usize, pins: &Pins) -> Vec<Option<(f64, Vec<(usize, usize)>)>> {
     let n = groups.len();
     if n == 0 || nk == 0 {
         return vec![None; max_rungs];
@@ -354,7 +360,7 @@ fn dp_ladders(groups: &[Vec<&Row>], nk: usize, max_rungs: usize, constrained: bo
     let mut prefix = vec![vec![0.0; nk]; n + 1];
     for (i, g) in groups.iter().enumerate() {
         for k in 0..nk {
-            prefix[i + 1][k] = prefix[i][k] + g.iter().map(|r| row_cost(r, k, constrained)).sum::<f64>();
+            prefix[i + 1][k] = prefix[i][k] + g.iter().map(|r| row_cost(r, k, pins)).sum::<f64>();
         }
     }
     let inf = f64::INFINITY;
@@ -435,7 +441,7 @@ fn ladder_from_segments(groups: &[Vec<&Row>], segs: &[(usize, usize)], limits: &
             let hi = groups[end][0].output;
             Some(readable_threshold(lo, hi, inclusive))
         };
-        rungs.push(Rung { upper, limit: limits[k], split: None });
+        rungs.push(Rung { upper, limit: limits[k], splits: vec![] });
     }
     Ladder { rungs }
 }
@@ -502,63 +508,120 @@ fn rows_by_rung<'a>(ladder: &Ladder, rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
     out
 }
 
-/// Adds at most one `reductionSize` split per rung where it pays more than
-/// the noise: the shapes that change limit must gain, on average, more than
-/// their noise threshold, and both sides keep at least two shapes.
-fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], constrained: bool, inclusive: bool) {
+/// Splits each rung into up to three `reductionSize` buckets where that pays
+/// more than the noise: an exact DP over the rung's shapes sorted by
+/// reduction size gives the best split into b buckets; b buckets are kept
+/// over b-1 when the shapes that change limit gain, on average, more than
+/// their noise threshold (or when a pinned shape needs it), and every bucket
+/// keeps at least two shapes.
+fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pins, inclusive: bool) {
+    const MAX_BUCKETS: usize = 3;
     let per_rung = rows_by_rung(ladder, rows);
     for (rung, rs) in ladder.rungs.iter_mut().zip(per_rung) {
         if rs.len() < 4 {
             continue;
         }
-        let k_rung = limits.iter().position(|&l| l == rung.limit).unwrap();
         let mut sorted = rs.clone();
         sorted.sort_by_key(|r| r.reduction);
-        let base: f64 = sorted.iter().map(|r| row_cost(r, k_rung, constrained)).sum();
-        let mut best: Option<(f64, usize, usize)> = None;
-        for cut in 2..=sorted.len() - 2 {
-            if sorted[cut - 1].reduction == sorted[cut].reduction {
-                continue;
+        // Group equal reduction sizes: a threshold cannot separate them.
+        let mut groups: Vec<Vec<&Row>> = Vec::new();
+        for r in sorted {
+            match groups.last_mut() {
+                Some(g) if g[0].reduction == r.reduction => g.push(r),
+                _ => groups.push(vec![r]),
             }
-            let (below, above) = sorted.split_at(cut);
-            let above_cost: f64 = above.iter().map(|r| row_cost(r, k_rung, constrained)).sum();
-            for k in 0..limits.len() {
-                if k == k_rung {
-                    continue;
-                }
-                let c: f64 = below.iter().map(|r| row_cost(r, k, constrained)).sum::<f64>() + above_cost;
-                let gain = base - c;
-                // Noise threshold of the shapes that move.
-                let tau: f64 = stats::mean(
-                    &below
-                        .iter()
-                        .map(|r| noise_threshold(r.noise[k], r.n[k], r.noise[k_rung], r.n[k_rung]).ln_1p())
-                        .collect::<Vec<_>>(),
-                )
-                .unwrap_or(0.005f64.ln_1p());
-                if gain / below.len() as f64 > tau && best.is_none_or(|b| gain > b.0) {
-                    best = Some((gain, cut, k));
+        }
+        let n = groups.len();
+        let nk = limits.len();
+        let mut prefix = vec![vec![0.0; nk]; n + 1];
+        let mut count = vec![0usize; n + 1];
+        for (i, g) in groups.iter().enumerate() {
+            count[i + 1] = count[i] + g.len();
+            for k in 0..nk {
+                prefix[i + 1][k] = prefix[i][k] + g.iter().map(|r| row_cost(r, k, pins)).sum::<f64>();
+            }
+        }
+        let seg = |j: usize, i: usize| -> (f64, usize) {
+            (0..nk)
+                .map(|k| (prefix[i][k] - prefix[j][k], k))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .unwrap()
+        };
+        // best[b][i]: groups [0, i) in b buckets of at least two shapes.
+        let inf = f64::INFINITY;
+        let mut best = vec![vec![(inf, 0usize, 0usize); n + 1]; MAX_BUCKETS + 1];
+        best[0][0] = (0.0, 0, 0);
+        for b in 1..=MAX_BUCKETS {
+            for i in 1..=n {
+                for j in 0..i {
+                    if best[b - 1][j].0 == inf || count[i] - count[j] < 2 {
+                        continue;
+                    }
+                    let (c, k) = seg(j, i);
+                    if best[b - 1][j].0 + c < best[b][i].0 {
+                        best[b][i] = (best[b - 1][j].0 + c, j, k);
+                    }
                 }
             }
         }
-        if let Some((_, cut, k)) = best {
-            let threshold = readable(sorted[cut - 1].reduction, sorted[cut].reduction, inclusive, Readable::Decimal);
-            rung.split = Some(ReductionSplit { threshold, limit: limits[k] });
+        let buckets = |b: usize| -> Option<Vec<(usize, usize)>> {
+            if best[b][n].0 == inf {
+                return None;
+            }
+            let mut out = Vec::new();
+            let (mut i, mut bb) = (n, b);
+            while bb > 0 {
+                let (_, j, k) = best[bb][i];
+                out.push((i, k));
+                i = j;
+                bb -= 1;
+            }
+            out.reverse();
+            Some(out)
+        };
+        let limit_of = |bk: &[(usize, usize)], g: usize| bk.iter().find(|(end, _)| g < *end).unwrap().1;
+        let mut chosen = buckets(1).unwrap_or_else(|| vec![(n, limits.iter().position(|&l| l == rung.limit).unwrap())]);
+        for b in 2..=MAX_BUCKETS {
+            let Some(candidate) = buckets(b) else { break };
+            let gain = best[b - 1][n].0.min(inf) - best[b][n].0;
+            let mut moved = Vec::new();
+            for (g, rows_g) in groups.iter().enumerate() {
+                let (old, new) = (limit_of(&chosen, g), limit_of(&candidate, g));
+                if old != new {
+                    for r in rows_g {
+                        moved.push(noise_threshold(r.noise[new], r.n[new], r.noise[old], r.n[old]).ln_1p());
+                    }
+                }
+            }
+            let tau = stats::mean(&moved).unwrap_or(0.005f64.ln_1p());
+            if !moved.is_empty() && gain / moved.len() as f64 > tau {
+                chosen = candidate;
+            } else {
+                break;
+            }
         }
+        rung.limit = limits[chosen.last().unwrap().1];
+        rung.splits = chosen[..chosen.len() - 1]
+            .iter()
+            .map(|&(end, k)| ReductionSplit {
+                threshold: readable(groups[end - 1][0].reduction, groups[end][0].reduction, inclusive, Readable::Decimal),
+                limit: limits[k],
+            })
+            .collect();
     }
 }
 
 /// Fits a ladder with exactly the rung count that inner cross-validation on
 /// `rows` prefers (the fewest rungs within noise of the best).
-fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained: bool) -> Ladder {
+fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pins) -> Ladder {
     let groups = group_rows(rows);
     let max_rungs = params.max_rungs.min(groups.len()).max(1);
     let rungs = if rows.len() >= 2 * params.folds.max(2) {
-        choose_rungs(rows, limits, params, constrained, max_rungs)
+        choose_rungs(rows, limits, params, pins, max_rungs)
     } else {
         1
     };
-    let fits = dp_ladders(&groups, limits.len(), max_rungs, constrained);
+    let fits = dp_ladders(&groups, limits.len(), max_rungs, pins);
     let (_, segs) = fits
         .iter()
         .take(rungs)
@@ -569,20 +632,20 @@ fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained:
         .unwrap_or((0.0, vec![(groups.len(), 0)]));
     let mut ladder = ladder_from_segments(&groups, &segs, limits, params.inclusive);
     if params.allow_2d {
-        refine_2d(&mut ladder, rows, limits, constrained, params.inclusive);
+        refine_2d(&mut ladder, rows, limits, pins, params.inclusive);
     }
     ladder
 }
 
 /// Inner cross-validation of the rung count on the training rows.
-fn choose_rungs(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained: bool, max_rungs: usize) -> usize {
+fn choose_rungs(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pins, max_rungs: usize) -> usize {
     let folds = params.folds.clamp(2, 5);
     let mut held_out = vec![0.0; max_rungs];
     for f in 0..folds {
         let train: Vec<&Row> = rows.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, r)| *r).collect();
         let test: Vec<&Row> = rows.iter().enumerate().filter(|(i, _)| i % folds == f).map(|(_, r)| *r).collect();
         let groups = group_rows(&train);
-        let fits = dp_ladders(&groups, limits.len(), max_rungs, constrained);
+        let fits = dp_ladders(&groups, limits.len(), max_rungs, pins);
         for m in 0..max_rungs {
             // Fewer groups than rungs: reuse the largest fit there is.
             let Some((_, segs)) = fits.iter().take(m + 1).rev().flatten().next() else { continue };
@@ -591,7 +654,7 @@ fn choose_rungs(rows: &[&Row], limits: &[LimitSpec], params: &Params, constraine
                 .iter()
                 .map(|r| {
                     let k = limits.iter().position(|&l| l == ladder.limit(r.output, r.reduction)).unwrap();
-                    r.cost[k]
+                    row_cost(r, k, pins)
                 })
                 .sum::<f64>();
         }
@@ -670,12 +733,12 @@ impl EarlyReturns {
     }
 }
 
-fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &EarlyReturns, constrained: bool) -> f64 {
+fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &EarlyReturns, pins: &Pins) -> f64 {
     rows.iter()
         .map(|r| {
             let l = if er.fires(r, &rule.constants) { LimitSpec::NO_SPLIT } else { rule.ladder.limit(r.output, r.reduction) };
             match limits.iter().position(|&x| x == l) {
-                Some(k) => row_cost(r, k, constrained),
+                Some(k) => row_cost(r, k, pins),
                 // An early return with no `limit 1` measurement: no split,
                 // runtime unknown; keep it neutral by charging the baseline.
                 None => r.baseline.ln(),
@@ -687,7 +750,7 @@ fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &EarlyReturns
 /// Refits the tuning constants by coordinate descent: each constant tries
 /// the values of the quantity it is compared with (just below and at each
 /// shape's value) and keeps the best.
-fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Rule, er: &EarlyReturns, constrained: bool) {
+fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Rule, er: &EarlyReturns, pins: &Pins) {
     if !limits.contains(&LimitSpec::NO_SPLIT) {
         return;
     }
@@ -708,12 +771,12 @@ fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Rule, er: &Ea
             cands.push(1e15);
             cands.sort_by(f64::total_cmp);
             cands.dedup();
-            let current = rule_cost(rows, limits, rule, er, constrained);
+            let current = rule_cost(rows, limits, rule, er, pins);
             let mut best = (current, rule.constants[name]);
             for c in cands {
                 let mut trial = rule.clone();
                 trial.constants.insert(name.clone(), c);
-                let cost = rule_cost(rows, limits, &trial, er, constrained);
+                let cost = rule_cost(rows, limits, &trial, er, pins);
                 if cost < best.0 - 1e-9 {
                     best = (cost, c);
                 }
@@ -761,18 +824,22 @@ pub enum Strategy {
     Ladder2d,
     /// Ladder2d with refitted early-return constants.
     Ladder2dEarly,
-    /// Ladder2dEarly where no shape may regress beyond noise.
+    /// Ladder2d, refitted with every shape it regressed beyond noise pinned
+    /// to limits that do not regress it, until none is left.
+    Ladder2dSafe,
+    /// The same repair on Ladder2dEarly.
     Ladder2dEarlySafe,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 7] = [
+    pub const ALL: [Strategy; 8] = [
         Strategy::Baseline,
         Strategy::SingleLimit,
         Strategy::OriginalToolkit,
         Strategy::Ladder,
         Strategy::Ladder2d,
         Strategy::Ladder2dEarly,
+        Strategy::Ladder2dSafe,
         Strategy::Ladder2dEarlySafe,
     ];
 
@@ -784,7 +851,8 @@ impl Strategy {
             Strategy::Ladder => "DP ladder",
             Strategy::Ladder2d => "DP ladder + reduction buckets",
             Strategy::Ladder2dEarly => "DP ladder + buckets + early returns",
-            Strategy::Ladder2dEarlySafe => "same, no regression beyond noise",
+            Strategy::Ladder2dSafe => "DP ladder + buckets, regressions repaired",
+            Strategy::Ladder2dEarlySafe => "DP ladder + buckets + early returns, regressions repaired",
         }
     }
 }
@@ -794,55 +862,83 @@ impl Strategy {
 pub struct Fitted {
     pub strategy: Strategy,
     pub rule: Option<Rule>,
+    /// Shapes the fit was told not to regress.
+    pub pins: Pins,
 }
 
 impl Fitted {
     pub fn choose(&self, row: &Row, er: &EarlyReturns) -> Choice {
         match &self.rule {
             None => Choice::Baseline,
-            Some(rule) => {
-                if er.fires(row, &rule.constants) {
-                    Choice::Limit(LimitSpec::NO_SPLIT)
-                } else {
-                    Choice::Limit(rule.ladder.limit(row.output, row.reduction))
-                }
-            }
+            Some(rule) => choose(rule, row, er),
         }
     }
 }
 
-pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyReturns, params: &Params) -> Fitted {
+fn choose(rule: &Rule, row: &Row, er: &EarlyReturns) -> Choice {
+    if er.fires(row, &rule.constants) {
+        Choice::Limit(LimitSpec::NO_SPLIT)
+    } else {
+        Choice::Limit(rule.ladder.limit(row.output, row.reduction))
+    }
+}
+
+/// The rule of a strategy without repair, honouring `pins`.
+fn fit_rule(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyReturns, params: &Params, pins: &Pins) -> Option<Rule> {
     let base_constants = er.constants.clone();
-    let rule = match strategy {
+    match strategy {
         Strategy::Baseline => None,
         Strategy::SingleLimit => {
             let p = Params { max_rungs: 1, allow_2d: false, ..params.clone() };
-            Some(Rule { constants: base_constants, ladder: fit_ladder_at(rows, limits, &p, false, 1) })
+            Some(Rule { constants: base_constants, ladder: fit_ladder_at(rows, limits, &p, pins, 1) })
         }
         Strategy::OriginalToolkit => Some(Rule { constants: base_constants, ladder: original_toolkit(rows, limits) }),
-        Strategy::Ladder | Strategy::Ladder2d => {
-            let p = Params { allow_2d: strategy == Strategy::Ladder2d && params.allow_2d, ..params.clone() };
+        Strategy::Ladder | Strategy::Ladder2d | Strategy::Ladder2dSafe => {
+            let p = Params { allow_2d: strategy != Strategy::Ladder && params.allow_2d, ..params.clone() };
             // Shapes the early returns catch do not reach the ladder.
             let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires(r, &base_constants)).collect();
-            Some(Rule { constants: base_constants, ladder: fit_ladder(&reach, limits, &p, false) })
+            Some(Rule { constants: base_constants, ladder: fit_ladder(&reach, limits, &p, pins) })
         }
         Strategy::Ladder2dEarly | Strategy::Ladder2dEarlySafe => {
-            let constrained = strategy == Strategy::Ladder2dEarlySafe;
-            let mut rule = Rule { constants: base_constants, ladder: fit_ladder(rows, limits, params, constrained) };
+            let mut rule = Rule { constants: base_constants, ladder: fit_ladder(rows, limits, params, pins) };
             for _ in 0..2 {
-                refit_constants(rows, limits, &mut rule, er, constrained);
+                refit_constants(rows, limits, &mut rule, er, pins);
                 let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires(r, &rule.constants)).collect();
-                rule.ladder = fit_ladder(&reach, limits, params, constrained);
+                rule.ladder = fit_ladder(&reach, limits, params, pins);
             }
             Some(rule)
         }
-    };
-    Fitted { strategy, rule }
+    }
 }
 
-fn fit_ladder_at(rows: &[&Row], limits: &[LimitSpec], params: &Params, constrained: bool, rungs: usize) -> Ladder {
+/// Fits a strategy. `pins` are shapes that must not regress (validation's
+/// refinement passes the ones it saw regress); the repairing strategies add
+/// every shape they regress and refit, up to five times.
+pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyReturns, params: &Params, pins: &Pins) -> Fitted {
+    let mut pins = pins.clone();
+    let mut rule = fit_rule(strategy, rows, limits, er, params, &pins);
+    if matches!(strategy, Strategy::Ladder2dSafe | Strategy::Ladder2dEarlySafe) {
+        for _ in 0..5 {
+            let Some(r) = &rule else { break };
+            let regressed: Vec<usize> = rows
+                .iter()
+                .filter(|row| outcome(row, limits, choose(r, row, er)).regressed)
+                .map(|row| row.shape)
+                .filter(|s| !pins.contains(s))
+                .collect();
+            if regressed.is_empty() {
+                break;
+            }
+            pins.extend(regressed);
+            rule = fit_rule(strategy, rows, limits, er, params, &pins);
+        }
+    }
+    Fitted { strategy, rule, pins }
+}
+
+fn fit_ladder_at(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pins, rungs: usize) -> Ladder {
     let groups = group_rows(rows);
-    let fits = dp_ladders(&groups, limits.len(), rungs, constrained);
+    let fits = dp_ladders(&groups, limits.len(), rungs, pins);
     let segs = fits.into_iter().flatten().last().map(|(_, s)| s).unwrap_or_else(|| vec![(groups.len(), 0)]);
     ladder_from_segments(&groups, &segs, limits, params.inclusive)
 }
@@ -883,7 +979,7 @@ pub fn original_toolkit(rows: &[&Row], limits: &[LimitSpec]) -> Ladder {
     let mut previous = 0i64;
     for (idx, k) in order.iter().enumerate() {
         if idx + 1 == order.len() {
-            rungs.push(Rung { upper: None, limit: limits[*k], split: None });
+            rungs.push(Rung { upper: None, limit: limits[*k], splits: vec![] });
             break;
         }
         let max_out = *clusters[k].iter().max().unwrap();
@@ -892,10 +988,10 @@ pub fn original_toolkit(rows: &[&Row], limits: &[LimitSpec]) -> Ladder {
         let raw = if next_min <= max_out { (max_out + next_min) / 2 + 1 } else { max_out + 1 };
         let t = round_to_square(raw).max(previous + 1);
         previous = t;
-        rungs.push(Rung { upper: Some(t), limit: limits[*k], split: None });
+        rungs.push(Rung { upper: Some(t), limit: limits[*k], splits: vec![] });
     }
     if rungs.is_empty() {
-        rungs.push(Rung { upper: None, limit: limits[0], split: None });
+        rungs.push(Rung { upper: None, limit: limits[0], splits: vec![] });
     }
     Ladder { rungs }
 }
@@ -981,14 +1077,14 @@ fn log_speedups(outs: &[ShapeOutcome]) -> Vec<f64> {
 }
 
 /// Fits every strategy on all rows and by k-fold cross-validation.
-pub fn evaluate(table: &Table, er: &EarlyReturns, params: &Params) -> Vec<(Evaluation, Fitted)> {
+pub fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: &Pins) -> Vec<(Evaluation, Fitted)> {
     let all: Vec<&Row> = table.rows.iter().collect();
     let oracle_logs: Vec<f64> = table.rows.iter().map(|r| (r.baseline / oracle(r, &table.limits).1).ln()).collect();
     let oracle_sum: f64 = oracle_logs.iter().sum();
     let folds = params.folds.clamp(2, 10).min(table.rows.len().max(2));
     let mut out = Vec::new();
     for strategy in Strategy::ALL {
-        let fitted = fit(strategy, &all, &table.limits, er, params);
+        let fitted = fit(strategy, &all, &table.limits, er, params, pins);
         let fitted_out = outcomes(table, &fitted, er);
         // k-fold: fold of a row is its rank in output order modulo k, so
         // every fold spans the whole range of sizes.
@@ -996,7 +1092,7 @@ pub fn evaluate(table: &Table, er: &EarlyReturns, params: &Params) -> Vec<(Evalu
         if table.rows.len() >= folds {
             for f in 0..folds {
                 let train: Vec<&Row> = table.rows.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, r)| r).collect();
-                let model = fit(strategy, &train, &table.limits, er, params);
+                let model = fit(strategy, &train, &table.limits, er, params, pins);
                 for (i, r) in table.rows.iter().enumerate().filter(|(i, _)| i % folds == f) {
                     cv_out[i] = Some(outcome(r, &table.limits, model.choose(r, er)));
                 }
@@ -1093,7 +1189,7 @@ mod tests {
     fn dp_recovers_a_step_function_exactly() {
         let (rows, limits) = step_rows(0.0, 1);
         let refs: Vec<&Row> = rows.iter().collect();
-        let ladder = fit_ladder(&refs, &limits, &params(), false);
+        let ladder = fit_ladder(&refs, &limits, &params(), &Pins::new());
         let got: Vec<i64> = ladder.rungs.iter().map(|r| r.limit.value()).collect();
         assert_eq!(got, vec![256, 64, 8], "{ladder:?}");
         // Thresholds separate the same shapes as the truth.
@@ -1111,7 +1207,7 @@ mod tests {
         for seed in 0..5 {
             let (rows, limits) = step_rows(0.05, seed);
             let refs: Vec<&Row> = rows.iter().collect();
-            let ladder = fit_ladder(&refs, &limits, &params(), false);
+            let ladder = fit_ladder(&refs, &limits, &params(), &Pins::new());
             let got: Vec<i64> = ladder.rungs.iter().map(|r| r.limit.value()).collect();
             assert!(got.len() >= 2 && got.len() <= 4, "seed {seed}: {got:?}");
             for want in [256, 64, 8] {

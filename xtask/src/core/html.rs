@@ -159,23 +159,20 @@ pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
                 let lo_x = lower.max(xmin);
                 let mid = (lo_x * upper).sqrt();
                 let label = limit_label;
-                match &r.split {
-                    Some(sp) => {
-                        let t = sp.threshold as f64;
-                        chart.draw_series(LineSeries::new(vec![(lo_x, t), (upper, t)], BLACK.stroke_width(1))).map_err(e)?;
-                        chart
-                            .draw_series(std::iter::once(Text::new(label(sp.limit), (mid, (ymin * t).sqrt()), ("sans-serif", 12))))
-                            .map_err(e)?;
-                        chart
-                            .draw_series(std::iter::once(Text::new(label(r.limit), (mid, (t * ymax).sqrt()), ("sans-serif", 12))))
-                            .map_err(e)?;
-                    }
-                    None => {
-                        chart
-                            .draw_series(std::iter::once(Text::new(label(r.limit), (mid, (ymin * ymax).sqrt()), ("sans-serif", 12))))
-                            .map_err(e)?;
-                    }
+                // Reduction buckets: a line at each threshold, a label in
+                // each bucket.
+                let mut bottom = ymin;
+                for sp in &r.splits {
+                    let t = (sp.threshold as f64).clamp(ymin, ymax);
+                    chart.draw_series(LineSeries::new(vec![(lo_x, t), (upper, t)], BLACK.stroke_width(1))).map_err(e)?;
+                    chart
+                        .draw_series(std::iter::once(Text::new(label(sp.limit), (mid, (bottom * t).sqrt()), ("sans-serif", 12))))
+                        .map_err(e)?;
+                    bottom = t;
                 }
+                chart
+                    .draw_series(std::iter::once(Text::new(label(r.limit), (mid, (bottom * ymax).sqrt()), ("sans-serif", 12))))
+                    .map_err(e)?;
                 lower = upper;
             }
         }

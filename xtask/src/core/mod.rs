@@ -3,6 +3,8 @@
 //! reads a file; the commands feed it data and write what it returns.
 
 pub mod analysis;
+#[cfg(test)]
+mod analysis_tests;
 pub mod boo_csv;
 pub mod cmake;
 pub mod cpp;

@@ -57,19 +57,21 @@ fn describe_ladder(out: &mut String, ladder: &Ladder, var: &str) {
                 format!("limit {l}")
             }
         };
-        match &r.split {
-            Some(s) => {
-                let _ = writeln!(
-                    out,
-                    "- {range}: {} when reductionSize < {}, else {}",
-                    limit(s.limit),
-                    s.threshold,
-                    limit(r.limit)
-                );
+        if r.splits.is_empty() {
+            let _ = writeln!(out, "- {range}: {}", limit(r.limit));
+        } else {
+            let mut parts: Vec<String> = Vec::new();
+            let mut from: Option<i64> = None;
+            for s in &r.splits {
+                let when = match from {
+                    None => format!("reductionSize < {}", s.threshold),
+                    Some(f) => format!("{f} <= reductionSize < {}", s.threshold),
+                };
+                parts.push(format!("{} when {when}", limit(s.limit)));
+                from = Some(s.threshold);
             }
-            None => {
-                let _ = writeln!(out, "- {range}: {}", limit(r.limit));
-            }
+            parts.push(format!("{} otherwise", limit(r.limit)));
+            let _ = writeln!(out, "- {range}: {}", parts.join("; "));
         }
         lower = r.upper;
     }

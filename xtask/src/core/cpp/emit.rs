@@ -56,13 +56,19 @@ pub fn uses_inclusive(site: &Site) -> bool {
     le > lt
 }
 
-/// The limit of every leaf of a ladder (rung default, rung split) under
-/// `lowParallelism`, read from the old ladder on the shapes that fall there;
-/// `None` where the old code has no low-parallelism variant.
+/// The limit of every leaf of a ladder under `lowParallelism`, read from the
+/// old ladder on the shapes that fall there; `None` where the old code has
+/// no low-parallelism variant.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LowValues {
-    /// Per rung: (default leaf, split leaf).
-    pub rungs: Vec<(Option<i64>, Option<i64>)>,
+    /// Per rung, per leaf: one per reduction split, then the rung default.
+    pub rungs: Vec<Vec<Option<i64>>>,
+}
+
+impl LowValues {
+    fn get(&self, rung: usize, leaf: usize) -> Option<i64> {
+        self.rungs.get(rung).and_then(|r| r.get(leaf)).copied().flatten()
+    }
 }
 
 /// Computes [`LowValues`]: for each leaf, the most common value the old
@@ -74,22 +80,24 @@ pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> Low
     let mut rungs = Vec::new();
     for (idx, rung) in ladder.rungs.iter().enumerate() {
         let lower = if idx == 0 { i64::MIN } else { ladder.rungs[idx - 1].upper.unwrap_or(i64::MIN) };
-        let leaf = |in_split: bool| -> Option<i64> {
+        let leaf_of = |reduction: i64| rung.splits.iter().position(|s| reduction < s.threshold).unwrap_or(rung.splits.len());
+        let mut leaves = Vec::new();
+        for leaf in 0..=rung.splits.len() {
             if !has_flag {
-                return None;
+                leaves.push(None);
+                continue;
             }
             let mut counts: Vec<(i64, usize)> = Vec::new();
             for (output, reduction, env) in envs {
                 let in_rung = *output >= lower && rung.upper.is_none_or(|u| *output < u);
-                let below = rung.split.as_ref().is_some_and(|s| *reduction < s.threshold);
-                if !in_rung || below != in_split {
+                if !in_rung || leaf_of(*reduction) != leaf {
                     continue;
                 }
                 let mut low = env.clone();
                 low.insert("lowParallelism".into(), 1.0);
                 let mut high = env.clone();
                 high.insert("lowParallelism".into(), 0.0);
-                let (Ok(l), Ok(h)) = (eval_ladder(&site.ladder, &low), eval_ladder(&site.ladder, &high)) else {
+                let (Ok(Some(l)), Ok(Some(h))) = (eval_ladder(&site.ladder, &low), eval_ladder(&site.ladder, &high)) else {
                     continue;
                 };
                 if l != h {
@@ -99,11 +107,9 @@ pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> Low
                     }
                 }
             }
-            counts.into_iter().max_by_key(|(v, c)| (*c, -*v)).map(|(v, _)| v)
-        };
-        let default = leaf(false);
-        let split = if rung.split.is_some() { leaf(true) } else { None };
-        rungs.push((default, split));
+            leaves.push(counts.into_iter().max_by_key(|(v, c)| (*c, -*v)).map(|(v, _)| v));
+        }
+        rungs.push(leaves);
     }
     LowValues { rungs }
 }
@@ -208,16 +214,17 @@ fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool,
     };
     let mut blocks = Vec::new();
     for (idx, rung) in ladder.rungs.iter().enumerate() {
-        let (low_default, low_split) = low.rungs.get(idx).cloned().unwrap_or((None, None));
         let mut inner = String::new();
         let body_indent = if rung.upper.is_some() { i2.as_str() } else { i1 };
-        if let (Some(split), Some(red)) = (&rung.split, &names.reduction) {
-            let deeper = format!("{body_indent}  ");
-            inner.push_str(&format!("{body_indent}if ({red} < {}) {{\n", split.threshold));
-            inner.push_str(&ret(split.limit, low_split, &deeper));
-            inner.push_str(&format!("{body_indent}}}\n"));
+        if let Some(red) = &names.reduction {
+            for (leaf, split) in rung.splits.iter().enumerate() {
+                let deeper = format!("{body_indent}  ");
+                inner.push_str(&format!("{body_indent}if ({red} < {}) {{\n", split.threshold));
+                inner.push_str(&ret(split.limit, low.get(idx, leaf), &deeper));
+                inner.push_str(&format!("{body_indent}}}\n"));
+            }
         }
-        inner.push_str(&ret(rung.limit, low_default, body_indent));
+        inner.push_str(&ret(rung.limit, low.get(idx, rung.splits.len()), body_indent));
         match rung.upper {
             Some(u) => blocks.push(format!("{i1}if ({}) {{\n{inner}{i1}}}\n", cmp(names, u, inclusive))),
             None => blocks.push(inner),
@@ -235,7 +242,6 @@ fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -
     let i2 = format!("{indent}  ");
     let i3 = format!("{indent}    ");
     let mut out = String::new();
-    let last = ladder.rungs.len() - 1;
     for (idx, rung) in ladder.rungs.iter().enumerate() {
         let head = match (idx, rung.upper) {
             (0, Some(u)) => format!("if ({}) {{\n", cmp(names, u, inclusive)),
@@ -245,34 +251,30 @@ fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -
         };
         let single = idx == 0 && rung.upper.is_none();
         let body_indent = if single { indent } else { i2.as_str() };
+        let deeper = if single { i2.as_str() } else { i3.as_str() };
         out.push_str(&head);
-        let mut body = String::new();
-        match (&rung.split, &names.reduction) {
-            (Some(split), Some(red)) => {
-                let deeper = if single { i2.as_str() } else { i3.as_str() };
-                body.push_str(&format!("{body_indent}if ({red} < {}) {{\n", split.threshold));
-                body.push_str(&assign(split.limit, deeper));
-                body.push_str(&format!("{body_indent}}} else {{\n"));
-                body.push_str(&assign(rung.limit, deeper));
-                body.push_str(&format!("{body_indent}}}\n"));
+        match &names.reduction {
+            Some(red) if !rung.splits.is_empty() => {
+                for (leaf, split) in rung.splits.iter().enumerate() {
+                    let prefix = if leaf == 0 { body_indent.to_string() } else { " else ".to_string() };
+                    out.push_str(&format!("{prefix}if ({red} < {}) {{\n", split.threshold));
+                    out.push_str(&assign(split.limit, deeper));
+                    out.push_str(&format!("{body_indent}}}"));
+                }
+                out.push_str(" else {\n");
+                out.push_str(&assign(rung.limit, deeper));
+                out.push_str(&format!("{body_indent}}}\n"));
             }
-            _ => body.push_str(&assign(rung.limit, body_indent)),
+            _ => out.push_str(&assign(rung.limit, body_indent)),
         }
-        out.push_str(&body);
         if !single {
             out.push_str(indent);
             out.push('}');
         }
-        if idx == last && rung.upper.is_some() {
-            // A ladder whose last rung is bounded would leave the limit
-            // unset; fitted ladders never end that way.
-            break;
-        }
     }
     // The chain replaces the old statement, which started after the indent
     // and ended at its closing brace.
-    let trimmed = out.trim_start().trim_end_matches('\n').to_string();
-    trimmed
+    out.trim_start().trim_end_matches('\n').to_string()
 }
 
 /// Edits that put `rule` into the file at `site`.
@@ -280,12 +282,12 @@ pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &LowValues) -> Resul
     let names = names(site, src);
     let inclusive = uses_inclusive(site);
     let clamps = rule.ladder.rungs.iter().any(|r| {
-        matches!(r.limit, LimitSpec::Clamp(_)) || r.split.as_ref().is_some_and(|s| matches!(s.limit, LimitSpec::Clamp(_)))
+        matches!(r.limit, LimitSpec::Clamp(_)) || r.splits.iter().any(|s| matches!(s.limit, LimitSpec::Clamp(_)))
     });
     if clamps && names.start_tile.is_none() {
         return Err(format!("`{}` has no start-tile variable to clamp with", site.function.name));
     }
-    if rule.ladder.rungs.iter().any(|r| r.split.is_some()) && names.reduction.is_none() {
+    if rule.ladder.rungs.iter().any(|r| !r.splits.is_empty()) && names.reduction.is_none() {
         return Err(format!(
             "`{}` has no reduction-size variable before its ladder; a rule with reduction buckets \
              cannot be written there",

@@ -221,16 +221,21 @@ fn alias(name: &str) -> &str {
 
 enum Flow {
     Next,
-    Return(f64),
+    Return(Option<f64>),
+}
+
+fn is_nullopt(e: &Expr) -> bool {
+    matches!(e, Expr::Var(v) if v == "std::nullopt" || v == "nullopt")
 }
 
 /// Runs a ladder: the value of the first `return`, or of the last assignment
-/// to `limitParallelLoops` when the ladder falls through.
-pub fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<f64, String> {
+/// to `limitParallelLoops` when the ladder falls through. `None`: the ladder
+/// returned `std::nullopt` (do not split).
+pub fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<f64>, String> {
     let mut assigned = None;
     match run(stmts, env, &mut assigned)? {
         Flow::Return(v) => Ok(v),
-        Flow::Next => assigned.ok_or_else(|| "the ladder assigns no limit on this path".to_string()),
+        Flow::Next => assigned.map(Some).ok_or_else(|| "the ladder assigns no limit on this path".to_string()),
     }
 }
 
@@ -243,7 +248,8 @@ fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<f64>) -> Result<Flow, St
                     return Ok(Flow::Return(v));
                 }
             }
-            Stmt::Return(e) => return Ok(Flow::Return(e.eval(env)?)),
+            Stmt::Return(e) if is_nullopt(e) => return Ok(Flow::Return(None)),
+            Stmt::Return(e) => return Ok(Flow::Return(Some(e.eval(env)?))),
             Stmt::Assign(_, e) => *assigned = Some(e.eval(env)?),
             Stmt::Other(text) => return Err(format!("cannot evaluate statement `{text}`")),
         }

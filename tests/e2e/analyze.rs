@@ -1,0 +1,111 @@
+//! `cargo xtask analyze` on real fixture sweeps: the generated C++ builds in
+//! the fixture for both code styles, and report.html renders in headless
+//! Chromium with its figures.
+
+use crate::common::*;
+use std::process::Command;
+
+fn chromium() -> std::path::PathBuf {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| xtask::infra::fixture::which(b))
+        .expect("this test needs Chromium: `apt-get install -y chromium` (.ci/run installs it)")
+}
+
+/// Headless Chromium with the flags this machine's closed network needs.
+fn headless(profile: &std::path::Path) -> Command {
+    let mut c = Command::new(chromium());
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[test]
+fn generated_cpp_builds_in_the_fixture_for_both_styles_and_the_report_renders() {
+    let env = fixture(false, "");
+    for (rev, name) in [("HEAD", "style2026"), ("fixture-2025", "style2025")] {
+        ok(xtask(&env, &["sweep", "--quick", "--rev", rev, "--name", name]));
+        let err = ok(xtask(&env, &["analyze", name]));
+        let run = env.runs().join(name);
+        let analysis = read_json(&run.join("analysis.json"));
+        let diffs: Vec<_> = ["conv", "matmul"]
+            .iter()
+            .map(|h| run.join(format!("recommended-{h}.diff")))
+            .filter(|p| p.exists())
+            .collect();
+        assert!(!diffs.is_empty(), "{rev}: no recommendation:\n{err}");
+
+        // The report says how the recommendation compares with the original
+        // toolkit's method, out of sample, and never does worse.
+        let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+        assert!(md.contains("Recommended vs the original toolkit's method, cross-validated:"), "{md}");
+        for h in analysis["heuristics"].as_array().unwrap() {
+            let rec = h["recommended"].as_str().unwrap();
+            let cv = |s: &str| {
+                h["strategies"].as_array().unwrap().iter().find(|e| e["strategy"] == s).unwrap()["cv_geomean"].as_f64().unwrap()
+            };
+            assert!(cv(rec) >= cv("original-toolkit"), "{rev} {}: {} < {}", h["heuristic"], cv(rec), cv("original-toolkit"));
+        }
+
+        // The recommended C++ applies and builds inside the fixture.
+        let clone = env.root().join(format!("build-{name}"));
+        git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), clone.to_str().unwrap()]);
+        git_out(&clone, &["checkout", "-q", rev]);
+        for d in &diffs {
+            git_out(&clone, &["apply", d.to_str().unwrap()]);
+        }
+        let build = clone.join("build");
+        let status = Command::new("cmake")
+            .args(["-G", "Ninja", "-S"])
+            .arg(&clone)
+            .arg("-B")
+            .arg(&build)
+            .args(["-DIREE_TARGET_BACKEND_ROCM=ON", "-DIREE_HAL_DRIVER_HIP=ON", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"])
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        let out = Command::new("cmake").arg("--build").arg(&build).args(["--target", "iree-opt"]).output().unwrap();
+        assert!(out.status.success(), "{rev}: the patched fixture does not build:\n{}", String::from_utf8_lossy(&out.stdout));
+    }
+
+    // report.html in headless Chromium: no console errors, three figures
+    // per heuristic with drawn content, and a screenshot that is not blank.
+    let page = env.runs().join("style2026/report.html");
+    let url = format!("file://{}", page.display());
+    let out = headless(&env.root().join("chrome-profile")).arg("--dump-dom").arg(&url).output().unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("Uncaught") && !log.contains(":ERROR:CONSOLE"), "{log}");
+    for h in ["conv", "matmul"] {
+        for f in ["heatmap", "regions", "speedups"] {
+            let id = format!("id=\"fig-{f}-{h}\"");
+            let start = dom.find(&id).unwrap_or_else(|| panic!("no figure {f}-{h} in the DOM"));
+            let figure = &dom[start..start + dom[start..].find("</figure>").unwrap()];
+            assert!(figure.contains("<svg"), "figure {f}-{h} has no svg");
+            let shapes = figure.matches("<rect").count() + figure.matches("<circle").count();
+            assert!(shapes > 5, "figure {f}-{h} draws almost nothing ({shapes} shapes)");
+        }
+    }
+    let shot = env.root().join("report.png");
+    let out = headless(&env.root().join("chrome-profile-2"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1200,2400")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot is {} bytes", png.len());
+}
