@@ -6,3 +6,4 @@ mod common;
 mod patcher;
 mod sweep;
 mod analyze;
+mod validate;

@@ -46,6 +46,9 @@ pub struct Global {
     /// Where run directories go [runs_dir].
     #[arg(long, global = true, value_name = "PATH")]
     pub runs_dir: Option<PathBuf>,
+    /// Where validated patches go [patches_dir].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub patches_dir: Option<PathBuf>,
     /// Heuristics to tune, comma separated: conv, matmul [heuristics.tune].
     #[arg(long, global = true, value_delimiter = ',', value_name = "LIST")]
     pub heuristics: Option<Vec<String>>,
@@ -67,6 +70,11 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Fit rules to a sweep's runtimes and write the report and the C++.
     Analyze(AnalyzeArgs),
+    /// Build the recommended change, A/B it against the baseline, run the
+    /// compiler's tests, and write the patch under patches/.
+    Validate(ValidateArgs),
+    /// Put a validated patch on a new branch of your IREE checkout.
+    Apply(ApplyArgs),
     /// Create the bundled fixture (a git repository and a built user build
     /// dir) under target/fixture, or print where it is.
     Fixture(FixtureArgs),
@@ -104,6 +112,35 @@ pub struct SweepArgs {
 pub struct AnalyzeArgs {
     /// Run name or directory [default: the newest run].
     pub run: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Run name or directory [default: the newest run].
+    pub run: Option<String>,
+    /// A/B rounds [validate.rounds].
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Rewrite the lit tests' pinned results that the patch changes, and add
+    /// them to the patch.
+    #[arg(long)]
+    pub update_tests: bool,
+    /// Refit-and-revalidate rounds when shapes regress [validate.refine_rounds].
+    #[arg(long)]
+    pub refine_rounds: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A patch file, or a run name (applies every patch of that run)
+    /// [default: the newest run's patches].
+    pub patch: Option<String>,
+    /// Branch to create [default: tune/<run>/patch].
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Apply a patch whose validation verdict is not "ready".
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

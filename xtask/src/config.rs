@@ -27,6 +27,8 @@ pub struct Config {
     pub validate: Validate,
     /// Where run directories go (`runs/<name>/`).
     pub runs_dir: PathBuf,
+    /// Where validated patches and PR descriptions go.
+    pub patches_dir: PathBuf,
 }
 
 /// The IREE checkout and revision to tune.
@@ -250,6 +252,11 @@ pub struct Validate {
     pub test_command: String,
     /// Refit-and-revalidate rounds when validation finds regressions.
     pub refine_rounds: u32,
+    /// The lit tests that pin the heuristic's results (relative to the
+    /// checkout; `*` matches within a file name).
+    pub test_files: Vec<String>,
+    /// Benchmark arguments that verify numerics (empty: skip the check).
+    pub numerics_args: Vec<String>,
 }
 
 impl Default for Validate {
@@ -259,6 +266,8 @@ impl Default for Validate {
             test_command: "ctest --test-dir {build_dir} -R set_split_reduction_sizes --output-on-failure"
                 .into(),
             refine_rounds: 2,
+            test_files: vec!["compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_*.mlir".into()],
+            numerics_args: vec!["--verify-numerics".into()],
         }
     }
 }
@@ -340,6 +349,11 @@ impl Config {
             self.runs_dir = workspace.join("runs");
         } else {
             self.runs_dir = absolute(base, &self.runs_dir);
+        }
+        if self.patches_dir.as_os_str().is_empty() {
+            self.patches_dir = workspace.join("patches");
+        } else {
+            self.patches_dir = absolute(base, &self.patches_dir);
         }
     }
 

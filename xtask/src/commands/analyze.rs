@@ -74,6 +74,14 @@ pub fn tuned_source(ctx: &Ctx, results: &Results) -> Result<String> {
     let repo = git::open(&checkout)?;
     let oid = git2::Oid::from_str(&results.target.commit)
         .with_context(|| format!("results.json names a bad commit `{}`", results.target.commit))?;
+    if repo.find_commit(oid).is_err() {
+        bail!(
+            "the sweep's revision {} is not in `{}` any more (the checkout was replaced or \
+             rewritten); rerun `cargo xtask sweep`",
+            &results.target.commit[..results.target.commit.len().min(12)],
+            checkout.display()
+        );
+    }
     git::read_file(&repo, oid, &results.target.heuristic_file)
 }
 

@@ -4,9 +4,11 @@
 //! command-line overrides applied.
 
 pub mod analyze;
+pub mod apply;
 pub mod buildbench;
 pub mod fixture;
 pub mod sweep;
+pub mod validate;
 
 use crate::cli::Global;
 use crate::config::{self, Config};
@@ -71,6 +73,9 @@ pub fn apply_overrides(config: &mut Config, g: &Global) -> Result<()> {
     }
     if let Some(p) = &g.runs_dir {
         config.runs_dir = cwd_absolute(p);
+    }
+    if let Some(p) = &g.patches_dir {
+        config.patches_dir = cwd_absolute(p);
     }
     if let Some(list) = &g.heuristics {
         let mut tune = Vec::new();

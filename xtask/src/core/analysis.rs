@@ -91,6 +91,8 @@ pub struct HeuristicAnalysis {
     pub strategies: Vec<Evaluation>,
     pub recommended: Strategy,
     pub rule: Option<Rule>,
+    /// The early-return constants as the code has them now.
+    pub constants_before: BTreeMap<String, f64>,
     /// The recommended rule's choice per shape (fitted on all shapes).
     pub outcomes: Vec<ShapeOutcome>,
     /// The oracle's geomean speedup (best measured choice per shape).
@@ -161,8 +163,20 @@ pub struct Analysis {
 #[derive(Clone, Debug)]
 pub struct HeuristicPatch {
     pub heuristic: Heuristic,
+    /// The file with only this heuristic changed.
     pub source: String,
     pub diff: String,
+    /// The rule in words.
+    pub rule: String,
+    site: Site,
+    edits: Vec<patch::Edit>,
+}
+
+/// The file with every recommended change at once (what validation builds).
+pub fn combined_source(source: &str, patches: &[HeuristicPatch]) -> Result<String, String> {
+    let sites: Vec<Site> = patches.iter().map(|p| p.site.clone()).collect();
+    let edits: Vec<patch::Edit> = patches.iter().flat_map(|p| p.edits.clone()).collect();
+    patch::apply_checked(source, &sites, &edits)
 }
 
 fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
@@ -270,6 +284,7 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         strategies: vec![],
         recommended: Strategy::Baseline,
         rule: None,
+        constants_before: BTreeMap::new(),
         outcomes: vec![],
         oracle_geomean: 1.0,
         vs_original_toolkit: 1.0,
@@ -313,6 +328,7 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         strategies: evals.iter().map(|(e, _)| e.clone()).collect(),
         recommended: rec_eval.strategy,
         rule: rec_fit.rule.clone(),
+        constants_before: er.constants.clone(),
         outcomes: fit::outcomes(&table, rec_fit, &er),
         oracle_geomean,
         vs_original_toolkit: rec_eval.cv_geomean / toolkit,
@@ -333,8 +349,14 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         })
         .collect();
     let low = emit::low_values(&site, &rule.ladder, &envs);
-    let patched = emit::rule_edits(source, &site, rule, &low)
-        .and_then(|edits| patch::apply_checked(source, std::slice::from_ref(&site), &edits))
+    let edits = match emit::rule_edits(source, &site, rule, &low) {
+        Ok(e) => e,
+        Err(e) => {
+            analysis.error = Some(format!("cannot write the rule as C++: {e}"));
+            return (analysis, None);
+        }
+    };
+    let patched = patch::apply_checked(source, std::slice::from_ref(&site), &edits)
         .and_then(|p| verify_emitted(&p, h, &names, results, &table, rule, &er).map(|_| p));
     match patched {
         Ok(p) => {
@@ -354,7 +376,8 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
                 }
             });
             analysis.diff = diff.clone();
-            (analysis, Some(HeuristicPatch { heuristic: h, source: p, diff }))
+            let words = crate::core::report::describe_rule(rule, "outputSize", &er.constants);
+            (analysis, Some(HeuristicPatch { heuristic: h, source: p, diff, rule: words, site, edits }))
         }
         Err(e) => {
             analysis.error = Some(format!("cannot write the rule as C++: {e}"));

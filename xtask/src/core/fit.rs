@@ -179,6 +179,8 @@ pub struct Row {
     pub n: Vec<usize>,
     /// Log runtime, with missing measurements imputed pessimistically.
     pub cost: Vec<f64>,
+    /// Whether the column gives the split the current code gives.
+    pub baseline_split: Vec<bool>,
 }
 
 impl Row {
@@ -271,15 +273,22 @@ pub fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> 
         }
         let baseline_noise = base.and_then(Measurement::relative_noise).unwrap_or(0.0);
         let baseline_n = base.map(|b| b.samples.len()).unwrap_or(0);
-        if let Some(d) = s.decisions.get("baseline").filter(|d| d.unknown.is_none()) {
-            let tiles = d.tile_sizes.clone().unwrap_or_else(|| dims.clone());
-            known.push(Known { tiles, runtime: baseline, noise: baseline_noise, n: baseline_n });
+        let baseline_tiles = s
+            .decisions
+            .get("baseline")
+            .filter(|d| d.unknown.is_none())
+            .map(|d| d.tile_sizes.clone().unwrap_or_else(|| dims.clone()));
+        if let Some(tiles) = &baseline_tiles {
+            known.push(Known { tiles: tiles.clone(), runtime: baseline, noise: baseline_noise, n: baseline_n });
         }
         let mut runtime = Vec::new();
         let mut noise = Vec::new();
         let mut n = Vec::new();
         let start_tile = s.features.start_tile_size;
+        let mut baseline_split = Vec::new();
         for &l in &limits {
+            let tiles = tile_sizes(dims, l.effective(start_tile), walk);
+            baseline_split.push(tiles.is_some() && tiles == baseline_tiles);
             let hit = tile_sizes(dims, l.effective(start_tile), walk).and_then(|t| known.iter().find(|k| k.tiles == t));
             runtime.push(hit.map(|k| k.runtime));
             noise.push(hit.map(|k| k.noise).unwrap_or(0.0));
@@ -316,6 +325,7 @@ pub fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> 
             noise,
             n,
             cost,
+            baseline_split,
         });
     }
     rows.sort_by_key(|r| (r.output, r.reduction));
@@ -336,13 +346,29 @@ pub struct Params {
 // ---------------------------------------------------------------------------
 // Exact DP ladder.
 
-/// Shapes (by `Row::shape`) a rule must not regress beyond noise.
-pub type Pins = std::collections::BTreeSet<usize>;
+/// What a pinned shape may get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pin {
+    /// A limit that does not regress it beyond noise, by the sweep's data.
+    NoRegression,
+    /// The split the current code gives it (validation measured a
+    /// regression the sweep's data did not show).
+    Baseline,
+}
+
+/// Pinned shapes (by `Row::shape`).
+pub type Pins = BTreeMap<usize, Pin>;
 
 /// Cost of a row at limit index `k`; a pinned row pays a large penalty for
-/// a limit that regresses it beyond noise (when some limit does not).
+/// a limit its pin forbids (when some limit satisfies it).
 fn row_cost(row: &Row, k: usize, pins: &Pins) -> f64 {
-    if pins.contains(&row.shape) && !row.allowed(k) && (0..row.cost.len()).any(|j| row.allowed(j)) {
+    let ok = |j: usize| match pins.get(&row.shape) {
+        None => true,
+        Some(Pin::NoRegression) => row.allowed(j),
+        Some(Pin::Baseline) => row.baseline_split[j],
+    };
+    if !ok(k) && (0..row.cost.len()).any(ok) {
         row.cost[k] + 1e3
     } else {
         row.cost[k]
@@ -924,12 +950,12 @@ pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyRe
                 .iter()
                 .filter(|row| outcome(row, limits, choose(r, row, er)).regressed)
                 .map(|row| row.shape)
-                .filter(|s| !pins.contains(s))
+                .filter(|s| !pins.contains_key(s))
                 .collect();
             if regressed.is_empty() {
                 break;
             }
-            pins.extend(regressed);
+            pins.extend(regressed.into_iter().map(|s| (s, Pin::NoRegression)));
             rule = fit_rule(strategy, rows, limits, er, params, &pins);
         }
     }
@@ -1176,6 +1202,7 @@ mod tests {
                 n: vec![3; limits.len()],
                 runtime,
                 cost,
+                baseline_split: vec![false; limits.len()],
             });
         }
         (rows, limits)

@@ -30,13 +30,19 @@ fn short(s: &str) -> &str {
     &s[..s.len().min(10)]
 }
 
-/// The rule in words, one line per rung.
-pub fn describe_rule(rule: &Rule, ladder_var: &str) -> String {
+/// The rule in words, one line per rung, and the early-return constants it
+/// changes (`before` holds their current values).
+pub fn describe_rule(rule: &Rule, ladder_var: &str, before: &std::collections::BTreeMap<String, f64>) -> String {
     let mut out = String::new();
     describe_ladder(&mut out, &rule.ladder, ladder_var);
-    if !rule.constants.is_empty() {
-        let consts: Vec<String> = rule.constants.iter().map(|(k, v)| format!("{k} = {}", *v as i64)).collect();
-        let _ = writeln!(out, "- early-return constants: {}", consts.join(", "));
+    let changed: Vec<String> = rule
+        .constants
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k} {} -> {}", before.get(k).map(|b| (*b as i64).to_string()).unwrap_or("?".into()), *v as i64))
+        .collect();
+    if !changed.is_empty() {
+        let _ = writeln!(out, "- early-return constants: {}", changed.join(", "));
     }
     out
 }
@@ -116,7 +122,7 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     );
     match &h.rule {
         Some(rule) => {
-            let _ = writeln!(out, "Recommended rule:\n\n{}", describe_rule(rule, "outputSize"));
+            let _ = writeln!(out, "Recommended rule:\n\n{}", describe_rule(rule, "outputSize", &h.constants_before));
             if let Some(cpp) = &h.cpp {
                 let _ = writeln!(out, "```cpp\n{cpp}\n```\n");
             }

@@ -82,14 +82,56 @@ fn replace_in_tree(repo: &Repository, tree: &git2::Tree, components: &[&str], bl
 /// commit's time), so the same patch always gives the same commit id and a
 /// rerun finds its branches unchanged.
 pub fn commit_file(repo: &Repository, base: Oid, path: &str, content: &str, message: &str) -> Result<Oid> {
+    commit_files(repo, base, &[(path.to_string(), content.to_string())], message)
+}
+
+/// [`commit_file`] for several files.
+pub fn commit_files(repo: &Repository, base: Oid, files: &[(String, String)], message: &str) -> Result<Oid> {
     let base_commit = repo.find_commit(base)?;
-    let blob = repo.blob(content.as_bytes())?;
-    let components: Vec<&str> = path.split('/').collect();
-    let tree_id = replace_in_tree(repo, &base_commit.tree()?, &components, blob)?;
-    let tree = repo.find_tree(tree_id)?;
+    let mut tree = base_commit.tree()?;
+    for (path, content) in files {
+        let blob = repo.blob(content.as_bytes())?;
+        let components: Vec<&str> = path.split('/').collect();
+        let id = replace_in_tree(repo, &tree, &components, blob)?;
+        tree = repo.find_tree(id)?;
+    }
     let t = base_commit.time();
     let sig = Signature::new("split-reduction-tuner", "tuner@split-reduction.invalid", &Time::new(t.seconds(), 0))?;
     Ok(repo.commit(None, &sig, &sig, message, &tree, &[&base_commit])?)
+}
+
+/// Files of `dir` (relative to the tree of `commit`) whose names match
+/// `pattern` (`*` matches any run of characters).
+pub fn glob(repo: &Repository, commit: Oid, pattern: &str) -> Result<Vec<String>> {
+    let (dir, name) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+    let tree = repo.find_commit(commit)?.tree()?;
+    let sub = if dir.is_empty() {
+        tree
+    } else {
+        match tree.get_path(Path::new(dir)) {
+            Ok(e) => repo.find_tree(e.id())?,
+            Err(_) => return Ok(vec![]),
+        }
+    };
+    let re = regex::Regex::new(&format!("^{}$", regex::escape(name).replace("\\*", ".*")))?;
+    let mut out: Vec<String> = sub
+        .iter()
+        .filter_map(|e| e.name().ok().map(str::to_string))
+        .filter(|n| re.is_match(n))
+        .map(|n| if dir.is_empty() { n } else { format!("{dir}/{n}") })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The user's identity from the repository's git config, for patch authors.
+pub fn identity(repo: &Repository) -> (String, String) {
+    let cfg = repo.config().ok();
+    let get = |k: &str| cfg.as_ref().and_then(|c| c.get_string(k).ok());
+    (
+        get("user.name").unwrap_or_else(|| "split-reduction-tuner".into()),
+        get("user.email").unwrap_or_else(|| "tuner@split-reduction.invalid".into()),
+    )
 }
 
 /// Points `refs/heads/<name>` at `oid`. Only `tune/` branches are ever

@@ -1,0 +1,188 @@
+//! `cargo xtask validate` and `cargo xtask apply` on the fixture: the A/B
+//! protocol, the compiler's tests, refinement, and the patch on a branch.
+
+use crate::common::*;
+use std::process::Command;
+
+fn patches(env: &Env) -> std::path::PathBuf {
+    env.root().join("patches")
+}
+
+#[test]
+fn sweep_analyze_validate_apply_end_to_end() {
+    let env = fixture(true, "");
+    let patches_dir = patches(&env);
+    let pd = patches_dir.to_str().unwrap().to_string();
+    ok(xtask(&env, &["sweep", "--quick"]));
+    ok(xtask(&env, &["analyze"]));
+
+    // Without --update-tests the patch moves pinned results: not ready, and
+    // the verdict names the tests.
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3"]));
+    assert!(err.contains("verdict: not ready"), "{err}");
+    assert!(err.contains("set_split_reduction_sizes_conv.mlir") && err.contains("--update-tests"), "{err}");
+
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
+    assert!(err.contains("verdict: ready"), "{err}");
+    let run = env.runs().join("conv_weight_backward");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("**Verdict: ready**"), "{report}");
+    assert!(report.contains("Compiler tests (`ctest"), "{report}");
+    let v = read_json(&run.join("validation/validation.json"));
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["numerics_checked"], true);
+
+    let conv = patches_dir.join("conv_weight_backward-conv.patch");
+    let text = std::fs::read_to_string(&conv).unwrap();
+    assert!(text.contains("Validation verdict: ready"));
+    assert!(text.contains("geomean speedup (95% CI)"));
+    assert!(text.contains("set_split_reduction_sizes_conv.mlir"), "the conv patch does not update its lit test");
+    assert!(patches_dir.join("conv_weight_backward.md").exists());
+
+    // `git am` takes the patches on a fresh clone at the tuned revision; the
+    // patched fixture builds and its lit tests pass.
+    let clone = env.root().join("clone");
+    git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), clone.to_str().unwrap()]);
+    let mut files: Vec<_> = std::fs::read_dir(&patches_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "patch")).collect();
+    files.sort();
+    for f in &files {
+        git_out(&clone, &["apply", "--check", f.to_str().unwrap()]);
+    }
+    let mut am = vec!["-c", "user.name=t", "-c", "user.email=t@t", "am", "-3", "--keep-non-patch"];
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    am.extend(names.iter().map(String::as_str));
+    git_out(&clone, &am);
+    let log = git_out(&clone, &["log", "--format=%s", "-2"]);
+    assert!(log.contains("[DispatchCreation] Retune conv split-reduction limits"), "{log}");
+    let build = clone.join("build");
+    let run_ok = |c: &mut Command| {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    };
+    run_ok(Command::new("cmake").args(["-G", "Ninja", "-S"]).arg(&clone).arg("-B").arg(&build).args([
+        "-DIREE_TARGET_BACKEND_ROCM=ON",
+        "-DIREE_HAL_DRIVER_HIP=ON",
+        "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
+    ]));
+    run_ok(Command::new("cmake").arg("--build").arg(&build));
+    run_ok(Command::new("ctest").arg("--test-dir").arg(&build).args(["-R", "set_split_reduction_sizes", "--output-on-failure"]));
+
+    // `apply` refuses a dirty checkout and changes nothing.
+    let tracked = env.repo.join("CMakeLists.txt");
+    let original = std::fs::read_to_string(&tracked).unwrap();
+    std::fs::write(&tracked, format!("{original}# local edit\n")).unwrap();
+    let before = checkout_state(&env.repo);
+    let out = xtask(&env, &["--patches-dir", &pd, "apply"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("uncommitted changes") && err.contains("commit or stash"), "{err}");
+    assert_eq!(checkout_state(&env.repo), before);
+    std::fs::write(&tracked, original).unwrap();
+
+    // On a clean checkout it makes a branch with both commits.
+    let out = xtask(&env, &["--patches-dir", &pd, "apply"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout.contains("branch: tune/conv_weight_backward/patch") && stdout.contains("conv_weight_backward.md"), "{stdout}");
+    assert_eq!(git_out(&env.repo, &["branch", "--show-current"]).trim(), "tune/conv_weight_backward/patch");
+    assert_eq!(git_out(&env.repo, &["rev-list", "--count", "main..HEAD"]).trim(), files.len().to_string());
+    // A second apply finds it applied.
+    let out = xtask(&env, &["--patches-dir", &pd, "apply", "--branch", "again"]);
+    assert!(!out.status.success() && stderr(&out).contains("already applied"), "{}", stderr(&out));
+}
+
+/// Geomean of baseline/patched per-shape times from the noise-free model,
+/// run on the two builds validation left in the slots.
+fn true_speedup(env: &Env, shapes: &[String]) -> f64 {
+    let commands = env.root().join("truth.txt");
+    std::fs::write(&commands, shapes.join("\n") + "\n").unwrap();
+    let mut times = Vec::new();
+    for slot in ["slot-0", "slot-1"] {
+        let build = env.work().join(slot).join("iree-build");
+        let csv = env.root().join(format!("truth-{slot}.csv"));
+        let out = Command::new("python3")
+            .args(["-m", "iree.turbine.kernel.boo.driver.driver", "--commands-file"])
+            .arg(&commands)
+            .arg("--csv")
+            .arg(&csv)
+            .env("PATH", format!("{}:{}", build.join("tools").display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PYTHONPATH",
+                format!(
+                    "{}:{}:{}",
+                    build.join("compiler/bindings/python").display(),
+                    build.join("runtime/bindings/python").display(),
+                    workspace().join("tests/fixtures/turbine").display()
+                ),
+            )
+            .env("FIXTURE_BOO_TRUTH", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows = xtask::core::boo_csv::parse(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
+        times.push(rows.into_iter().map(|r| r.value.unwrap()).collect::<Vec<f64>>());
+    }
+    let logs: Vec<f64> = times[0].iter().zip(&times[1]).map(|(b, p)| (b / p).ln()).collect();
+    (logs.iter().sum::<f64>() / logs.len() as f64).exp()
+}
+
+#[test]
+fn validation_with_noise_and_drift_brackets_the_noise_free_speedup() {
+    let env = fixture(false, "\n[bench.env]\nFIXTURE_BOO_NOISE = \"0.05\"\nFIXTURE_BOO_DRIFT = \"0.05\"\n");
+    ok(xtask(&env, &["sweep", "--quick"]));
+    let pd = patches(&env).to_str().unwrap().to_string();
+    ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "5", "--update-tests", "--refine-rounds", "0"]));
+    let run = env.runs().join("conv_weight_backward");
+    let v = read_json(&run.join("validation/validation.json"));
+    let last = v["rounds"].as_array().unwrap().last().unwrap();
+    let (lo, hi) = (last["summary"]["geomean_ci"][0].as_f64().unwrap(), last["summary"]["geomean_ci"][1].as_f64().unwrap());
+    let shapes: Vec<String> = last["shapes"].as_array().unwrap().iter().map(|s| s["command"].as_str().unwrap().to_string()).collect();
+    let truth = true_speedup(&env, &shapes);
+    eprintln!("validation CI [{lo:.4}, {hi:.4}], noise-free {truth:.4}");
+    assert!(lo <= truth && truth <= hi, "noise-free speedup {truth:.4} outside the 95% CI [{lo:.4}, {hi:.4}]");
+    assert!(truth > 1.0, "the recommendation should help: {truth}");
+}
+
+#[test]
+fn a_regressing_patch_is_not_ready_and_refinement_removes_the_regression() {
+    let env = fixture(false, "");
+    ok(xtask(&env, &["sweep", "--quick"]));
+    // Corrupt the sweep: the twelve smallest convolutions look ten times
+    // faster unsplit (limit 1) than they are, so the fitted rule stops
+    // splitting them, which validation measures as a large regression.
+    let run = env.runs().join("conv_weight_backward");
+    let path = run.join("results.json");
+    let mut results = read_json(&path);
+    let mut conv: Vec<(i64, usize)> = results["shapes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s["features"]["heuristic"] == "conv")
+        .map(|(i, s)| (s["features"]["output_size"].as_i64().unwrap(), i))
+        .collect();
+    conv.sort();
+    let victims: Vec<usize> = conv.iter().take(12).map(|x| x.1).collect();
+    for &i in &victims {
+        let s = &mut results["shapes"][i];
+        let base: Vec<f64> = s["runs"]["baseline"]["samples"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let fake: Vec<serde_json::Value> = base.iter().map(|b| serde_json::json!(b / 10.0)).collect();
+        s["runs"]["limit-1"]["samples"] = serde_json::Value::Array(fake);
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+
+    let pd = patches(&env).to_str().unwrap().to_string();
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests", "--refine-rounds", "0"]));
+    assert!(err.contains("verdict: not ready"), "{err}");
+    let victim_cmd = results["shapes"][victims[0]]["command"].as_str().unwrap();
+    assert!(err.contains(&format!("regresses `{victim_cmd}`")), "the verdict does not name the regressed shape:\n{err}");
+
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
+    let v = read_json(&run.join("validation/validation.json"));
+    let rounds = v["rounds"].as_array().unwrap();
+    assert!(rounds.len() >= 2, "no refinement round:\n{err}");
+    assert!(rounds[0]["summary"]["regressed"].as_u64().unwrap() > 0);
+    assert_eq!(rounds.last().unwrap()["summary"]["regressed"], 0, "{err}");
+    assert!(err.contains("verdict: ready"), "{err}");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("Refinement history"), "{report}");
+}

@@ -1,0 +1,512 @@
+//! Validation statistics: an A/B comparison of the baseline and the patched
+//! compiler, measured in interleaved rounds, and the verdict.
+//!
+//! Each round runs the baseline and the patched build once each, in fresh
+//! processes, in alternating order; a shape's evidence is its per-round log
+//! ratio baseline/patched, which cancels drift between rounds (clocks,
+//! temperature) that a comparison of separate runs would mistake for an
+//! effect. Per shape: a paired t-test on those log ratios decides improved,
+//! neutral or regressed. Over shapes: the geometric-mean speedup with a
+//! bootstrap 95% confidence interval. This module also renders the report's
+//! Part 6 and owns the "ready or not, and why" verdict.
+
+use crate::core::stats::{self, bootstrap_geomean_ci, bootstrap_total_ci, Verdict};
+use crate::core::workload::Heuristic;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+
+/// One shape's A/B evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapeAb {
+    pub shape: usize,
+    pub command: String,
+    pub heuristic: Heuristic,
+    /// Per round; `None` where that run failed.
+    pub baseline: Vec<Option<f64>>,
+    pub patched: Vec<Option<f64>>,
+    pub numerics_pass: Option<bool>,
+    /// The patch does not change this shape's split (predicted from both
+    /// builds' code): its A/B ratio measures only drift between processes.
+    pub control: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapeVerdict {
+    pub shape: usize,
+    pub command: String,
+    pub heuristic: Heuristic,
+    pub baseline_median: f64,
+    pub patched_median: f64,
+    /// exp(mean of per-round log ratios).
+    pub speedup: f64,
+    pub p_value: f64,
+    pub verdict: Verdict,
+    pub numerics_pass: Option<bool>,
+    /// Drift-corrected log ratio per round (`None`: a run failed).
+    pub logs: Vec<Option<f64>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AbSummary {
+    pub shapes: usize,
+    pub rounds: usize,
+    pub geomean: f64,
+    pub geomean_ci: (f64, f64),
+    pub total: f64,
+    pub total_ci: (f64, f64),
+    pub improved: usize,
+    pub neutral: usize,
+    pub regressed: usize,
+    /// Shapes without a usable pair of measurements.
+    pub failed: Vec<usize>,
+}
+
+/// Two-sided p-value of Student's t with `df` degrees of freedom.
+pub fn t_test_p(t: f64, df: f64) -> f64 {
+    if !t.is_finite() {
+        return 0.0;
+    }
+    incomplete_beta(df / 2.0, 0.5, df / (df + t * t)).clamp(0.0, 1.0)
+}
+
+/// Regularized incomplete beta I_x(a, b), by Lentz's continued fraction.
+fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    let front = ln_front.exp();
+    // The continued fraction converges for x < (a+1)/(a+b+2).
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - incomplete_beta(b, a, 1.0 - x);
+    }
+    let tiny = 1e-300;
+    let mut f = 1.0;
+    let mut c = 1.0;
+    let mut d = 0.0;
+    for i in 0..300 {
+        let m = (i / 2) as f64;
+        let numerator = if i == 0 {
+            1.0
+        } else if i % 2 == 0 {
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m))
+        } else {
+            -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0))
+        };
+        d = 1.0 + numerator * d;
+        if d.abs() < tiny {
+            d = tiny;
+        }
+        d = 1.0 / d;
+        c = 1.0 + numerator / c;
+        if c.abs() < tiny {
+            c = tiny;
+        }
+        let cd = c * d;
+        f *= cd;
+        if (1.0 - cd).abs() < 1e-12 {
+            break;
+        }
+    }
+    front * (f - 1.0) / a
+}
+
+/// Lanczos approximation of ln Γ.
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// The smallest effect worth calling a change, whatever the significance.
+pub const MIN_EFFECT: f64 = 0.005;
+
+/// Fewest unchanged shapes that calibrate a round's drift.
+pub const MIN_CONTROLS: usize = 5;
+
+/// Per-round drift between the baseline's and the patched build's process:
+/// the median log ratio of the control shapes (0 when there are too few).
+pub fn drift(shapes: &[ShapeAb], rounds: usize) -> Vec<f64> {
+    (0..rounds)
+        .map(|r| {
+            let logs: Vec<f64> = shapes
+                .iter()
+                .filter(|s| s.control)
+                .filter_map(|s| Some((s.baseline.get(r).copied()?? / s.patched.get(r).copied()??).ln()))
+                .collect();
+            if logs.len() >= MIN_CONTROLS {
+                crate::core::results::median(&logs).unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Per-shape verdicts from paired rounds, after removing each round's drift.
+pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
+    let rounds = shapes.iter().map(|s| s.baseline.len().min(s.patched.len())).max().unwrap_or(0);
+    let offsets = drift(shapes, rounds);
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    for s in shapes {
+        let per_round: Vec<Option<f64>> = (0..rounds)
+            .map(|r| {
+                let (a, b) = (s.baseline.get(r).copied()??, s.patched.get(r).copied()??);
+                Some((a / b).ln() - offsets[r])
+            })
+            .collect();
+        let logs: Vec<f64> = per_round.iter().flatten().copied().collect();
+        if logs.is_empty() {
+            failed.push(s.shape);
+            continue;
+        }
+        let n = logs.len() as f64;
+        let mean = logs.iter().sum::<f64>() / n;
+        let p = if logs.len() < 2 {
+            if mean.abs() > MIN_EFFECT.ln_1p() { 0.0 } else { 1.0 }
+        } else {
+            let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            let se = (var / n).sqrt();
+            if se == 0.0 {
+                if mean == 0.0 { 1.0 } else { 0.0 }
+            } else {
+                t_test_p(mean / se, n - 1.0)
+            }
+        };
+        let verdict = if p < 0.05 && mean > MIN_EFFECT.ln_1p() {
+            Verdict::Improved
+        } else if p < 0.05 && mean < -MIN_EFFECT.ln_1p() {
+            Verdict::Regressed
+        } else {
+            Verdict::Neutral
+        };
+        let pairs: Vec<(f64, f64)> =
+            s.baseline.iter().zip(&s.patched).filter_map(|(a, b)| Some(((*a)?, (*b)?))).collect();
+        let med = |v: Vec<f64>| crate::core::results::median(&v).unwrap_or(f64::NAN);
+        out.push(ShapeVerdict {
+            shape: s.shape,
+            command: s.command.clone(),
+            heuristic: s.heuristic,
+            baseline_median: med(pairs.iter().map(|p| p.0).collect()),
+            patched_median: med(pairs.iter().map(|p| p.1).collect()),
+            speedup: mean.exp(),
+            p_value: p,
+            verdict,
+            numerics_pass: s.numerics_pass,
+            logs: per_round,
+        });
+    }
+    (out, failed)
+}
+
+/// 95% interval of the geomean speedup by a two-level bootstrap: rounds and
+/// shapes are both resampled, so what varies from round to round (residual
+/// drift) widens the interval as much as what varies between shapes.
+pub fn hierarchical_ci(v: &[ShapeVerdict], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    let rounds = v.iter().map(|s| s.logs.len()).max()?;
+    if v.is_empty() || rounds == 0 {
+        return None;
+    }
+    let mut rng = stats::Rng::new(seed);
+    let mut means = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let picked: Vec<usize> = (0..rounds).map(|_| rng.below(rounds)).collect();
+        let (mut sum, mut count) = (0.0, 0usize);
+        for _ in 0..v.len() {
+            let s = &v[rng.below(v.len())];
+            let logs: Vec<f64> = picked.iter().filter_map(|&r| s.logs.get(r).copied().flatten()).collect();
+            if let Some(m) = stats::mean(&logs) {
+                sum += m;
+                count += 1;
+            }
+        }
+        if count > 0 {
+            means.push(sum / count as f64);
+        }
+    }
+    Some((stats::percentile(&means, 2.5)?.exp(), stats::percentile(&means, 97.5)?.exp()))
+}
+
+/// Summary over a set of verdicts (all shapes, or one heuristic's).
+pub fn summarize(v: &[ShapeVerdict], failed: Vec<usize>, rounds: usize, seed: u64) -> AbSummary {
+    let speedups: Vec<f64> = v.iter().map(|s| s.speedup).collect();
+    let base: Vec<f64> = v.iter().map(|s| s.baseline_median).collect();
+    let patched: Vec<f64> = v.iter().map(|s| s.patched_median).collect();
+    let count = |x: Verdict| v.iter().filter(|s| s.verdict == x).count();
+    AbSummary {
+        shapes: v.len(),
+        rounds,
+        geomean: stats::geomean(&speedups).unwrap_or(1.0),
+        geomean_ci: hierarchical_ci(v, 4000, seed)
+            .or_else(|| bootstrap_geomean_ci(&speedups, 4000, seed))
+            .unwrap_or((1.0, 1.0)),
+        total: base.iter().sum::<f64>() / patched.iter().sum::<f64>().max(f64::MIN_POSITIVE),
+        total_ci: bootstrap_total_ci(&base, &patched, 4000, seed ^ 0x5bd1).unwrap_or((1.0, 1.0)),
+        improved: count(Verdict::Improved),
+        neutral: count(Verdict::Neutral),
+        regressed: count(Verdict::Regressed),
+        failed,
+    }
+}
+
+/// The compiler's own tests in the validation build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    pub command: String,
+    pub passed: bool,
+    /// Test files whose pinned results the patch changes.
+    pub need_update: Vec<String>,
+    /// Test files rewritten by `--update-tests` (and added to the patch).
+    pub updated: Vec<String>,
+    pub log: String,
+}
+
+/// One validation round (refinement adds more).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub round: usize,
+    /// Shapes the rule was refitted not to regress.
+    pub pins: Vec<usize>,
+    /// The rule in words, per heuristic.
+    pub rules: Vec<(Heuristic, String)>,
+    pub patched_commit: String,
+    pub summary: AbSummary,
+    pub per_heuristic: Vec<(Heuristic, AbSummary)>,
+    pub shapes: Vec<ShapeVerdict>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Which recommended patches were validated (see `analyze`).
+    pub patch_sha256: String,
+    pub device: String,
+    pub target_commit: String,
+    pub commands_sha256: String,
+    pub rounds: Vec<Round>,
+    pub tests: Option<TestOutcome>,
+    /// Shapes whose numerics failed on the patched build.
+    pub numerics_failed: Vec<usize>,
+    pub numerics_checked: bool,
+    pub ready: bool,
+    pub reasons: Vec<String>,
+    /// Why refinement stopped.
+    pub stopped: String,
+    pub markdown: String,
+}
+
+/// The verdict: ready when no shape regresses, numerics pass, the tests
+/// pass, and the geomean's interval is above 1.
+pub fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usize]) -> (bool, Vec<String>) {
+    let mut reasons = Vec::new();
+    for s in last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed) {
+        reasons.push(format!(
+            "regresses `{}` ({} slower, p = {:.3})",
+            s.command,
+            crate::core::report::fmt_pct(1.0 / s.speedup - 1.0),
+            s.p_value
+        ));
+    }
+    if last.summary.geomean_ci.0 <= 1.0 {
+        reasons.push(format!(
+            "the geomean speedup's 95% interval [{:.3}, {:.3}] does not exclude 1",
+            last.summary.geomean_ci.0, last.summary.geomean_ci.1
+        ));
+    }
+    if let Some(t) = tests {
+        if !t.passed {
+            if t.need_update.is_empty() {
+                reasons.push(format!("the compiler's tests fail (`{}`)", t.command));
+            } else {
+                reasons.push(format!(
+                    "the compiler's tests pin results the patch changes: {}; rerun with --update-tests",
+                    t.need_update.join(", ")
+                ));
+            }
+        }
+    }
+    for s in numerics_failed {
+        let cmd = last.shapes.iter().find(|v| v.shape == *s).map(|v| v.command.as_str()).unwrap_or("?");
+        reasons.push(format!("numerics fail for `{cmd}`"));
+    }
+    if !last.summary.failed.is_empty() {
+        reasons.push(format!("{} shape(s) could not be measured on both builds", last.summary.failed.len()));
+    }
+    (reasons.is_empty(), reasons)
+}
+
+/// The summary table of a patch's commit message and the report.
+pub fn table(s: &AbSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| shapes | rounds | geomean speedup (95% CI) | total speedup (95% CI) | improved | neutral | regressed |");
+    let _ = writeln!(out, "|---:|---:|---|---|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {:.3}x ({:.3}-{:.3}) | {:.3}x ({:.3}-{:.3}) | {} | {} | {} |",
+        s.shapes, s.rounds, s.geomean, s.geomean_ci.0, s.geomean_ci.1, s.total, s.total_ci.0, s.total_ci.1, s.improved, s.neutral, s.regressed
+    );
+    out
+}
+
+/// Part 6 of the report.
+pub fn markdown(v: &Validation) -> String {
+    let mut out = String::new();
+    let last = v.rounds.last();
+    let _ = writeln!(
+        out,
+        "A/B protocol: baseline and patched builds, {} interleaved round(s) of fresh benchmark processes (alternating order), per-build kernel caches; each round's process-to-process drift is measured on the shapes the patch does not change and removed; per shape a paired t-test on per-round log ratios (p < 0.05 and at least {} apart); geomean CI by bootstrap over rounds and shapes. Device {}, target {}, commands sha256 {}.\n",
+        last.map(|r| r.summary.rounds).unwrap_or(0),
+        crate::core::report::fmt_pct(MIN_EFFECT),
+        v.device,
+        &v.target_commit[..v.target_commit.len().min(10)],
+        &v.commands_sha256[..v.commands_sha256.len().min(12)]
+    );
+    if let Some(last) = last {
+        let _ = writeln!(out, "{}", table(&last.summary));
+        for (h, s) in &last.per_heuristic {
+            let _ = writeln!(out, "**{h}** shapes:\n\n{}", table(s));
+        }
+    }
+    let _ = writeln!(out, "**Verdict: {}**", if v.ready { "ready" } else { "not ready" });
+    for r in &v.reasons {
+        let _ = writeln!(out, "- {r}");
+    }
+    if let Some(t) = &v.tests {
+        let _ = writeln!(
+            out,
+            "\nCompiler tests (`{}`): {}{}",
+            t.command,
+            if t.passed { "pass" } else { "fail" },
+            if t.updated.is_empty() { String::new() } else { format!("; updated: {}", t.updated.join(", ")) }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Numerics: {}",
+        if !v.numerics_checked {
+            "not checked (the benchmark does not verify numerics)".to_string()
+        } else if v.numerics_failed.is_empty() {
+            "pass for every shape".to_string()
+        } else {
+            format!("{} shape(s) fail", v.numerics_failed.len())
+        }
+    );
+    if v.rounds.len() > 1 {
+        let _ = writeln!(out, "\nRefinement history:\n");
+        let _ = writeln!(out, "| round | pinned shapes | geomean speedup (95% CI) | regressed |");
+        let _ = writeln!(out, "|---:|---|---|---:|");
+        for r in &v.rounds {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.3}x ({:.3}-{:.3}) | {} |",
+                r.round,
+                if r.pins.is_empty() { "-".to_string() } else { r.pins.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") },
+                r.summary.geomean,
+                r.summary.geomean_ci.0,
+                r.summary.geomean_ci.1,
+                r.summary.regressed
+            );
+        }
+    }
+    let _ = writeln!(out, "\nRefinement: {}", v.stopped);
+    if let Some(last) = last {
+        let regressed: Vec<&ShapeVerdict> = last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed).collect();
+        if !regressed.is_empty() {
+            let _ = writeln!(out, "\nRegressed shapes:\n");
+            for s in regressed {
+                let _ = writeln!(out, "- `{}`: {:.3}x (p = {:.3})", s.command, s.speedup, s.p_value);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_distribution() {
+        // Two-sided 5% critical values: df 4 -> 2.776, df 10 -> 2.228.
+        assert!((t_test_p(2.776, 4.0) - 0.05).abs() < 1e-3);
+        assert!((t_test_p(2.228, 10.0) - 0.05).abs() < 1e-3);
+        assert!((t_test_p(0.0, 5.0) - 1.0).abs() < 1e-9);
+    }
+
+    fn ab(shape: usize, base: &[f64], patched: &[f64]) -> ShapeAb {
+        ShapeAb {
+            shape,
+            command: format!("cmd {shape}"),
+            heuristic: Heuristic::Conv,
+            baseline: base.iter().map(|&x| Some(x)).collect(),
+            patched: patched.iter().map(|&x| Some(x)).collect(),
+            numerics_pass: Some(true),
+            control: false,
+        }
+    }
+
+    #[test]
+    fn paired_rounds_cancel_drift() {
+        // Drift of +-20% between rounds, a steady 10% gain within each.
+        let drift = [1.0, 1.2, 0.8, 1.1, 0.9];
+        let base: Vec<f64> = drift.iter().map(|d| 100.0 * d).collect();
+        let patched: Vec<f64> = drift.iter().map(|d| 100.0 * d / 1.1).collect();
+        let (v, failed) = verdicts(&[ab(0, &base, &patched), ab(1, &base, &base)]);
+        assert!(failed.is_empty());
+        assert_eq!(v[0].verdict, Verdict::Improved);
+        assert!((v[0].speedup - 1.1).abs() < 1e-9);
+        assert_eq!(v[1].verdict, Verdict::Neutral);
+        let s = summarize(&v, vec![], 5, 1);
+        assert_eq!((s.improved, s.neutral, s.regressed), (1, 1, 0));
+    }
+
+    #[test]
+    fn controls_remove_drift_between_processes() {
+        // Every patched process runs 10% slow (drift), the patch gains 20%
+        // on shape 0; shapes 1.. are unchanged controls.
+        let base = [100.0, 100.0, 100.0];
+        let slow: Vec<f64> = base.iter().map(|b| b * 1.1).collect();
+        let mut shapes = vec![ab(0, &base, &slow.iter().map(|x| x / 1.2).collect::<Vec<_>>())];
+        for i in 1..=6 {
+            let mut c = ab(i, &base, &slow);
+            c.control = true;
+            shapes.push(c);
+        }
+        let (v, _) = verdicts(&shapes);
+        assert!((v[0].speedup - 1.2).abs() < 1e-9, "{}", v[0].speedup);
+        assert!(v[1..].iter().all(|s| s.verdict == Verdict::Neutral));
+    }
+
+    #[test]
+    fn a_regression_makes_it_not_ready_and_is_named() {
+        let rounds = [[100.0, 101.0, 99.0], [130.0, 131.0, 129.0]];
+        let (v, _) = verdicts(&[ab(3, &rounds[0], &rounds[1])]);
+        assert_eq!(v[0].verdict, Verdict::Regressed);
+        let s = summarize(&v, vec![], 3, 1);
+        let round = Round { round: 1, pins: vec![], rules: vec![], patched_commit: String::new(), summary: s, per_heuristic: vec![], shapes: v };
+        let (ready, reasons) = verdict(&round, None, &[]);
+        assert!(!ready);
+        assert!(reasons.iter().any(|r| r.contains("regresses `cmd 3`")), "{reasons:?}");
+    }
+}
