@@ -53,9 +53,17 @@ fn generated_cpp_builds_in_the_fixture_for_both_styles_and_the_report_renders() 
         for h in analysis["heuristics"].as_array().unwrap() {
             let rec = h["recommended"].as_str().unwrap();
             let cv = |s: &str| {
-                h["strategies"].as_array().unwrap().iter().find(|e| e["strategy"] == s).unwrap()["cv_geomean"].as_f64().unwrap()
+                h["strategies"].as_array().unwrap().iter().find(|e| e["strategy"] == s).unwrap()["cv_geomean"]
+                    .as_f64()
+                    .unwrap()
             };
-            assert!(cv(rec) >= cv("original-toolkit"), "{rev} {}: {} < {}", h["heuristic"], cv(rec), cv("original-toolkit"));
+            assert!(
+                cv(rec) >= cv("original-toolkit"),
+                "{rev} {}: {} < {}",
+                h["heuristic"],
+                cv(rec),
+                cv("original-toolkit")
+            );
         }
 
         // The recommended C++ applies and builds inside the fixture.
@@ -76,7 +84,11 @@ fn generated_cpp_builds_in_the_fixture_for_both_styles_and_the_report_renders() 
             .unwrap();
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
         let out = Command::new("cmake").arg("--build").arg(&build).args(["--target", "iree-opt"]).output().unwrap();
-        assert!(out.status.success(), "{rev}: the patched fixture does not build:\n{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{rev}: the patched fixture does not build:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 
     // report.html in headless Chromium: no console errors, three figures

@@ -2,8 +2,9 @@
 //! with real git repositories, real CMake/Ninja builds of the fixture and real
 //! benchmark processes.
 
+mod analyze;
 mod common;
+mod doctor;
 mod patcher;
 mod sweep;
-mod analyze;
 mod validate;

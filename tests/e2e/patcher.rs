@@ -75,11 +75,8 @@ fn check_patch(label: &str, src: &str, expect_missing: &[Heuristic]) -> BTreeMap
     }
     // Minimal: one inserted line per heuristic, and each early return's
     // condition rewritten in place (its first and last line).
-    let expected_removed: usize = sites
-        .iter()
-        .flat_map(|s| &s.early_returns)
-        .map(|e| if e.condition_text.contains('\n') { 2 } else { 1 })
-        .sum();
+    let expected_removed: usize =
+        sites.iter().flat_map(|s| &s.early_returns).map(|e| if e.condition_text.contains('\n') { 2 } else { 1 }).sum();
     let (added, removed) = difftext::stat(&diff);
     assert_eq!(removed, expected_removed, "{label}:\n{diff}");
     assert_eq!(added, removed + sites.len(), "{label}:\n{diff}");

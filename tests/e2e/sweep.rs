@@ -140,7 +140,8 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
     }
     let _ = child.wait();
     assert!(killed, "the sweep ended before it could be killed");
-    let stderr_first: String = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let stderr_first: String =
+        BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n");
     let before = journal(&run);
     let finished: Vec<String> =
         before.iter().filter(|(e, _, _)| e == "candidate_done").map(|(_, c, _)| c.clone()).collect();
@@ -187,7 +188,10 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
 #[test]
 fn dry_run_writes_applicable_patches_for_both_code_styles_and_builds_nothing() {
     let env = fixture(false, "");
-    for (rev, marker) in [("HEAD", "return 64; // split-reduction-tuner"), ("fixture-2025", "limitParallelLoops = 64; // split-reduction-tuner")] {
+    for (rev, marker) in [
+        ("HEAD", "return 64; // split-reduction-tuner"),
+        ("fixture-2025", "limitParallelLoops = 64; // split-reduction-tuner"),
+    ] {
         let name = format!("dry-{}", rev.to_lowercase());
         let err = ok(xtask(&env, &["sweep", "--quick", "--dry-run", "--rev", rev, "--name", &name]));
         assert!(err.contains("dry run: nothing built"), "{err}");
@@ -207,7 +211,8 @@ fn dry_run_writes_applicable_patches_for_both_code_styles_and_builds_nothing() {
 #[test]
 fn bad_input_names_file_line_and_fix() {
     let env = fixture(false, "");
-    let commands = commands_file(&env, "bad.txt", "# ok\ngemmfp16 --a_w 64 --a_h 65536 --b_w 64\nconvbfp16 -n sixteen\n");
+    let commands =
+        commands_file(&env, "bad.txt", "# ok\ngemmfp16 --a_w 64 --a_h 65536 --b_w 64\nconvbfp16 -n sixteen\n");
     let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--dry-run"]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -226,7 +231,8 @@ fn bad_input_names_file_line_and_fix() {
     // A revision whose heuristic lost its anchor: the error names the
     // function and the file, and nothing is built.
     let path = env.repo.join("compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp");
-    let text = std::fs::read_to_string(&path).unwrap().replace("getMatmulLikeReductionSizes", "getContractionSplitSizes");
+    let text =
+        std::fs::read_to_string(&path).unwrap().replace("getMatmulLikeReductionSizes", "getContractionSplitSizes");
     let clone = env.root().join("renamed");
     git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), clone.to_str().unwrap()]);
     std::fs::write(clone.join("compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"), text).unwrap();

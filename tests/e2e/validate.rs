@@ -43,7 +43,11 @@ fn sweep_analyze_validate_apply_end_to_end() {
     // patched fixture builds and its lit tests pass.
     let clone = env.root().join("clone");
     git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), clone.to_str().unwrap()]);
-    let mut files: Vec<_> = std::fs::read_dir(&patches_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "patch")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&patches_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "patch"))
+        .collect();
     files.sort();
     for f in &files {
         git_out(&clone, &["apply", "--check", f.to_str().unwrap()]);
@@ -65,7 +69,11 @@ fn sweep_analyze_validate_apply_end_to_end() {
         "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
     ]));
     run_ok(Command::new("cmake").arg("--build").arg(&build));
-    run_ok(Command::new("ctest").arg("--test-dir").arg(&build).args(["-R", "set_split_reduction_sizes", "--output-on-failure"]));
+    run_ok(Command::new("ctest").arg("--test-dir").arg(&build).args([
+        "-R",
+        "set_split_reduction_sizes",
+        "--output-on-failure",
+    ]));
 
     // `apply` refuses a dirty checkout and changes nothing.
     let tracked = env.repo.join("CMakeLists.txt");
@@ -82,7 +90,10 @@ fn sweep_analyze_validate_apply_end_to_end() {
     let out = xtask(&env, &["--patches-dir", &pd, "apply"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout.contains("branch: tune/conv_weight_backward/patch") && stdout.contains("conv_weight_backward.md"), "{stdout}");
+    assert!(
+        stdout.contains("branch: tune/conv_weight_backward/patch") && stdout.contains("conv_weight_backward.md"),
+        "{stdout}"
+    );
     assert_eq!(git_out(&env.repo, &["branch", "--show-current"]).trim(), "tune/conv_weight_backward/patch");
     assert_eq!(git_out(&env.repo, &["rev-list", "--count", "main..HEAD"]).trim(), files.len().to_string());
     // A second apply finds it applied.
@@ -118,7 +129,8 @@ fn true_speedup(env: &Env, shapes: &[String]) -> f64 {
             .output()
             .unwrap();
         assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
-        let rows = xtask::core::boo_csv::parse(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
+        let rows =
+            xtask::core::boo_csv::parse(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
         times.push(rows.into_iter().map(|r| r.value.unwrap()).collect::<Vec<f64>>());
     }
     let logs: Vec<f64> = times[0].iter().zip(&times[1]).map(|(b, p)| (b / p).ln()).collect();
@@ -134,8 +146,10 @@ fn validation_with_noise_and_drift_brackets_the_noise_free_speedup() {
     let run = env.runs().join("conv_weight_backward");
     let v = read_json(&run.join("validation/validation.json"));
     let last = v["rounds"].as_array().unwrap().last().unwrap();
-    let (lo, hi) = (last["summary"]["geomean_ci"][0].as_f64().unwrap(), last["summary"]["geomean_ci"][1].as_f64().unwrap());
-    let shapes: Vec<String> = last["shapes"].as_array().unwrap().iter().map(|s| s["command"].as_str().unwrap().to_string()).collect();
+    let (lo, hi) =
+        (last["summary"]["geomean_ci"][0].as_f64().unwrap(), last["summary"]["geomean_ci"][1].as_f64().unwrap());
+    let shapes: Vec<String> =
+        last["shapes"].as_array().unwrap().iter().map(|s| s["command"].as_str().unwrap().to_string()).collect();
     let truth = true_speedup(&env, &shapes);
     eprintln!("validation CI [{lo:.4}, {hi:.4}], noise-free {truth:.4}");
     assert!(lo <= truth && truth <= hi, "noise-free speedup {truth:.4} outside the 95% CI [{lo:.4}, {hi:.4}]");
@@ -164,17 +178,22 @@ fn a_regressing_patch_is_not_ready_and_refinement_removes_the_regression() {
     let victims: Vec<usize> = conv.iter().take(12).map(|x| x.1).collect();
     for &i in &victims {
         let s = &mut results["shapes"][i];
-        let base: Vec<f64> = s["runs"]["baseline"]["samples"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let base: Vec<f64> =
+            s["runs"]["baseline"]["samples"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
         let fake: Vec<serde_json::Value> = base.iter().map(|b| serde_json::json!(b / 10.0)).collect();
         s["runs"]["limit-1"]["samples"] = serde_json::Value::Array(fake);
     }
     std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
 
     let pd = patches(&env).to_str().unwrap().to_string();
-    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests", "--refine-rounds", "0"]));
+    let err =
+        ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests", "--refine-rounds", "0"]));
     assert!(err.contains("verdict: not ready"), "{err}");
     let victim_cmd = results["shapes"][victims[0]]["command"].as_str().unwrap();
-    assert!(err.contains(&format!("regresses `{victim_cmd}`")), "the verdict does not name the regressed shape:\n{err}");
+    assert!(
+        err.contains(&format!("regresses `{victim_cmd}`")),
+        "the verdict does not name the regressed shape:\n{err}"
+    );
 
     let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
     let v = read_json(&run.join("validation/validation.json"));

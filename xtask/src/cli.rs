@@ -75,6 +75,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Put a validated patch on a new branch of your IREE checkout.
     Apply(ApplyArgs),
+    /// Check the checkout, build dir, compiler cache, benchmark environment,
+    /// devices and disk before a sweep.
+    Doctor,
     /// Create the bundled fixture (a git repository and a built user build
     /// dir) under target/fixture, or print where it is.
     Fixture(FixtureArgs),

@@ -215,11 +215,7 @@ pub struct Sweep {
 
 impl Default for Sweep {
     fn default() -> Self {
-        Sweep {
-            quick: vec![1, 64, 128, 256],
-            full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-            commands: None,
-        }
+        Sweep { quick: vec![1, 64, 128, 256], full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], commands: None }
     }
 }
 
@@ -263,8 +259,7 @@ impl Default for Validate {
     fn default() -> Self {
         Validate {
             rounds: 5,
-            test_command: "ctest --test-dir {build_dir} -R set_split_reduction_sizes --output-on-failure"
-                .into(),
+            test_command: "ctest --test-dir {build_dir} -R set_split_reduction_sizes --output-on-failure".into(),
             refine_rounds: 2,
             test_files: vec!["compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_*.mlir".into()],
             numerics_args: vec!["--verify-numerics".into()],
@@ -286,8 +281,7 @@ pub fn load(path: Option<&Path>, workspace: &Path) -> Result<Loaded> {
     let mut config = match path {
         None => Config::default(),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read config `{}`", p.display()))?;
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config `{}`", p.display()))?;
             parse(&text).with_context(|| format!("in config `{}`", p.display()))?
         }
     };

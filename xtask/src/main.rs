@@ -19,6 +19,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BuildBench(args) => commands::buildbench::run(&commands::workspace(), args),
         Command::Sweep(args) => commands::sweep::run(&commands::load(&cli.global)?, args),
         Command::Analyze(args) => commands::analyze::run(&commands::load(&cli.global)?, args),
+        Command::Doctor => commands::doctor::run(&commands::load(&cli.global)?),
         Command::Validate(args) => commands::validate::run(&commands::load(&cli.global)?, args),
         Command::Apply(args) => commands::apply::run(&commands::load(&cli.global)?, args),
     }

@@ -41,7 +41,9 @@ fn patch_files(ctx: &Ctx, arg: Option<&str>) -> Result<(String, Vec<PathBuf>)> {
             p.extension().is_some_and(|e| e == "patch")
                 && p.file_stem().is_some_and(|s| {
                     let s = s.to_string_lossy();
-                    s.strip_prefix(&run).and_then(|rest| rest.strip_prefix('-')).is_some_and(|h| h == "conv" || h == "matmul")
+                    s.strip_prefix(&run)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|h| h == "conv" || h == "matmul")
                 })
         })
         .collect();
@@ -67,7 +69,12 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     for f in &files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read `{}`", f.display()))?;
         let b = patchtext::base_commit(&text)
-            .ok_or_else(|| anyhow::anyhow!("`{}` has no `base-commit:` line: it was not written by `cargo xtask validate`", f.display()))?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`{}` has no `base-commit:` line: it was not written by `cargo xtask validate`",
+                    f.display()
+                )
+            })?
             .to_string();
         if !args.force && !text.contains("Validation verdict: ready") {
             bail!(

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod apply;
 pub mod buildbench;
+pub mod doctor;
 pub mod fixture;
 pub mod sweep;
 pub mod validate;

@@ -16,8 +16,8 @@ use crate::core::cpp::{patch, CppFile, Site};
 use crate::core::decide::{self, Model};
 use crate::core::difftext;
 use crate::core::results::{
-    candidate_name, BenchInfo, CandidateInfo, CandidateResult, CandidateStatus, CommandsInfo, Measurement,
-    Results, ShapeResult, TargetInfo, SCHEMA,
+    candidate_name, BenchInfo, CandidateInfo, CandidateResult, CandidateStatus, CommandsInfo, Measurement, Results,
+    ShapeResult, TargetInfo, SCHEMA,
 };
 use crate::core::workload::{self, Shape};
 use crate::infra::build::{self, ConfigurePlan, Slot};
@@ -214,8 +214,10 @@ pub fn plan(ctx: &Ctx, args: &SweepArgs, plan_cfg: &ConfigurePlan) -> Result<Pla
             knob_lines(&base_source, &sites, limit)
         );
         let key = sha256_hex(
-            serde_json::to_string(&serde_json::json!({ "inputs": inputs, "source_sha256": sha256_hex(source.as_bytes()) }))?
-                .as_bytes(),
+            serde_json::to_string(
+                &serde_json::json!({ "inputs": inputs, "source_sha256": sha256_hex(source.as_bytes()) }),
+            )?
+            .as_bytes(),
         );
         candidates.push(Candidate { name, limit, source, diff, message, key });
     }
@@ -389,7 +391,11 @@ pub fn benchmark(
         std::fs::remove_dir_all(cache_dir).with_context(|| format!("cannot clear `{}`", cache_dir.display()))?;
     }
     for r in 0..repeats {
-        let order = if config.bench.shuffle { shuffled(shapes.len(), &format!("{tag}-{r}")) } else { (0..shapes.len()).collect() };
+        let order = if config.bench.shuffle {
+            shuffled(shapes.len(), &format!("{tag}-{r}"))
+        } else {
+            (0..shapes.len()).collect()
+        };
         let file = out_dir.join(format!("commands-r{r}.txt"));
         let text: String = order.iter().map(|&i| format!("{}\n", commands[i])).collect();
         store::write_atomic(&file, text.as_bytes())?;
@@ -475,7 +481,11 @@ pub fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     if args.dry_run {
         for c in &plan.candidates {
             let (a, r) = difftext::stat(&c.diff);
-            eprintln!("  {:<12} +{a} -{r}  {}", c.name, plan.run_dir.join("candidates").join(&c.name).join("patch.diff").display());
+            eprintln!(
+                "  {:<12} +{a} -{r}  {}",
+                c.name,
+                plan.run_dir.join("candidates").join(&c.name).join("patch.diff").display()
+            );
         }
         eprintln!("dry run: nothing built");
         return Ok(());
@@ -603,12 +613,7 @@ pub fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         for why in &run.failed_repeats {
             progress.log(&format!("{}: {why}", c.name));
         }
-        progress.log(&format!(
-            "{}: {ok_shapes}/{} shapes measured in {:.1} s",
-            c.name,
-            plan.shapes.len(),
-            run.seconds
-        ));
+        progress.log(&format!("{}: {ok_shapes}/{} shapes measured in {:.1} s", c.name, plan.shapes.len(), run.seconds));
         let result = CandidateResult { info, measurements: run.measurements };
         let file = dir.join("result.json");
         store::write_json(&file, &result)?;

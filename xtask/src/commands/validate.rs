@@ -39,7 +39,14 @@ fn shapes(results: &Results) -> Vec<Shape> {
 
 /// Builds `commit` in `slot` and fails with the log's tail when it does not
 /// build.
-fn build_or_fail(config: &Config, plan: &ConfigurePlan, slot: &Slot, commit: git2::Oid, log: &Path, what: &str) -> Result<()> {
+fn build_or_fail(
+    config: &Config,
+    plan: &ConfigurePlan,
+    slot: &Slot,
+    commit: git2::Oid,
+    log: &Path,
+    what: &str,
+) -> Result<()> {
     let _ = std::fs::remove_file(log);
     let (ok, seconds) = super::sweep::build_commit(config, plan, slot, commit, log)?;
     if !ok {
@@ -67,7 +74,8 @@ fn run_tests(config: &Config, slot: &Slot, log: &Path) -> Result<(bool, String)>
         return Ok((true, String::new()));
     }
     let _ = std::fs::remove_file(log);
-    let mut job = proc::Job::new(&argv[0], &slot.build, log, Duration::from_secs(config.build.timeout_s)).args(&argv[1..]);
+    let mut job =
+        proc::Job::new(&argv[0], &slot.build, log, Duration::from_secs(config.build.timeout_s)).args(&argv[1..]);
     job.env = tool_env(config, slot)?;
     let outcome = proc::run(&job)?;
     Ok((outcome.success(), proc::log_tail(log, 30)))
@@ -107,7 +115,16 @@ fn lit_changes(config: &Config, slot: &Slot, files: &[String]) -> Result<Vec<(St
 
 /// One A/B benchmark of a build, into per-shape single measurements.
 #[allow(clippy::too_many_arguments)]
-fn measure(config: &Config, slot: &Slot, shapes: &[Shape], dir: &Path, cache: &Path, tag: &str, extra: &[String], progress: &Progress) -> Result<Vec<Measurement>> {
+fn measure(
+    config: &Config,
+    slot: &Slot,
+    shapes: &[Shape],
+    dir: &Path,
+    cache: &Path,
+    tag: &str,
+    extra: &[String],
+    progress: &Progress,
+) -> Result<Vec<Measurement>> {
     let timeout = Duration::from_secs(config.bench.timeout_s);
     let run = super::sweep::benchmark(config, slot, shapes, dir, cache, tag, 1, timeout, extra, Some(progress))?;
     for why in &run.failed_repeats {
@@ -221,7 +238,14 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
         }
         let slot = slot1.as_ref().unwrap();
         let rdir = vdir.join(format!("round-{round}"));
-        build_or_fail(&config, &plan1, slot, commit, &rdir.join("patched-build.log"), &format!("round {round}: patched"))?;
+        build_or_fail(
+            &config,
+            &plan1,
+            slot,
+            commit,
+            &rdir.join("patched-build.log"),
+            &format!("round {round}: patched"),
+        )?;
 
         // The compiler's own tests.
         let (passed, log) = run_tests(&config, slot, &rdir.join("tests.log"))?;
@@ -242,7 +266,14 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
             }
             commit = git::commit_files(&repo, base, &files, &message)?;
             git::set_branch(&repo, &branch, commit)?;
-            build_or_fail(&config, &plan1, slot, commit, &rdir.join("patched-build.log"), &format!("round {round}: patched with updated tests"))?;
+            build_or_fail(
+                &config,
+                &plan1,
+                slot,
+                commit,
+                &rdir.join("patched-build.log"),
+                &format!("round {round}: patched with updated tests"),
+            )?;
             let (passed, log) = run_tests(&config, slot, &rdir.join("tests-updated.log"))?;
             tests.passed = passed;
             tests.log = log;
@@ -254,7 +285,11 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
         eprintln!(
             "round {round}: compiler tests {}{}",
             if tests.passed { "pass" } else { "fail" },
-            if tests.need_update.is_empty() { String::new() } else { format!(" (pinned results change in {})", tests.need_update.join(", ")) }
+            if tests.need_update.is_empty() {
+                String::new()
+            } else {
+                format!(" (pinned results change in {})", tests.need_update.join(", "))
+            }
         );
 
         // A/B rounds, alternating which build goes first.
@@ -281,7 +316,11 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
             a.control = *u;
         }
         for r in 0..rounds {
-            let order: [(&Slot, &str); 2] = if r % 2 == 0 { [(&slot0, "baseline"), (slot, "patched")] } else { [(slot, "patched"), (&slot0, "baseline")] };
+            let order: [(&Slot, &str); 2] = if r % 2 == 0 {
+                [(&slot0, "baseline"), (slot, "patched")]
+            } else {
+                [(slot, "patched"), (&slot0, "baseline")]
+            };
             for (s, side) in order {
                 let dir = rdir.join(format!("ab-{r}-{side}"));
                 let cache = cache_root.join(format!("validate-{side}"));
@@ -299,9 +338,19 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
         // Numerics on the patched build, where the benchmark verifies them.
         if !config.validate.numerics_args.is_empty() {
             let dir = rdir.join("numerics");
-            let m = measure(&config, slot, &shapes, &dir, &cache_root.join("validate-numerics"), "numerics", &config.validate.numerics_args, &progress)?;
+            let m = measure(
+                &config,
+                slot,
+                &shapes,
+                &dir,
+                &cache_root.join("validate-numerics"),
+                "numerics",
+                &config.validate.numerics_args,
+                &progress,
+            )?;
             numerics_checked = m.iter().any(|x| x.numerics_pass.is_some());
-            numerics_failed = m.iter().enumerate().filter(|(_, x)| x.numerics_pass == Some(false)).map(|(i, _)| i).collect();
+            numerics_failed =
+                m.iter().enumerate().filter(|(_, x)| x.numerics_pass == Some(false)).map(|(i, _)| i).collect();
             for (a, x) in ab.iter_mut().zip(&m) {
                 a.numerics_pass = x.numerics_pass;
             }
@@ -329,11 +378,17 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
         }
         let new: Vec<usize> = regressed.iter().copied().filter(|s| !pins.contains_key(s)).collect();
         if new.is_empty() {
-            stopped = format!("stopped improving: round {round} regressed only shapes already pinned to their baseline split");
+            stopped = format!(
+                "stopped improving: round {round} regressed only shapes already pinned to their baseline split"
+            );
             break;
         }
         if round == max_rounds {
-            stopped = format!("refinement rounds exhausted ({} of them) with {} shape(s) still regressed", config.validate.refine_rounds, regressed.len());
+            stopped = format!(
+                "refinement rounds exhausted ({} of them) with {} shape(s) still regressed",
+                config.validate.refine_rounds,
+                regressed.len()
+            );
             break;
         }
         eprintln!("round {round}: refitting with {} regressed shape(s) pinned to their baseline split", new.len());
@@ -371,7 +426,8 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
     super::analyze::render(&run_dir, &results, &a)?;
 
     let updated_tests = last_tests.as_ref().map(|t| !t.updated.is_empty()).unwrap_or(false);
-    let written = write_patches(&config, &repo, &results, &source, &a, &final_patches, &final_tests, updated_tests, &v, last)?;
+    let written =
+        write_patches(&config, &repo, &results, &source, &a, &final_patches, &final_tests, updated_tests, &v, last)?;
 
     eprintln!("{}", if ready { "verdict: ready".to_string() } else { "verdict: not ready".to_string() });
     for r in &reasons {
@@ -392,7 +448,9 @@ fn unchanged_shapes(config: &Config, results: &Results, patched: &str) -> Vec<bo
     let models: BTreeMap<crate::core::workload::Heuristic, crate::core::decide::Model> = results
         .heuristics
         .iter()
-        .filter_map(|&h| Some((h, crate::core::decide::Model::from_site(&file.locate(h, config.heuristics.names(h)).ok()?))))
+        .filter_map(|&h| {
+            Some((h, crate::core::decide::Model::from_site(&file.locate(h, config.heuristics.names(h)).ok()?)))
+        })
         .collect();
     results
         .shapes
@@ -422,15 +480,25 @@ fn write_patches(
     last: &Round,
 ) -> Result<Vec<PathBuf>> {
     let (name, email) = git::identity(repo);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let limits: Vec<String> = results.candidates.iter().filter_map(|c| c.limit).map(|l| l.to_string()).collect();
     let mut written = Vec::new();
     for p in patches {
         let h = p.heuristic;
         let ha = a.heuristics.iter().find(|x| x.heuristic == h);
-        let summary = last.per_heuristic.iter().find(|(x, _)| *x == h).map(|(_, s)| s.clone()).unwrap_or_else(|| last.summary.clone());
+        let summary = last
+            .per_heuristic
+            .iter()
+            .find(|(x, _)| *x == h)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| last.summary.clone());
         let strategy = ha.and_then(|x| x.strategies.iter().find(|e| e.strategy == x.recommended));
-        let mut changes = vec![FileChange { path: results.target.heuristic_file.clone(), old: source.to_string(), new: p.source.clone() }];
+        let mut changes = vec![FileChange {
+            path: results.target.heuristic_file.clone(),
+            old: source.to_string(),
+            new: p.source.clone(),
+        }];
         if with_tests {
             for (rel, text, c) in tests {
                 let mine = littest::apply(text, c, |f| littest::heuristic_of(text, f) == h);
@@ -479,9 +547,19 @@ fn write_patches(
         }
         body.push_str(&format!(
             "Numerics: {}\n",
-            if !v.numerics_checked { "not checked" } else if v.numerics_failed.is_empty() { "pass" } else { "FAIL for some shapes" }
+            if !v.numerics_checked {
+                "not checked"
+            } else if v.numerics_failed.is_empty() {
+                "pass"
+            } else {
+                "FAIL for some shapes"
+            }
         ));
-        body.push_str(&format!("\nMeasured by split-reduction-tuner {} (run `{}`).\n", super::sweep::TOOL_VERSION, results.run));
+        body.push_str(&format!(
+            "\nMeasured by split-reduction-tuner {} (run `{}`).\n",
+            super::sweep::TOOL_VERSION,
+            results.run
+        ));
         let meta = patchtext::Meta {
             author_name: name.clone(),
             author_email: email.clone(),

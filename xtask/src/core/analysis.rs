@@ -10,7 +10,9 @@
 use crate::core::cpp::{emit, patch, CppFile, FunctionNames, Site};
 use crate::core::decide::{self, Model};
 use crate::core::difftext;
-use crate::core::fit::{self, Choice, EarlyReturns, Evaluation, LimitSpec, Params, Rule, ShapeOutcome, Strategy, Table};
+use crate::core::fit::{
+    self, Choice, EarlyReturns, Evaluation, LimitSpec, Params, Rule, ShapeOutcome, Strategy, Table,
+};
 use crate::core::results::{candidate_name, CandidateStatus, Measurement, Results};
 use crate::core::stats::{self, noise_threshold, verdict, Summary, Verdict};
 use crate::core::workload::Heuristic;
@@ -54,6 +56,8 @@ pub struct CandidateSummary {
     pub failed: usize,
     pub summary: Option<Summary>,
     pub vs_baseline: Option<Comparison>,
+    /// Shapes whose split this candidate changes, predicted from the code.
+    pub predicted_changes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -234,15 +238,25 @@ fn clusters(table: &Table) -> Vec<Cluster> {
             output_max: rows.iter().map(|r| r.output).max().unwrap(),
             reduction_min: rows.iter().map(|r| r.reduction).min().unwrap(),
             reduction_max: rows.iter().map(|r| r.reduction).max().unwrap(),
-            geomean_speedup: stats::geomean(&rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>())
-                .unwrap_or(1.0),
+            geomean_speedup: stats::geomean(
+                &rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>(),
+            )
+            .unwrap_or(1.0),
         })
         .collect()
 }
 
 /// Checks that the emitted C++ decides every shape the way the rule does,
 /// by reading the patched file back and evaluating it.
-fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, results: &Results, table: &Table, rule: &Rule, er: &EarlyReturns) -> Result<(), String> {
+fn verify_emitted(
+    patched: &str,
+    heuristic: Heuristic,
+    names: &FunctionNames,
+    results: &Results,
+    table: &Table,
+    rule: &Rule,
+    er: &EarlyReturns,
+) -> Result<(), String> {
     let site = CppFile::parse(patched).locate(heuristic, names).map_err(|e| e.0)?;
     let model = Model::from_site(&site);
     for row in &table.rows {
@@ -267,7 +281,12 @@ fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, re
     Ok(())
 }
 
-fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &Settings) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
+fn analyze_heuristic(
+    results: &Results,
+    source: &str,
+    h: Heuristic,
+    settings: &Settings,
+) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
     let names = settings.names.get(&h).cloned().unwrap_or_else(|| FunctionNames::iree_defaults(h));
     let located = CppFile::parse(source).locate(h, &names);
     let current = located.as_ref().map(|s| fit::ladder_specs(&s.ladder)).unwrap_or_default();
@@ -311,11 +330,11 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
     let evals = fit::evaluate(&table, &er, &params, &settings.pins);
     let rec = fit::recommend(&evals);
     let (rec_eval, rec_fit) = &evals[rec];
-    let toolkit = evals.iter().find(|(e, _)| e.strategy == Strategy::OriginalToolkit).map(|(e, _)| e.cv_geomean).unwrap_or(1.0);
-    let oracle_geomean = stats::geomean(
-        &table.rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>(),
-    )
-    .unwrap_or(1.0);
+    let toolkit =
+        evals.iter().find(|(e, _)| e.strategy == Strategy::OriginalToolkit).map(|(e, _)| e.cv_geomean).unwrap_or(1.0);
+    let oracle_geomean =
+        stats::geomean(&table.rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>())
+            .unwrap_or(1.0);
     let mut analysis = HeuristicAnalysis {
         heuristic: h,
         style: site.style.name().to_string(),
@@ -337,7 +356,8 @@ fn analyze_heuristic(results: &Results, source: &str, h: Heuristic, settings: &S
         error: None,
     };
     let Some(rule) = &rec_fit.rule else {
-        analysis.error = Some("no strategy beats the current code without regressing a shape; nothing to change".into());
+        analysis.error =
+            Some("no strategy beats the current code without regressing a shape; nothing to change".into());
         return (analysis, None);
     };
     let envs: Vec<(i64, i64, crate::core::cpp::rules::Env)> = table
@@ -392,7 +412,8 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
         .candidates
         .iter()
         .map(|c| {
-            let meds: Vec<f64> = results.shapes.iter().filter_map(|s| s.runs.get(&c.name).and_then(Measurement::median)).collect();
+            let meds: Vec<f64> =
+                results.shapes.iter().filter_map(|s| s.runs.get(&c.name).and_then(Measurement::median)).collect();
             let failed = results.shapes.iter().filter(|s| s.runs.get(&c.name).is_some_and(|m| !m.ok())).count();
             CandidateSummary {
                 name: c.name.clone(),
@@ -403,6 +424,14 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
                 failed,
                 summary: stats::summary(&meds),
                 vs_baseline: if c.name == "baseline" { None } else { compare(results, &c.name) },
+                predicted_changes: results
+                    .shapes
+                    .iter()
+                    .filter(|s| match (s.decisions.get("baseline"), s.decisions.get(&c.name)) {
+                        (Some(b), Some(d)) => b.tile_sizes != d.tile_sizes || b.limit.is_some() != d.limit.is_some(),
+                        _ => false,
+                    })
+                    .count(),
             }
         })
         .collect();
@@ -439,7 +468,8 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
             partial.push((i, missing));
         }
     }
-    let noises: Vec<f64> = results.shapes.iter().flat_map(|s| s.runs.values()).filter_map(Measurement::relative_noise).collect();
+    let noises: Vec<f64> =
+        results.shapes.iter().flat_map(|s| s.runs.values()).filter_map(Measurement::relative_noise).collect();
     let noise = crate::core::results::median(&noises).unwrap_or(0.0);
     let has_repeats = results.shapes.iter().flat_map(|s| s.runs.values()).any(|m| m.samples.len() > 1);
     let has_spread = results.shapes.iter().flat_map(|s| s.runs.values()).any(|m| !m.spread.is_empty());
@@ -486,18 +516,24 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
         .filter(|(_, s)| {
             let Some(base) = s.decisions.get("baseline") else { return false };
             base.unknown.is_none()
-                && s.decisions.iter().all(|(_, d)| d.unknown.is_none() && d.tile_sizes == base.tile_sizes && (d.limit.is_some() == base.limit.is_some()))
+                && s.decisions.iter().all(|(_, d)| {
+                    d.unknown.is_none()
+                        && d.tile_sizes == base.tile_sizes
+                        && (d.limit.is_some() == base.limit.is_some())
+                })
         })
         .map(|(i, _)| i)
         .collect();
 
     let mut roofline = Vec::new();
     if settings.peak_flops > 0.0 && settings.peak_bytes_per_s > 0.0 {
-        let outcome_of: BTreeMap<usize, &ShapeOutcome> = heuristics.iter().flat_map(|h| h.outcomes.iter().map(|o| (o.shape, o))).collect();
+        let outcome_of: BTreeMap<usize, &ShapeOutcome> =
+            heuristics.iter().flat_map(|h| h.outcomes.iter().map(|o| (o.shape, o))).collect();
         for (i, s) in results.shapes.iter().enumerate() {
             let Some(b) = s.runs.get("baseline").and_then(Measurement::median) else { continue };
             // Runtimes are microseconds.
-            let ideal = (s.features.flops / settings.peak_flops).max(s.features.bytes / settings.peak_bytes_per_s) * 1e6;
+            let ideal =
+                (s.features.flops / settings.peak_flops).max(s.features.bytes / settings.peak_bytes_per_s) * 1e6;
             let rec = outcome_of.get(&i).and_then(|o| o.runtime).map(|r| ideal / r);
             roofline.push(Roofline { shape: i, baseline: ideal / b, recommended: rec });
         }
@@ -557,7 +593,9 @@ pub fn noop_check(results: &Results) -> Option<String> {
             let Some(m) = s.runs.get(*c) else { continue };
             let d = s.decisions.get(*c);
             let predicted = match (base_d, d) {
-                (Some(b), Some(x)) if b.unknown.is_none() && x.unknown.is_none() => b.tile_sizes != x.tile_sizes || b.limit.is_some() != x.limit.is_some(),
+                (Some(b), Some(x)) if b.unknown.is_none() && x.unknown.is_none() => {
+                    b.tile_sizes != x.tile_sizes || b.limit.is_some() != x.limit.is_some()
+                }
                 _ => false,
             };
             if predicted {
@@ -570,7 +608,12 @@ pub fn noop_check(results: &Results) -> Option<String> {
                 }
             }
             if let (Some(bm), Some(cm)) = (base.median(), m.median()) {
-                let t = noise_threshold(base.relative_noise().unwrap_or(0.0), base.samples.len(), m.relative_noise().unwrap_or(0.0), m.samples.len());
+                let t = noise_threshold(
+                    base.relative_noise().unwrap_or(0.0),
+                    base.samples.len(),
+                    m.relative_noise().unwrap_or(0.0),
+                    m.samples.len(),
+                );
                 if verdict(bm / cm, t) != Verdict::Neutral {
                     measured_changes += 1;
                 }

@@ -73,7 +73,12 @@ fn synthetic(source: &str, limits: &[i64]) -> Results {
             styles: BTreeMap::new(),
         },
         commands: CommandsInfo { path: "w.txt".into(), sha256: "feedfacefeedface".into(), skipped: vec![] },
-        bench: BenchInfo { command: "boo".into(), column: "iree_boo_experimental mean".into(), device: "0".into(), repeats: 3 },
+        bench: BenchInfo {
+            command: "boo".into(),
+            column: "iree_boo_experimental mean".into(),
+            device: "0".into(),
+            repeats: 3,
+        },
         heuristics: vec![Heuristic::Conv, Heuristic::Matmul],
         candidates,
         shapes,
@@ -146,7 +151,13 @@ fn recommendation_beats_the_original_toolkit_out_of_sample() {
         for h in &a.heuristics {
             let rec = h.strategies.iter().find(|e| e.strategy == h.recommended).unwrap();
             let toolkit = h.strategies.iter().find(|e| e.name == "original toolkit").unwrap();
-            assert!(rec.cv_geomean >= toolkit.cv_geomean, "{}: {} < {}", h.heuristic, rec.cv_geomean, toolkit.cv_geomean);
+            assert!(
+                rec.cv_geomean >= toolkit.cv_geomean,
+                "{}: {} < {}",
+                h.heuristic,
+                rec.cv_geomean,
+                toolkit.cv_geomean
+            );
             assert!(rec.cv_geomean > 1.0, "{}: no gain", h.heuristic);
             assert_eq!(rec.fitted_regressions, 0);
         }
@@ -163,10 +174,7 @@ fn report_and_json_agree_on_every_headline_figure() {
         let rec = h["recommended"].as_str().unwrap();
         let e = h["strategies"].as_array().unwrap().iter().find(|e| e["strategy"] == rec).unwrap();
         let x = |v: &serde_json::Value| report::fmt_x(v.as_f64().unwrap());
-        let line = md
-            .lines()
-            .find(|l| l.starts_with(&format!("- **{}**", h["heuristic"].as_str().unwrap())))
-            .unwrap();
+        let line = md.lines().find(|l| l.starts_with(&format!("- **{}**", h["heuristic"].as_str().unwrap()))).unwrap();
         for figure in [x(&e["cv_geomean"]), x(&e["fitted_geomean"]), x(&e["cv_worst"]), x(&h["vs_original_toolkit"])] {
             assert!(line.contains(&figure), "summary line lacks {figure}: {line}");
         }
@@ -175,7 +183,10 @@ fn report_and_json_agree_on_every_headline_figure() {
     }
     for c in json["candidates"].as_array().unwrap() {
         if let Some(v) = c.get("vs_baseline").filter(|v| !v.is_null()) {
-            let row = md.lines().find(|l| l.starts_with(&format!("| {} | {} |", c["name"].as_str().unwrap(), v["compared"]))).unwrap();
+            let row = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {} | {} |", c["name"].as_str().unwrap(), v["compared"])))
+                .unwrap();
             assert!(row.contains(&report::fmt_x(v["geomean_speedup"].as_f64().unwrap())), "{row}");
             assert!(row.contains(&format!("| {} | {} | {} |", v["improved"], v["neutral"], v["regressed"])), "{row}");
         }
@@ -210,7 +221,10 @@ fn failures_and_gaps_are_named_not_crashed_on() {
     let md = report::markdown(&a);
     assert!(md.contains("candidate limit-128 BuildFailed: build failed; see build.log"), "{md}");
     let line = results.shapes[3].line;
-    assert!(md.contains(&format!("- line {line} `{}` at limit-64: compile or run error (N.A.)", results.shapes[3].command)), "{md}");
+    assert!(
+        md.contains(&format!("- line {line} `{}` at limit-64: compile or run error (N.A.)", results.shapes[3].command)),
+        "{md}"
+    );
     assert!(md.contains("- shape 7 measured by no candidate"), "{md}");
     assert!(a.unmeasured_shapes.contains(&7));
     // The failed candidate is in the table, with nothing averaged in.

@@ -82,8 +82,13 @@ fn value_like(cell: &str) -> bool {
     c.parse::<f64>().is_ok()
         || matches!(
             c,
-            "N.A." | "untimed" | "unsupported stat calculation" | "failed to collect timing info"
-                | "incomplete profiling data" | "PASS" | "FAIL"
+            "N.A."
+                | "untimed"
+                | "unsupported stat calculation"
+                | "failed to collect timing info"
+                | "incomplete profiling data"
+                | "PASS"
+                | "FAIL"
         )
 }
 

@@ -51,7 +51,12 @@ impl Cache {
             };
             entries.insert(
                 name.to_string(),
-                Entry { name: name.to_string(), ty: ty.to_string(), value: value.to_string(), help: std::mem::take(&mut help) },
+                Entry {
+                    name: name.to_string(),
+                    ty: ty.to_string(),
+                    value: value.to_string(),
+                    help: std::mem::take(&mut help),
+                },
             );
         }
         Cache { entries }
@@ -90,9 +95,8 @@ impl Cache {
     ) -> Vec<String> {
         let under = |v: &str, root: &Path| -> Option<usize> {
             let r = root.to_string_lossy();
-            let inside = !r.is_empty()
-                && v.starts_with(r.as_ref())
-                && (v.len() == r.len() || v[r.len()..].starts_with('/'));
+            let inside =
+                !r.is_empty() && v.starts_with(r.as_ref()) && (v.len() == r.len() || v[r.len()..].starts_with('/'));
             inside.then_some(r.len())
         };
         let remap = |v: &str| -> String {
@@ -108,9 +112,7 @@ impl Cache {
         self.entries
             .values()
             .filter(|e| !matches!(e.ty.as_str(), "INTERNAL" | "STATIC"))
-            .filter(|e| {
-                e.help == FROM_COMMAND_LINE || prefixes.iter().any(|p| e.name.starts_with(p.as_str()))
-            })
+            .filter(|e| e.help == FROM_COMMAND_LINE || prefixes.iter().any(|p| e.name.starts_with(p.as_str())))
             .map(|e| {
                 if e.ty == "UNINITIALIZED" {
                     format!("-D{}={}", e.name, remap(&e.value))

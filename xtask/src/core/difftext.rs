@@ -13,11 +13,7 @@ pub fn unified(path: &str, old: &str, new: &str) -> String {
         return String::new();
     }
     let diff = TextDiff::from_lines(old, new);
-    let body = diff
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{path}"), &format!("b/{path}"))
-        .to_string();
+    let body = diff.unified_diff().context_radius(3).header(&format!("a/{path}"), &format!("b/{path}")).to_string();
     format!("diff --git a/{path} b/{path}\n{body}")
 }
 
@@ -35,7 +31,10 @@ mod tests {
     #[test]
     fn git_headers_and_hunks() {
         let d = unified("x/a.cpp", "a\nb\nc\n", "a\nB\nc\n");
-        assert!(d.starts_with("diff --git a/x/a.cpp b/x/a.cpp\n--- a/x/a.cpp\n+++ b/x/a.cpp\n@@ -1,3 +1,3 @@\n"), "{d}");
+        assert!(
+            d.starts_with("diff --git a/x/a.cpp b/x/a.cpp\n--- a/x/a.cpp\n+++ b/x/a.cpp\n@@ -1,3 +1,3 @@\n"),
+            "{d}"
+        );
         assert_eq!(stat(&d), (1, 1));
         assert_eq!(unified("a", "x\n", "x\n"), "");
     }

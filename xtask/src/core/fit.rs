@@ -375,9 +375,14 @@ fn row_cost(row: &Row, k: usize, pins: &Pins) -> f64 {
     }
 }
 
+/// A DP ladder: its cost and segments as (end group, exclusive; limit index).
+type LadderFit = (f64, Vec<(usize, usize)>);
+
 /// The best ladder with at most `max_rungs` rungs, for every rung count:
 /// `result[m-1]` = (cost, segments as (end group exclusive, limit index)).
-fn dp_ladders(groups: &[Vec<&Row>], nk: usize, max_rungs: usize, pins: &Pins) -> Vec<Option<(f64, Vec<(usize, usize)>)>> {
+// The DP indexes several tables by the same indices; ranges read clearer.
+#[allow(clippy::needless_range_loop)]
+fn dp_ladders(groups: &[Vec<&Row>], nk: usize, max_rungs: usize, pins: &Pins) -> Vec<Option<LadderFit>> {
     let n = groups.len();
     if n == 0 || nk == 0 {
         return vec![None; max_rungs];
@@ -457,7 +462,12 @@ fn group_rows<'a>(rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
 }
 
 /// Turns DP segments into a ladder with readable thresholds.
-fn ladder_from_segments(groups: &[Vec<&Row>], segs: &[(usize, usize)], limits: &[LimitSpec], inclusive: bool) -> Ladder {
+fn ladder_from_segments(
+    groups: &[Vec<&Row>],
+    segs: &[(usize, usize)],
+    limits: &[LimitSpec],
+    inclusive: bool,
+) -> Ladder {
     let mut rungs = Vec::new();
     for (idx, &(end, k)) in segs.iter().enumerate() {
         let upper = if idx + 1 == segs.len() {
@@ -511,10 +521,9 @@ pub fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable) -> i64 {
             .or_else(|| closest(pow2))
             .or_else(|| closest(one_digit.clone()))
             .or_else(|| closest(two_digits.clone())),
-        Readable::Decimal => closest(one_digit)
-            .or_else(|| closest(two_digits))
-            .or_else(|| closest(squares))
-            .or_else(|| closest(pow2)),
+        Readable::Decimal => {
+            closest(one_digit).or_else(|| closest(two_digits)).or_else(|| closest(squares)).or_else(|| closest(pow2))
+        }
     }
     .unwrap_or(b);
     if inclusive {
@@ -528,7 +537,8 @@ pub fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable) -> i64 {
 fn rows_by_rung<'a>(ladder: &Ladder, rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
     let mut out = vec![Vec::new(); ladder.rungs.len()];
     for r in rows {
-        let idx = ladder.rungs.iter().position(|g| g.upper.is_none_or(|u| r.output < u)).unwrap_or(ladder.rungs.len() - 1);
+        let idx =
+            ladder.rungs.iter().position(|g| g.upper.is_none_or(|u| r.output < u)).unwrap_or(ladder.rungs.len() - 1);
         out[idx].push(*r);
     }
     out
@@ -540,6 +550,7 @@ fn rows_by_rung<'a>(ladder: &Ladder, rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
 /// over b-1 when the shapes that change limit gain, on average, more than
 /// their noise threshold (or when a pinned shape needs it), and every bucket
 /// keeps at least two shapes.
+#[allow(clippy::needless_range_loop)]
 fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pins, inclusive: bool) {
     const MAX_BUCKETS: usize = 3;
     let per_rung = rows_by_rung(ladder, rows);
@@ -568,10 +579,7 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pi
             }
         }
         let seg = |j: usize, i: usize| -> (f64, usize) {
-            (0..nk)
-                .map(|k| (prefix[i][k] - prefix[j][k], k))
-                .min_by(|a, b| a.0.total_cmp(&b.0))
-                .unwrap()
+            (0..nk).map(|k| (prefix[i][k] - prefix[j][k], k)).min_by(|a, b| a.0.total_cmp(&b.0)).unwrap()
         };
         // best[b][i]: groups [0, i) in b buckets of at least two shapes.
         let inf = f64::INFINITY;
@@ -630,7 +638,12 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pi
         rung.splits = chosen[..chosen.len() - 1]
             .iter()
             .map(|&(end, k)| ReductionSplit {
-                threshold: readable(groups[end - 1][0].reduction, groups[end][0].reduction, inclusive, Readable::Decimal),
+                threshold: readable(
+                    groups[end - 1][0].reduction,
+                    groups[end][0].reduction,
+                    inclusive,
+                    Readable::Decimal,
+                ),
                 limit: limits[k],
             })
             .collect();
@@ -642,20 +655,10 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pi
 fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pins) -> Ladder {
     let groups = group_rows(rows);
     let max_rungs = params.max_rungs.min(groups.len()).max(1);
-    let rungs = if rows.len() >= 2 * params.folds.max(2) {
-        choose_rungs(rows, limits, params, pins, max_rungs)
-    } else {
-        1
-    };
+    let rungs =
+        if rows.len() >= 2 * params.folds.max(2) { choose_rungs(rows, limits, params, pins, max_rungs) } else { 1 };
     let fits = dp_ladders(&groups, limits.len(), max_rungs, pins);
-    let (_, segs) = fits
-        .iter()
-        .take(rungs)
-        .rev()
-        .flatten()
-        .next()
-        .cloned()
-        .unwrap_or((0.0, vec![(groups.len(), 0)]));
+    let (_, segs) = fits.iter().take(rungs).rev().flatten().next().cloned().unwrap_or((0.0, vec![(groups.len(), 0)]));
     let mut ladder = ladder_from_segments(&groups, &segs, limits, params.inclusive);
     if params.allow_2d {
         refine_2d(&mut ladder, rows, limits, pins, params.inclusive);
@@ -664,6 +667,7 @@ fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pins)
 }
 
 /// Inner cross-validation of the rung count on the training rows.
+#[allow(clippy::needless_range_loop)]
 fn choose_rungs(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pins, max_rungs: usize) -> usize {
     let folds = params.folds.clamp(2, 5);
     let mut held_out = vec![0.0; max_rungs];
@@ -725,7 +729,7 @@ impl EarlyReturns {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         fn walk(e: &Expr, consts: &BTreeMap<String, f64>, out: &mut Vec<(String, Vec<String>)>) {
             match e {
-                Expr::Bin(op, a, b) if matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge) => {
+                Expr::Bin(BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, a, b) => {
                     if let (Expr::Var(p), Expr::Var(q)) = (a.as_ref(), b.as_ref()) {
                         let pair = match (consts.contains_key(p), consts.contains_key(q)) {
                             (false, true) => Some((q, p)),
@@ -762,7 +766,11 @@ impl EarlyReturns {
 fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &EarlyReturns, pins: &Pins) -> f64 {
     rows.iter()
         .map(|r| {
-            let l = if er.fires(r, &rule.constants) { LimitSpec::NO_SPLIT } else { rule.ladder.limit(r.output, r.reduction) };
+            let l = if er.fires(r, &rule.constants) {
+                LimitSpec::NO_SPLIT
+            } else {
+                rule.ladder.limit(r.output, r.reduction)
+            };
             match limits.iter().position(|&x| x == l) {
                 Some(k) => row_cost(r, k, pins),
                 // An early return with no `limit 1` measurement: no split,
@@ -910,7 +918,14 @@ fn choose(rule: &Rule, row: &Row, er: &EarlyReturns) -> Choice {
 }
 
 /// The rule of a strategy without repair, honouring `pins`.
-fn fit_rule(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyReturns, params: &Params, pins: &Pins) -> Option<Rule> {
+fn fit_rule(
+    strategy: Strategy,
+    rows: &[&Row],
+    limits: &[LimitSpec],
+    er: &EarlyReturns,
+    params: &Params,
+    pins: &Pins,
+) -> Option<Rule> {
     let base_constants = er.constants.clone();
     match strategy {
         Strategy::Baseline => None,
@@ -940,7 +955,14 @@ fn fit_rule(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyR
 /// Fits a strategy. `pins` are shapes that must not regress (validation's
 /// refinement passes the ones it saw regress); the repairing strategies add
 /// every shape they regress and refit, up to five times.
-pub fn fit(strategy: Strategy, rows: &[&Row], limits: &[LimitSpec], er: &EarlyReturns, params: &Params, pins: &Pins) -> Fitted {
+pub fn fit(
+    strategy: Strategy,
+    rows: &[&Row],
+    limits: &[LimitSpec],
+    er: &EarlyReturns,
+    params: &Params,
+    pins: &Pins,
+) -> Fitted {
     let mut pins = pins.clone();
     let mut rule = fit_rule(strategy, rows, limits, er, params, &pins);
     if matches!(strategy, Strategy::Ladder2dSafe | Strategy::Ladder2dEarlySafe) {
@@ -987,10 +1009,7 @@ pub fn original_toolkit(rows: &[&Row], limits: &[LimitSpec]) -> Ladder {
         .map(|i| {
             let lo = i.saturating_sub(3);
             let hi = (i + 4).min(sorted.len());
-            *viable[i]
-                .iter()
-                .max_by_key(|&&k| ((lo..hi).filter(|&j| viable[j].contains(&k)).count(), k))
-                .unwrap_or(&0)
+            *viable[i].iter().max_by_key(|&&k| ((lo..hi).filter(|&j| viable[j].contains(&k)).count(), k)).unwrap_or(&0)
         })
         .collect();
     // Clusters by chosen limit; thresholds at each cluster's largest output,
@@ -1117,14 +1136,16 @@ pub fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: &Pins) 
         let mut cv_out: Vec<Option<ShapeOutcome>> = vec![None; table.rows.len()];
         if table.rows.len() >= folds {
             for f in 0..folds {
-                let train: Vec<&Row> = table.rows.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, r)| r).collect();
+                let train: Vec<&Row> =
+                    table.rows.iter().enumerate().filter(|(i, _)| i % folds != f).map(|(_, r)| r).collect();
                 let model = fit(strategy, &train, &table.limits, er, params, pins);
                 for (i, r) in table.rows.iter().enumerate().filter(|(i, _)| i % folds == f) {
                     cv_out[i] = Some(outcome(r, &table.limits, model.choose(r, er)));
                 }
             }
         }
-        let cv_out: Vec<ShapeOutcome> = cv_out.into_iter().enumerate().map(|(i, o)| o.unwrap_or_else(|| fitted_out[i].clone())).collect();
+        let cv_out: Vec<ShapeOutcome> =
+            cv_out.into_iter().enumerate().map(|(i, o)| o.unwrap_or_else(|| fitted_out[i].clone())).collect();
         let (fl, cl) = (log_speedups(&fitted_out), log_speedups(&cv_out));
         let gm = |l: &[f64]| stats::mean(l).map(f64::exp).unwrap_or(1.0);
         let worst = |o: &[ShapeOutcome]| o.iter().filter_map(|x| x.speedup).fold(f64::INFINITY, f64::min);
@@ -1174,7 +1195,15 @@ mod tests {
     /// limit octaves) from the best limit; `noise` perturbs it.
     fn step_rows(noise: f64, seed: u64) -> (Vec<Row>, Vec<LimitSpec>) {
         let limits: Vec<LimitSpec> = [1, 8, 16, 32, 64, 128, 256, 512].into_iter().map(LimitSpec::Fixed).collect();
-        let truth = |o: i64| if o < 1 << 12 { 256 } else if o < 1 << 16 { 64 } else { 8 };
+        let truth = |o: i64| {
+            if o < 1 << 12 {
+                256
+            } else if o < 1 << 16 {
+                64
+            } else {
+                8
+            }
+        };
         let mut rng = Rng::new(seed);
         let mut rows = Vec::new();
         for i in 0..120 {
@@ -1221,7 +1250,13 @@ mod tests {
         assert_eq!(got, vec![256, 64, 8], "{ladder:?}");
         // Thresholds separate the same shapes as the truth.
         for r in &rows {
-            let truth = if r.output < 1 << 12 { 256 } else if r.output < 1 << 16 { 64 } else { 8 };
+            let truth = if r.output < 1 << 12 {
+                256
+            } else if r.output < 1 << 16 {
+                64
+            } else {
+                8
+            };
             assert_eq!(ladder.limit(r.output, 0), LimitSpec::Fixed(truth), "output {}", r.output);
         }
         // And read like IREE's: 64 * 64 = 2^12, 256 * 256 = 2^16.

@@ -66,7 +66,8 @@ pub fn heatmap(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
     let mut rows: Vec<usize> = h.outcomes.iter().map(|o| o.shape).collect();
     rows.sort_by_key(|&i| (results.shapes[i].features.output_size, results.shapes[i].features.reduction_size));
     let limits = measured(results);
-    let cols: Vec<String> = std::iter::once("baseline".to_string()).chain(limits.iter().map(|&l| candidate_name(Some(l)))).collect();
+    let cols: Vec<String> =
+        std::iter::once("baseline".to_string()).chain(limits.iter().map(|&l| candidate_name(Some(l)))).collect();
     let labels: Vec<String> = std::iter::once("base".to_string()).chain(limits.iter().map(|l| l.to_string())).collect();
     let height = (rows.len() * 4 + 90).clamp(200, 1400) as u32;
     let mut svg = String::new();
@@ -117,8 +118,10 @@ pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
         .iter()
         .map(|o| {
             let s = &results.shapes[o.shape];
-            let times: Vec<(i64, f64)> =
-                limits.iter().filter_map(|&l| s.runs.get(&candidate_name(Some(l))).and_then(Measurement::median).map(|t| (l, t))).collect();
+            let times: Vec<(i64, f64)> = limits
+                .iter()
+                .filter_map(|&l| s.runs.get(&candidate_name(Some(l))).and_then(Measurement::median).map(|t| (l, t)))
+                .collect();
             let best = times.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|x| x.0);
             (s.features.output_size as f64, s.features.reduction_size as f64, best)
         })
@@ -154,7 +157,9 @@ pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
             for r in &rule.ladder.rungs {
                 let upper = r.upper.map(|u| u as f64).unwrap_or(xmax).min(xmax);
                 if r.upper.is_some() && upper > xmin {
-                    chart.draw_series(LineSeries::new(vec![(upper, ymin), (upper, ymax)], BLACK.stroke_width(2))).map_err(e)?;
+                    chart
+                        .draw_series(LineSeries::new(vec![(upper, ymin), (upper, ymax)], BLACK.stroke_width(2)))
+                        .map_err(e)?;
                 }
                 let lo_x = lower.max(xmin);
                 let mid = (lo_x * upper).sqrt();
@@ -164,14 +169,24 @@ pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
                 let mut bottom = ymin;
                 for sp in &r.splits {
                     let t = (sp.threshold as f64).clamp(ymin, ymax);
-                    chart.draw_series(LineSeries::new(vec![(lo_x, t), (upper, t)], BLACK.stroke_width(1))).map_err(e)?;
                     chart
-                        .draw_series(std::iter::once(Text::new(label(sp.limit), (mid, (bottom * t).sqrt()), ("sans-serif", 12))))
+                        .draw_series(LineSeries::new(vec![(lo_x, t), (upper, t)], BLACK.stroke_width(1)))
+                        .map_err(e)?;
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            label(sp.limit),
+                            (mid, (bottom * t).sqrt()),
+                            ("sans-serif", 12),
+                        )))
                         .map_err(e)?;
                     bottom = t;
                 }
                 chart
-                    .draw_series(std::iter::once(Text::new(label(r.limit), (mid, (bottom * ymax).sqrt()), ("sans-serif", 12))))
+                    .draw_series(std::iter::once(Text::new(
+                        label(r.limit),
+                        (mid, (bottom * ymax).sqrt()),
+                        ("sans-serif", 12),
+                    )))
                     .map_err(e)?;
                 lower = upper;
             }
@@ -218,7 +233,10 @@ pub fn speedups(h: &HeuristicAnalysis) -> Result<String, Err> {
         let root = SVGBackend::with_string(&mut svg, (640, 320)).into_drawing_area();
         root.fill(&WHITE).map_err(e)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: per-shape speedup of the recommendation over the baseline", h.heuristic), ("sans-serif", 16))
+            .caption(
+                format!("{}: per-shape speedup of the recommendation over the baseline", h.heuristic),
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(50)

@@ -29,7 +29,8 @@ pub fn runs(test: &str) -> Vec<Run> {
     let mut lines = Vec::new();
     let mut pending = String::new();
     for line in test.lines() {
-        let Some(body) = line.trim_start().strip_prefix("//").map(str::trim_start).and_then(|l| l.strip_prefix("RUN:")) else {
+        let Some(body) = line.trim_start().strip_prefix("//").map(str::trim_start).and_then(|l| l.strip_prefix("RUN:"))
+        else {
             continue;
         };
         let body = body.trim();
@@ -210,7 +211,11 @@ util.func public @matmul_b(%arg0: tensor<1xf32>) {
     fn run_lines_and_prefixes() {
         let r = runs(TEST);
         assert_eq!(r.len(), 2);
-        assert!(r[0].command.starts_with("iree-opt --pass-pipeline=") && r[0].command.ends_with("--split-input-file %s"), "{:?}", r[0]);
+        assert!(
+            r[0].command.starts_with("iree-opt --pass-pipeline=") && r[0].command.ends_with("--split-input-file %s"),
+            "{:?}",
+            r[0]
+        );
         assert_eq!(r[0].prefixes, vec!["CHECK"]);
         assert_eq!(r[1].prefixes, vec!["LOW"]);
     }
@@ -224,7 +229,10 @@ util.func public @matmul_b(...) {\n  %0 = linalg.matmul {iree_linalg_ext.split_r
         let changes = update(TEST, &["CHECK".to_string()], &attrs);
         assert_eq!(changes.len(), 2);
         let new = apply(TEST, &changes, |_| true);
-        assert!(new.contains("//       CHECK: iree_linalg_ext.split_reduction = [1 : index, 75 : index, 225 : index]"), "{new}");
+        assert!(
+            new.contains("//       CHECK: iree_linalg_ext.split_reduction = [1 : index, 75 : index, 225 : index]"),
+            "{new}"
+        );
         assert!(new.contains("//   CHECK: iree_linalg_ext.split_reduction = [256 : index]"), "{new}");
         // The LOW lines belong to another RUN line and stay.
         assert!(new.contains("//       LOW: iree_linalg_ext.split_reduction = [1 : index, 45 : index, 225 : index]"));
@@ -232,7 +240,8 @@ util.func public @matmul_b(...) {\n  %0 = linalg.matmul {iree_linalg_ext.split_r
         let conv_only = apply(TEST, &changes, |f| heuristic_of(TEST, f) == Heuristic::Conv);
         assert!(conv_only.contains("75 : index") && conv_only.contains("CHECK-NOT"), "{conv_only}");
         // A function that is no longer split.
-        let none: BTreeMap<String, Vec<String>> = [("conv_a".to_string(), vec![]), ("matmul_b".to_string(), vec![])].into();
+        let none: BTreeMap<String, Vec<String>> =
+            [("conv_a".to_string(), vec![]), ("matmul_b".to_string(), vec![])].into();
         let c = update(TEST, &["CHECK".to_string()], &none);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].new, "//       CHECK-NOT: iree_linalg_ext.split_reduction");

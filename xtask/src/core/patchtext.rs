@@ -201,9 +201,20 @@ mod tests {
             tool_version: "0.1.0".into(),
         };
         let p = format_patch(&meta, &[FileChange { path: "x.cpp".into(), old: "a\nb\n".into(), new: "a\nc\n".into() }]);
-        assert!(p.starts_with("From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A U Thor <a@example.com>\n"));
-        assert!(p.contains("Subject: [PATCH] Retune\n\nWhy.\n---\n x.cpp | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n"), "{p}");
-        assert!(p.contains(&format!("diff --git a/x.cpp b/x.cpp\nindex {}..{} 100644\n--- a/x.cpp", &blob_id("a\nb\n")[..12], &blob_id("a\nc\n")[..12])));
+        assert!(p.starts_with(
+            "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A U Thor <a@example.com>\n"
+        ));
+        assert!(
+            p.contains(
+                "Subject: [PATCH] Retune\n\nWhy.\n---\n x.cpp | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n"
+            ),
+            "{p}"
+        );
+        assert!(p.contains(&format!(
+            "diff --git a/x.cpp b/x.cpp\nindex {}..{} 100644\n--- a/x.cpp",
+            &blob_id("a\nb\n")[..12],
+            &blob_id("a\nc\n")[..12]
+        )));
         assert_eq!(base_commit(&p), Some("abc"));
     }
 }

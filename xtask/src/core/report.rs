@@ -39,7 +39,9 @@ pub fn describe_rule(rule: &Rule, ladder_var: &str, before: &std::collections::B
         .constants
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(v))
-        .map(|(k, v)| format!("{k} {} -> {}", before.get(k).map(|b| (*b as i64).to_string()).unwrap_or("?".into()), *v as i64))
+        .map(|(k, v)| {
+            format!("{k} {} -> {}", before.get(k).map(|b| (*b as i64).to_string()).unwrap_or("?".into()), *v as i64)
+        })
         .collect();
     if !changed.is_empty() {
         let _ = writeln!(out, "- early-return constants: {}", changed.join(", "));
@@ -174,7 +176,12 @@ pub fn markdown(a: &Analysis) -> String {
                 );
             }
             _ => {
-                let _ = writeln!(out, "- **{}**: no change recommended ({}).", h.heuristic, h.error.as_deref().unwrap_or("the current code is best"));
+                let _ = writeln!(
+                    out,
+                    "- **{}**: no change recommended ({}).",
+                    h.heuristic,
+                    h.error.as_deref().unwrap_or("the current code is best")
+                );
             }
         }
     }
@@ -219,13 +226,13 @@ pub fn markdown(a: &Analysis) -> String {
 
     let _ = writeln!(out, "\n## Part 2: Baseline comparison\n");
     let _ = writeln!(out, "Improved/regressed means beyond the measured noise of both sides (2.5 standard errors of the log-ratio of medians, at least 0.5%).\n");
-    let _ = writeln!(out, "| candidate | compared | improved | neutral | regressed | win rate | geomean speedup | total speedup | best | worst |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| candidate | compared | improved | neutral | regressed | win rate | geomean speedup | total speedup | best | worst | splits changed (predicted) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for c in &a.candidates {
         if let Some(v) = &c.vs_baseline {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.name,
                 v.compared,
                 v.improved,
@@ -235,7 +242,8 @@ pub fn markdown(a: &Analysis) -> String {
                 fmt_x(v.geomean_speedup),
                 fmt_x(v.total_speedup),
                 fmt_x(v.max_speedup),
-                fmt_x(v.worst_speedup)
+                fmt_x(v.worst_speedup),
+                c.predicted_changes
             );
         }
     }
@@ -246,13 +254,20 @@ pub fn markdown(a: &Analysis) -> String {
             continue;
         }
         let _ = writeln!(out, "**{}**\n", h.heuristic);
-        let _ = writeln!(out, "| best limit | shapes | outputSize range | reductionSize range | geomean speedup of best |");
+        let _ =
+            writeln!(out, "| best limit | shapes | outputSize range | reductionSize range | geomean speedup of best |");
         let _ = writeln!(out, "|---:|---:|---|---|---:|");
         for c in &h.clusters {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} - {} | {} - {} | {} |",
-                c.limit, c.count, c.output_min, c.output_max, c.reduction_min, c.reduction_max, fmt_x(c.geomean_speedup)
+                c.limit,
+                c.count,
+                c.output_min,
+                c.output_max,
+                c.reduction_min,
+                c.reduction_max,
+                fmt_x(c.geomean_speedup)
             );
         }
         let _ = writeln!(out);
@@ -290,7 +305,11 @@ pub fn markdown(a: &Analysis) -> String {
     }
 
     let _ = writeln!(out, "\n## Failures and gaps\n");
-    if a.failures.is_empty() && a.partial_shapes.is_empty() && a.unmeasured_shapes.is_empty() && a.skipped_lines.is_empty() {
+    if a.failures.is_empty()
+        && a.partial_shapes.is_empty()
+        && a.unmeasured_shapes.is_empty()
+        && a.skipped_lines.is_empty()
+    {
         let _ = writeln!(out, "None: every shape was measured by every candidate that ran.");
     }
     for (line, why) in &a.skipped_lines {
@@ -313,7 +332,12 @@ pub fn markdown(a: &Analysis) -> String {
             let _ = writeln!(out, "- {} shape {shape} left out of the fit: {why}", h.heuristic);
         }
         if !h.imputed.is_empty() {
-            let _ = writeln!(out, "- {}: {} (shape, limit) measurement(s) missing, counted as twice the shape's worst time in the fit", h.heuristic, h.imputed.len());
+            let _ = writeln!(
+                out,
+                "- {}: {} (shape, limit) measurement(s) missing, counted as twice the shape's worst time in the fit",
+                h.heuristic,
+                h.imputed.len()
+            );
         }
     }
 
@@ -324,11 +348,20 @@ pub fn markdown(a: &Analysis) -> String {
 
     if !a.roofline.is_empty() {
         let _ = writeln!(out, "\n## Roofline\n");
-        let _ = writeln!(out, "Achieved fraction of the roofline time (max of flops/peak and bytes/bandwidth) per shape.\n");
+        let _ = writeln!(
+            out,
+            "Achieved fraction of the roofline time (max of flops/peak and bytes/bandwidth) per shape.\n"
+        );
         let _ = writeln!(out, "| shape | baseline | recommended |");
         let _ = writeln!(out, "|---:|---:|---:|");
         for r in &a.roofline {
-            let _ = writeln!(out, "| {} | {} | {} |", r.shape, fmt_pct(r.baseline), r.recommended.map(fmt_pct).unwrap_or("-".into()));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                r.shape,
+                fmt_pct(r.baseline),
+                r.recommended.map(fmt_pct).unwrap_or("-".into())
+            );
         }
     }
 

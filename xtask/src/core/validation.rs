@@ -185,12 +185,20 @@ pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
         let n = logs.len() as f64;
         let mean = logs.iter().sum::<f64>() / n;
         let p = if logs.len() < 2 {
-            if mean.abs() > MIN_EFFECT.ln_1p() { 0.0 } else { 1.0 }
+            if mean.abs() > MIN_EFFECT.ln_1p() {
+                0.0
+            } else {
+                1.0
+            }
         } else {
             let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
             let se = (var / n).sqrt();
             if se == 0.0 {
-                if mean == 0.0 { 1.0 } else { 0.0 }
+                if mean == 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
             } else {
                 t_test_p(mean / se, n - 1.0)
             }
@@ -359,12 +367,25 @@ pub fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usi
 /// The summary table of a patch's commit message and the report.
 pub fn table(s: &AbSummary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| shapes | rounds | geomean speedup (95% CI) | total speedup (95% CI) | improved | neutral | regressed |");
+    let _ = writeln!(
+        out,
+        "| shapes | rounds | geomean speedup (95% CI) | total speedup (95% CI) | improved | neutral | regressed |"
+    );
     let _ = writeln!(out, "|---:|---:|---|---|---:|---:|---:|");
     let _ = writeln!(
         out,
         "| {} | {} | {:.3}x ({:.3}-{:.3}) | {:.3}x ({:.3}-{:.3}) | {} | {} | {} |",
-        s.shapes, s.rounds, s.geomean, s.geomean_ci.0, s.geomean_ci.1, s.total, s.total_ci.0, s.total_ci.1, s.improved, s.neutral, s.regressed
+        s.shapes,
+        s.rounds,
+        s.geomean,
+        s.geomean_ci.0,
+        s.geomean_ci.1,
+        s.total,
+        s.total_ci.0,
+        s.total_ci.1,
+        s.improved,
+        s.neutral,
+        s.regressed
     );
     out
 }
@@ -421,7 +442,11 @@ pub fn markdown(v: &Validation) -> String {
                 out,
                 "| {} | {} | {:.3}x ({:.3}-{:.3}) | {} |",
                 r.round,
-                if r.pins.is_empty() { "-".to_string() } else { r.pins.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ") },
+                if r.pins.is_empty() {
+                    "-".to_string()
+                } else {
+                    r.pins.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                },
                 r.summary.geomean,
                 r.summary.geomean_ci.0,
                 r.summary.geomean_ci.1,
@@ -504,7 +529,15 @@ mod tests {
         let (v, _) = verdicts(&[ab(3, &rounds[0], &rounds[1])]);
         assert_eq!(v[0].verdict, Verdict::Regressed);
         let s = summarize(&v, vec![], 3, 1);
-        let round = Round { round: 1, pins: vec![], rules: vec![], patched_commit: String::new(), summary: s, per_heuristic: vec![], shapes: v };
+        let round = Round {
+            round: 1,
+            pins: vec![],
+            rules: vec![],
+            patched_commit: String::new(),
+            summary: s,
+            per_heuristic: vec![],
+            shapes: v,
+        };
         let (ready, reasons) = verdict(&round, None, &[]);
         assert!(!ready);
         assert!(reasons.iter().any(|r| r.contains("regresses `cmd 3`")), "{reasons:?}");

@@ -227,16 +227,12 @@ fn flag_pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 fn int_value(flag: &str, value: &str) -> Result<i64, String> {
-    value
-        .parse::<i64>()
-        .map_err(|_| format!("flag `{flag}` needs an integer, got `{value}`"))
+    value.parse::<i64>().map_err(|_| format!("flag `{flag}` needs an integer, got `{value}`"))
 }
 
 /// Flags that do not change the shape (timing, verification, search).
-const SHAPE_NEUTRAL_FLAGS: &[&str] = &[
-    "-t", "--time", "--iter", "-i", "-b", "--bias", "-V", "--verify", "-s", "--search", "-w",
-    "--wall",
-];
+const SHAPE_NEUTRAL_FLAGS: &[&str] =
+    &["-t", "--time", "--iter", "-i", "-b", "--bias", "-V", "--verify", "-s", "--search", "-w", "--wall"];
 
 fn parse_conv(command: &str, args: &[String]) -> Result<Op, String> {
     let element_bytes = match command {
@@ -282,18 +278,13 @@ fn parse_conv(command: &str, args: &[String]) -> Result<Op, String> {
             "-^" | "--dilation_d" => dd = v()?,
             "-l" | "--dilation_h" => dh = v()?,
             "-j" | "--dilation_w" => dw = v()?,
-            "-I" | "--in_layout" | "-O" | "--out_layout" | "-f" | "--fil_layout" => {
-                layouts.push(value.clone())
-            }
+            "-I" | "--in_layout" | "-O" | "--out_layout" | "-f" | "--fil_layout" => layouts.push(value.clone()),
             "-m" | "--mode" => {
                 if value != "conv" {
-                    return Err(format!(
-                        "convolution mode `{value}` is not supported (only `-m conv`)"
-                    ));
+                    return Err(format!("convolution mode `{value}` is not supported (only `-m conv`)"));
                 }
             }
-            "-%" | "--trans_output_pad_d" | "-Y" | "--trans_output_pad_h" | "-X"
-            | "--trans_output_pad_w" => {}
+            "-%" | "--trans_output_pad_d" | "-Y" | "--trans_output_pad_h" | "-X" | "--trans_output_pad_w" => {}
             f if SHAPE_NEUTRAL_FLAGS.contains(&f) => {}
             other => return Err(format!("unknown convolution flag `{other}`")),
         }
@@ -335,28 +326,14 @@ fn parse_conv(command: &str, args: &[String]) -> Result<Op, String> {
             return Err(format!("{name} must be positive, got {value}"));
         }
     }
-    if input.iter().chain(&filter).chain(&stride).chain(&dilation).any(|&v| v <= 0)
-        || pad.iter().any(|&p| p < 0)
-    {
+    if input.iter().chain(&filter).chain(&stride).chain(&dilation).any(|&v| v <= 0) || pad.iter().any(|&p| p < 0) {
         return Err("spatial sizes, strides and dilations must be positive, pads non-negative".into());
     }
     if c % g != 0 || k % g != 0 {
         return Err(format!("-c {c} and -k {k} must both be divisible by -g {g}"));
     }
-    let params = ConvParams {
-        mode,
-        n,
-        c,
-        k,
-        input,
-        filter,
-        pad,
-        stride,
-        dilation,
-        groups: g,
-        channels_last,
-        element_bytes,
-    };
+    let params =
+        ConvParams { mode, n, c, k, input, filter, pad, stride, dilation, groups: g, channels_last, element_bytes };
     if params.output_spatial().iter().any(|&o| o <= 0) {
         return Err("the filter is larger than the padded input: empty output".into());
     }
@@ -529,9 +506,7 @@ fn conv_features(p: &ConvParams) -> Features {
             };
             (cg, p.n, in_img, red, true)
         }
-        ConvMode::BackwardWeight => {
-            (kg, cg, filt, [vec![p.n], out_spatial.clone()].concat(), false)
-        }
+        ConvMode::BackwardWeight => (kg, cg, filt, [vec![p.n], out_spatial.clone()].concat(), false),
     };
     let depth = p.groups;
     let output_size = output_channel * batch * image * depth;

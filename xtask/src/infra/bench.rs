@@ -104,7 +104,10 @@ pub fn environment(
     for var in &config.bench.device_env {
         env.push((var.clone(), device.into()));
     }
+    // Configured variables override the tuner's (doctor flags the ones that
+    // defeat isolation); one entry per name, the last one wins.
     for (k, v) in &config.bench.env {
+        env.retain(|(name, _)| name != k);
         env.push((k.clone(), config::expand(v, &vars)?.into()));
     }
     Ok(env)
@@ -113,9 +116,8 @@ pub fn environment(
 /// The command line, placeholders expanded token by token so that paths
 /// with spaces stay one argument.
 pub fn command_line(inv: &Invocation) -> Result<Vec<String>> {
-    let tokens = shlex::split(&inv.config.bench.command).ok_or_else(|| {
-        anyhow::anyhow!("`bench.command` has unbalanced quotes: `{}`", inv.config.bench.command)
-    })?;
+    let tokens = shlex::split(&inv.config.bench.command)
+        .ok_or_else(|| anyhow::anyhow!("`bench.command` has unbalanced quotes: `{}`", inv.config.bench.command))?;
     let vars = placeholders(inv);
     let mut out = Vec::new();
     for t in tokens {
@@ -131,8 +133,7 @@ pub fn command_line(inv: &Invocation) -> Result<Vec<String>> {
 /// Runs one benchmark process.
 pub fn run(inv: &Invocation) -> Result<Outcome> {
     let argv = command_line(inv)?;
-    std::fs::create_dir_all(inv.cache_dir)
-        .with_context(|| format!("cannot create `{}`", inv.cache_dir.display()))?;
+    std::fs::create_dir_all(inv.cache_dir).with_context(|| format!("cannot create `{}`", inv.cache_dir.display()))?;
     let mut job = Job::new(&argv[0], inv.build_dir, inv.log, inv.timeout).args(&argv[1..]);
     job.env = environment(inv.config, inv.build_dir, inv.source_dir, inv.cache_dir, inv.device)?;
     job.env_remove.push("PYTHONPATH".to_string());

@@ -64,12 +64,8 @@ fn dir_name(p: &Path, fallback: &str) -> String {
 pub fn slot_paths(config: &Config, index: u32) -> (PathBuf, PathBuf, PathBuf) {
     let dir = config.work_dir().join(format!("slot-{index}"));
     let src = dir.join(dir_name(&config.target.iree, "iree"));
-    let build_name = config
-        .build
-        .dir
-        .as_deref()
-        .map(|d| dir_name(d, "iree-build"))
-        .unwrap_or_else(|| "iree-build".to_string());
+    let build_name =
+        config.build.dir.as_deref().map(|d| dir_name(d, "iree-build")).unwrap_or_else(|| "iree-build".to_string());
     let build = dir.join(build_name);
     (dir, src, build)
 }

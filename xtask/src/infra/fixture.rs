@@ -47,10 +47,8 @@ impl Default for Options {
 /// Tools the fixture needs beyond Rust; stops with the one command that
 /// installs them when any is missing.
 pub fn check_prerequisites() -> Result<()> {
-    let missing: Vec<&str> = ["cmake", "ninja", "c++", "python3", "git"]
-        .into_iter()
-        .filter(|t| which(t).is_none())
-        .collect();
+    let missing: Vec<&str> =
+        ["cmake", "ninja", "c++", "python3", "git"].into_iter().filter(|t| which(t).is_none()).collect();
     if !missing.is_empty() {
         let sudo = if unsafe { libc::geteuid() } == 0 { "" } else { "sudo " };
         bail!(
@@ -173,13 +171,23 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
         }
         let outcome = proc::run(&configure)?;
         if !outcome.success() {
-            bail!("configuring the fixture failed ({}); see `{}`:\n{}", outcome.ended, log.display(), proc::log_tail(&log, 20));
+            bail!(
+                "configuring the fixture failed ({}); see `{}`:\n{}",
+                outcome.ended,
+                log.display(),
+                proc::log_tail(&log, 20)
+            );
         }
         if options.build {
             let build = Job::new("cmake", root, &log, Duration::from_secs(1800)).arg("--build").arg(&build_dir);
             let outcome = proc::run(&build)?;
             if !outcome.success() {
-                bail!("building the fixture failed ({}); see `{}`:\n{}", outcome.ended, log.display(), proc::log_tail(&log, 20));
+                bail!(
+                    "building the fixture failed ({}); see `{}`:\n{}",
+                    outcome.ended,
+                    log.display(),
+                    proc::log_tail(&log, 20)
+                );
             }
         }
         std::fs::write(&stamp_path, &stamp).with_context(|| format!("cannot write `{}`", stamp_path.display()))?;

@@ -32,10 +32,7 @@ pub fn resolve(repo: &Repository, rev: &str) -> Result<Oid> {
             e.message()
         )
     })?;
-    Ok(obj
-        .peel_to_commit()
-        .map_err(|_| anyhow!("revision `{rev}` is not a commit"))?
-        .id())
+    Ok(obj.peel_to_commit().map_err(|_| anyhow!("revision `{rev}` is not a commit"))?.id())
 }
 
 pub fn workdir(repo: &Repository) -> PathBuf {
@@ -226,9 +223,6 @@ pub fn head_and_status(repo: &Repository) -> Result<(String, Vec<String>)> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(true);
     let statuses = repo.statuses(Some(&mut opts))?;
-    let lines = statuses
-        .iter()
-        .map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or("")))
-        .collect();
+    let lines = statuses.iter().map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or(""))).collect();
     Ok((format!("{head} {head_id}"), lines))
 }

@@ -144,9 +144,8 @@ pub fn run(job: &Job) -> Result<Outcome> {
         });
     }
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    let mut child =
+        cmd.spawn().with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
     let pid = child.id() as i32;
     loop {
         if let Some(status) = child.try_wait().context("cannot wait for a child process")? {
@@ -182,11 +181,7 @@ pub fn output(program: &str, args: &[&str], cwd: &Path) -> Result<String> {
         .output()
         .with_context(|| format!("cannot run `{program}`"))?;
     if !out.status.success() {
-        bail!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("`{program} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

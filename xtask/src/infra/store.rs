@@ -133,9 +133,7 @@ impl Journal {
     pub fn append(&mut self, record: Record) -> Result<()> {
         let mut line = serde_json::to_string(&record).context("cannot serialise a journal record")?;
         line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .with_context(|| format!("cannot append to `{}`", self.path.display()))?;
+        self.file.write_all(line.as_bytes()).with_context(|| format!("cannot append to `{}`", self.path.display()))?;
         self.file.sync_data().with_context(|| format!("cannot sync `{}`", self.path.display()))?;
         self.records.push(record);
         Ok(())
@@ -163,9 +161,7 @@ pub fn lock_dir(dir: &Path, what: &str) -> Result<DirLock> {
              when that process exits)",
             dir.display()
         ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock `{}`", path.display()))
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock `{}`", path.display())),
     }
 }
 

@@ -80,7 +80,8 @@ pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> Low
     let mut rungs = Vec::new();
     for (idx, rung) in ladder.rungs.iter().enumerate() {
         let lower = if idx == 0 { i64::MIN } else { ladder.rungs[idx - 1].upper.unwrap_or(i64::MIN) };
-        let leaf_of = |reduction: i64| rung.splits.iter().position(|s| reduction < s.threshold).unwrap_or(rung.splits.len());
+        let leaf_of =
+            |reduction: i64| rung.splits.iter().position(|s| reduction < s.threshold).unwrap_or(rung.splits.len());
         let mut leaves = Vec::new();
         for leaf in 0..=rung.splits.len() {
             if !has_flag {
@@ -97,7 +98,8 @@ pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> Low
                 low.insert("lowParallelism".into(), 1.0);
                 let mut high = env.clone();
                 high.insert("lowParallelism".into(), 0.0);
-                let (Ok(Some(l)), Ok(Some(h))) = (eval_ladder(&site.ladder, &low), eval_ladder(&site.ladder, &high)) else {
+                let (Ok(Some(l)), Ok(Some(h))) = (eval_ladder(&site.ladder, &low), eval_ladder(&site.ladder, &high))
+                else {
                     continue;
                 };
                 if l != h {
@@ -302,7 +304,8 @@ pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &LowValues) -> Resul
             edits.push(Edit { range: body.clone(), text: format!("{{\n{text}{closing}}}") });
         }
         LadderStyle::Inline { chain, .. } => {
-            edits.push(Edit { range: chain.clone(), text: inline_chain(&rule.ladder, &names, inclusive, &site.indent) });
+            edits
+                .push(Edit { range: chain.clone(), text: inline_chain(&rule.ladder, &names, inclusive, &site.indent) });
         }
     }
     for c in &site.constants {

@@ -35,9 +35,7 @@ impl FunctionNames {
                 &["getConvolutionReductionSizes", "getWeightBackwardReductionSizes"],
                 &["getConvolutionLimitParallelLoops"],
             ),
-            Heuristic::Matmul => {
-                (&["getMatmulLikeReductionSizes"], &["getMatmulLimitParallelLoops"])
-            }
+            Heuristic::Matmul => (&["getMatmulLikeReductionSizes"], &["getMatmulLimitParallelLoops"]),
         };
         FunctionNames {
             functions: functions.iter().map(|s| s.to_string()).collect(),
@@ -280,10 +278,7 @@ impl<'a> CppFile<'a> {
                     ))
                 })?;
                 let helper = functions.iter().find(|f| &f.name == helper_name).cloned().ok_or_else(|| {
-                    LocateError(format!(
-                        "`{}` calls `{helper_name}` but the file does not define it",
-                        function.name
-                    ))
+                    LocateError(format!("`{}` calls `{helper_name}` but the file does not define it", function.name))
                 })?;
                 if ladder_start.is_none() {
                     ladder_start = find_call(self, body, helper_name).map(|n| n.start_byte());
@@ -372,8 +367,7 @@ impl<'a> CppFile<'a> {
             if n.kind() != "if_statement" || n.start_byte() < window.start || n.start_byte() >= window.end {
                 return true;
             }
-            let Some(cond) = n.child_by_field_name("condition").and_then(|c| c.child_by_field_name("value"))
-            else {
+            let Some(cond) = n.child_by_field_name("condition").and_then(|c| c.child_by_field_name("value")) else {
                 return true;
             };
             let Some(consequence) = n.child_by_field_name("consequence") else { return true };
@@ -382,19 +376,12 @@ impl<'a> CppFile<'a> {
             }
             let mut mentions_threshold = false;
             visit(cond, &mut |c| {
-                match c.kind() {
-                    "identifier" => {
-                        if constants.iter().any(|k| k.name == self.node_text(c)) {
-                            mentions_threshold = true;
-                        }
-                    }
-                    "number_literal" => {
-                        if rules::parse_number(self.node_text(c)).is_some_and(|v| v > 1.0) {
-                            mentions_threshold = true;
-                        }
-                    }
-                    _ => {}
-                }
+                let threshold = match c.kind() {
+                    "identifier" => constants.iter().any(|k| k.name == self.node_text(c)),
+                    "number_literal" => rules::parse_number(self.node_text(c)).is_some_and(|v| v > 1.0),
+                    _ => false,
+                };
+                mentions_threshold |= threshold;
                 true
             });
             if mentions_threshold {

@@ -27,10 +27,7 @@ pub fn apply_edits(src: &str, edits: &[Edit]) -> Result<String, String> {
     sorted.sort_by_key(|e| e.range.start);
     for pair in sorted.windows(2) {
         if pair[0].range.end > pair[1].range.start {
-            return Err(format!(
-                "overlapping edits at bytes {:?} and {:?}",
-                pair[0].range, pair[1].range
-            ));
+            return Err(format!("overlapping edits at bytes {:?} and {:?}", pair[0].range, pair[1].range));
         }
     }
     let mut out = String::with_capacity(src.len() + 256);
@@ -92,10 +89,7 @@ pub fn apply_checked(src: &str, sites: &[Site], edits: &[Edit]) -> Result<String
     let after = CppFile::parse(&patched);
     let new_errors = after.error_lines().len();
     if new_errors > before.error_lines().len() {
-        return Err(format!(
-            "the rewritten file does not parse (first error at line {})",
-            after.error_lines()[0]
-        ));
+        return Err(format!("the rewritten file does not parse (first error at line {})", after.error_lines()[0]));
     }
     let owned_names: Vec<&str> = sites
         .iter()
@@ -116,9 +110,7 @@ pub fn apply_checked(src: &str, sites: &[Site], edits: &[Edit]) -> Result<String
         if old.name != new.name {
             return Err(format!("the rewrite renamed `{}` to `{}`", old.name, new.name));
         }
-        if !owned_names.contains(&old.name.as_str())
-            && src[old.range.clone()] != patched[new.range.clone()]
-        {
+        if !owned_names.contains(&old.name.as_str()) && src[old.range.clone()] != patched[new.range.clone()] {
             return Err(format!("the rewrite changed `{}`, which it must not touch", old.name));
         }
     }

@@ -79,7 +79,11 @@ pub enum Expr {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
-    If { cond: Expr, then: Vec<Stmt>, els: Vec<Stmt> },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        els: Vec<Stmt>,
+    },
     Return(Expr),
     /// `limitParallelLoops = <expr>;`
     Assign(String, Expr),
@@ -131,9 +135,9 @@ impl Expr {
         Ok(match self {
             Expr::Num(v) => *v,
             Expr::Bool(b) => f64::from(u8::from(*b)),
-            Expr::Var(name) => env(name).or_else(|| env(alias(name))).ok_or_else(|| {
-                format!("`{name}` is not a quantity the tuner knows")
-            })?,
+            Expr::Var(name) => env(name)
+                .or_else(|| env(alias(name)))
+                .ok_or_else(|| format!("`{name}` is not a quantity the tuner knows"))?,
             Expr::Not(e) => f64::from(u8::from(e.eval_with(env)? == 0.0)),
             Expr::Neg(e) => -e.eval_with(env)?,
             Expr::Bin(op, a, b) => {
@@ -266,11 +270,7 @@ pub fn parse_number(text: &str) -> Option<f64> {
         return i64::from_str_radix(digits, 16).ok().map(|v| v as f64);
     }
     let is_float = lower.contains('.') || (lower.contains('e') && !lower.starts_with("0x"));
-    let trimmed = if is_float {
-        lower.trim_end_matches(['f', 'l'])
-    } else {
-        lower.trim_end_matches(['u', 'l'])
-    };
+    let trimmed = if is_float { lower.trim_end_matches(['f', 'l']) } else { lower.trim_end_matches(['u', 'l']) };
     trimmed.parse::<f64>().ok()
 }
 
@@ -285,14 +285,12 @@ fn named(node: Node) -> Vec<Node> {
 
 /// Converts an expression node.
 pub fn expr_from_node(src: &str, node: Node) -> Result<Expr, String> {
-    let field = |name: &str| {
-        node.child_by_field_name(name)
-            .ok_or_else(|| format!("`{}` lacks its {name}", text(src, node)))
-    };
+    let field =
+        |name: &str| node.child_by_field_name(name).ok_or_else(|| format!("`{}` lacks its {name}", text(src, node)));
     Ok(match node.kind() {
-        "number_literal" => Expr::Num(
-            parse_number(text(src, node)).ok_or_else(|| format!("bad number `{}`", text(src, node)))?,
-        ),
+        "number_literal" => {
+            Expr::Num(parse_number(text(src, node)).ok_or_else(|| format!("bad number `{}`", text(src, node)))?)
+        }
         "true" => Expr::Bool(true),
         "false" => Expr::Bool(false),
         "identifier" => Expr::Var(text(src, node).to_string()),

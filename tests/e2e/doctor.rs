@@ -1,0 +1,111 @@
+//! `cargo xtask doctor` on good and broken fixture setups, and the report's
+//! guard against a benchmark that never saw the patch.
+
+use crate::common::*;
+
+fn doctor(env: &Env, extra: &[&str]) -> (bool, String) {
+    let mut args = extra.to_vec();
+    args.push("doctor");
+    let out = xtask(env, &args);
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out)))
+}
+
+/// Rewrites the test's tuner.toml with `extra` appended.
+fn with_config(env: &Env, extra: &str) -> Env {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let path = env.root().join(format!("tuner-{}.toml", text.len() + extra.len()));
+    std::fs::write(&path, format!("{text}\n{extra}\n")).unwrap();
+    Env { tmp: tempfile::tempdir().unwrap(), repo: env.repo.clone(), build: env.build.clone(), config: path }
+}
+
+fn line<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no `{name}` line:\n{out}"))
+}
+
+#[test]
+fn doctor_passes_a_good_setup_and_names_the_fix_for_each_broken_one() {
+    let env = fixture(true, "");
+    let (good, out) = doctor(&env, &[]);
+    assert!(good, "{out}");
+    for name in [
+        "checkout",
+        "build dir",
+        "compiler cache",
+        "kernel cache",
+        "iree-turbine",
+        "iree-compile",
+        "python bindings",
+        "devices",
+        "disk",
+    ] {
+        assert!(line(&out, name).starts_with("ok"), "{out}");
+    }
+
+    // A fixed kernel-cache directory shared by every build.
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        "[bench]\n",
+        "[bench]\ncommand = \"{python} -m iree.turbine.kernel.boo.driver.driver --commands-file {commands} --csv {csv} --cache-dir /tmp/shared-boo-cache\"\n",
+    );
+    std::fs::write(env.root().join("shared-cache.toml"), text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--config", env.root().join("shared-cache.toml").to_str().unwrap(), "doctor"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success());
+    assert!(line(&text, "kernel cache").starts_with("FAIL"), "{text}");
+    assert!(text.contains("fix: pass `--cache-dir {cache_dir}`"), "{text}");
+
+    // A stale iree-compile first on the benchmark's PATH.
+    let fake = env.root().join("fakebin");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(fake.join("iree-compile"), "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(fake.join("iree-compile"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bad = with_config(&env, &format!("[bench.env]\nPATH = \"{}:/usr/bin:/bin\"\n", fake.display()));
+    let (good, out) = doctor(&bad, &[]);
+    assert!(!good);
+    assert!(line(&out, "iree-compile").starts_with("FAIL") && out.contains(&fake.display().to_string()), "{out}");
+    assert!(out.contains("do not set PATH in `bench.env`"), "{out}");
+
+    // A build directory that does not exist.
+    let missing = env.root().join("no-such-build");
+    let (good, out) = doctor(&env, &["--build-dir", missing.to_str().unwrap()]);
+    assert!(!good);
+    assert!(line(&out, "build dir").starts_with("FAIL") && out.contains("--build-dir"), "{out}");
+
+    // Anchors the patcher cannot find.
+    let bad = with_config(&env, "[heuristics.conv]\nfunctions = [\"getSomethingElse\"]\nhelpers = []\n");
+    let (good, out) = doctor(&bad, &[]);
+    assert!(!good);
+    assert!(line(&out, "anchors").starts_with("FAIL") && out.contains("getSomethingElse"), "{out}");
+    assert!(out.contains("heuristics.<name>.functions"), "{out}");
+}
+
+#[test]
+fn a_benchmark_that_ignores_the_build_is_flagged() {
+    let env = fixture(true, "");
+    // Every candidate's benchmark runs the user's own (baseline) compiler.
+    let build = &env.build;
+    let wired = with_config(
+        &env,
+        &format!(
+            "[bench.env]\nPATH = \"{}:{}\"\nPYTHONPATH = \"{}:{}:{}\"\n",
+            build.join("tools").display(),
+            std::env::var("PATH").unwrap(),
+            build.join("compiler/bindings/python").display(),
+            build.join("runtime/bindings/python").display(),
+            workspace().join("tests/fixtures/turbine").display()
+        ),
+    );
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    ok(xtask(&wired, &["sweep", commands.to_str().unwrap(), "--quick"]));
+    let err = ok(xtask(&wired, &["analyze", "small"]));
+    assert!(err.contains("warning: the patch may not have reached the benchmark"), "{err}");
+    let report = std::fs::read_to_string(env.runs().join("small/report.md")).unwrap();
+    assert!(report.contains("**Warning:** the patch may not have reached the benchmark"), "{report}");
+    assert!(report.contains("stale kernel cache") && report.contains("cargo xtask doctor"), "{report}");
+    // And doctor says why.
+    let (good, out) = doctor(&wired, &[]);
+    assert!(!good && line(&out, "iree-compile").starts_with("FAIL"), "{out}");
+}
