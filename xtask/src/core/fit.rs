@@ -448,13 +448,19 @@ fn dp_ladders(groups: &[Vec<&Row>], nk: usize, max_rungs: usize, pins: &Pins) ->
         .collect()
 }
 
+/// Rows sorted by output size, grouped where it is equal (a threshold on
+/// output size cannot separate them).
 fn group_rows<'a>(rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
+    group_rows_by(rows, |r| r.output)
+}
+
+fn group_rows_by<'a>(rows: &[&'a Row], key: impl Fn(&Row) -> i64) -> Vec<Vec<&'a Row>> {
     let mut sorted: Vec<&Row> = rows.to_vec();
-    sorted.sort_by_key(|r| r.output);
+    sorted.sort_by_key(|r| key(r));
     let mut groups: Vec<Vec<&Row>> = Vec::new();
     for r in sorted {
         match groups.last_mut() {
-            Some(g) if g[0].output == r.output => g.push(r),
+            Some(g) if key(g[0]) == key(r) => g.push(r),
             _ => groups.push(vec![r]),
         }
     }
@@ -558,16 +564,8 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pi
         if rs.len() < 4 {
             continue;
         }
-        let mut sorted = rs.clone();
-        sorted.sort_by_key(|r| r.reduction);
         // Group equal reduction sizes: a threshold cannot separate them.
-        let mut groups: Vec<Vec<&Row>> = Vec::new();
-        for r in sorted {
-            match groups.last_mut() {
-                Some(g) if g[0].reduction == r.reduction => g.push(r),
-                _ => groups.push(vec![r]),
-            }
-        }
+        let groups = group_rows_by(&rs, |r| r.reduction);
         let n = groups.len();
         let nk = limits.len();
         let mut prefix = vec![vec![0.0; nk]; n + 1];
