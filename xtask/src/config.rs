@@ -211,11 +211,18 @@ pub struct Sweep {
     pub full: Vec<i64>,
     /// Commands file used when none is given on the command line.
     pub commands: Option<PathBuf>,
+    /// Benchmark the baseline again after the candidates, to detect drift.
+    pub recheck_baseline: bool,
 }
 
 impl Default for Sweep {
     fn default() -> Self {
-        Sweep { quick: vec![1, 64, 128, 256], full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], commands: None }
+        Sweep {
+            quick: vec![1, 64, 128, 256],
+            full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+            commands: None,
+            recheck_baseline: true,
+        }
     }
 }
 

@@ -312,6 +312,7 @@ fn results_skeleton(ctx: &Ctx, plan: &Plan) -> Results {
                 decisions: decisions(plan, s),
             })
             .collect(),
+        recheck: None,
     }
 }
 
@@ -506,7 +507,8 @@ pub fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     store::write_json(&results_path, &results)?;
 
     let repo = git::open(&config.target.iree)?;
-    let steps = plan.candidates.len() as u64 * (1 + u64::from(config.bench.repeats));
+    let per_build = 1 + u64::from(config.bench.repeats);
+    let steps = (plan.candidates.len() as u64 + u64::from(config.sweep.recheck_baseline)) * per_build;
     let progress = Progress::new(steps, "sweep");
     let mut slot: Option<Slot> = None;
     let mut baseline_seconds: Option<f64> = None;
@@ -636,10 +638,79 @@ pub fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         results.merge(&result);
         store::write_json(&results_path, &results)?;
     }
+    if config.sweep.recheck_baseline {
+        recheck_baseline(config, &plan, &plan_cfg, &repo, &mut slot, &mut journal, &mut results, &progress)?;
+        store::write_json(&results_path, &results)?;
+    }
     progress.finish();
     journal.append(Record::new("sweep_finished"))?;
     print_summary(&results);
     eprintln!("results: {}", results_path.display());
+    Ok(())
+}
+
+/// Benchmarks the baseline once more after the candidates (SHARK tuner's
+/// drift check), reusing an earlier recheck with the same key.
+#[allow(clippy::too_many_arguments)]
+fn recheck_baseline(
+    config: &Config,
+    plan: &Plan,
+    plan_cfg: &ConfigurePlan,
+    repo: &git2::Repository,
+    slot: &mut Option<Slot>,
+    journal: &mut Journal,
+    results: &mut Results,
+    progress: &Progress,
+) -> Result<()> {
+    let baseline = &plan.candidates[0];
+    let key = sha256_hex(format!("{}-recheck", baseline.key).as_bytes());
+    let dir = plan.run_dir.join("candidates").join("baseline-recheck");
+    let file = dir.join("result.json");
+    let done = journal.records().iter().any(|r| r.event == "recheck_done" && r.key.as_deref() == Some(key.as_str()));
+    if done {
+        if let Ok(m) = store::read_json::<Vec<Measurement>>(&file) {
+            progress.log("baseline recheck: reusing the finished result");
+            progress.advance(1 + u64::from(config.bench.repeats));
+            results.recheck = Some(m);
+            return Ok(());
+        }
+    }
+    if slot.is_none() {
+        let branch = branch_name(&plan.run, "baseline");
+        git::set_branch(repo, &branch, plan.base)?;
+        *slot = Some(build::ensure_slot(repo, config, 0, &branch)?);
+    }
+    let slot = slot.as_ref().unwrap();
+    clear_attempt(&dir)?;
+    progress.message("baseline recheck: building");
+    let log = dir.join("build.log");
+    let (built, _) = build_commit(config, plan_cfg, slot, plan.base, &log)?;
+    progress.advance(1);
+    if !built {
+        progress.log(&format!("baseline recheck: the baseline no longer builds; see `{}`", log.display()));
+        return Ok(());
+    }
+    progress.message("baseline recheck: benchmarking");
+    let cache_dir = config.work_dir().join("cache").join(&plan.run).join("baseline-recheck");
+    let timeout = Duration::from_secs(config.bench.timeout_s);
+    let run = benchmark(
+        config,
+        slot,
+        &plan.shapes,
+        &dir,
+        &cache_dir,
+        &key,
+        config.bench.repeats,
+        timeout,
+        &[],
+        Some(progress),
+    )?;
+    store::write_json(&file, &run.measurements)?;
+    let mut r = Record::new("recheck_done");
+    r.key = Some(key);
+    r.file = Some("candidates/baseline-recheck/result.json".into());
+    journal.append(r)?;
+    results.recheck = Some(run.measurements);
     Ok(())
 }
 

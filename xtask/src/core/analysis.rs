@@ -121,6 +121,50 @@ pub struct TopSpeedup {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Drift {
+    pub geomean: f64,
+    pub shapes: usize,
+    pub moved: usize,
+    pub warning: Option<String>,
+}
+
+/// Compares the baseline's recheck with its first measurement.
+fn drift(results: &Results) -> Option<Drift> {
+    let recheck = results.recheck.as_ref()?;
+    let (mut ratios, mut moved) = (Vec::new(), 0);
+    for (s, r) in results.shapes.iter().zip(recheck) {
+        let Some(b) = s.runs.get("baseline") else { continue };
+        let (Some(x), Some(y)) = (b.median(), r.median()) else { continue };
+        ratios.push(y / x);
+        let t = noise_threshold(
+            b.relative_noise().unwrap_or(0.0),
+            b.samples.len(),
+            r.relative_noise().unwrap_or(0.0),
+            r.samples.len(),
+        );
+        if verdict(x / y, t) != Verdict::Neutral {
+            moved += 1;
+        }
+    }
+    let geomean = stats::geomean(&ratios)?;
+    let warning = (moved * 10 > ratios.len()).then(|| {
+        format!(
+            "the baseline measured {} after the candidates than before ({} of {} shapes beyond noise): the \
+             machine drifted during the sweep (clocks, temperature, other load); rankings between candidates \
+             measured far apart are less certain; `validate` compares within rounds and is not affected",
+            if geomean >= 1.0 {
+                format!("{:.1}% slower", 100.0 * (geomean - 1.0))
+            } else {
+                format!("{:.1}% faster", 100.0 * (1.0 - geomean))
+            },
+            moved,
+            ratios.len()
+        )
+    });
+    Some(Drift { geomean, shapes: ratios.len(), moved, warning })
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Roofline {
     pub shape: usize,
     /// Achieved fraction of the roofline time at baseline and with the
@@ -156,6 +200,9 @@ pub struct Analysis {
     pub top_speedups: Vec<TopSpeedup>,
     /// Set when the candidates look like they never reached the benchmark.
     pub noop_warning: Option<String>,
+    /// The baseline re-measured after the candidates, over the first
+    /// measurement (geomean), and the shapes that moved beyond noise.
+    pub drift: Option<Drift>,
     /// Shapes whose decision no candidate changes (wasted benchmark time).
     pub unchanged_shapes: Vec<usize>,
     pub roofline: Vec<Roofline>,
@@ -560,6 +607,7 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
         heuristics,
         top_speedups: top,
         noop_warning,
+        drift: drift(results),
         unchanged_shapes,
         roofline,
         validation: None,

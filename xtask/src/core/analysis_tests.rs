@@ -82,6 +82,7 @@ fn synthetic(source: &str, limits: &[i64]) -> Results {
         heuristics: vec![Heuristic::Conv, Heuristic::Matmul],
         candidates,
         shapes,
+        recheck: None,
     }
 }
 
@@ -230,4 +231,49 @@ fn failures_and_gaps_are_named_not_crashed_on() {
     // The failed candidate is in the table, with nothing averaged in.
     assert!(md.contains("| limit-128 | buildfailed | 0 |"), "{md}");
     let _ = html::page(&results, &a, &md);
+}
+
+#[test]
+fn roofline_column_when_peaks_are_configured() {
+    let results = synthetic(CURRENT, &[1, 64, 128, 256]);
+    let mut s = settings();
+    s.peak_flops = 1.3e15;
+    s.peak_bytes_per_s = 5.3e12;
+    let (a, _) = analyze(&results, CURRENT, &s);
+    assert_eq!(a.roofline.len(), results.shapes.len());
+    for r in &a.roofline {
+        assert!(r.baseline > 0.0 && r.baseline.is_finite(), "{r:?}");
+        assert!(r.recommended.is_some_and(|x| x > 0.0));
+    }
+    assert!(report::markdown(&a).contains("## Roofline"));
+    // Without peaks, no column.
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    assert!(a.roofline.is_empty() && !report::markdown(&a).contains("## Roofline"));
+}
+
+#[test]
+fn a_drifting_machine_is_reported() {
+    let mut results = synthetic(CURRENT, &[1, 64]);
+    let first = results_shapes_baseline(&results);
+    let again = |scale: f64| -> Option<Vec<Measurement>> {
+        Some(
+            first
+                .iter()
+                .map(|m| Measurement { samples: m.samples.iter().map(|x| x * scale).collect(), ..m.clone() })
+                .collect(),
+        )
+    };
+    results.recheck = again(1.0);
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    let d = a.drift.as_ref().unwrap();
+    assert!((d.geomean - 1.0).abs() < 1e-12 && d.moved == 0 && d.warning.is_none());
+    results.recheck = again(1.2);
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    let md = report::markdown(&a);
+    assert!(md.contains("the baseline measured 20.0% slower after the candidates"), "{md}");
+    assert!(md.contains("Drift check: the baseline, benchmarked again after every candidate, measured 1.200x"), "{md}");
+}
+
+fn results_shapes_baseline(results: &Results) -> Vec<Measurement> {
+    results.shapes.iter().map(|s| s.runs["baseline"].clone()).collect()
 }

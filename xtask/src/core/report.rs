@@ -188,6 +188,9 @@ pub fn markdown(a: &Analysis) -> String {
     if let Some(w) = &a.noop_warning {
         let _ = writeln!(out, "\n> **Warning:** {w}");
     }
+    if let Some(w) = a.drift.as_ref().and_then(|d| d.warning.as_ref()) {
+        let _ = writeln!(out, "\n> **Warning:** {w}");
+    }
     if !a.failures.is_empty() || !a.unmeasured_shapes.is_empty() {
         let _ = writeln!(
             out,
@@ -226,6 +229,15 @@ pub fn markdown(a: &Analysis) -> String {
 
     let _ = writeln!(out, "\n## Part 2: Baseline comparison\n");
     let _ = writeln!(out, "Improved/regressed means beyond the measured noise of both sides (2.5 standard errors of the log-ratio of medians, at least 0.5%).\n");
+    if let Some(d) = &a.drift {
+        let _ = writeln!(
+            out,
+            "Drift check: the baseline, benchmarked again after every candidate, measured {} of its first time (geomean over {} shapes; {} moved beyond noise).\n",
+            fmt_x(d.geomean),
+            d.shapes,
+            d.moved
+        );
+    }
     let _ = writeln!(out, "| candidate | compared | improved | neutral | regressed | win rate | geomean speedup | total speedup | best | worst | splits changed (predicted) |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for c in &a.candidates {

@@ -150,6 +150,10 @@ pub struct Results {
     pub heuristics: Vec<Heuristic>,
     pub candidates: Vec<CandidateInfo>,
     pub shapes: Vec<ShapeResult>,
+    /// The baseline measured again after every candidate (per shape), to
+    /// see whether the machine drifted during the sweep.
+    #[serde(default)]
+    pub recheck: Option<Vec<Measurement>>,
 }
 
 /// `runs/<name>/candidates/<candidate>/result.json`: one candidate's
