@@ -76,6 +76,9 @@ pythonpath = ["{turbine}"]
 repeats = 2
 device_check = "{{python}} -m iree.turbine.kernel.boo.driver.driver --list-devices"
 
+[validate]
+targets = []
+
 [sweep]
 commands = "{commands}"
 {extra_config}

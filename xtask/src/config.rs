@@ -255,6 +255,9 @@ pub struct Validate {
     pub test_command: String,
     /// Refit-and-revalidate rounds when validation finds regressions.
     pub refine_rounds: u32,
+    /// Targets the validation build needs beyond `build.targets` (the tools
+    /// the compiler's tests run).
+    pub targets: Vec<String>,
     /// The lit tests that pin the heuristic's results (relative to the
     /// checkout; `*` matches within a file name).
     pub test_files: Vec<String>,
@@ -268,6 +271,7 @@ impl Default for Validate {
             rounds: 5,
             test_command: "ctest --test-dir {build_dir} -R set_split_reduction_sizes --output-on-failure".into(),
             refine_rounds: 2,
+            targets: vec!["iree-opt".into(), "FileCheck".into()],
             test_files: vec!["compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_*.mlir".into()],
             numerics_args: vec!["--verify-numerics".into()],
         }

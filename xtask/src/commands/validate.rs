@@ -175,6 +175,12 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
     if config.validate.rounds == 0 {
         bail!("`validate.rounds` is 0: at least one A/B round is needed");
     }
+    // The validation builds also need what the compiler's tests run.
+    for t in config.validate.targets.clone() {
+        if !config.build.targets.contains(&t) {
+            config.build.targets.push(t);
+        }
+    }
     let run_dir = super::analyze::find_run(ctx, args.run.as_deref())?;
     let _lock = store::lock_dir(&run_dir, "sweep or validation")?;
     let results: Results = store::read_json(&run_dir.join("results.json"))?;

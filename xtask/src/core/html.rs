@@ -139,7 +139,6 @@ pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .right_y_label_area_size(90)
             .build_cartesian_2d((xmin..xmax).log_scale(), (ymin..ymax).log_scale())
             .map_err(e)?;
         chart
