@@ -12,6 +12,11 @@ fn chromium() -> std::path::PathBuf {
         .expect("this test needs Chromium: `apt-get install -y chromium` (.ci/run installs it)")
 }
 
+fn clang_format() -> std::path::PathBuf {
+    xtask::infra::fixture::which("clang-format")
+        .expect("this test needs clang-format: `apt-get install -y clang-format` (.ci/run installs it)")
+}
+
 /// Headless Chromium with the flags this machine's closed network needs.
 fn headless(profile: &std::path::Path) -> Command {
     let mut c = Command::new(chromium());
@@ -73,6 +78,25 @@ fn generated_cpp_builds_in_the_fixture_for_both_styles_and_the_report_renders() 
         for d in &diffs {
             git_out(&clone, &["apply", d.to_str().unwrap()]);
         }
+        // The changed lines are clang-format clean (LLVM style, as IREE's).
+        let file = "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp";
+        let patched = std::fs::read_to_string(clone.join(file)).unwrap();
+        let diff = git_out(&clone, &["diff", "-U0", "--", file]);
+        let mut lines = Vec::new();
+        for h in diff.lines().filter_map(|l| l.strip_prefix("@@ ")) {
+            let new = h.split_whitespace().nth(1).unwrap().trim_start_matches('+');
+            let (start, count) = new.split_once(',').map(|(a, b)| (a, b)).unwrap_or((new, "1"));
+            let (start, count): (usize, usize) = (start.parse().unwrap(), count.parse().unwrap());
+            if count > 0 {
+                lines.push(format!("--lines={}:{}", start, start + count - 1));
+            }
+        }
+        assert!(!lines.is_empty(), "{rev}: nothing changed in {file}");
+        let formatted = Command::new(clang_format()).arg("--style=LLVM").args(&lines).arg(clone.join(file)).output().unwrap();
+        assert!(formatted.status.success());
+        let formatted = String::from_utf8(formatted.stdout).unwrap();
+        assert_eq!(formatted, patched, "{rev}: the generated C++ is not clang-format clean:\n{diff}");
+
         let build = clone.join("build");
         let status = Command::new("cmake")
             .args(["-G", "Ninja", "-S"])
