@@ -85,14 +85,15 @@ fn generated_cpp_builds_in_the_fixture_for_both_styles_and_the_report_renders() 
         let mut lines = Vec::new();
         for h in diff.lines().filter_map(|l| l.strip_prefix("@@ ")) {
             let new = h.split_whitespace().nth(1).unwrap().trim_start_matches('+');
-            let (start, count) = new.split_once(',').map(|(a, b)| (a, b)).unwrap_or((new, "1"));
+            let (start, count) = new.split_once(',').unwrap_or((new, "1"));
             let (start, count): (usize, usize) = (start.parse().unwrap(), count.parse().unwrap());
             if count > 0 {
                 lines.push(format!("--lines={}:{}", start, start + count - 1));
             }
         }
         assert!(!lines.is_empty(), "{rev}: nothing changed in {file}");
-        let formatted = Command::new(clang_format()).arg("--style=LLVM").args(&lines).arg(clone.join(file)).output().unwrap();
+        let formatted =
+            Command::new(clang_format()).arg("--style=LLVM").args(&lines).arg(clone.join(file)).output().unwrap();
         assert!(formatted.status.success());
         let formatted = String::from_utf8(formatted.stdout).unwrap();
         assert_eq!(formatted, patched, "{rev}: the generated C++ is not clang-format clean:\n{diff}");

@@ -205,3 +205,33 @@ fn a_regressing_patch_is_not_ready_and_refinement_removes_the_regression() {
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("Refinement history"), "{report}");
 }
+
+#[test]
+fn low_parallelism_targets_are_tuned_without_touching_the_default_ones() {
+    // An RDNA-class simulated GPU: boo compiles with the low-parallelism
+    // parameters there, so those are the values the sweep can tune.
+    let env = fixture(false, "\n[heuristics]\nlow_parallelism = true\n\n[bench.env]\nFIXTURE_BOO_ARCH = \"gfx1100\"\n");
+    ok(xtask(&env, &["sweep", "--quick"]));
+    let run = env.runs().join("conv_weight_backward");
+    let results = read_json(&run.join("results.json"));
+    // The predicted baseline split (low-parallelism values) is what the GPU ran.
+    for s in results["shapes"].as_array().unwrap() {
+        let d = &s["decisions"]["baseline"];
+        let split = d["tile_sizes"].is_array() && d["tile_sizes"] != s["features"]["reduction_dims"];
+        assert_eq!(
+            s["runs"]["baseline"]["dispatches"].as_f64().unwrap(),
+            if split { 2.0 } else { 1.0 },
+            "{}",
+            s["command"]
+        );
+    }
+    let err = ok(xtask(&env, &["analyze"]));
+    assert!(err.contains("recommended diff"), "{err}");
+    // The analysis checked the default targets' decisions are unchanged on
+    // every shape; the code says how it keeps them.
+    let diff = std::fs::read_to_string(run.join("recommended-conv.diff")).unwrap();
+    assert!(diff.contains("if (!lowParallelism) {") || diff.contains("lowParallelism ?"), "{diff}");
+    let pd = patches(&env).to_str().unwrap().to_string();
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
+    assert!(err.contains("verdict: ready"), "{err}");
+}

@@ -59,6 +59,10 @@ impl Default for Target {
 pub struct Heuristics {
     /// `--heuristics conv,matmul`.
     pub tune: Vec<Heuristic>,
+    /// The benchmark's GPU compiles with the low-parallelism parameters
+    /// (RDNA-class; boo turns them on for gfx10/11/12): tune those values
+    /// and keep the default ones.
+    pub low_parallelism: bool,
     pub conv: FunctionNames,
     pub matmul: FunctionNames,
 }
@@ -67,6 +71,7 @@ impl Default for Heuristics {
     fn default() -> Self {
         Heuristics {
             tune: vec![Heuristic::Conv, Heuristic::Matmul],
+            low_parallelism: false,
             conv: FunctionNames::iree_defaults(Heuristic::Conv),
             matmul: FunctionNames::iree_defaults(Heuristic::Matmul),
         }

@@ -59,6 +59,7 @@ pub fn settings(ctx: &Ctx) -> Settings {
     let c = &ctx.config;
     Settings {
         pins: Default::default(),
+        low_parallelism: c.heuristics.low_parallelism,
         folds: c.analyze.folds,
         max_rungs: c.analyze.max_rungs,
         peak_flops: c.analyze.peak_flops,

@@ -237,9 +237,9 @@ pub fn plan(ctx: &Ctx, args: &SweepArgs, plan_cfg: &ConfigurePlan) -> Result<Pla
 
 /// Predicted decisions per shape: the baseline from the ladder read from the
 /// C++, candidates from their fixed limit.
-fn decisions(plan: &Plan, shape: &Shape) -> BTreeMap<String, crate::core::results::Decision> {
+fn decisions(plan: &Plan, shape: &Shape, low: bool) -> BTreeMap<String, crate::core::results::Decision> {
     let site = plan.sites.iter().find(|s| s.heuristic == shape.features.heuristic);
-    let baseline = site.map(|s| decide::modelled(&shape.features, &Model::from_site(s), false));
+    let baseline = site.map(|s| decide::modelled(&shape.features, &Model::from_site(s), low));
     let mut out = BTreeMap::new();
     for c in &plan.candidates {
         let d = match (c.limit, site) {
@@ -309,7 +309,7 @@ fn results_skeleton(ctx: &Ctx, plan: &Plan) -> Results {
                 op: s.op.clone(),
                 features: s.features.clone(),
                 runs: BTreeMap::new(),
-                decisions: decisions(plan, s),
+                decisions: decisions(plan, s, config.heuristics.low_parallelism),
             })
             .collect(),
         recheck: None,

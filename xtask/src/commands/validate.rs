@@ -464,7 +464,7 @@ fn unchanged_shapes(config: &Config, results: &Results, patched: &str) -> Vec<bo
         .map(|s| {
             let Some(base) = s.decisions.get("baseline").filter(|d| d.unknown.is_none()) else { return false };
             let Some(model) = models.get(&s.features.heuristic) else { return true };
-            let new = crate::core::decide::modelled(&s.features, model, false);
+            let new = crate::core::decide::modelled(&s.features, model, config.heuristics.low_parallelism);
             new.unknown.is_none() && new.tile_sizes == base.tile_sizes && new.limit.is_some() == base.limit.is_some()
         })
         .collect()

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 pub struct Settings {
     /// Shapes the rules must not regress beyond noise (from validation).
     pub pins: fit::Pins,
+    /// The sweep measured low-parallelism targets (RDNA-class GPUs).
+    pub low_parallelism: bool,
     pub folds: usize,
     pub max_rungs: usize,
     pub peak_flops: f64,
@@ -295,6 +297,30 @@ fn clusters(table: &Table) -> Vec<Cluster> {
 
 /// Checks that the emitted C++ decides every shape the way the rule does,
 /// by reading the patched file back and evaluating it.
+/// Whether the current code has a low-parallelism variant to keep.
+fn emit_keeps_variant(old: &Model) -> bool {
+    let mut vars = Vec::new();
+    fn walk(stmts: &[crate::core::cpp::rules::Stmt], vars: &mut Vec<String>) {
+        use crate::core::cpp::rules::Stmt;
+        for s in stmts {
+            match s {
+                Stmt::If { cond, then, els } => {
+                    cond.vars(vars);
+                    walk(then, vars);
+                    walk(els, vars);
+                }
+                Stmt::Return(e) | Stmt::Assign(_, e) => e.vars(vars),
+                Stmt::Other(_) => {}
+            }
+        }
+    }
+    walk(&old.ladder, &mut vars);
+    vars.iter().any(|v| v == "lowParallelism")
+}
+
+/// Also checks that the target the sweep did not tune decides every shape as
+/// before (`old` is the current code's model).
+#[allow(clippy::too_many_arguments)]
 fn verify_emitted(
     patched: &str,
     heuristic: Heuristic,
@@ -303,12 +329,32 @@ fn verify_emitted(
     table: &Table,
     rule: &Rule,
     er: &EarlyReturns,
+    old: &Model,
+    low: bool,
 ) -> Result<(), String> {
     let site = CppFile::parse(patched).locate(heuristic, names).map_err(|e| e.0)?;
     let model = Model::from_site(&site);
     for row in &table.rows {
         let features = &results.shapes[row.shape].features;
-        let d = decide::modelled(features, &model, false);
+        // The ladder only: early returns are shared by both targets, and
+        // their constants may change (the report says so).
+        let ladder_only = |m: &Model| Model { early_returns: vec![], ..m.clone() };
+        let (before, after) = (
+            decide::modelled(features, &ladder_only(old), !low),
+            decide::modelled(features, &ladder_only(&model), !low),
+        );
+        let has_variant = emit_keeps_variant(old);
+        if has_variant
+            && before.unknown.is_none()
+            && (before.limit, &before.tile_sizes) != (after.limit, &after.tile_sizes)
+        {
+            return Err(format!(
+                "the generated code changes what {} targets (which the sweep did not measure) do for `{}`",
+                if low { "default" } else { "low-parallelism" },
+                results.shapes[row.shape].command
+            ));
+        }
+        let d = decide::modelled(features, &model, low);
         if let Some(u) = d.unknown {
             return Err(format!("the generated code cannot be evaluated: {u}"));
         }
@@ -336,7 +382,7 @@ fn analyze_heuristic(
 ) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
     let names = settings.names.get(&h).cloned().unwrap_or_else(|| FunctionNames::iree_defaults(h));
     let located = CppFile::parse(source).locate(h, &names);
-    let current = located.as_ref().map(|s| fit::ladder_specs(&s.ladder)).unwrap_or_default();
+    let current = located.as_ref().map(|s| fit::ladder_specs(&s.ladder, settings.low_parallelism)).unwrap_or_default();
     let table = fit::table(results, h, &current);
     let empty = |style: String, function: String, error: String| HeuristicAnalysis {
         heuristic: h,
@@ -367,7 +413,7 @@ fn analyze_heuristic(
         return (empty(site.style.name().into(), site.function.name.clone(), why), None);
     }
     let model = Model::from_site(&site);
-    let er = EarlyReturns::from_model(&model);
+    let er = EarlyReturns::from_model(&model, settings.low_parallelism);
     let params = Params {
         max_rungs: settings.max_rungs.max(1),
         folds: settings.folds.max(2),
@@ -412,10 +458,10 @@ fn analyze_heuristic(
         .iter()
         .map(|r| {
             let f = &results.shapes[r.shape].features;
-            (r.output, r.reduction, decide::env(f, &model.constants, false))
+            (r.output, r.reduction, decide::env(f, &model.constants, settings.low_parallelism))
         })
         .collect();
-    let low = emit::low_values(&site, &rule.ladder, &envs);
+    let low = emit::keep(&site, &rule.ladder, &envs, settings.low_parallelism);
     let edits = match emit::rule_edits(source, &site, rule, &low) {
         Ok(e) => e,
         Err(e) => {
@@ -423,8 +469,9 @@ fn analyze_heuristic(
             return (analysis, None);
         }
     };
-    let patched = patch::apply_checked(source, std::slice::from_ref(&site), &edits)
-        .and_then(|p| verify_emitted(&p, h, &names, results, &table, rule, &er).map(|_| p));
+    let patched = patch::apply_checked(source, std::slice::from_ref(&site), &edits).and_then(|p| {
+        verify_emitted(&p, h, &names, results, &table, rule, &er, &model, settings.low_parallelism).map(|_| p)
+    });
     match patched {
         Ok(p) => {
             let diff = difftext::unified(&results.target.heuristic_file, source, &p);

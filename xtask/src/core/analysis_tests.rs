@@ -108,6 +108,7 @@ fn sample(t: f64) -> Measurement {
 fn settings() -> Settings {
     Settings {
         pins: Default::default(),
+        low_parallelism: false,
         folds: 5,
         max_rungs: 6,
         peak_flops: 0.0,

@@ -72,13 +72,14 @@ impl std::fmt::Display for LimitSpec {
 
 /// The values the current ladder uses (its high-parallelism ones), so that
 /// a fitted rule can keep them where no swept limit does better.
-pub fn ladder_specs(stmts: &[crate::core::cpp::rules::Stmt]) -> Vec<LimitSpec> {
+pub fn ladder_specs(stmts: &[crate::core::cpp::rules::Stmt], low: bool) -> Vec<LimitSpec> {
     use crate::core::cpp::rules::Stmt;
-    fn spec(e: &Expr) -> Option<LimitSpec> {
+    let spec = |e: &Expr| spec_of(e, low);
+    fn spec_of(e: &Expr, low: bool) -> Option<LimitSpec> {
         match e {
             Expr::Num(v) => Some(LimitSpec::Fixed(*v as i64)),
-            // `lowParallelism ? a : b`: the sweep tunes the default target.
-            Expr::Cond(_, _, b) => spec(b),
+            // `lowParallelism ? a : b`: the value of the target swept.
+            Expr::Cond(_, a, b) => spec_of(if low { a } else { b }, low),
             Expr::Call(name, args) if name == "min" && args.len() == 2 => match (&args[0], &args[1]) {
                 (Expr::Num(c), Expr::Var(_)) | (Expr::Var(_), Expr::Num(c)) => Some(LimitSpec::Clamp(*c as i64)),
                 _ => None,
@@ -87,19 +88,19 @@ pub fn ladder_specs(stmts: &[crate::core::cpp::rules::Stmt]) -> Vec<LimitSpec> {
         }
     }
     let mut out = Vec::new();
-    fn walk(stmts: &[Stmt], out: &mut Vec<LimitSpec>) {
+    fn walk(stmts: &[Stmt], out: &mut Vec<LimitSpec>, spec: &dyn Fn(&Expr) -> Option<LimitSpec>) {
         for s in stmts {
             match s {
                 Stmt::If { then, els, .. } => {
-                    walk(then, out);
-                    walk(els, out);
+                    walk(then, out, spec);
+                    walk(els, out, spec);
                 }
                 Stmt::Return(e) | Stmt::Assign(_, e) => out.extend(spec(e)),
                 Stmt::Other(_) => {}
             }
         }
     }
-    walk(stmts, &mut out);
+    walk(stmts, &mut out, &spec);
     out.sort();
     out.dedup();
     out
@@ -703,18 +704,20 @@ pub struct EarlyReturns {
     pub conditions: Vec<Expr>,
     /// Current values of the tuning constants.
     pub constants: BTreeMap<String, f64>,
+    /// The target measured is a low-parallelism one.
+    pub low: bool,
 }
 
 impl EarlyReturns {
-    pub fn from_model(model: &Model) -> EarlyReturns {
-        EarlyReturns { conditions: model.early_returns.clone(), constants: model.constants.clone() }
+    pub fn from_model(model: &Model, low: bool) -> EarlyReturns {
+        EarlyReturns { conditions: model.early_returns.clone(), constants: model.constants.clone(), low }
     }
 
     /// Whether an early return fires for `row` under `constants`.
     pub fn fires(&self, row: &Row, constants: &BTreeMap<String, f64>) -> bool {
         let lookup = |name: &str| -> Option<f64> {
             if name == "lowParallelism" {
-                return Some(0.0);
+                return Some(f64::from(u8::from(self.low)));
             }
             constants.get(name).or_else(|| row.env.get(name)).copied()
         };

@@ -125,6 +125,12 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     match &h.rule {
         Some(rule) => {
             let _ = writeln!(out, "Recommended rule:\n\n{}", describe_rule(rule, "outputSize", &h.constants_before));
+            if rule.constants.iter().any(|(k, v)| h.constants_before.get(k) != Some(v)) {
+                let _ = writeln!(
+                    out,
+                    "The early-return constants are shared by default and low-parallelism targets; only the target swept was measured.\n"
+                );
+            }
             if let Some(cpp) = &h.cpp {
                 let _ = writeln!(out, "```cpp\n{cpp}\n```\n");
             }

@@ -56,27 +56,45 @@ pub fn uses_inclusive(site: &Site) -> bool {
     le > lt
 }
 
-/// The limit of every leaf of a ladder under `lowParallelism`, read from the
-/// old ladder on the shapes that fall there; `None` where the old code has
-/// no low-parallelism variant.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LowValues {
-    /// Per rung, per leaf: one per reduction split, then the rung default.
-    pub rungs: Vec<Vec<Option<i64>>>,
+/// How the code keeps the target the sweep did not tune (low-parallelism
+/// targets when tuning the default ones, and the other way round).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Keep {
+    /// The old code has no low-parallelism variant: nothing to keep.
+    Nothing,
+    /// Per rung, per leaf (each reduction split, then the rung default):
+    /// the old value for the untuned target, the same for every measured
+    /// shape of the leaf; a `lowParallelism ? a : b` where it differs from
+    /// the tuned one. `None`: no measured shape in the leaf.
+    Merged { untuned_low: bool, rungs: Vec<Vec<Option<i64>>> },
+    /// The old values vary inside a new leaf (or are `std::nullopt` or a
+    /// clamp): the old body is kept whole for the untuned target, ahead of
+    /// the new ladder.
+    Block { untuned_low: bool },
 }
 
-impl LowValues {
+impl Keep {
     fn get(&self, rung: usize, leaf: usize) -> Option<i64> {
-        self.rungs.get(rung).and_then(|r| r.get(leaf)).copied().flatten()
+        match self {
+            Keep::Merged { rungs, .. } => rungs.get(rung).and_then(|r| r.get(leaf)).copied().flatten(),
+            _ => None,
+        }
+    }
+
+    fn untuned_low(&self) -> bool {
+        matches!(self, Keep::Merged { untuned_low: true, .. } | Keep::Block { untuned_low: true })
     }
 }
 
-/// Computes [`LowValues`]: for each leaf, the most common value the old
-/// ladder gives with `lowParallelism` on, over the shapes in that leaf, kept
-/// only where it differs from the old high-parallelism value (so untuned
-/// low-parallelism behaviour stays as it was).
-pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> LowValues {
+/// Decides how to keep the untuned target: reads the old ladder with the
+/// untuned setting on every measured shape, grouped by the new ladder's
+/// leaves. `tuned_low`: the sweep measured low-parallelism targets.
+pub fn keep(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)], tuned_low: bool) -> Keep {
     let has_flag = matches!(site.style, LadderStyle::Helper { .. }) && ladder_mentions(&site.ladder, "lowParallelism");
+    if !has_flag {
+        return Keep::Nothing;
+    }
+    let untuned_low = !tuned_low;
     let mut rungs = Vec::new();
     for (idx, rung) in ladder.rungs.iter().enumerate() {
         let lower = if idx == 0 { i64::MIN } else { ladder.rungs[idx - 1].upper.unwrap_or(i64::MIN) };
@@ -84,36 +102,29 @@ pub fn low_values(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)]) -> Low
             |reduction: i64| rung.splits.iter().position(|s| reduction < s.threshold).unwrap_or(rung.splits.len());
         let mut leaves = Vec::new();
         for leaf in 0..=rung.splits.len() {
-            if !has_flag {
-                leaves.push(None);
-                continue;
-            }
-            let mut counts: Vec<(i64, usize)> = Vec::new();
+            let mut value: Option<i64> = None;
             for (output, reduction, env) in envs {
                 let in_rung = *output >= lower && rung.upper.is_none_or(|u| *output < u);
                 if !in_rung || leaf_of(*reduction) != leaf {
                     continue;
                 }
-                let mut low = env.clone();
-                low.insert("lowParallelism".into(), 1.0);
-                let mut high = env.clone();
-                high.insert("lowParallelism".into(), 0.0);
-                let (Ok(Some(l)), Ok(Some(h))) = (eval_ladder(&site.ladder, &low), eval_ladder(&site.ladder, &high))
-                else {
-                    continue;
-                };
-                if l != h {
-                    match counts.iter_mut().find(|(v, _)| *v == l as i64) {
-                        Some((_, c)) => *c += 1,
-                        None => counts.push((l as i64, 1)),
-                    }
+                let mut e = env.clone();
+                e.insert("lowParallelism".into(), f64::from(u8::from(untuned_low)));
+                // `std::nullopt` (or an unreadable path) cannot sit in a
+                // ternary: keep the old body whole.
+                let Ok(Some(v)) = eval_ladder(&site.ladder, &e) else { return Keep::Block { untuned_low } };
+                match value {
+                    None => value = Some(v as i64),
+                    Some(x) if x == v as i64 => {}
+                    // Varies inside the leaf (a clamp, or several old rungs).
+                    Some(_) => return Keep::Block { untuned_low },
                 }
             }
-            leaves.push(counts.into_iter().max_by_key(|(v, c)| (*c, -*v)).map(|(v, _)| v));
+            leaves.push(value);
         }
         rungs.push(leaves);
     }
-    LowValues { rungs }
+    Keep::Merged { untuned_low, rungs }
 }
 
 fn ladder_mentions(stmts: &[Stmt], name: &str) -> bool {
@@ -182,19 +193,22 @@ fn clamp_var(stmts: &[Stmt]) -> Option<String> {
     })
 }
 
-/// The C++ value of a leaf; `None` for "no split".
-fn value(limit: LimitSpec, low: Option<i64>, names: &Names) -> Option<String> {
-    let high = match limit {
-        LimitSpec::Fixed(1) => return None,
+/// The C++ value of a leaf; `None` for "no split". `untuned` is the value
+/// kept for the other target (`untuned_low`: the low-parallelism one).
+fn value(limit: LimitSpec, untuned: Option<i64>, untuned_low: bool, names: &Names) -> Option<String> {
+    let tuned = match limit {
+        LimitSpec::Fixed(1) if untuned.is_none() => return None,
         LimitSpec::Fixed(v) => v.to_string(),
         LimitSpec::Clamp(c) => {
             let var = names.start_tile.as_deref().unwrap_or("startTileSize");
             format!("std::min<int64_t>({c}, {var})")
         }
     };
-    match (low, &names.low_parallelism) {
-        (Some(l), Some(flag)) if LimitSpec::Fixed(l) != limit => Some(format!("{flag} ? {l} : {high}")),
-        _ => Some(high),
+    match (untuned, &names.low_parallelism) {
+        (Some(u), Some(flag)) if LimitSpec::Fixed(u) != limit => {
+            Some(if untuned_low { format!("{flag} ? {u} : {tuned}") } else { format!("{flag} ? {tuned} : {u}") })
+        }
+        _ => Some(tuned),
     }
 }
 
@@ -207,10 +221,11 @@ fn cmp(names: &Names, upper: i64, inclusive: bool) -> String {
 }
 
 /// The helper's new body, without its braces' own lines.
-fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool, indent: &str) -> String {
+fn helper_body(ladder: &Ladder, low: &Keep, names: &Names, inclusive: bool, indent: &str) -> String {
     let i1 = indent;
     let i2 = format!("{indent}  ");
-    let ret = |limit: LimitSpec, lowv: Option<i64>, ind: &str| match value(limit, lowv, names) {
+    let untuned_low = low.untuned_low();
+    let ret = |limit: LimitSpec, lowv: Option<i64>, ind: &str| match value(limit, lowv, untuned_low, names) {
         Some(v) => format!("{ind}return {v};\n"),
         None => format!("{ind}return std::nullopt;\n"),
     };
@@ -237,7 +252,7 @@ fn helper_body(ladder: &Ladder, low: &LowValues, names: &Names, inclusive: bool,
 
 /// The new inline chain.
 fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -> String {
-    let assign = |limit: LimitSpec, ind: &str| match value(limit, None, names) {
+    let assign = |limit: LimitSpec, ind: &str| match value(limit, None, true, names) {
         Some(v) => format!("{ind}limitParallelLoops = {v};\n"),
         None => format!("{ind}return std::nullopt;\n"),
     };
@@ -279,8 +294,43 @@ fn inline_chain(ladder: &Ladder, names: &Names, inclusive: bool, indent: &str) -
     out.trim_start().trim_end_matches('\n').to_string()
 }
 
+/// The text inside `body` with the flag's value known: `flag ? a : b`
+/// becomes `a` or `b`, and `flag && x` becomes `x` when the flag is set.
+fn fold_flag(src: &str, body: &std::ops::Range<usize>, flag: &str, value: bool) -> String {
+    let file = super::CppFile::parse(src);
+    let mut edits = Vec::new();
+    file.visit_range(body.clone(), &mut |node, text| match node.kind() {
+        "conditional_expression" => {
+            let cond = node.child_by_field_name("condition").map(|c| text(c).trim_matches(|ch| ch == '(' || ch == ')'));
+            if cond == Some(flag) {
+                let pick = node.child_by_field_name(if value { "consequence" } else { "alternative" });
+                if let Some(p) = pick {
+                    edits.push(Edit { range: node.byte_range(), text: text(p).to_string() });
+                    return false;
+                }
+            }
+            true
+        }
+        "binary_expression" if value => {
+            let op = node.child_by_field_name("operator").map(text);
+            let left = node.child_by_field_name("left").map(text);
+            if op == Some("&&") && left == Some(flag) {
+                if let Some(r) = node.child_by_field_name("right") {
+                    edits.push(Edit { range: node.byte_range(), text: text(r).to_string() });
+                    return false;
+                }
+            }
+            true
+        }
+        _ => true,
+    });
+    let folded = super::patch::apply_edits(src, &edits).unwrap_or_else(|_| src.to_string());
+    let removed: isize = edits.iter().map(|e| (e.range.len() as isize) - (e.text.len() as isize)).sum();
+    folded[body.start + 1..(body.end as isize - removed) as usize - 1].to_string()
+}
+
 /// Edits that put `rule` into the file at `site`.
-pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &LowValues) -> Result<Vec<Edit>, String> {
+pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &Keep) -> Result<Vec<Edit>, String> {
     let names = names(site, src);
     let inclusive = uses_inclusive(site);
     let clamps = rule.ladder.rungs.iter().any(|r| {
@@ -299,7 +349,24 @@ pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &LowValues) -> Resul
     let mut edits = Vec::new();
     match &site.style {
         LadderStyle::Helper { body, .. } => {
-            let text = helper_body(&rule.ladder, low, &names, inclusive, &site.indent);
+            let mut text = helper_body(&rule.ladder, low, &names, inclusive, &site.indent);
+            if let Keep::Block { untuned_low } = low {
+                // The old body, whole, for the target the sweep did not tune.
+                let flag = names.low_parallelism.as_deref().unwrap_or("lowParallelism");
+                let cond = if *untuned_low { flag.to_string() } else { format!("!{flag}") };
+                let folded = fold_flag(src, body, flag, *untuned_low);
+                let old = folded.trim_matches('\n');
+                let mut block = format!("{}if ({cond}) {{\n", site.indent);
+                for line in old.lines() {
+                    if line.trim().is_empty() {
+                        block.push('\n');
+                    } else {
+                        block.push_str(&format!("  {line}\n"));
+                    }
+                }
+                block.push_str(&format!("{}}}\n\n", site.indent));
+                text = block + &text;
+            }
             let closing = super::line_indent(src, body.end - 1);
             edits.push(Edit { range: body.clone(), text: format!("{{\n{text}{closing}}}") });
         }

@@ -44,6 +44,10 @@ impl FunctionNames {
     }
 }
 
+/// What [`CppFile::visit_range`] calls: a node, a way to read node text;
+/// returns whether to descend.
+pub type RangeVisitor<'f, 'a> = dyn FnMut(Node<'_>, &dyn Fn(Node<'_>) -> &'a str) -> bool + 'f;
+
 /// A parsed source file.
 pub struct CppFile<'a> {
     pub text: &'a str,
@@ -174,6 +178,21 @@ impl<'a> CppFile<'a> {
 
     fn node_text(&self, node: Node) -> &'a str {
         &self.text[node.byte_range()]
+    }
+
+    /// Walks the nodes inside `range`; `f` gets each node and a way to read
+    /// node text, and returns whether to descend.
+    pub fn visit_range(&self, range: Range<usize>, f: &mut RangeVisitor<'_, 'a>) {
+        let text = |n: Node<'_>| -> &'a str { &self.text[n.byte_range()] };
+        visit(self.tree.root_node(), &mut |n| {
+            if n.end_byte() <= range.start || n.start_byte() >= range.end {
+                return false;
+            }
+            if n.start_byte() >= range.start && n.end_byte() <= range.end {
+                return f(n, &text);
+            }
+            true
+        });
     }
 
     /// Every function definition, members of classes included, in order.
