@@ -32,6 +32,14 @@ fn sweep_analyze_validate_apply_end_to_end() {
     assert_eq!(v["ready"], true);
     assert_eq!(v["numerics_checked"], true);
 
+    // A rerun reuses the finished A/B runs (a validation interrupted by a
+    // crash resumes the same way).
+    let measured = run.join("validation/round-1/ab-0-baseline/measured.json");
+    let stamp = std::fs::metadata(&measured).unwrap().modified().unwrap();
+    let again = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
+    assert!(again.contains("verdict: ready"), "{again}");
+    assert_eq!(std::fs::metadata(&measured).unwrap().modified().unwrap(), stamp, "the A/B run was redone");
+
     let conv = patches_dir.join("conv_weight_backward-conv.patch");
     let text = std::fs::read_to_string(&conv).unwrap();
     assert!(text.contains("Validation verdict: ready"));

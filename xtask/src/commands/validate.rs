@@ -115,20 +115,41 @@ fn lit_changes(config: &Config, slot: &Slot, files: &[String]) -> Result<Vec<(St
 
 /// One A/B benchmark of a build, into per-shape single measurements.
 #[allow(clippy::too_many_arguments)]
+/// A finished A/B run on disk, reused by a rerun with the same key.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Measured {
+    key: String,
+    measurements: Vec<Measurement>,
+}
+
+/// One benchmark run of a build; `key` says what it measured (build commit,
+/// round, side, benchmark settings), so an interrupted validation resumes
+/// without redoing the runs it finished.
+#[allow(clippy::too_many_arguments)]
 fn measure(
     config: &Config,
     slot: &Slot,
     shapes: &[Shape],
     dir: &Path,
     cache: &Path,
-    tag: &str,
+    key: &str,
     extra: &[String],
     progress: &Progress,
 ) -> Result<Vec<Measurement>> {
+    let done = dir.join("measured.json");
+    if let Ok(m) = store::read_json::<Measured>(&done) {
+        if m.key == key {
+            progress.advance(1);
+            return Ok(m.measurements);
+        }
+    }
     let timeout = Duration::from_secs(config.bench.timeout_s);
-    let run = super::sweep::benchmark(config, slot, shapes, dir, cache, tag, 1, timeout, extra, Some(progress))?;
+    let run = super::sweep::benchmark(config, slot, shapes, dir, cache, key, 1, timeout, extra, Some(progress))?;
     for why in &run.failed_repeats {
         progress.log(why);
+    }
+    if run.failed_repeats.is_empty() {
+        store::write_json(&done, &Measured { key: key.to_string(), measurements: run.measurements.clone() })?;
     }
     Ok(run.measurements)
 }
@@ -193,6 +214,15 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
     let plan1 = build::configure_plan(&config, cache.as_ref(), 1);
     let vdir = run_dir.join("validation");
     let run_name = results.run.clone();
+    // What every A/B run's key shares: the benchmark and its inputs.
+    let bench_key = super::sweep::sha256_hex(
+        serde_json::to_string(&serde_json::json!({
+            "tool": super::sweep::TOOL_VERSION,
+            "bench": config.bench,
+            "commands": results.commands.sha256,
+        }))?
+        .as_bytes(),
+    );
 
     // Baseline in slot 0 (the sweep's), patched in slot 1.
     let base_branch = super::sweep::branch_name(&run_name, "baseline");
@@ -330,7 +360,9 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
             for (s, side) in order {
                 let dir = rdir.join(format!("ab-{r}-{side}"));
                 let cache = cache_root.join(format!("validate-{side}"));
-                let m = measure(&config, s, &shapes, &dir, &cache, &format!("{side}-{round}-{r}"), &[], &progress)?;
+                let built = if side == "baseline" { base } else { commit };
+                let key = super::sweep::sha256_hex(format!("{bench_key}|{built}|{r}|{side}").as_bytes());
+                let m = measure(&config, s, &shapes, &dir, &cache, &key, &[], &progress)?;
                 for (a, m) in ab.iter_mut().zip(m) {
                     let v = m.samples.first().copied();
                     if side == "baseline" {
@@ -350,7 +382,9 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
                 &shapes,
                 &dir,
                 &cache_root.join("validate-numerics"),
-                "numerics",
+                &super::sweep::sha256_hex(
+                    format!("{bench_key}|{commit}|numerics|{:?}", config.validate.numerics_args).as_bytes(),
+                ),
                 &config.validate.numerics_args,
                 &progress,
             )?;

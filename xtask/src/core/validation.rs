@@ -203,13 +203,8 @@ pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
                 t_test_p(mean / se, n - 1.0)
             }
         };
-        let verdict = if p < 0.05 && mean > MIN_EFFECT.ln_1p() {
-            Verdict::Improved
-        } else if p < 0.05 && mean < -MIN_EFFECT.ln_1p() {
-            Verdict::Regressed
-        } else {
-            Verdict::Neutral
-        };
+        // Decided below, once every shape's p-value is known.
+        let verdict = Verdict::Neutral;
         let pairs: Vec<(f64, f64)> =
             s.baseline.iter().zip(&s.patched).filter_map(|(a, b)| Some(((*a)?, (*b)?))).collect();
         let med = |v: Vec<f64>| crate::core::results::median(&v).unwrap_or(f64::NAN);
@@ -226,7 +221,35 @@ pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
             logs: per_round,
         });
     }
+    // Hundreds of shapes are tested at once: control the false discovery
+    // rate (Benjamini-Hochberg at 5%), or a few neutral shapes would read as
+    // regressions by chance and block a good patch.
+    let q = benjamini_hochberg(&out.iter().map(|v| v.p_value).collect::<Vec<_>>());
+    for (v, q) in out.iter_mut().zip(q) {
+        let effect = v.speedup.ln();
+        v.verdict = if q < 0.05 && effect > MIN_EFFECT.ln_1p() {
+            Verdict::Improved
+        } else if q < 0.05 && effect < -MIN_EFFECT.ln_1p() {
+            Verdict::Regressed
+        } else {
+            Verdict::Neutral
+        };
+    }
     (out, failed)
+}
+
+/// Benjamini-Hochberg adjusted p-values (q-values), in input order.
+pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+    let n = p.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut q = vec![1.0; n];
+    let mut running = 1.0f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running = running.min(p[i] * n as f64 / (rank + 1) as f64);
+        q[i] = running.min(1.0);
+    }
+    q
 }
 
 /// 95% interval of the geomean speedup by a two-level bootstrap: rounds and
@@ -396,7 +419,7 @@ pub fn markdown(v: &Validation) -> String {
     let last = v.rounds.last();
     let _ = writeln!(
         out,
-        "A/B protocol: baseline and patched builds, {} interleaved round(s) of fresh benchmark processes (alternating order), per-build kernel caches; each round's process-to-process drift is measured on the shapes the patch does not change and removed; per shape a paired t-test on per-round log ratios (p < 0.05 and at least {} apart); geomean CI by bootstrap over rounds and shapes. Device {}, target {}, commands sha256 {}.\n",
+        "A/B protocol: baseline and patched builds, {} interleaved round(s) of fresh benchmark processes (alternating order), per-build kernel caches; each round's process-to-process drift is measured on the shapes the patch does not change and removed; per shape a paired t-test on per-round log ratios (false discovery rate 5% over shapes, Benjamini-Hochberg, and at least {} apart); geomean CI by bootstrap over rounds and shapes. Device {}, target {}, commands sha256 {}.\n",
         last.map(|r| r.summary.rounds).unwrap_or(0),
         crate::core::report::fmt_pct(MIN_EFFECT),
         v.device,
@@ -504,6 +527,15 @@ mod tests {
         assert_eq!(v[1].verdict, Verdict::Neutral);
         let s = summarize(&v, vec![], 5, 1);
         assert_eq!((s.improved, s.neutral, s.regressed), (1, 1, 0));
+    }
+
+    #[test]
+    fn false_discovery_rate() {
+        let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.5]);
+        // Sorted 0.01, 0.03, 0.04, 0.5 -> 0.04, 0.0533, 0.0533, 0.5.
+        assert!((q[0] - 0.04).abs() < 1e-12);
+        assert!((q[1] - 0.16 / 3.0).abs() < 1e-12 && (q[2] - 0.16 / 3.0).abs() < 1e-12);
+        assert!((q[3] - 0.5).abs() < 1e-12);
     }
 
     #[test]
