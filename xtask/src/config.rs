@@ -112,8 +112,6 @@ pub struct Build {
     pub first_targets: Vec<String>,
     /// Parallel build jobs (`cmake --build -j`); default: the generator's.
     pub jobs: Option<u32>,
-    /// Number of build slots kept between candidates.
-    pub slots: u32,
     pub timeout_s: u64,
 }
 
@@ -145,7 +143,6 @@ impl Default for Build {
             targets: vec!["iree-compile".into(), "IREECompilerPythonModules".into()],
             first_targets: vec![],
             jobs: None,
-            slots: 1,
             timeout_s: 4 * 3600,
         }
     }
@@ -377,9 +374,6 @@ impl Config {
         }
         if self.bench.devices.is_empty() {
             bail!("`bench.devices` is empty: list at least one device, e.g. [\"0\"]");
-        }
-        if self.build.slots == 0 {
-            bail!("`build.slots` is 0: at least one build slot is needed");
         }
         for (name, set) in [("sweep.quick", &self.sweep.quick), ("sweep.full", &self.sweep.full)] {
             if let Some(bad) = set.iter().find(|&&l| l < 1) {

@@ -103,6 +103,10 @@ pub struct HeuristicAnalysis {
     pub outcomes: Vec<ShapeOutcome>,
     /// The oracle's geomean speedup (best measured choice per shape).
     pub oracle_geomean: f64,
+    /// The measured ranges of outputSize and reductionSize: outside them
+    /// the rule extrapolates.
+    pub output_range: (i64, i64),
+    pub reduction_range: (i64, i64),
     /// Cross-validated geomean of the recommendation minus that of the
     /// original toolkit's method, as a ratio (1.02 = 2% better).
     pub vs_original_toolkit: f64,
@@ -399,6 +403,8 @@ fn analyze_heuristic(
         constants_before: BTreeMap::new(),
         outcomes: vec![],
         oracle_geomean: 1.0,
+        output_range: (0, 0),
+        reduction_range: (0, 0),
         vs_original_toolkit: 1.0,
         cpp: None,
         diff: String::new(),
@@ -443,6 +449,14 @@ fn analyze_heuristic(
         constants_before: er.constants.clone(),
         outcomes: fit::outcomes(&table, rec_fit, &er),
         oracle_geomean,
+        output_range: (
+            table.rows.iter().map(|r| r.output).min().unwrap_or(0),
+            table.rows.iter().map(|r| r.output).max().unwrap_or(0),
+        ),
+        reduction_range: (
+            table.rows.iter().map(|r| r.reduction).min().unwrap_or(0),
+            table.rows.iter().map(|r| r.reduction).max().unwrap_or(0),
+        ),
         vs_original_toolkit: rec_eval.cv_geomean / toolkit,
         cpp: None,
         diff: String::new(),

@@ -125,6 +125,11 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     match &h.rule {
         Some(rule) => {
             let _ = writeln!(out, "Recommended rule:\n\n{}", describe_rule(rule, "outputSize", &h.constants_before));
+            let _ = writeln!(
+                out,
+                "Fitted on outputSize {} to {} and reductionSize {} to {}; outside those ranges the rule extrapolates (rungs of the current code that no measured shape reaches are not kept).\n",
+                h.output_range.0, h.output_range.1, h.reduction_range.0, h.reduction_range.1
+            );
             if rule.constants.iter().any(|(k, v)| h.constants_before.get(k) != Some(v)) {
                 let _ = writeln!(
                     out,
