@@ -212,6 +212,11 @@ fn a_regressing_patch_is_not_ready_and_refinement_removes_the_regression() {
     assert!(err.contains("verdict: ready"), "{err}");
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("Refinement history"), "{report}");
+    // Analysing again reproduces the validated (refined) rule and keeps
+    // its validation in the report.
+    ok(xtask(&env, &["analyze"]));
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("**Verdict: ready**") && report.contains("Refinement history"), "{report}");
 }
 
 #[test]

@@ -89,14 +89,22 @@ pub fn tuned_source(ctx: &Ctx, results: &Results) -> Result<String> {
 /// Writes the analysis files; returns the analysis and patches.
 pub fn write_outputs(ctx: &Ctx, run_dir: &Path, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
     let source = tuned_source(ctx, results)?;
-    let (mut a, patches) = analysis::analyze(results, &source, &settings(ctx));
-    // Keep an earlier validation if it validated exactly these patches.
-    if let Ok(old) = store::read_json::<Analysis>(&run_dir.join("analysis.json")) {
-        if let Some(v) = old.validation {
-            let same = v.get("patch_sha256").and_then(|s| s.as_str()) == Some(&patch_fingerprint(&patches));
-            if same {
-                a.validation = Some(v);
-            }
+    // A validation of these results that refined the rule pinned shapes to
+    // their baseline split: analyse with the same pins, so the report and
+    // the diff are those of the validated rule.
+    let validation =
+        store::read_json::<crate::core::validation::Validation>(&run_dir.join("validation/validation.json"))
+            .ok()
+            .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256);
+    let mut settings = settings(ctx);
+    if let Some(last) = validation.as_ref().and_then(|v| v.rounds.last()) {
+        settings.pins = last.pins.iter().map(|&s| (s, crate::core::fit::Pin::Baseline)).collect();
+    }
+    let (mut a, patches) = analysis::analyze(results, &source, &settings);
+    // Keep the validation if it validated exactly these patches.
+    if let Some(v) = validation {
+        if v.patch_sha256 == patch_fingerprint(&patches) {
+            a.validation = Some(serde_json::to_value(&v)?);
         }
     }
     render(run_dir, results, &a)?;
