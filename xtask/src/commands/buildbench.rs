@@ -33,9 +33,8 @@ fn timed_build(dir: &Path, targets: &[String], log: &Path, disable_cache: bool) 
     Ok(outcome.seconds)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    crate::core::stats::median(&v).unwrap_or(f64::NAN)
 }
 
 pub fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {

@@ -140,8 +140,7 @@ fn compiler_cache(cache: Option<&Cache>) -> Check {
     match cache.and_then(Cache::launcher) {
         Some(l) => {
             let tool = l.split_whitespace().next().unwrap_or(l);
-            if Path::new(tool).is_absolute() && Path::new(tool).exists() || crate::infra::fixture::which(tool).is_some()
-            {
+            if Path::new(tool).is_absolute() && Path::new(tool).exists() || crate::infra::proc::which(tool).is_some() {
                 ok("compiler cache", format!("`{l}`"))
             } else {
                 fail(
@@ -206,13 +205,12 @@ fn first_on_path(path: &OsString, tool: &str) -> Option<PathBuf> {
     std::env::split_paths(path).map(|d| d.join(tool)).find(|p| p.is_file())
 }
 
-fn run_in(config: &Config, env: &[(String, OsString)], program: &str, args: &[&str]) -> Option<std::process::Output> {
+fn run_in(env: &[(String, OsString)], program: &str, args: &[&str]) -> Option<std::process::Output> {
     let mut cmd = Command::new(program);
     cmd.args(args).env_remove("PYTHONPATH");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let _ = config;
     cmd.output().ok()
 }
 
@@ -240,7 +238,7 @@ fn environment_checks(config: &Config) -> Vec<Check> {
     let python = &config.bench.python;
 
     // iree-turbine in the interpreter.
-    let imported = run_in(config, &env, python, &["-c", "import iree.turbine.kernel.boo.driver.driver"]);
+    let imported = run_in(&env, python, &["-c", "import iree.turbine.kernel.boo.driver.driver"]);
     out.push(match imported {
         Some(o) if o.status.success() => ok("iree-turbine", format!("`{python}` imports iree.turbine's boo driver")),
         Some(o) => fail(
@@ -266,12 +264,8 @@ fn environment_checks(config: &Config) -> Vec<Check> {
             "build the `iree-compile` target in your build dir".into(),
         ),
     });
-    let probe = run_in(
-        config,
-        &env,
-        python,
-        &["-c", "import iree.compiler, os; print(os.path.realpath(iree.compiler.__file__))"],
-    );
+    let probe =
+        run_in(&env, python, &["-c", "import iree.compiler, os; print(os.path.realpath(iree.compiler.__file__))"]);
     let build_real = build.canonicalize().unwrap_or(build.clone());
     out.push(match probe {
         Some(o) if o.status.success() => {
@@ -295,13 +289,13 @@ fn environment_checks(config: &Config) -> Vec<Check> {
 
     // Devices.
     let check = if config.bench.device_check.trim().is_empty() {
-        ["rocm-smi", "amd-smi", "nvidia-smi"].iter().find(|t| crate::infra::fixture::which(t).is_some()).map(|t| {
-            match *t {
+        ["rocm-smi", "amd-smi", "nvidia-smi"].iter().find(|t| crate::infra::proc::which(t).is_some()).map(
+            |t| match *t {
                 "nvidia-smi" => "nvidia-smi -L".to_string(),
                 "amd-smi" => "amd-smi list".to_string(),
                 _ => "rocm-smi --showid".to_string(),
-            }
-        })
+            },
+        )
     } else {
         let mut vars = std::collections::BTreeMap::new();
         vars.insert("python", python.clone());
@@ -316,7 +310,7 @@ fn environment_checks(config: &Config) -> Vec<Check> {
             "set `bench.device_check` to a command that lists visible GPUs".into(),
         ),
         Some(cmdline) => {
-            let o = run_in(config, &env, "sh", &["-c", &cmdline]);
+            let o = run_in(&env, "sh", &["-c", &cmdline]);
             match o {
                 Some(o) if o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty() => ok(
                     "devices",

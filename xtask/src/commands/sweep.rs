@@ -714,30 +714,21 @@ fn recheck_baseline(
     Ok(())
 }
 
-/// Geometric-mean speedup of each candidate over the baseline on the shapes
-/// both measured.
+/// Each candidate against the baseline, with "changed" meaning beyond the
+/// measured noise (the analysis's comparison).
 fn print_summary(results: &Results) {
-    eprintln!("{:<12} {:>8} {:>14} {:>10}", "candidate", "shapes", "geomean vs base", "changed");
-    for c in &results.candidates {
-        let mut logs = Vec::new();
-        let mut changed = 0;
-        for s in &results.shapes {
-            let (Some(b), Some(x)) = (
-                s.runs.get("baseline").and_then(Measurement::median),
-                s.runs.get(&c.name).and_then(Measurement::median),
-            ) else {
-                continue;
-            };
-            logs.push((b / x).ln());
-            if (b / x - 1.0).abs() > 0.01 {
-                changed += 1;
-            }
-        }
-        let geo = if logs.is_empty() { f64::NAN } else { (logs.iter().sum::<f64>() / logs.len() as f64).exp() };
+    eprintln!("{:<12} {:>8} {:>16} {:>9} {:>10}", "candidate", "shapes", "geomean vs base", "improved", "regressed");
+    for c in results.candidates.iter().filter(|c| c.limit.is_some()) {
         let status = match c.status {
             CandidateStatus::Ok => String::new(),
             ref other => format!("  ({other:?})"),
         };
-        eprintln!("{:<12} {:>8} {:>13.3}x {:>10}{status}", c.name, logs.len(), geo, changed);
+        match crate::core::analysis::compare(results, &c.name) {
+            Some(v) => eprintln!(
+                "{:<12} {:>8} {:>15.3}x {:>9} {:>10}{status}",
+                c.name, v.compared, v.geomean_speedup, v.improved, v.regressed
+            ),
+            None => eprintln!("{:<12} {:>8}{status}", c.name, 0),
+        }
     }
 }

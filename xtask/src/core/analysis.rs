@@ -14,7 +14,7 @@ use crate::core::fit::{
     self, Choice, EarlyReturns, Evaluation, LimitSpec, Params, Rule, ShapeOutcome, Strategy, Table,
 };
 use crate::core::results::{candidate_name, CandidateStatus, Measurement, Results};
-use crate::core::stats::{self, noise_threshold, verdict, Summary, Verdict};
+use crate::core::stats::{self, Summary, Verdict};
 use crate::core::workload::Heuristic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -139,16 +139,9 @@ fn drift(results: &Results) -> Option<Drift> {
     let recheck = results.recheck.as_ref()?;
     let (mut ratios, mut moved) = (Vec::new(), 0);
     for (s, r) in results.shapes.iter().zip(recheck) {
-        let Some(b) = s.runs.get("baseline") else { continue };
-        let (Some(x), Some(y)) = (b.median(), r.median()) else { continue };
-        ratios.push(y / x);
-        let t = noise_threshold(
-            b.relative_noise().unwrap_or(0.0),
-            b.samples.len(),
-            r.relative_noise().unwrap_or(0.0),
-            r.samples.len(),
-        );
-        if verdict(x / y, t) != Verdict::Neutral {
+        let Some((speedup, v)) = s.runs.get("baseline").and_then(|b| r.versus(b)) else { continue };
+        ratios.push(1.0 / speedup);
+        if v != Verdict::Neutral {
             moved += 1;
         }
     }
@@ -236,24 +229,18 @@ pub fn combined_source(source: &str, patches: &[HeuristicPatch]) -> Result<Strin
     patch::apply_checked(source, &sites, &edits)
 }
 
-fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
+/// A candidate against the baseline on the shapes both measured.
+pub fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
     let mut speedups = Vec::new();
     let (mut base_total, mut cand_total) = (0.0, 0.0);
     let (mut improved, mut neutral, mut regressed) = (0, 0, 0);
     for s in &results.shapes {
         let (Some(b), Some(c)) = (s.runs.get("baseline"), s.runs.get(candidate)) else { continue };
-        let (Some(bm), Some(cm)) = (b.median(), c.median()) else { continue };
-        let sp = bm / cm;
+        let (Some(bm), Some(cm), Some((sp, v))) = (b.median(), c.median(), c.versus(b)) else { continue };
         speedups.push(sp);
         base_total += bm;
         cand_total += cm;
-        let t = noise_threshold(
-            b.relative_noise().unwrap_or(0.0),
-            b.samples.len(),
-            c.relative_noise().unwrap_or(0.0),
-            c.samples.len(),
-        );
-        match verdict(sp, t) {
+        match v {
             Verdict::Improved => improved += 1,
             Verdict::Neutral => neutral += 1,
             Verdict::Regressed => regressed += 1,
@@ -716,16 +703,8 @@ pub fn noop_check(results: &Results) -> Option<String> {
                     predicted_dispatch_changes += 1;
                 }
             }
-            if let (Some(bm), Some(cm)) = (base.median(), m.median()) {
-                let t = noise_threshold(
-                    base.relative_noise().unwrap_or(0.0),
-                    base.samples.len(),
-                    m.relative_noise().unwrap_or(0.0),
-                    m.samples.len(),
-                );
-                if verdict(bm / cm, t) != Verdict::Neutral {
-                    measured_changes += 1;
-                }
+            if m.versus(base).is_some_and(|(_, v)| v != Verdict::Neutral) {
+                measured_changes += 1;
             }
             if let (Some(bd), Some(cd)) = (base.dispatches, m.dispatches) {
                 dispatch_known += 1;

@@ -36,6 +36,19 @@ impl Measurement {
         median(&self.samples)
     }
 
+    /// This measurement against `baseline`: the speedup (baseline median
+    /// over this one) and whether it is beyond the noise of both.
+    pub fn versus(&self, baseline: &Measurement) -> Option<(f64, crate::core::stats::Verdict)> {
+        let (b, x) = (baseline.median()?, self.median()?);
+        let t = crate::core::stats::noise_threshold(
+            baseline.relative_noise().unwrap_or(0.0),
+            baseline.samples.len(),
+            self.relative_noise().unwrap_or(0.0),
+            self.samples.len(),
+        );
+        Some((b / x, crate::core::stats::verdict(b / x, t)))
+    }
+
     /// Relative noise of this measurement: the larger of the spread between
     /// repeats (median absolute deviation, scaled to a standard deviation)
     /// and the driver's own within-run spread, both over the median.
@@ -53,15 +66,7 @@ impl Measurement {
     }
 }
 
-pub fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
-}
+pub use crate::core::stats::median;
 
 /// What the heuristic decides for a shape at a candidate, as predicted from
 /// the features and the ladder read from the C++ (no build needed).

@@ -7,7 +7,7 @@
 //! tagged `fixture-2025` and the 2026 one on `main`, so that `--rev` selects
 //! the code style exactly as it selects a revision of real IREE.
 
-use crate::infra::proc::{self, Job};
+use crate::infra::proc::{self, which, Job};
 use anyhow::{bail, Context, Result};
 use git2::{Repository, Signature, Time};
 use sha2::{Digest, Sha256};
@@ -58,11 +58,6 @@ pub fn check_prerequisites() -> Result<()> {
         );
     }
     Ok(())
-}
-
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file())
 }
 
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
