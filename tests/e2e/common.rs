@@ -2,7 +2,6 @@
 //! temporary directory, a config pointing at it, the real `xtask` binary,
 //! and snapshots of a checkout and a build directory.
 
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -143,7 +142,7 @@ pub fn dir_snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime
                 stack.push(p);
             } else {
                 let hash = if meta.is_file() {
-                    xtask::infra::build::hex(&Sha256::digest(std::fs::read(&p).unwrap()))
+                    xtask::core::digest::sha256_hex(&std::fs::read(&p).unwrap())
                 } else {
                     String::new()
                 };

@@ -6,46 +6,64 @@
 //! patch's base commit present and contained in HEAD, the patch not already
 //! applied, its validation verdict "ready" (unless `--force`). A failed
 //! `git am` is aborted and the original branch restored. Git's own `am` does
-//! the applying (libgit2 has none), through xshell.
+//! the applying (libgit2 has none), through [`crate::infra::git::cli`].
 
-use super::Ctx;
 use crate::cli::ApplyArgs;
+use crate::core::numfmt::short;
 use crate::core::patchtext;
+use crate::infra::git;
+use crate::ops::context::{cwd_absolute, Ctx};
+use crate::ops::rundir::RunDir;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use xshell::{cmd, Shell};
 
-/// The patch files to apply, in order (conv before matmul).
+pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
+    let (run, files) = patch_files(ctx, args.patch.as_deref())?;
+    let checkout = &ctx.config.target.iree;
+    let base = check_patches(&files, args.force)?;
+    check_checkout(checkout, &base, &files)?;
+    let branch = args.branch.clone().unwrap_or_else(|| format!("tune/{run}/patch"));
+    if git::cli(checkout, &["show-ref", "--verify", "--quiet", &format!("refs/heads/{branch}")])?.success() {
+        bail!("branch `{branch}` already exists in `{}`; pass --branch NAME or delete it", checkout.display());
+    }
+    apply_on_branch(checkout, &branch, &base, &files)?;
+    println!("branch: {branch}");
+    let pr = ctx.config.patches_dir.join(format!("{run}.md"));
+    if pr.exists() {
+        println!("PR description: {}", pr.display());
+    }
+    Ok(())
+}
+
+/// The run and the patch files to apply, in order (conv before matmul).
 fn patch_files(ctx: &Ctx, arg: Option<&str>) -> Result<(String, Vec<PathBuf>)> {
     if let Some(a) = arg {
         let p = Path::new(a);
         if p.is_file() {
             let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let run = stem.rsplit_once('-').map(|(r, _)| r.to_string()).unwrap_or(stem);
-            return Ok((run, vec![super::cwd_absolute(p)]));
+            return Ok((run, vec![cwd_absolute(p)]));
         }
     }
     let run = match arg {
         Some(r) => r.to_string(),
-        None => {
-            let dir = super::analyze::find_run(ctx, None)?;
-            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-        }
+        None => RunDir::find(&ctx.config, None)?.name,
     };
     let dir = &ctx.config.patches_dir;
+    let is_runs_patch = |p: &Path| {
+        p.extension().is_some_and(|e| e == "patch")
+            && p.file_stem().is_some_and(|s| {
+                let s = s.to_string_lossy();
+                s.strip_prefix(&run)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|h| h == "conv" || h == "matmul")
+            })
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read `{}`; run `cargo xtask validate {run}` first", dir.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "patch")
-                && p.file_stem().is_some_and(|s| {
-                    let s = s.to_string_lossy();
-                    s.strip_prefix(&run)
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|h| h == "conv" || h == "matmul")
-                })
-        })
+        .filter(|p| is_runs_patch(p))
         .collect();
     files.sort();
     if files.is_empty() {
@@ -54,38 +72,35 @@ fn patch_files(ctx: &Ctx, arg: Option<&str>) -> Result<(String, Vec<PathBuf>)> {
     Ok((run, files))
 }
 
-pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
-    let (run, files) = patch_files(ctx, args.patch.as_deref())?;
-    let checkout = &ctx.config.target.iree;
-    let sh = Shell::new().context("cannot start a shell")?;
-    sh.change_dir(checkout);
-    let git_dir = cmd!(sh, "git rev-parse --git-dir")
-        .quiet()
-        .read()
-        .map_err(|_| anyhow::anyhow!("`{}` is not a git checkout; pass --iree PATH", checkout.display()))?;
-
-    // Every check before anything changes.
+/// Every patch was written by `validate` and validated as ready (unless
+/// `force`); returns their base commit.
+fn check_patches(files: &[PathBuf], force: bool) -> Result<String> {
     let mut base = None;
-    for f in &files {
+    for f in files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read `{}`", f.display()))?;
-        let b = patchtext::base_commit(&text)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "`{}` has no `base-commit:` line: it was not written by `cargo xtask validate`",
-                    f.display()
-                )
-            })?
-            .to_string();
-        if !args.force && !text.contains("Validation verdict: ready") {
+        let b = patchtext::base_commit(&text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` has no `base-commit:` line: it was not written by `cargo xtask validate`",
+                f.display()
+            )
+        })?;
+        if !force && !text.contains("Validation verdict: ready") {
             bail!(
                 "`{}` was not validated as ready (see its message); fix what validation reported, or pass --force",
                 f.display()
             );
         }
-        base = Some(b);
+        base = Some(b.to_string());
     }
-    let base = base.unwrap();
-    let dirty = cmd!(sh, "git status --porcelain --untracked-files=no").quiet().read()?;
+    base.ok_or_else(|| anyhow::anyhow!("no patch to apply"))
+}
+
+/// The checkout is clean, not mid-rebase, contains the base commit, and
+/// does not have the patches already.
+fn check_checkout(checkout: &Path, base: &str, files: &[PathBuf]) -> Result<()> {
+    let git_dir = git::cli_ok(checkout, &["rev-parse", "--git-dir"])
+        .map_err(|_| anyhow::anyhow!("`{}` is not a git checkout; pass --iree PATH", checkout.display()))?;
+    let dirty = git::cli(checkout, &["status", "--porcelain", "--untracked-files=no"])?.stdout;
     if !dirty.trim().is_empty() {
         bail!(
             "`{}` has uncommitted changes:\n{}\ncommit or stash them, then rerun `cargo xtask apply`",
@@ -97,57 +112,52 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     if git_dir.join("rebase-apply").exists() || git_dir.join("rebase-merge").exists() {
         bail!("`{}` is in the middle of a rebase or `git am`; finish or abort it first", checkout.display());
     }
-    let commit_ref = format!("{base}^{{commit}}");
-    if cmd!(sh, "git cat-file -e {commit_ref}").quiet().ignore_stderr().run().is_err() {
+    let short_base = short(base, 12);
+    if !git::cli(checkout, &["cat-file", "-e", &format!("{base}^{{commit}}")])?.success() {
         bail!(
-            "the patch's base commit {} is not in `{}`; fetch it (`git fetch origin`) and rerun",
-            &base[..base.len().min(12)],
+            "the patch's base commit {short_base} is not in `{}`; fetch it (`git fetch origin`) and rerun",
             checkout.display()
         );
     }
-    if cmd!(sh, "git merge-base --is-ancestor {base} HEAD").quiet().ignore_stderr().run().is_err() {
+    if !git::cli(checkout, &["merge-base", "--is-ancestor", base, "HEAD"])?.success() {
         bail!(
-            "HEAD of `{}` does not contain the patch's base commit {}; check out a branch that does (e.g. `git checkout {}`) and rerun",
-            checkout.display(),
-            &base[..base.len().min(12)],
-            &base[..base.len().min(12)]
+            "HEAD of `{}` does not contain the patch's base commit {short_base}; check out a branch that does \
+             (e.g. `git checkout {short_base}`) and rerun",
+            checkout.display()
         );
     }
-    for f in &files {
-        if cmd!(sh, "git apply --check --reverse {f}").quiet().ignore_stderr().run().is_ok() {
+    for f in files {
+        let path = f.to_string_lossy();
+        if git::cli(checkout, &["apply", "--check", "--reverse", &path])?.success() {
             bail!("`{}` is already applied at HEAD of `{}`; nothing to do", f.display(), checkout.display());
         }
     }
-    let branch = args.branch.clone().unwrap_or_else(|| format!("tune/{run}/patch"));
-    let branch_ref = format!("refs/heads/{branch}");
-    if cmd!(sh, "git show-ref --verify --quiet {branch_ref}").quiet().run().is_ok() {
-        bail!("branch `{branch}` already exists in `{}`; pass --branch NAME or delete it", checkout.display());
-    }
-    let original = cmd!(sh, "git symbolic-ref -q --short HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .or_else(|_| cmd!(sh, "git rev-parse HEAD").quiet().read())?;
+    Ok(())
+}
 
-    // Apply on a new branch at HEAD; undo everything if `git am` fails.
-    cmd!(sh, "git checkout -q -b {branch}").quiet().run().context("cannot create the branch")?;
-    let am = cmd!(sh, "git am -3 --keep-non-patch --quiet {files...}").quiet().ignore_status().output()?;
-    if !am.status.success() {
-        let why = String::from_utf8_lossy(&am.stderr).trim().to_string();
-        let _ = cmd!(sh, "git am --abort").quiet().ignore_stderr().run();
-        let _ = cmd!(sh, "git checkout -q {original}").quiet().ignore_stderr().run();
-        let _ = cmd!(sh, "git branch -q -D {branch}").quiet().ignore_stderr().run();
+/// Creates `branch` at HEAD and runs `git am -3`; on failure, aborts and
+/// puts the checkout back where it was.
+fn apply_on_branch(checkout: &Path, branch: &str, base: &str, files: &[PathBuf]) -> Result<()> {
+    let original = match git::cli(checkout, &["symbolic-ref", "-q", "--short", "HEAD"])? {
+        out if out.success() => out.stdout.trim().to_string(),
+        _ => git::cli_ok(checkout, &["rev-parse", "HEAD"])?,
+    };
+    git::cli_ok(checkout, &["checkout", "-q", "-b", branch]).context("cannot create the branch")?;
+    let mut am = vec!["am", "-3", "--keep-non-patch", "--quiet"];
+    let paths: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+    am.extend(paths.iter().map(String::as_str));
+    let out = git::cli(checkout, &am)?;
+    if !out.success() {
+        let _ = git::cli(checkout, &["am", "--abort"]);
+        let _ = git::cli(checkout, &["checkout", "-q", &original]);
+        let _ = git::cli(checkout, &["branch", "-q", "-D", branch]);
+        let short_base = short(base, 12);
         bail!(
-            "the patch does not apply at HEAD of `{}`, even with a three-way merge:\n{why}\nyour checkout is back on `{original}`; apply at the tuned revision ({}) with `git checkout {}` first",
+            "the patch does not apply at HEAD of `{}`, even with a three-way merge:\n{}\nyour checkout is back on \
+             `{original}`; apply at the tuned revision ({short_base}) with `git checkout {short_base}` first",
             checkout.display(),
-            &base[..base.len().min(12)],
-            &base[..base.len().min(12)]
+            out.stderr.trim()
         );
-    }
-    println!("branch: {branch}");
-    let pr = ctx.config.patches_dir.join(format!("{run}.md"));
-    if pr.exists() {
-        println!("PR description: {}", pr.display());
     }
     Ok(())
 }

@@ -10,10 +10,11 @@
 use crate::cli::BuildBenchArgs;
 use crate::config;
 use crate::core::cpp::patch;
-use crate::infra::build;
 use crate::infra::fixture::{self, Options};
 use crate::infra::git;
 use crate::infra::proc::{self, Job};
+use crate::ops::inputs::locate_sites;
+use crate::ops::station::Station;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -70,15 +71,14 @@ pub fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
     let repo = git::open(&fx.repo)?;
     let base = git::resolve(&repo, "HEAD")?;
     let source = git::read_file(&repo, base, &cfg.target.heuristic_file)?;
-    let sites = super::sweep::locate_sites(&cfg, &source)?;
+    let sites = locate_sites(&cfg, &source)?;
     git::set_branch(&repo, "tune/build-bench/baseline", base)?;
-    let slot = build::ensure_slot(&repo, &cfg, 0, "tune/build-bench/baseline")?;
-    let cache = build::user_cache(&cfg)?;
-    let plan = build::configure_plan(&cfg, cache.as_ref(), 0);
-    let (ok, slot_first) = super::sweep::build_commit(&cfg, &plan, &slot, base, &log)?;
-    if !ok {
+    let station = Station::open(&cfg, &repo, 0, "tune/build-bench/baseline")?;
+    let first = station.build(base, &log)?;
+    if !first.ok {
         bail!("the slot's first build failed; see `{}`", log.display());
     }
+    let slot_first = first.seconds;
     // Candidates are timed with the compiler cache off, like the floor: the
     // comparison is about what gets rebuilt, not about cache hits (a rerun
     // of a sweep would otherwise hit ccache for every patched file).
@@ -91,10 +91,11 @@ pub fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
         // A fresh commit per measurement, so repeated limits still rebuild.
         let message = format!("build-bench limit {limit} #{}\n", per_candidate.len());
         let commit = git::commit_file(&repo, base, &cfg.target.heuristic_file, &patched, &message)?;
-        let (ok, seconds) = super::sweep::build_commit(&cfg, &plan, &slot, commit, &log)?;
-        if !ok {
+        let built = station.build(commit, &log)?;
+        if !built.ok {
             bail!("candidate build failed; see `{}`", log.display());
         }
+        let seconds = built.seconds;
         eprintln!("  limit {limit}: {seconds:.2} s");
         per_candidate.push(seconds);
     }

@@ -8,14 +8,15 @@
 //! interpreter without iree-turbine. The command exits non-zero when
 //! anything a sweep needs is missing.
 
-use super::Ctx;
 use crate::config::Config;
 use crate::core::cmake::Cache;
+use crate::infra::proc::{self, Captured, Job, QUERY_TIMEOUT};
 use crate::infra::{bench, build, git};
+use crate::ops::context::Ctx;
+use crate::ops::inputs::locate_sites;
 use anyhow::Result;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -60,7 +61,7 @@ fn checkout(config: &Config) -> Check {
             return fail("checkout", e.to_string(), "set `target.heuristic_file` or tune a revision that has it".into())
         }
     };
-    match super::sweep::locate_sites(config, &source) {
+    match locate_sites(config, &source) {
         Ok(sites) => ok(
             "checkout",
             format!(
@@ -140,7 +141,7 @@ fn compiler_cache(cache: Option<&Cache>) -> Check {
     match cache.and_then(Cache::launcher) {
         Some(l) => {
             let tool = l.split_whitespace().next().unwrap_or(l);
-            if Path::new(tool).is_absolute() && Path::new(tool).exists() || crate::infra::proc::which(tool).is_some() {
+            if Path::new(tool).is_absolute() && Path::new(tool).exists() || proc::which(tool).is_some() {
                 ok("compiler cache", format!("`{l}`"))
             } else {
                 fail(
@@ -205,13 +206,21 @@ fn first_on_path(path: &OsString, tool: &str) -> Option<PathBuf> {
     std::env::split_paths(path).map(|d| d.join(tool)).find(|p| p.is_file())
 }
 
-fn run_in(env: &[(String, OsString)], program: &str, args: &[&str]) -> Option<std::process::Output> {
-    let mut cmd = Command::new(program);
-    cmd.args(args).env_remove("PYTHONPATH");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().ok()
+/// Runs a probe in the benchmark's environment (without an inherited
+/// `PYTHONPATH`); `None` when it cannot start.
+fn run_in(env: &[(String, OsString)], program: &str, args: &[&str]) -> Option<Captured> {
+    let cwd = std::env::temp_dir();
+    let mut job = Job::new(program, &cwd, Path::new("/dev/null"), QUERY_TIMEOUT).args(args.iter().copied());
+    job.env_remove.push("PYTHONPATH".to_string());
+    job.env = env.to_vec();
+    proc::capture(&job).ok()
+}
+
+/// The benchmark's view of the build a candidate would run.
+struct BenchView {
+    build: PathBuf,
+    env: Vec<(String, OsString)>,
+    path: OsString,
 }
 
 fn environment_checks(config: &Config) -> Vec<Check> {
@@ -234,24 +243,34 @@ fn environment_checks(config: &Config) -> Vec<Check> {
         }
     };
     let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
-    let mut out = Vec::new();
-    let python = &config.bench.python;
+    let view = BenchView { build, env, path };
+    vec![
+        turbine_check(config, &view),
+        compiler_check(&view),
+        bindings_check(config, &view),
+        devices_check(config, &view),
+    ]
+}
 
-    // iree-turbine in the interpreter.
-    let imported = run_in(&env, python, &["-c", "import iree.turbine.kernel.boo.driver.driver"]);
-    out.push(match imported {
-        Some(o) if o.status.success() => ok("iree-turbine", format!("`{python}` imports iree.turbine's boo driver")),
+/// iree-turbine in the benchmark's interpreter.
+fn turbine_check(config: &Config, view: &BenchView) -> Check {
+    let python = &config.bench.python;
+    match run_in(&view.env, python, &["-c", "import iree.turbine.kernel.boo.driver.driver"]) {
+        Some(o) if o.success() => ok("iree-turbine", format!("`{python}` imports iree.turbine's boo driver")),
         Some(o) => fail(
             "iree-turbine",
-            format!("`{python}` cannot import iree.turbine's boo driver: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")),
+            format!("`{python}` cannot import iree.turbine's boo driver: {}", o.stderr.lines().last().unwrap_or("")),
             "set `bench.python` (or --python) to the interpreter of your iree-turbine virtualenv, or add iree-turbine to `bench.pythonpath`".into(),
         ),
         None => fail("iree-turbine", format!("cannot run `{python}`"), "set `bench.python` to an existing interpreter".into()),
-    });
+    }
+}
 
-    // The classic mistake: a pip iree-compile (or another build's) first.
-    let expected = build.join("tools").join("iree-compile");
-    out.push(match first_on_path(&path, "iree-compile") {
+/// The classic mistake: a pip iree-compile (or another build's) first on
+/// the benchmark's PATH.
+fn compiler_check(view: &BenchView) -> Check {
+    let expected = view.build.join("tools").join("iree-compile");
+    match first_on_path(&view.path, "iree-compile") {
         Some(p) if p == expected => ok("iree-compile", format!("the benchmark's `iree-compile` is the build's (`{}`)", p.display())),
         Some(p) => fail(
             "iree-compile",
@@ -263,19 +282,26 @@ fn environment_checks(config: &Config) -> Vec<Check> {
             format!("no `iree-compile` on the benchmark's PATH (expected `{}`)", expected.display()),
             "build the `iree-compile` target in your build dir".into(),
         ),
-    });
-    let probe =
-        run_in(&env, python, &["-c", "import iree.compiler, os; print(os.path.realpath(iree.compiler.__file__))"]);
-    let build_real = build.canonicalize().unwrap_or(build.clone());
-    out.push(match probe {
-        Some(o) if o.status.success() => {
-            let file = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    }
+}
+
+/// The Python bindings the benchmark imports are the build's.
+fn bindings_check(config: &Config, view: &BenchView) -> Check {
+    let probe = run_in(
+        &view.env,
+        &config.bench.python,
+        &["-c", "import iree.compiler, os; print(os.path.realpath(iree.compiler.__file__))"],
+    );
+    let build_real = view.build.canonicalize().unwrap_or(view.build.clone());
+    match probe {
+        Some(o) if o.success() => {
+            let file = o.stdout.trim().to_string();
             if Path::new(&file).starts_with(&build_real) {
                 ok("python bindings", format!("`iree.compiler` comes from the build (`{file}`)"))
             } else {
                 fail(
                     "python bindings",
-                    format!("`iree.compiler` comes from `{file}`, not from `{}`", build.display()),
+                    format!("`iree.compiler` comes from `{file}`, not from `{}`", view.build.display()),
                     "uninstall the pip iree-compiler package from the benchmark's interpreter, and do not set PYTHONPATH in `bench.env`".into(),
                 )
             }
@@ -285,56 +311,50 @@ fn environment_checks(config: &Config) -> Vec<Check> {
             "the benchmark's interpreter cannot import `iree.compiler` from the build".into(),
             "configure your build with -DIREE_BUILD_PYTHON_BINDINGS=ON and build `IREECompilerPythonModules`".into(),
         ),
-    });
+    }
+}
 
-    // Devices.
-    let check = if config.bench.device_check.trim().is_empty() {
-        ["rocm-smi", "amd-smi", "nvidia-smi"].iter().find(|t| crate::infra::proc::which(t).is_some()).map(
-            |t| match *t {
-                "nvidia-smi" => "nvidia-smi -L".to_string(),
-                "amd-smi" => "amd-smi list".to_string(),
-                _ => "rocm-smi --showid".to_string(),
-            },
-        )
-    } else {
-        let mut vars = std::collections::BTreeMap::new();
-        vars.insert("python", python.clone());
-        vars.insert("build_dir", build.display().to_string());
-        vars.insert("device", config.bench.devices[0].clone());
-        crate::config::expand(&config.bench.device_check, &vars).ok()
-    };
-    out.push(match check {
-        None => warn(
+/// The command that lists devices: configured, or the vendor's tool.
+fn device_command(config: &Config, build: &Path) -> Option<String> {
+    if config.bench.device_check.trim().is_empty() {
+        let tool = ["rocm-smi", "amd-smi", "nvidia-smi"].into_iter().find(|t| proc::which(t).is_some())?;
+        return Some(
+            match tool {
+                "nvidia-smi" => "nvidia-smi -L",
+                "amd-smi" => "amd-smi list",
+                _ => "rocm-smi --showid",
+            }
+            .to_string(),
+        );
+    }
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert("python", config.bench.python.clone());
+    vars.insert("build_dir", build.display().to_string());
+    vars.insert("device", config.bench.devices[0].clone());
+    crate::config::expand(&config.bench.device_check, &vars).ok()
+}
+
+/// The configured device is visible.
+fn devices_check(config: &Config, view: &BenchView) -> Check {
+    let device = &config.bench.devices[0];
+    let Some(cmdline) = device_command(config, &view.build) else {
+        return warn(
             "devices",
             "no device check configured and no rocm-smi, amd-smi or nvidia-smi found".into(),
             "set `bench.device_check` to a command that lists visible GPUs".into(),
-        ),
-        Some(cmdline) => {
-            let o = run_in(&env, "sh", &["-c", &cmdline]);
-            match o {
-                Some(o) if o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty() => ok(
-                    "devices",
-                    format!(
-                        "device {} visible: {}",
-                        config.bench.devices[0],
-                        String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim()
-                    ),
-                ),
-                Some(o) => fail(
-                    "devices",
-                    format!(
-                        "`{cmdline}` sees no device {} ({})",
-                        config.bench.devices[0],
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    ),
-                    "check `bench.devices` and that the GPU is visible (HIP_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES)"
-                        .into(),
-                ),
-                None => fail("devices", format!("cannot run `{cmdline}`"), "fix `bench.device_check`".into()),
-            }
+        );
+    };
+    match run_in(&view.env, "sh", &["-c", &cmdline]) {
+        Some(o) if o.success() && !o.stdout.trim().is_empty() => {
+            ok("devices", format!("device {device} visible: {}", o.stdout.lines().next().unwrap_or("").trim()))
         }
-    });
-    out
+        Some(o) => fail(
+            "devices",
+            format!("`{cmdline}` sees no device {device} ({})", o.stderr.trim()),
+            "check `bench.devices` and that the GPU is visible (HIP_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES)".into(),
+        ),
+        None => fail("devices", format!("cannot run `{cmdline}`"), "fix `bench.device_check`".into()),
+    }
 }
 
 /// Size of a directory tree in bytes, counting at most `limit` entries.

@@ -34,8 +34,8 @@ impl Model {
 
 /// The values a ladder or an early return can read for this shape.
 pub fn env(features: &Features, constants: &Env, low_parallelism: bool) -> Env {
-    let mut env: Env = features.vars.iter().map(|(k, v)| (k.clone(), *v as f64)).collect();
-    env.insert("lowParallelism".into(), f64::from(u8::from(low_parallelism)));
+    let mut env: Env = features.vars.clone();
+    env.insert("lowParallelism".into(), i64::from(low_parallelism));
     for (k, v) in constants {
         env.insert(k.clone(), *v);
     }
@@ -87,13 +87,13 @@ pub fn modelled(features: &Features, model: &Model, low_parallelism: bool) -> De
     let env = env(features, &model.constants, low_parallelism);
     for cond in &model.early_returns {
         match cond.eval(&env) {
-            Ok(v) if v != 0.0 => return Decision { limit: None, tile_sizes: None, unknown: None },
+            Ok(v) if v.truthy() => return Decision { limit: None, tile_sizes: None, unknown: None },
             Ok(_) => {}
             Err(e) => return Decision { limit: None, tile_sizes: None, unknown: Some(format!("early return: {e}")) },
         }
     }
     match eval_ladder(&model.ladder, &env) {
-        Ok(Some(limit)) => fixed(features, limit as i64),
+        Ok(Some(limit)) => fixed(features, limit),
         Ok(None) => Decision { limit: None, tile_sizes: None, unknown: None },
         Err(e) => Decision { limit: None, tile_sizes: None, unknown: Some(format!("ladder: {e}")) },
     }

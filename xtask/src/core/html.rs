@@ -8,8 +8,8 @@
 //! and the markdown cannot disagree.
 
 use crate::core::analysis::{Analysis, HeuristicAnalysis};
-use crate::core::fit::LimitSpec;
 use crate::core::results::{candidate_name, Measurement, Results};
+use crate::core::rule::LimitSpec;
 use plotters::prelude::*;
 use std::fmt::Write;
 

@@ -66,7 +66,7 @@ impl Measurement {
     }
 }
 
-pub use crate::core::stats::median;
+use crate::core::stats::median;
 
 /// What the heuristic decides for a shape at a candidate, as predicted from
 /// the features and the ladder read from the C++ (no build needed).
@@ -77,6 +77,15 @@ pub struct Decision {
     pub tile_sizes: Option<Vec<i64>>,
     /// Why the prediction could not be made, if it could not.
     pub unknown: Option<String>,
+}
+
+impl Decision {
+    /// Whether two decisions compile to the same kernels: the same tile
+    /// sizes, and both split or both not (limits that lead to the same
+    /// split share one measurement).
+    pub fn same_split(&self, other: &Decision) -> bool {
+        self.tile_sizes == other.tile_sizes && self.limit.is_some() == other.limit.is_some()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -180,10 +189,6 @@ impl Results {
         for (shape, m) in self.shapes.iter_mut().zip(&result.measurements) {
             shape.runs.insert(result.info.name.clone(), m.clone());
         }
-    }
-
-    pub fn candidate_names(&self) -> Vec<String> {
-        self.candidates.iter().map(|c| c.name.clone()).collect()
     }
 }
 

@@ -1,5 +1,5 @@
-//! Statistics: summaries of runtimes, noise-aware comparisons, bootstrap
-//! confidence intervals and a rank test.
+//! Statistics: summaries of runtimes, noise-aware comparisons and bootstrap
+//! confidence intervals.
 //!
 //! Everything that decides whether two numbers differ goes through here, so
 //! "same" always means "within the measured noise" rather than a fixed
@@ -153,60 +153,6 @@ pub fn bootstrap_total_ci(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> 
     Some((percentile(&ratios, 2.5)?, percentile(&ratios, 97.5)?))
 }
 
-/// Two-sided Mann-Whitney U test of two independent samples; returns the
-/// p-value from the normal approximation with tie correction (exact enough
-/// for the 3 to 20 samples per side that validation takes, and conservative
-/// below that).
-pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (n1, n2) = (a.len(), b.len());
-    if n1 == 0 || n2 == 0 {
-        return None;
-    }
-    let mut all: Vec<(f64, usize)> = a.iter().map(|&v| (v, 0)).chain(b.iter().map(|&v| (v, 1))).collect();
-    all.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let n = all.len();
-    let mut ranks = vec![0.0; n];
-    let mut tie_term = 0.0;
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && all[j + 1].0 == all[i].0 {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for rank in ranks.iter_mut().take(j + 1).skip(i) {
-            *rank = r;
-        }
-        let t = (j - i + 1) as f64;
-        tie_term += t * t * t - t;
-        i = j + 1;
-    }
-    let r1: f64 = all.iter().zip(&ranks).filter(|(x, _)| x.1 == 0).map(|(_, r)| r).sum();
-    let (n1f, n2f, nf) = (n1 as f64, n2 as f64, n as f64);
-    let u1 = r1 - n1f * (n1f + 1.0) / 2.0;
-    let mu = n1f * n2f / 2.0;
-    let var = n1f * n2f / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)).max(1.0));
-    if var <= 0.0 {
-        return Some(1.0);
-    }
-    // Continuity correction.
-    let z = ((u1 - mu).abs() - 0.5).max(0.0) / var.sqrt();
-    Some((2.0 * (1.0 - normal_cdf(z))).min(1.0))
-}
-
-/// Standard normal CDF (Abramowitz-Stegun 7.1.26 on erf; error < 1.5e-7).
-pub fn normal_cdf(z: f64) -> f64 {
-    let x = z.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.3275911 * x);
-    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-    let erf = 1.0 - poly * (-x * x).exp();
-    if z >= 0.0 {
-        0.5 * (1.0 + erf)
-    } else {
-        0.5 * (1.0 - erf)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,15 +183,5 @@ mod tests {
         let (lo, hi) = bootstrap_geomean_ci(&ratios, 2000, 7).unwrap();
         let g = geomean(&ratios).unwrap();
         assert!(lo < g && g < hi && hi - lo < 0.05, "{lo} {g} {hi}");
-    }
-
-    #[test]
-    fn rank_test() {
-        let a = [10.0, 10.1, 10.2, 9.9, 10.0, 10.1];
-        let b = [12.0, 12.1, 11.9, 12.2, 12.0, 12.3];
-        assert!(mann_whitney_p(&a, &b).unwrap() < 0.01);
-        let c = [10.05, 9.95, 10.15, 10.0, 10.1, 9.9];
-        assert!(mann_whitney_p(&a, &c).unwrap() > 0.2);
-        assert!((normal_cdf(1.96) - 0.975).abs() < 1e-4);
     }
 }

@@ -7,13 +7,13 @@
 //! temperature) that a comparison of separate runs would mistake for an
 //! effect. Per shape: a paired t-test on those log ratios decides improved,
 //! neutral or regressed. Over shapes: the geometric-mean speedup with a
-//! bootstrap 95% confidence interval. This module also renders the report's
-//! Part 6 and owns the "ready or not, and why" verdict.
+//! bootstrap 95% confidence interval. This module also owns the "ready or
+//! not, and why" verdict; the report renders it ([`crate::core::report`]).
 
+use crate::core::numfmt;
 use crate::core::stats::{self, bootstrap_geomean_ci, bootstrap_total_ci, Verdict};
 use crate::core::workload::Heuristic;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write;
 
 /// One shape's A/B evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,7 +156,7 @@ pub fn drift(shapes: &[ShapeAb], rounds: usize) -> Vec<f64> {
                 .filter_map(|s| Some((s.baseline.get(r).copied()?? / s.patched.get(r).copied()??).ln()))
                 .collect();
             if logs.len() >= MIN_CONTROLS {
-                crate::core::results::median(&logs).unwrap_or(0.0)
+                crate::core::stats::median(&logs).unwrap_or(0.0)
             } else {
                 0.0
             }
@@ -207,7 +207,7 @@ pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
         let verdict = Verdict::Neutral;
         let pairs: Vec<(f64, f64)> =
             s.baseline.iter().zip(&s.patched).filter_map(|(a, b)| Some(((*a)?, (*b)?))).collect();
-        let med = |v: Vec<f64>| crate::core::results::median(&v).unwrap_or(f64::NAN);
+        let med = |v: Vec<f64>| crate::core::stats::median(&v).unwrap_or(f64::NAN);
         out.push(ShapeVerdict {
             shape: s.shape,
             command: s.command.clone(),
@@ -344,7 +344,6 @@ pub struct Validation {
     pub reasons: Vec<String>,
     /// Why refinement stopped.
     pub stopped: String,
-    pub markdown: String,
 }
 
 /// The verdict: ready when no shape regresses, numerics pass, the tests
@@ -355,7 +354,7 @@ pub fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usi
         reasons.push(format!(
             "regresses `{}` ({} slower, p = {:.3})",
             s.command,
-            crate::core::report::fmt_pct(1.0 / s.speedup - 1.0),
+            numfmt::pct(1.0 / s.speedup - 1.0),
             s.p_value
         ));
     }
@@ -385,109 +384,6 @@ pub fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usi
         reasons.push(format!("{} shape(s) could not be measured on both builds", last.summary.failed.len()));
     }
     (reasons.is_empty(), reasons)
-}
-
-/// The summary table of a patch's commit message and the report.
-pub fn table(s: &AbSummary) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| shapes | rounds | geomean speedup (95% CI) | total speedup (95% CI) | improved | neutral | regressed |"
-    );
-    let _ = writeln!(out, "|---:|---:|---|---|---:|---:|---:|");
-    let _ = writeln!(
-        out,
-        "| {} | {} | {:.3}x ({:.3}-{:.3}) | {:.3}x ({:.3}-{:.3}) | {} | {} | {} |",
-        s.shapes,
-        s.rounds,
-        s.geomean,
-        s.geomean_ci.0,
-        s.geomean_ci.1,
-        s.total,
-        s.total_ci.0,
-        s.total_ci.1,
-        s.improved,
-        s.neutral,
-        s.regressed
-    );
-    out
-}
-
-/// Part 6 of the report.
-pub fn markdown(v: &Validation) -> String {
-    let mut out = String::new();
-    let last = v.rounds.last();
-    let _ = writeln!(
-        out,
-        "A/B protocol: baseline and patched builds, {} interleaved round(s) of fresh benchmark processes (alternating order), per-build kernel caches; each round's process-to-process drift is measured on the shapes the patch does not change and removed; per shape a paired t-test on per-round log ratios (false discovery rate 5% over shapes, Benjamini-Hochberg, and at least {} apart); geomean CI by bootstrap over rounds and shapes. Device {}, target {}, commands sha256 {}.\n",
-        last.map(|r| r.summary.rounds).unwrap_or(0),
-        crate::core::report::fmt_pct(MIN_EFFECT),
-        v.device,
-        &v.target_commit[..v.target_commit.len().min(10)],
-        &v.commands_sha256[..v.commands_sha256.len().min(12)]
-    );
-    if let Some(last) = last {
-        let _ = writeln!(out, "{}", table(&last.summary));
-        for (h, s) in &last.per_heuristic {
-            let _ = writeln!(out, "**{h}** shapes:\n\n{}", table(s));
-        }
-    }
-    let _ = writeln!(out, "**Verdict: {}**", if v.ready { "ready" } else { "not ready" });
-    for r in &v.reasons {
-        let _ = writeln!(out, "- {r}");
-    }
-    if let Some(t) = &v.tests {
-        let _ = writeln!(
-            out,
-            "\nCompiler tests (`{}`): {}{}",
-            t.command,
-            if t.passed { "pass" } else { "fail" },
-            if t.updated.is_empty() { String::new() } else { format!("; updated: {}", t.updated.join(", ")) }
-        );
-    }
-    let _ = writeln!(
-        out,
-        "Numerics: {}",
-        if !v.numerics_checked {
-            "not checked (the benchmark does not verify numerics)".to_string()
-        } else if v.numerics_failed.is_empty() {
-            "pass for every shape".to_string()
-        } else {
-            format!("{} shape(s) fail", v.numerics_failed.len())
-        }
-    );
-    if v.rounds.len() > 1 {
-        let _ = writeln!(out, "\nRefinement history:\n");
-        let _ = writeln!(out, "| round | pinned shapes | geomean speedup (95% CI) | regressed |");
-        let _ = writeln!(out, "|---:|---|---|---:|");
-        for r in &v.rounds {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.3}x ({:.3}-{:.3}) | {} |",
-                r.round,
-                if r.pins.is_empty() {
-                    "-".to_string()
-                } else {
-                    r.pins.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
-                },
-                r.summary.geomean,
-                r.summary.geomean_ci.0,
-                r.summary.geomean_ci.1,
-                r.summary.regressed
-            );
-        }
-    }
-    let _ = writeln!(out, "\nRefinement: {}", v.stopped);
-    if let Some(last) = last {
-        let regressed: Vec<&ShapeVerdict> = last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed).collect();
-        if !regressed.is_empty() {
-            let _ = writeln!(out, "\nRegressed shapes:\n");
-            for s in regressed {
-                let _ = writeln!(out, "- `{}`: {:.3}x (p = {:.3})", s.command, s.speedup, s.p_value);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

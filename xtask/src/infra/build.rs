@@ -12,13 +12,13 @@
 
 use crate::config::Config;
 use crate::core::cmake::Cache;
+use crate::core::digest::sha256_hex;
 use crate::infra::git::{self, Worktree};
 use crate::infra::proc::{self, Job, Outcome};
 use crate::infra::store;
 use anyhow::{bail, Context, Result};
 use git2::Repository;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -127,14 +127,10 @@ fn common_ancestor(paths: &[PathBuf]) -> Option<PathBuf> {
 /// Opens slot `index`, creating its worktree at `branch` when needed.
 pub fn ensure_slot(repo: &Repository, config: &Config, index: u32, branch: &str) -> Result<Slot> {
     let (dir, src, build) = slot_paths(config, index);
-    let digest = Sha256::digest(config.work_dir().to_string_lossy().as_bytes());
-    let name = format!("tune-slot-{index}-{}", &hex(&digest)[..8]);
+    let digest = sha256_hex(config.work_dir().to_string_lossy().as_bytes());
+    let name = format!("tune-slot-{index}-{}", &digest[..8]);
     let worktree = git::ensure_worktree(repo, &name, &src, branch)?;
     Ok(Slot { index, dir, src, build, worktree })
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -145,7 +141,7 @@ struct SlotState {
 /// Configures the slot's build directory unless it is already configured
 /// with exactly this plan. Returns the outcome when it ran CMake.
 pub fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path) -> Result<Option<Outcome>> {
-    let hash = hex(&Sha256::digest(serde_json::to_vec(plan)?));
+    let hash = sha256_hex(&serde_json::to_vec(plan)?);
     let state_path = slot.dir.join("slot.json");
     let state: SlotState = store::read_json(&state_path).unwrap_or_default();
     if state.configure_hash == hash && slot.build.join("CMakeCache.txt").exists() {

@@ -89,7 +89,7 @@ fn fixture_hash(sources: &Path, overlay: &Path) -> Result<String> {
             h.update(std::fs::read(root.join(&rel)).with_context(|| format!("cannot read `{}`", rel.display()))?);
         }
     }
-    Ok(crate::infra::build::hex(&h.finalize()))
+    Ok(crate::core::digest::hex(&h.finalize()))
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {

@@ -5,8 +5,10 @@
 //! database, branches under `tune/`, and worktree registrations for build
 //! slots. Candidate commits are made without a checkout (the patched blob is
 //! spliced into the base tree), so the user's working tree, index and HEAD are
-//! never touched. Only `apply` (in `commands::apply`) changes a checkout.
+//! never touched. Only `apply` (in `commands::apply`) changes a checkout,
+//! through git's own command line ([`cli`]).
 
+use crate::infra::proc::{self, Captured, Job, QUERY_TIMEOUT};
 use anyhow::{anyhow, bail, Context, Result};
 use git2::{build::CheckoutBuilder, Oid, Repository, Signature, Time, WorktreeAddOptions};
 use std::path::{Path, PathBuf};
@@ -216,13 +218,18 @@ pub fn checkout(wt: &Worktree, oid: Oid) -> Result<()> {
     Ok(())
 }
 
-/// What `apply` and the safety tests compare: HEAD and the porcelain status.
-pub fn head_and_status(repo: &Repository) -> Result<(String, Vec<String>)> {
-    let head = repo.head().ok().and_then(|h| h.name().ok().map(str::to_string)).unwrap_or_default();
-    let head_id = repo.head().ok().and_then(|h| h.target()).map(|o| o.to_string()).unwrap_or_default();
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(true);
-    let statuses = repo.statuses(Some(&mut opts))?;
-    let lines = statuses.iter().map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or(""))).collect();
-    Ok((format!("{head} {head_id}"), lines))
+/// Runs the git command line in `dir` (for what libgit2 lacks: `am`,
+/// `apply --check`, three-way merges).
+pub fn cli(dir: &Path, args: &[&str]) -> Result<Captured> {
+    let job = Job::new("git", dir, Path::new("/dev/null"), QUERY_TIMEOUT).args(args.iter().copied());
+    proc::capture(&job)
+}
+
+/// [`cli`] for a command that must succeed; returns its trimmed stdout.
+pub fn cli_ok(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = cli(dir, args)?;
+    if !out.success() {
+        bail!("`git {}` failed in `{}`: {}", args.join(" "), dir.display(), out.stderr.trim());
+    }
+    Ok(out.stdout.trim().to_string())
 }

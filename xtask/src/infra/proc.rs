@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// A command to run to completion with its output in a log file.
@@ -109,26 +109,11 @@ fn ended(status: ExitStatus) -> Ended {
     }
 }
 
-/// Runs `job`, appending its stdout and stderr to its log.
-pub fn run(job: &Job) -> Result<Outcome> {
-    if let Some(dir) = job.log.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    }
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&job.log)
-        .with_context(|| format!("cannot open log `{}`", job.log.display()))?;
-    use std::io::Write;
-    writeln!(log, "$ {}", job.display()).with_context(|| format!("cannot write `{}`", job.log.display()))?;
-    let err_log = log.try_clone().with_context(|| format!("cannot reopen `{}`", job.log.display()))?;
-
+/// The command ready to spawn in its own process group, with its output
+/// going to `stdout` and `stderr`.
+fn command(job: &Job, stdout: Stdio, stderr: Stdio) -> Command {
     let mut cmd = Command::new(&job.program);
-    cmd.args(&job.args)
-        .current_dir(&job.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(err_log));
+    cmd.args(&job.args).current_dir(&job.cwd).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     for k in &job.env_remove {
         cmd.env_remove(k);
     }
@@ -143,21 +128,44 @@ pub fn run(job: &Job) -> Result<Outcome> {
             Ok(())
         });
     }
-    let start = Instant::now();
-    let mut child =
-        cmd.spawn().with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    cmd
+}
+
+/// Waits for `child` until it ends or `timeout` passes (then its whole
+/// group is killed).
+fn wait(mut child: Child, timeout: Duration, start: Instant) -> Result<Outcome> {
     let pid = child.id() as i32;
     loop {
         if let Some(status) = child.try_wait().context("cannot wait for a child process")? {
             return Ok(Outcome { ended: ended(status), seconds: start.elapsed().as_secs_f64() });
         }
-        if start.elapsed() > job.timeout {
+        if start.elapsed() > timeout {
             kill_group(pid);
             let _ = child.wait();
             return Ok(Outcome { ended: Ended::TimedOut, seconds: start.elapsed().as_secs_f64() });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs `job`, appending its stdout and stderr to its log.
+pub fn run(job: &Job) -> Result<Outcome> {
+    if let Some(dir) = job.log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&job.log)
+        .with_context(|| format!("cannot open log `{}`", job.log.display()))?;
+    use std::io::Write;
+    writeln!(log, "$ {}", job.display()).with_context(|| format!("cannot write `{}`", job.log.display()))?;
+    let err_log = log.try_clone().with_context(|| format!("cannot reopen `{}`", job.log.display()))?;
+    let start = Instant::now();
+    let child = command(job, Stdio::from(log), Stdio::from(err_log))
+        .spawn()
+        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    wait(child, job.timeout, start)
 }
 
 /// SIGTERM to the whole group, then SIGKILL to what is left.
@@ -171,19 +179,49 @@ fn kill_group(pgid: i32) {
     }
 }
 
-/// Runs a short command and returns its stdout; for queries such as
-/// `git rev-parse` or `python -c`. Fails with the command's stderr.
-pub fn output(program: &str, args: &[&str], cwd: &Path) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run `{program}`"))?;
-    if !out.status.success() {
-        bail!("`{program} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+/// What a short command printed, and how it ended.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub ended: Ended,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Captured {
+    pub fn success(&self) -> bool {
+        self.ended == Ended::Exited(0)
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `job` (its log is not used) and returns what it printed: for
+/// queries such as `git rev-parse`, `python -c` or a lit test's RUN line.
+/// The output goes through temporary files, so a chatty child never blocks
+/// on a full pipe while the tool waits for it.
+pub fn capture(job: &Job) -> Result<Captured> {
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let out = std::fs::File::create(&out_path).with_context(|| format!("cannot create `{}`", out_path.display()))?;
+    let err = std::fs::File::create(&err_path).with_context(|| format!("cannot create `{}`", err_path.display()))?;
+    let start = Instant::now();
+    let child = command(job, Stdio::from(out), Stdio::from(err))
+        .spawn()
+        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    let outcome = wait(child, job.timeout, start)?;
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    Ok(Captured { ended: outcome.ended, stdout: read(&out_path), stderr: read(&err_path) })
+}
+
+/// How long a query (`git`, `python -c`) may take before it is killed.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs a short command and returns its stdout; fails with its stderr.
+pub fn output(program: &str, args: &[&str], cwd: &Path) -> Result<String> {
+    let job = Job::new(program, cwd, Path::new("/dev/null"), QUERY_TIMEOUT).args(args.iter().copied());
+    let out = capture(&job)?;
+    if !out.success() {
+        bail!("`{}` failed ({}): {}", job.display(), out.ended, out.stderr.trim());
+    }
+    Ok(out.stdout)
 }
 
 /// The first `tool` on the inherited `PATH`.

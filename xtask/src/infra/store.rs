@@ -8,7 +8,7 @@
 //! is next opened. A run directory is locked while a command uses it.
 
 use anyhow::{bail, Context, Result};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,45 +49,20 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
-/// One journal record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Seconds since the Unix epoch.
-    pub time: f64,
-    pub event: String,
-    pub candidate: Option<String>,
-    pub key: Option<String>,
-    /// The file this record vouches for, relative to the run directory.
-    pub file: Option<String>,
-    pub detail: Option<String>,
-}
-
-impl Record {
-    pub fn new(event: &str) -> Record {
-        Record {
-            time: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
-            event: event.to_string(),
-            candidate: None,
-            key: None,
-            file: None,
-            detail: None,
-        }
-    }
-}
-
-/// An append-only journal of JSON lines.
-pub struct Journal {
+/// An append-only journal of JSON lines, one record of type `T` each.
+pub struct Journal<T> {
     path: PathBuf,
     file: File,
-    records: Vec<Record>,
+    records: Vec<T>,
+    /// Lines that are not records (edited or corrupted by hand), with why:
+    /// they are skipped, and the caller says so.
+    pub skipped: Vec<String>,
 }
 
-impl Journal {
-    /// Opens (or creates) the journal, cutting off a torn last line.
-    pub fn open(path: &Path) -> Result<Journal> {
+impl<T: Serialize + DeserializeOwned> Journal<T> {
+    /// Opens (or creates) the journal, cutting off a torn last line and
+    /// skipping lines that are not records.
+    pub fn open(path: &Path) -> Result<Journal<T>> {
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -98,19 +73,22 @@ impl Journal {
             None => 0,
         };
         let mut records = Vec::new();
+        let mut skipped = Vec::new();
         for (n, line) in text[..complete].lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let r: Record = serde_json::from_str(line).with_context(|| {
-                format!(
-                    "`{}` line {}: not a journal record; the journal is append-only and \
-                     written by the tuner: restore it or start a new run with --name",
+            match serde_json::from_str(line) {
+                Ok(r) => records.push(r),
+                Err(e) => skipped.push(format!(
+                    "`{}` line {}: not a journal record ({e}); skipped, so the work it recorded will be redone",
                     path.display(),
                     n + 1
-                )
-            })?;
-            records.push(r);
+                )),
+            }
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
         let file = OpenOptions::new()
             .create(true)
@@ -122,15 +100,15 @@ impl Journal {
             // A crash mid-write left a partial line: it was never a record.
             file.set_len(complete as u64).with_context(|| format!("cannot repair `{}`", path.display()))?;
         }
-        Ok(Journal { path: path.to_path_buf(), file, records })
+        Ok(Journal { path: path.to_path_buf(), file, records, skipped })
     }
 
-    pub fn records(&self) -> &[Record] {
+    pub fn records(&self) -> &[T] {
         &self.records
     }
 
     /// Appends one record durably.
-    pub fn append(&mut self, record: Record) -> Result<()> {
+    pub fn append(&mut self, record: T) -> Result<()> {
         let mut line = serde_json::to_string(&record).context("cannot serialise a journal record")?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).with_context(|| format!("cannot append to `{}`", self.path.display()))?;
@@ -169,24 +147,35 @@ pub fn lock_dir(dir: &Path, what: &str) -> Result<DirLock> {
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct R {
+        event: String,
+    }
+
+    fn r(e: &str) -> R {
+        R { event: e.to_string() }
+    }
+
     #[test]
-    fn torn_last_line_is_cut() {
+    fn torn_last_line_is_cut_and_garbage_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
         {
             let mut j = Journal::open(&path).unwrap();
-            j.append(Record::new("a")).unwrap();
-            j.append(Record::new("b")).unwrap();
+            j.append(r("a")).unwrap();
+            j.append(r("b")).unwrap();
         }
-        // Simulate a crash in the middle of the third write.
+        // A line edited by hand, then a crash in the middle of a write.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"time\":1.0,\"ev").unwrap();
+        f.write_all(b"not json at all\n{\"event\":\"c\"}\n{\"ev").unwrap();
         drop(f);
-        let mut j = Journal::open(&path).unwrap();
-        assert_eq!(j.records().len(), 2);
-        j.append(Record::new("c")).unwrap();
-        let j = Journal::open(&path).unwrap();
+        let mut j: Journal<R> = Journal::open(&path).unwrap();
+        assert_eq!(j.records(), &[r("a"), r("b"), r("c")]);
+        assert_eq!(j.skipped.len(), 1);
+        assert!(j.skipped[0].contains("line 3"), "{:?}", j.skipped);
+        j.append(r("d")).unwrap();
+        let j: Journal<R> = Journal::open(&path).unwrap();
         let events: Vec<&str> = j.records().iter().map(|r| r.event.as_str()).collect();
-        assert_eq!(events, vec!["a", "b", "c"]);
+        assert_eq!(events, vec!["a", "b", "c", "d"]);
     }
 }

@@ -1,7 +1,7 @@
 //! Generating C++ for a fitted rule, in the style of the file at the tuned
 //! revision.
 //!
-//! A rule ([`crate::core::fit::Rule`]) becomes edits to the heuristic file:
+//! A rule ([`crate::core::rule::Rule`]) becomes edits to the heuristic file:
 //! for the 2025 style, a new inline `limitParallelLoops` chain in place of the
 //! old one; for the 2026 style, a new body of the `get*LimitParallelLoops`
 //! helper with early `return N;` rungs, keeping the `lowParallelism ? a : b`
@@ -13,7 +13,7 @@
 use super::patch::Edit;
 use super::rules::{eval_ladder, BinOp, Env, Expr, Stmt};
 use super::{LadderStyle, Site};
-use crate::core::fit::{Ladder, LimitSpec, Rule};
+use crate::core::rule::{Ladder, LimitSpec, Rule};
 
 /// How a number reads in IREE's code: `128 * 128` for large powers of two,
 /// plain decimals otherwise.
@@ -109,13 +109,13 @@ pub fn keep(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)], tuned_low: b
                     continue;
                 }
                 let mut e = env.clone();
-                e.insert("lowParallelism".into(), f64::from(u8::from(untuned_low)));
+                e.insert("lowParallelism".into(), i64::from(untuned_low));
                 // `std::nullopt` (or an unreadable path) cannot sit in a
                 // ternary: keep the old body whole.
                 let Ok(Some(v)) = eval_ladder(&site.ladder, &e) else { return Keep::Block { untuned_low } };
                 match value {
-                    None => value = Some(v as i64),
-                    Some(x) if x == v as i64 => {}
+                    None => value = Some(v),
+                    Some(x) if x == v => {}
                     // Varies inside the leaf (a clamp, or several old rungs).
                     Some(_) => return Keep::Block { untuned_low },
                 }
@@ -376,11 +376,10 @@ pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &Keep) -> Result<Vec
         }
     }
     for c in &site.constants {
-        let Some(&new) = rule.constants.get(&c.name) else { continue };
-        if c.value == Some(new) {
+        let Some(&v) = rule.constants.get(&c.name) else { continue };
+        if c.value == Some(v) {
             continue;
         }
-        let v = new as i64;
         let text = if c.value_text.contains('*') || v >= 1 << 16 { format_number(v) } else { v.to_string() };
         edits.push(Edit { range: c.value_range.clone(), text });
     }

@@ -113,7 +113,8 @@ pub struct Constant {
     /// The initializer expression.
     pub value_range: Range<usize>,
     pub value_text: String,
-    pub value: Option<f64>,
+    /// The value as `int64_t` (the type every tuning constant has).
+    pub value: Option<i64>,
 }
 
 /// Everything the tuner needs to know about one heuristic in one file.
@@ -361,7 +362,7 @@ impl<'a> CppFile<'a> {
                         continue;
                     };
                     let Ok(expr) = rules::expr_from_node(self.text, value) else { continue };
-                    let Some(v) = expr.eval_const() else { continue };
+                    let Some(v) = expr.eval_const().and_then(|v| v.to_i64().ok()) else { continue };
                     out.push(Constant {
                         name: self.node_text(name).to_string(),
                         line: n.start_position().row + 1,
@@ -397,7 +398,7 @@ impl<'a> CppFile<'a> {
             visit(cond, &mut |c| {
                 let threshold = match c.kind() {
                     "identifier" => constants.iter().any(|k| k.name == self.node_text(c)),
-                    "number_literal" => rules::parse_number(self.node_text(c)).is_some_and(|v| v > 1.0),
+                    "number_literal" => rules::parse_number(self.node_text(c)).is_some_and(|v| v.as_f64() > 1.0),
                     _ => false,
                 };
                 mentions_threshold |= threshold;

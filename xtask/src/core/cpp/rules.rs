@@ -64,9 +64,58 @@ impl BinOp {
     }
 }
 
+/// A value of the C++ the heuristic is written in: `int64_t` arithmetic
+/// (truncating division, overflow is an error, not a wrap) or `double`
+/// (`std::sqrt`, literals such as `1e7`). Booleans are integers 0 and 1, as
+/// C++ promotes them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+}
+
+impl Value {
+    pub fn truthy(self) -> bool {
+        match self {
+            Value::Int(v) => v != 0,
+            Value::Float(v) => v != 0.0,
+        }
+    }
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Value::Int(v) => v as f64,
+            Value::Float(v) => v,
+        }
+    }
+
+    /// Conversion to `int64_t` (assignment, `static_cast`, a function
+    /// returning `int64_t`): a double is truncated toward zero.
+    pub fn to_i64(self) -> Result<i64, String> {
+        match self {
+            Value::Int(v) => Ok(v),
+            Value::Float(v) if v.is_finite() && v.abs() < 9.2e18 => Ok(v.trunc() as i64),
+            Value::Float(v) => Err(format!("{v} does not fit in int64_t")),
+        }
+    }
+
+    fn bool(b: bool) -> Value {
+        Value::Int(i64::from(b))
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v:e}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
-    Num(f64),
+    Num(Value),
     Bool(bool),
     Var(String),
     Not(Box<Expr>),
@@ -91,8 +140,9 @@ pub enum Stmt {
     Other(String),
 }
 
-/// Named quantities a ladder may read. Booleans are 0 or 1.
-pub type Env = BTreeMap<String, f64>;
+/// Named quantities a ladder may read: the op's sizes and the tuning
+/// constants are all `int64_t`, flags are 0 or 1.
+pub type Env = BTreeMap<String, i64>;
 
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,60 +168,77 @@ impl fmt::Display for Expr {
     }
 }
 
+/// `a op b` with C++'s usual arithmetic conversions: two integers stay
+/// integers (checked, truncating division), anything with a double is done
+/// in double.
+fn arith(op: BinOp, x: Value, y: Value) -> Result<Value, String> {
+    let overflow = || format!("`{x} {} {y}` overflows int64_t", op.symbol());
+    if let (Value::Int(a), Value::Int(b)) = (x, y) {
+        return Ok(Value::Int(match op {
+            BinOp::Add => a.checked_add(b).ok_or_else(overflow)?,
+            BinOp::Sub => a.checked_sub(b).ok_or_else(overflow)?,
+            BinOp::Mul => a.checked_mul(b).ok_or_else(overflow)?,
+            BinOp::Div if b == 0 => return Err("division by zero".into()),
+            BinOp::Div => a.checked_div(b).ok_or_else(overflow)?,
+            BinOp::Lt => i64::from(a < b),
+            BinOp::Le => i64::from(a <= b),
+            BinOp::Gt => i64::from(a > b),
+            BinOp::Ge => i64::from(a >= b),
+            BinOp::Eq => i64::from(a == b),
+            BinOp::Ne => i64::from(a != b),
+            BinOp::And | BinOp::Or => unreachable!("short-circuited by the caller"),
+        }));
+    }
+    let (a, b) = (x.as_f64(), y.as_f64());
+    Ok(match op {
+        BinOp::Add => Value::Float(a + b),
+        BinOp::Sub => Value::Float(a - b),
+        BinOp::Mul => Value::Float(a * b),
+        BinOp::Div => Value::Float(a / b),
+        BinOp::Lt => Value::bool(a < b),
+        BinOp::Le => Value::bool(a <= b),
+        BinOp::Gt => Value::bool(a > b),
+        BinOp::Ge => Value::bool(a >= b),
+        BinOp::Eq => Value::bool(a == b),
+        BinOp::Ne => Value::bool(a != b),
+        BinOp::And | BinOp::Or => unreachable!("short-circuited by the caller"),
+    })
+}
+
 impl Expr {
     /// Value of an expression made of numbers only (`2048 * 4096`).
-    pub fn eval_const(&self) -> Option<f64> {
+    pub fn eval_const(&self) -> Option<Value> {
         self.eval(&Env::new()).ok()
     }
 
-    pub fn eval(&self, env: &Env) -> Result<f64, String> {
+    pub fn eval(&self, env: &Env) -> Result<Value, String> {
         self.eval_with(&|name: &str| env.get(name).copied())
     }
 
     /// Evaluates with `lookup` giving the quantities; lets callers layer
     /// values (constants over a shape's features) without building a map.
-    pub fn eval_with(&self, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, String> {
+    pub fn eval_with(&self, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<Value, String> {
         let env = lookup;
         Ok(match self {
             Expr::Num(v) => *v,
-            Expr::Bool(b) => f64::from(u8::from(*b)),
-            Expr::Var(name) => env(name)
-                .or_else(|| env(alias(name)))
-                .ok_or_else(|| format!("`{name}` is not a quantity the tuner knows"))?,
-            Expr::Not(e) => f64::from(u8::from(e.eval_with(env)? == 0.0)),
-            Expr::Neg(e) => -e.eval_with(env)?,
-            Expr::Bin(op, a, b) => {
-                // Short-circuit like C++, so that `lowParallelism && x` does
-                // not need `x` when the flag is off.
-                if *op == BinOp::And {
-                    return Ok(f64::from(u8::from(a.eval_with(env)? != 0.0 && b.eval_with(env)? != 0.0)));
-                }
-                if *op == BinOp::Or {
-                    return Ok(f64::from(u8::from(a.eval_with(env)? != 0.0 || b.eval_with(env)? != 0.0)));
-                }
-                let (x, y) = (a.eval_with(env)?, b.eval_with(env)?);
-                let t = |c: bool| f64::from(u8::from(c));
-                match op {
-                    BinOp::Lt => t(x < y),
-                    BinOp::Le => t(x <= y),
-                    BinOp::Gt => t(x > y),
-                    BinOp::Ge => t(x >= y),
-                    BinOp::Eq => t(x == y),
-                    BinOp::Ne => t(x != y),
-                    BinOp::Add => x + y,
-                    BinOp::Sub => x - y,
-                    BinOp::Mul => x * y,
-                    BinOp::Div => {
-                        if y == 0.0 {
-                            return Err("division by zero".into());
-                        }
-                        x / y
-                    }
-                    BinOp::And | BinOp::Or => unreachable!(),
-                }
-            }
+            Expr::Bool(b) => Value::bool(*b),
+            Expr::Var(name) => Value::Int(
+                env(name)
+                    .or_else(|| env(alias(name)))
+                    .ok_or_else(|| format!("`{name}` is not a quantity the tuner knows"))?,
+            ),
+            Expr::Not(e) => Value::bool(!e.eval_with(env)?.truthy()),
+            Expr::Neg(e) => match e.eval_with(env)? {
+                Value::Int(v) => Value::Int(v.checked_neg().ok_or_else(|| format!("`-{v}` overflows int64_t"))?),
+                Value::Float(v) => Value::Float(-v),
+            },
+            // Short-circuit like C++, so that `lowParallelism && x` does not
+            // need `x` when the flag is off.
+            Expr::Bin(BinOp::And, a, b) => Value::bool(a.eval_with(env)?.truthy() && b.eval_with(env)?.truthy()),
+            Expr::Bin(BinOp::Or, a, b) => Value::bool(a.eval_with(env)?.truthy() || b.eval_with(env)?.truthy()),
+            Expr::Bin(op, a, b) => arith(*op, a.eval_with(env)?, b.eval_with(env)?)?,
             Expr::Cond(c, a, b) => {
-                if c.eval_with(env)? != 0.0 {
+                if c.eval_with(env)?.truthy() {
                     a.eval_with(env)?
                 } else {
                     b.eval_with(env)?
@@ -180,10 +247,12 @@ impl Expr {
             Expr::Call(name, args) => {
                 let values = args.iter().map(|a| a.eval_with(env)).collect::<Result<Vec<_>, _>>()?;
                 match (name.as_str(), values.as_slice()) {
-                    ("min", [a, b]) => a.min(*b),
-                    ("max", [a, b]) => a.max(*b),
-                    ("static_cast", [a]) => a.trunc(),
-                    ("sqrt", [a]) => a.sqrt(),
+                    ("min", [Value::Int(a), Value::Int(b)]) => Value::Int(*a.min(b)),
+                    ("max", [Value::Int(a), Value::Int(b)]) => Value::Int(*a.max(b)),
+                    ("min", [a, b]) => Value::Float(a.as_f64().min(b.as_f64())),
+                    ("max", [a, b]) => Value::Float(a.as_f64().max(b.as_f64())),
+                    ("static_cast", [a]) => Value::Int(a.to_i64()?),
+                    ("sqrt", [a]) => Value::Float(a.as_f64().sqrt()),
                     _ => return Err(format!("cannot evaluate call `{name}`")),
                 }
             }
@@ -212,6 +281,14 @@ impl Expr {
             Expr::Call(_, args) => args.iter().for_each(|a| a.vars(out)),
         }
     }
+
+    /// The integer literal this expression is, if it is one.
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Expr::Num(Value::Int(v)) => Some(*v),
+            _ => None,
+        }
+    }
 }
 
 /// Spellings of the same quantity across revisions.
@@ -225,7 +302,7 @@ fn alias(name: &str) -> &str {
 
 enum Flow {
     Next,
-    Return(Option<f64>),
+    Return(Option<i64>),
 }
 
 fn is_nullopt(e: &Expr) -> bool {
@@ -233,9 +310,9 @@ fn is_nullopt(e: &Expr) -> bool {
 }
 
 /// Runs a ladder: the value of the first `return`, or of the last assignment
-/// to `limitParallelLoops` when the ladder falls through. `None`: the ladder
-/// returned `std::nullopt` (do not split).
-pub fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<f64>, String> {
+/// to `limitParallelLoops` when the ladder falls through, as the `int64_t`
+/// the C++ stores. `None`: the ladder returned `std::nullopt` (do not split).
+pub fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<i64>, String> {
     let mut assigned = None;
     match run(stmts, env, &mut assigned)? {
         Flow::Return(v) => Ok(v),
@@ -243,35 +320,38 @@ pub fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<f64>, String> {
     }
 }
 
-fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<f64>) -> Result<Flow, String> {
+fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<i64>) -> Result<Flow, String> {
     for stmt in stmts {
         match stmt {
             Stmt::If { cond, then, els } => {
-                let branch = if cond.eval(env)? != 0.0 { then } else { els };
+                let branch = if cond.eval(env)?.truthy() { then } else { els };
                 if let Flow::Return(v) = run(branch, env, assigned)? {
                     return Ok(Flow::Return(v));
                 }
             }
             Stmt::Return(e) if is_nullopt(e) => return Ok(Flow::Return(None)),
-            Stmt::Return(e) => return Ok(Flow::Return(Some(e.eval(env)?))),
-            Stmt::Assign(_, e) => *assigned = Some(e.eval(env)?),
+            Stmt::Return(e) => return Ok(Flow::Return(Some(e.eval(env)?.to_i64()?))),
+            Stmt::Assign(_, e) => *assigned = Some(e.eval(env)?.to_i64()?),
             Stmt::Other(text) => return Err(format!("cannot evaluate statement `{text}`")),
         }
     }
     Ok(Flow::Next)
 }
 
-/// Reads a C++ number literal: `640000`, `1e7`, `2048LL`, `0x10`, `1'000`.
-pub fn parse_number(text: &str) -> Option<f64> {
+/// Reads a C++ number literal: `640000`, `2048LL`, `0x10`, `1'000` are
+/// `int64_t`; `1e7` and `1.5f` are doubles.
+pub fn parse_number(text: &str) -> Option<Value> {
     let cleaned: String = text.chars().filter(|c| *c != '\'').collect();
     let lower = cleaned.to_ascii_lowercase();
     if let Some(hex) = lower.strip_prefix("0x") {
         let digits = hex.trim_end_matches(['u', 'l']);
-        return i64::from_str_radix(digits, 16).ok().map(|v| v as f64);
+        return i64::from_str_radix(digits, 16).ok().map(Value::Int);
     }
-    let is_float = lower.contains('.') || (lower.contains('e') && !lower.starts_with("0x"));
-    let trimmed = if is_float { lower.trim_end_matches(['f', 'l']) } else { lower.trim_end_matches(['u', 'l']) };
-    trimmed.parse::<f64>().ok()
+    let is_float = lower.contains('.') || lower.contains('e');
+    if is_float {
+        return lower.trim_end_matches(['f', 'l']).parse::<f64>().ok().map(Value::Float);
+    }
+    lower.trim_end_matches(['u', 'l']).parse::<i64>().ok().map(Value::Int)
 }
 
 fn text<'a>(src: &'a str, node: Node) -> &'a str {
@@ -394,11 +474,47 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(parse_number("640000"), Some(640000.0));
-        assert_eq!(parse_number("1e7"), Some(1e7));
-        assert_eq!(parse_number("2048LL"), Some(2048.0));
-        assert_eq!(parse_number("0x10"), Some(16.0));
-        assert_eq!(parse_number("1'000"), Some(1000.0));
-        assert_eq!(parse_number("1.5f"), Some(1.5));
+        assert_eq!(parse_number("640000"), Some(Value::Int(640000)));
+        assert_eq!(parse_number("1e7"), Some(Value::Float(1e7)));
+        assert_eq!(parse_number("2048LL"), Some(Value::Int(2048)));
+        assert_eq!(parse_number("0x10"), Some(Value::Int(16)));
+        assert_eq!(parse_number("1'000"), Some(Value::Int(1000)));
+        assert_eq!(parse_number("1.5f"), Some(Value::Float(1.5)));
+    }
+
+    fn parse_expr(text: &str) -> Expr {
+        let src = format!("int f() {{ return {text}; }}");
+        let mut parser = tree_sitter::Parser::new();
+        parser.set_language(&tree_sitter_cpp::LANGUAGE.into()).unwrap();
+        let tree = parser.parse(&src, None).unwrap();
+        let mut node = tree.root_node();
+        while node.kind() != "return_statement" {
+            let mut cursor = node.walk();
+            node = node
+                .named_children(&mut cursor)
+                .find(|n| n.byte_range().contains(&src.find("return").unwrap()))
+                .unwrap();
+        }
+        let mut cursor = node.walk();
+        let value = node.named_children(&mut cursor).next().unwrap();
+        expr_from_node(&src, value).unwrap()
+    }
+
+    #[test]
+    fn integer_arithmetic_is_cpp_arithmetic() {
+        let env: Env = [("reductionSize".to_string(), 7), ("parallelSize".to_string(), 2)].into();
+        // int64_t division truncates; a double operand makes it a double.
+        assert_eq!(parse_expr("reductionSize / parallelSize").eval(&env), Ok(Value::Int(3)));
+        assert_eq!(parse_expr("-reductionSize / parallelSize").eval(&env), Ok(Value::Int(-3)));
+        assert_eq!(parse_expr("reductionSize / 2.0").eval(&env), Ok(Value::Float(3.5)));
+        assert_eq!(parse_expr("reductionSize > 1e7").eval(&env), Ok(Value::Int(0)));
+        // Products of constants are exact, and overflow is an error.
+        assert_eq!(parse_expr("2048 * 4096").eval_const(), Some(Value::Int(8388608)));
+        let big: Env = [("n".to_string(), 1i64 << 62)].into();
+        assert!(parse_expr("n * 4").eval(&big).unwrap_err().contains("overflows"));
+        assert!(parse_expr("n / 0").eval(&big).unwrap_err().contains("division by zero"));
+        // `int64_t ratio = k / std::sqrt(p)` truncates when stored.
+        let e = parse_expr("reductionSize / std::sqrt(parallelSize)");
+        assert_eq!(e.eval(&env).unwrap().to_i64(), Ok(4));
     }
 }

@@ -14,12 +14,13 @@ use crate::core::workload::{parse_commands, Heuristic};
 use crate::core::{html, report};
 use std::collections::BTreeMap;
 
-const CURRENT: &str =
-    include_str!("../../../tests/fixtures/iree/compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp");
-const INLINE_2025: &str = include_str!(
-    "../../../tests/fixtures/history/2025-inline/compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"
+const CURRENT: &str = include_str!(
+    "../../../../tests/fixtures/iree/compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"
 );
-const WORKLOAD: &str = include_str!("../../../workloads/conv_weight_backward.txt");
+const INLINE_2025: &str = include_str!(
+    "../../../../tests/fixtures/history/2025-inline/compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"
+);
+const WORKLOAD: &str = include_str!("../../../../workloads/conv_weight_backward.txt");
 
 /// Microseconds for a shape split into `tiles` (None: not split).
 fn model_time(output: i64, dims: &[i64], tiles: Option<&[i64]>) -> f64 {
@@ -175,12 +176,12 @@ fn report_and_json_agree_on_every_headline_figure() {
     for h in json["heuristics"].as_array().unwrap() {
         let rec = h["recommended"].as_str().unwrap();
         let e = h["strategies"].as_array().unwrap().iter().find(|e| e["strategy"] == rec).unwrap();
-        let x = |v: &serde_json::Value| report::fmt_x(v.as_f64().unwrap());
+        let x = |v: &serde_json::Value| crate::core::numfmt::x(v.as_f64().unwrap());
         let line = md.lines().find(|l| l.starts_with(&format!("- **{}**", h["heuristic"].as_str().unwrap()))).unwrap();
         for figure in [x(&e["cv_geomean"]), x(&e["fitted_geomean"]), x(&e["cv_worst"]), x(&h["vs_original_toolkit"])] {
             assert!(line.contains(&figure), "summary line lacks {figure}: {line}");
         }
-        let pct = report::fmt_pct(e["cv_oracle_fraction"].as_f64().unwrap());
+        let pct = crate::core::numfmt::pct(e["cv_oracle_fraction"].as_f64().unwrap());
         assert!(line.contains(&pct), "summary line lacks {pct}: {line}");
     }
     for c in json["candidates"].as_array().unwrap() {
@@ -189,7 +190,7 @@ fn report_and_json_agree_on_every_headline_figure() {
                 .lines()
                 .find(|l| l.starts_with(&format!("| {} | {} |", c["name"].as_str().unwrap(), v["compared"])))
                 .unwrap();
-            assert!(row.contains(&report::fmt_x(v["geomean_speedup"].as_f64().unwrap())), "{row}");
+            assert!(row.contains(&crate::core::numfmt::x(v["geomean_speedup"].as_f64().unwrap())), "{row}");
             assert!(row.contains(&format!("| {} | {} | {} |", v["improved"], v["neutral"], v["regressed"])), "{row}");
         }
     }

@@ -2,87 +2,23 @@
 //! parts plus the strategy table, failures and gaps.
 //!
 //! Every figure comes from the [`Analysis`]; this module only formats, with
-//! the same rounding as [`fmt_x`] and [`fmt_pct`] everywhere, so the report
-//! and `analysis.json` agree.
+//! the same rounding ([`crate::core::numfmt`]) everywhere, so the report and
+//! `analysis.json` agree. It also writes the other Markdown a user or a
+//! reviewer reads: the validation part, the patch message and the PR
+//! description.
+
+mod patch;
+mod validation;
+
+pub use patch::{commit_body, pr_description, subject};
+pub use validation::{part6, table as ab_table};
 
 use crate::core::analysis::{choice_name, Analysis, HeuristicAnalysis};
-use crate::core::fit::{Ladder, Rule};
+use crate::core::numfmt::{pct as fmt_pct, short as short_n, us as fmt_us, x as fmt_x};
 use std::fmt::Write;
 
-/// A speedup as the report prints it.
-pub fn fmt_x(v: f64) -> String {
-    format!("{v:.3}x")
-}
-
-pub fn fmt_pct(v: f64) -> String {
-    format!("{:.1}%", 100.0 * v)
-}
-
-fn fmt_us(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.0}", v)
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 fn short(s: &str) -> &str {
-    &s[..s.len().min(10)]
-}
-
-/// The rule in words, one line per rung, and the early-return constants it
-/// changes (`before` holds their current values).
-pub fn describe_rule(rule: &Rule, ladder_var: &str, before: &std::collections::BTreeMap<String, f64>) -> String {
-    let mut out = String::new();
-    describe_ladder(&mut out, &rule.ladder, ladder_var);
-    let changed: Vec<String> = rule
-        .constants
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(v))
-        .map(|(k, v)| {
-            format!("{k} {} -> {}", before.get(k).map(|b| (*b as i64).to_string()).unwrap_or("?".into()), *v as i64)
-        })
-        .collect();
-    if !changed.is_empty() {
-        let _ = writeln!(out, "- early-return constants: {}", changed.join(", "));
-    }
-    out
-}
-
-fn describe_ladder(out: &mut String, ladder: &Ladder, var: &str) {
-    let mut lower: Option<i64> = None;
-    for r in &ladder.rungs {
-        let range = match (lower, r.upper) {
-            (None, Some(u)) => format!("{var} < {u}"),
-            (Some(l), Some(u)) => format!("{l} <= {var} < {u}"),
-            (Some(l), None) => format!("{var} >= {l}"),
-            (None, None) => "every size".to_string(),
-        };
-        let limit = |l: crate::core::fit::LimitSpec| {
-            if l == crate::core::fit::LimitSpec::NO_SPLIT {
-                "no split".to_string()
-            } else {
-                format!("limit {l}")
-            }
-        };
-        if r.splits.is_empty() {
-            let _ = writeln!(out, "- {range}: {}", limit(r.limit));
-        } else {
-            let mut parts: Vec<String> = Vec::new();
-            let mut from: Option<i64> = None;
-            for s in &r.splits {
-                let when = match from {
-                    None => format!("reductionSize < {}", s.threshold),
-                    Some(f) => format!("{f} <= reductionSize < {}", s.threshold),
-                };
-                parts.push(format!("{} when {when}", limit(s.limit)));
-                from = Some(s.threshold);
-            }
-            parts.push(format!("{} otherwise", limit(r.limit)));
-            let _ = writeln!(out, "- {range}: {}", parts.join("; "));
-        }
-        lower = r.upper;
-    }
+    short_n(s, 10)
 }
 
 fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
@@ -124,7 +60,7 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     );
     match &h.rule {
         Some(rule) => {
-            let _ = writeln!(out, "Recommended rule:\n\n{}", describe_rule(rule, "outputSize", &h.constants_before));
+            let _ = writeln!(out, "Recommended rule:\n\n{}", rule.describe("outputSize", &h.constants_before));
             let _ = writeln!(
                 out,
                 "Fitted on outputSize {} to {} and reductionSize {} to {}; outside those ranges the rule extrapolates (rungs of the current code that no measured shape reaches are not kept).\n",
@@ -155,6 +91,22 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
 /// Renders `report.md`.
 pub fn markdown(a: &Analysis) -> String {
     let mut out = String::new();
+    summary(&mut out, a);
+    part1_limits(&mut out, a);
+    part2_baseline(&mut out, a);
+    part3_clusters(&mut out, a);
+    part4_recommendations(&mut out, a);
+    part5_top(&mut out, a);
+    part6_validation(&mut out, a);
+    failures(&mut out, a);
+    unchanged(&mut out, a);
+    roofline(&mut out, a);
+    per_shape(&mut out, a);
+    out
+}
+
+/// The title, the run's inputs, the summary per heuristic and the warnings.
+fn summary(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "# Split-reduction sweep `{}`\n", a.run);
     let _ = writeln!(
         out,
@@ -210,7 +162,10 @@ pub fn markdown(a: &Analysis) -> String {
             a.unmeasured_shapes.len()
         );
     }
+}
 
+/// Part 1: runtime statistics per candidate.
+fn part1_limits(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Part 1: Performance summary by limit\n");
     let _ = writeln!(out, "Runtimes in microseconds per launch (medians over repeats). Failed measurements are listed below, never averaged in.\n");
     let _ = writeln!(out, "| candidate | status | measured | failed | geomean | mean | median | p95 | total |");
@@ -237,7 +192,10 @@ pub fn markdown(a: &Analysis) -> String {
             }
         }
     }
+}
 
+/// Part 2: every candidate against the baseline.
+fn part2_baseline(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Part 2: Baseline comparison\n");
     let _ = writeln!(out, "Improved/regressed means beyond the measured noise of both sides (2.5 standard errors of the log-ratio of medians, at least 0.5%).\n");
     if let Some(d) = &a.drift {
@@ -270,7 +228,10 @@ pub fn markdown(a: &Analysis) -> String {
             );
         }
     }
+}
 
+/// Part 3: shapes clustered by their best limit.
+fn part3_clusters(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Part 3: Clusters by best limit\n");
     for h in &a.heuristics {
         if h.clusters.is_empty() {
@@ -295,12 +256,18 @@ pub fn markdown(a: &Analysis) -> String {
         }
         let _ = writeln!(out);
     }
+}
 
+/// Part 4: the strategies, the recommended rule and its C++.
+fn part4_recommendations(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "## Part 4: C++ recommendations\n");
     for h in &a.heuristics {
-        heuristic_section(&mut out, a, h);
+        heuristic_section(out, a, h);
     }
+}
 
+/// Part 5: the largest measured speedups.
+fn part5_top(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "## Part 5: Top {} speedups\n", a.top_speedups.len());
     let _ = writeln!(out, "| # | command | best | baseline (us) | best (us) | speedup |");
     let _ = writeln!(out, "|---:|---|---|---:|---:|---:|");
@@ -316,17 +283,23 @@ pub fn markdown(a: &Analysis) -> String {
             fmt_x(t.speedup)
         );
     }
+}
 
+/// Part 6: the validation, or how to run it.
+fn part6_validation(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Part 6: Validation\n");
     match &a.validation {
         Some(v) => {
-            let _ = writeln!(out, "{}", v.get("markdown").and_then(|m| m.as_str()).unwrap_or(""));
+            let _ = writeln!(out, "{}", validation::part6(v));
         }
         None => {
             let _ = writeln!(out, "Not validated yet: run `cargo xtask validate {}`.", a.run);
         }
     }
+}
 
+/// Failed measurements, gaps, skipped lines and imputed values.
+fn failures(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Failures and gaps\n");
     if a.failures.is_empty()
         && a.partial_shapes.is_empty()
@@ -363,12 +336,18 @@ pub fn markdown(a: &Analysis) -> String {
             );
         }
     }
+}
 
+/// Shapes that no candidate changes (benchmark time that tells nothing).
+fn unchanged(out: &mut String, a: &Analysis) {
     if !a.unchanged_shapes.is_empty() {
         let _ = writeln!(out, "\n## Shapes no candidate changes\n");
         let _ = writeln!(out, "{} shape(s) get the same split from every candidate as from the baseline (predicted from the heuristic's code); benchmarking them costs time and tells nothing: shape ids {}.", a.unchanged_shapes.len(), a.unchanged_shapes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "));
     }
+}
 
+/// Achieved fraction of the roofline, when device peaks are configured.
+fn roofline(out: &mut String, a: &Analysis) {
     if !a.roofline.is_empty() {
         let _ = writeln!(out, "\n## Roofline\n");
         let _ = writeln!(
@@ -387,7 +366,10 @@ pub fn markdown(a: &Analysis) -> String {
             );
         }
     }
+}
 
+/// The recommendation's decision for every shape.
+fn per_shape(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Per-shape decisions of the recommendation\n");
     for h in &a.heuristics {
         if h.outcomes.is_empty() {
@@ -409,5 +391,4 @@ pub fn markdown(a: &Analysis) -> String {
         }
         let _ = writeln!(out, "\n</details>\n");
     }
-    out
 }

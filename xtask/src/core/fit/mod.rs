@@ -1,0 +1,325 @@
+//! Rule fitting: from per-shape runtimes at each limit to a ladder (with
+//! reduction-size buckets and early-return thresholds) that generalises.
+//!
+//! The objective everywhere is the sum of log runtimes (the geometric mean).
+//! A ladder on `outputSize` with non-increasing limits is found by exact
+//! dynamic programming ([`dp`]) over the shapes sorted by output size; its
+//! number of rungs is chosen by cross-validation on the training shapes.
+//! Inside a rung a `reductionSize` split is kept only when it pays more than
+//! the noise ([`ladder`]). Early-return constants are refitted by coordinate
+//! descent, with "limit 1" (no split) standing for an early return
+//! ([`early`]). The original toolkit's method is here too, as a strategy to
+//! compare with ([`strategy`]). Thresholds are placed where they do not
+//! change the partition and rounded to values IREE would write
+//! ([`readable`]). The rule's types are [`crate::core::rule`]'s.
+
+mod dp;
+mod early;
+mod ladder;
+mod readable;
+mod strategy;
+#[cfg(test)]
+mod tests;
+
+pub use early::EarlyReturns;
+pub use readable::{readable, readable_threshold, Readable};
+pub use strategy::{evaluate, fit, oracle, outcomes, recommend, Evaluation, Fitted, ShapeOutcome, Strategy};
+
+use crate::core::cpp::rules::{Env, Expr, Stmt};
+use crate::core::results::{CandidateStatus, Measurement, Results};
+use crate::core::rule::LimitSpec;
+use crate::core::stats::noise_threshold;
+use crate::core::workload::Heuristic;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Extra cost (in log runtime) of giving a pinned shape a limit its pin
+/// forbids. It dwarfs any real difference (e^1000), so the fit breaks a pin
+/// only when no limit at all satisfies it.
+const PIN_PENALTY: f64 = 1e3;
+
+/// An unmeasured (shape, split) counts as this many times the shape's worst
+/// known runtime: pessimistic enough that a rule never relies on a split
+/// nobody measured, finite so that a shape measured nowhere else can still
+/// be placed.
+const UNMEASURED_FACTOR: f64 = 2.0;
+
+/// The values the current ladder uses (its high-parallelism ones), so that
+/// a fitted rule can keep them where no swept limit does better.
+pub fn ladder_specs(stmts: &[Stmt], low: bool) -> Vec<LimitSpec> {
+    let spec = |e: &Expr| spec_of(e, low);
+    fn spec_of(e: &Expr, low: bool) -> Option<LimitSpec> {
+        match e {
+            Expr::Num(_) => e.int().map(LimitSpec::Fixed),
+            // `lowParallelism ? a : b`: the value of the target swept.
+            Expr::Cond(_, a, b) => spec_of(if low { a } else { b }, low),
+            Expr::Call(name, args) if name == "min" && args.len() == 2 => match (&args[0], &args[1]) {
+                (c, Expr::Var(_)) | (Expr::Var(_), c) => c.int().map(LimitSpec::Clamp),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut out = Vec::new();
+    fn walk(stmts: &[Stmt], out: &mut Vec<LimitSpec>, spec: &dyn Fn(&Expr) -> Option<LimitSpec>) {
+        for s in stmts {
+            match s {
+                Stmt::If { then, els, .. } => {
+                    walk(then, out, spec);
+                    walk(els, out, spec);
+                }
+                Stmt::Return(e) | Stmt::Assign(_, e) => out.extend(spec(e)),
+                Stmt::Other(_) => {}
+            }
+        }
+    }
+    walk(stmts, &mut out, &spec);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What a strategy decides for a shape.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Choice {
+    /// The current code's decision (the baseline measurement).
+    Baseline,
+    Limit(LimitSpec),
+}
+
+/// One shape of one heuristic, with its runtimes at every measured limit.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Index into `Results::shapes`.
+    pub shape: usize,
+    pub output: i64,
+    pub reduction: i64,
+    /// The reduction dim the walk starts with (for clamped limits).
+    pub start_tile: i64,
+    pub env: Env,
+    pub baseline: f64,
+    pub baseline_noise: f64,
+    pub baseline_n: usize,
+    /// By index into `Table::limits`.
+    pub runtime: Vec<Option<f64>>,
+    pub noise: Vec<f64>,
+    pub n: Vec<usize>,
+    /// Log runtime, with missing measurements imputed pessimistically.
+    pub cost: Vec<f64>,
+    /// Whether the column gives the split the current code gives.
+    pub baseline_split: Vec<bool>,
+}
+
+impl Row {
+    /// Runtime of a choice; `None` when that limit was not measured.
+    pub fn runtime_of(&self, limits: &[LimitSpec], choice: Choice) -> Option<f64> {
+        match choice {
+            Choice::Baseline => Some(self.baseline),
+            Choice::Limit(l) => column(limits, l).and_then(|k| self.runtime[k]),
+        }
+    }
+
+    /// Limits that do not regress this shape beyond noise.
+    pub fn allowed(&self, k: usize) -> bool {
+        match self.runtime[k] {
+            Some(r) => {
+                let t = noise_threshold(self.baseline_noise, self.baseline_n, self.noise[k], self.n[k]);
+                r <= self.baseline * (1.0 + t)
+            }
+            None => false,
+        }
+    }
+}
+
+/// The measurements of one heuristic's shapes, ready for fitting.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub heuristic: Heuristic,
+    /// The fitting's columns: measured limits and the current ladder's values.
+    pub limits: Vec<LimitSpec>,
+    pub rows: Vec<Row>,
+    /// Shapes left out, with why.
+    pub excluded: Vec<(usize, String)>,
+    /// Measurements imputed because a limit failed for a shape.
+    pub imputed: Vec<(usize, i64)>,
+}
+
+/// One measured configuration of a shape: its split and what it cost.
+struct Known {
+    tiles: Vec<i64>,
+    runtime: f64,
+    noise: f64,
+    n: usize,
+}
+
+/// Builds the table of `heuristic` from a sweep's results.
+///
+/// A shape's runtime depends on the split the compiler picks, not on the
+/// limit that led there: two limits that give the same tile sizes compile
+/// to the same kernels. So the table's limits are the measured ones plus the
+/// values the current code uses (its ladder's rungs), and the runtime of a
+/// (shape, limit) pair is known whenever that limit's split equals the split
+/// of a measured candidate or of the baseline. That is what lets a rule keep
+/// the current behaviour where no swept limit beats it. "No split" is the
+/// split whose tiles are the whole dims (limit 1).
+pub fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> Table {
+    use crate::core::decide::tile_sizes;
+    let measured: Vec<i64> =
+        results.candidates.iter().filter(|c| c.status == CandidateStatus::Ok).filter_map(|c| c.limit).collect();
+    let mut limits: Vec<LimitSpec> = measured.iter().map(|&l| LimitSpec::Fixed(l)).collect();
+    limits.extend(current.iter().copied().filter(|l| l.value() >= 1));
+    limits.sort();
+    limits.dedup();
+    let mut rows = Vec::new();
+    let mut excluded = Vec::new();
+    let mut imputed = Vec::new();
+    for (i, s) in results.shapes.iter().enumerate() {
+        if s.features.heuristic != heuristic {
+            continue;
+        }
+        let base = s.runs.get("baseline");
+        let Some(baseline) = base.and_then(Measurement::median) else {
+            excluded.push((i, "no baseline measurement".to_string()));
+            continue;
+        };
+        let dims = &s.features.reduction_dims;
+        let walk = s.features.walk;
+        let mut known: Vec<Known> = Vec::new();
+        for &l in &measured {
+            let Some(m) = s.runs.get(&crate::core::results::candidate_name(Some(l))) else { continue };
+            let (Some(runtime), Some(tiles)) = (m.median(), tile_sizes(dims, l, walk)) else { continue };
+            known.push(Known { tiles, runtime, noise: m.relative_noise().unwrap_or(0.0), n: m.samples.len() });
+        }
+        if known.is_empty() {
+            excluded.push((i, "no candidate measured it".to_string()));
+            continue;
+        }
+        let baseline_noise = base.and_then(Measurement::relative_noise).unwrap_or(0.0);
+        let baseline_n = base.map(|b| b.samples.len()).unwrap_or(0);
+        let baseline_tiles = s
+            .decisions
+            .get("baseline")
+            .filter(|d| d.unknown.is_none())
+            .map(|d| d.tile_sizes.clone().unwrap_or_else(|| dims.clone()));
+        if let Some(tiles) = &baseline_tiles {
+            known.push(Known { tiles: tiles.clone(), runtime: baseline, noise: baseline_noise, n: baseline_n });
+        }
+        let mut runtime = Vec::new();
+        let mut noise = Vec::new();
+        let mut n = Vec::new();
+        let start_tile = s.features.start_tile_size;
+        let mut baseline_split = Vec::new();
+        for &l in &limits {
+            let tiles = tile_sizes(dims, l.effective(start_tile), walk);
+            baseline_split.push(tiles.is_some() && tiles == baseline_tiles);
+            let hit = tile_sizes(dims, l.effective(start_tile), walk).and_then(|t| known.iter().find(|k| k.tiles == t));
+            runtime.push(hit.map(|k| k.runtime));
+            noise.push(hit.map(|k| k.noise).unwrap_or(0.0));
+            n.push(hit.map(|k| k.n).unwrap_or(0));
+        }
+        let worst = runtime.iter().flatten().fold(baseline, |a, &b| a.max(b));
+        let cost = runtime
+            .iter()
+            .enumerate()
+            .map(|(k, r)| match r {
+                Some(v) => v.ln(),
+                None => {
+                    if let LimitSpec::Fixed(l) = limits[k] {
+                        if measured.contains(&l) {
+                            imputed.push((i, l));
+                        }
+                    }
+                    (UNMEASURED_FACTOR * worst).ln()
+                }
+            })
+            .collect();
+        rows.push(Row {
+            shape: i,
+            output: s.features.output_size,
+            reduction: s.features.reduction_size,
+            start_tile,
+            env: s.features.vars.clone(),
+            baseline,
+            baseline_noise,
+            baseline_n,
+            runtime,
+            noise,
+            n,
+            cost,
+            baseline_split,
+        });
+    }
+    rows.sort_by_key(|r| (r.output, r.reduction));
+    Table { heuristic, limits, rows, excluded, imputed }
+}
+
+/// Fitting parameters.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub max_rungs: usize,
+    pub folds: usize,
+    /// `<` or `<=` in the file's ladder, for readable thresholds.
+    pub inclusive: bool,
+    /// Whether the ladder may use `reductionSize` splits.
+    pub allow_2d: bool,
+}
+
+/// What a pinned shape may get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pin {
+    /// A limit that does not regress it beyond noise, by the sweep's data.
+    NoRegression,
+    /// The split the current code gives it (validation measured a
+    /// regression the sweep's data did not show).
+    Baseline,
+}
+
+/// Pinned shapes (by `Row::shape`).
+pub type Pins = BTreeMap<usize, Pin>;
+
+/// Cost of a row at limit index `k`; a pinned row pays a large penalty for
+/// a limit its pin forbids (when some limit satisfies it).
+fn row_cost(row: &Row, k: usize, pins: &Pins) -> f64 {
+    let ok = |j: usize| match pins.get(&row.shape) {
+        None => true,
+        Some(Pin::NoRegression) => row.allowed(j),
+        Some(Pin::Baseline) => row.baseline_split[j],
+    };
+    if !ok(k) && (0..row.cost.len()).any(ok) {
+        row.cost[k] + PIN_PENALTY
+    } else {
+        row.cost[k]
+    }
+}
+
+/// The column of limit `l` among `limits`.
+pub fn column(limits: &[LimitSpec], l: LimitSpec) -> Option<usize> {
+    limits.iter().position(|&x| x == l)
+}
+
+/// Rows sorted by `key`, grouped where it is equal (a threshold on that
+/// size cannot separate them).
+fn group_rows_by<'a>(rows: &[&'a Row], key: impl Fn(&Row) -> i64) -> Vec<Vec<&'a Row>> {
+    let mut sorted: Vec<&Row> = rows.to_vec();
+    sorted.sort_by_key(|r| key(r));
+    let mut groups: Vec<Vec<&Row>> = Vec::new();
+    for r in sorted {
+        match groups.last_mut() {
+            Some(g) if key(g[0]) == key(r) => g.push(r),
+            _ => groups.push(vec![r]),
+        }
+    }
+    groups
+}
+
+/// k-fold splits of `items`: item `i` is held out in fold `i % k`, so when
+/// the items are sorted by size every fold spans the whole range. Yields
+/// (training items, held-out items with their indices).
+fn kfold<T: Copy>(items: &[T], k: usize) -> impl Iterator<Item = (Vec<T>, Vec<(usize, T)>)> + '_ {
+    (0..k).map(move |f| {
+        let train = items.iter().enumerate().filter(|(i, _)| i % k != f).map(|(_, r)| *r).collect();
+        let test = items.iter().enumerate().filter(|(i, _)| i % k == f).map(|(i, r)| (i, *r)).collect();
+        (train, test)
+    })
+}

@@ -1,0 +1,122 @@
+//! What a reviewer of the upstream change reads: the commit message of each
+//! heuristic's patch (the rule, how it was fitted, the A/B table, the
+//! verdict) and the PR description. The mail around the message is
+//! [`crate::core::patchtext`]'s.
+
+use super::validation::{part6, table};
+use crate::core::analysis::{Analysis, HeuristicPatch};
+use crate::core::numfmt::short;
+use crate::core::results::Results;
+use crate::core::validation::{Round, Validation};
+use crate::core::workload::Heuristic;
+use std::fmt::Write;
+
+/// The patch's subject line.
+pub fn subject(h: Heuristic) -> String {
+    format!("[DispatchCreation] Retune {h} split-reduction limits from measurements")
+}
+
+/// The swept limits, as the sweep command line takes them.
+fn limits(results: &Results) -> Vec<String> {
+    results.candidates.iter().filter_map(|c| c.limit).map(|l| l.to_string()).collect()
+}
+
+/// The commit message body of `patch`; `updates_tests` says whether the
+/// patch also rewrites lit tests' pinned results.
+pub fn commit_body(
+    results: &Results,
+    a: &Analysis,
+    v: &Validation,
+    last: &Round,
+    patch: &HeuristicPatch,
+    updates_tests: bool,
+) -> String {
+    let h = patch.heuristic;
+    let ha = a.heuristics.iter().find(|x| x.heuristic == h);
+    let summary = last
+        .per_heuristic
+        .iter()
+        .find(|(x, _)| *x == h)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_else(|| last.summary.clone());
+    let strategy = ha.and_then(|x| x.strategies.iter().find(|e| e.strategy == x.recommended));
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "Retune the {} split-reduction heuristic ({}) from runtimes measured\non {} shapes. New rule:\n\n{}\n",
+        h,
+        ha.map(|x| x.function.as_str()).unwrap_or(""),
+        summary.shapes,
+        patch.rule.trim_end()
+    );
+    if let Some(e) = strategy {
+        let _ = write!(
+            body,
+            "\nFitted by {} over a sweep of limits {} ({}-fold cross-validated\ngeomean speedup {:.3}x; the original toolkit's method: {:.3}x).\n",
+            e.name,
+            limits(results).join(", "),
+            a.folds,
+            e.cv_geomean,
+            ha.map(|x| x.vs_original_toolkit).filter(|r| *r > 0.0).map(|r| e.cv_geomean / r).unwrap_or(1.0)
+        );
+    }
+    let _ = write!(
+        body,
+        "\nValidated against the baseline in {} interleaved A/B rounds (fresh\nprocesses, per-build kernel caches) on device {} at {}, commands\nsha256 {}:\n\n{}",
+        summary.rounds,
+        results.bench.device,
+        short(&results.target.commit, 12),
+        short(&results.commands.sha256, 16),
+        table(&summary)
+    );
+    let _ = writeln!(body, "\nValidation verdict: {}", if v.ready { "ready" } else { "not ready" });
+    for r in &v.reasons {
+        let _ = writeln!(body, "- {r}");
+    }
+    if let Some(t) = &v.tests {
+        let _ = writeln!(
+            body,
+            "Compiler tests (`{}`): {}{}",
+            t.command,
+            if t.passed { "pass" } else { "fail" },
+            if updates_tests { "; pinned results updated in this patch" } else { "" }
+        );
+    }
+    let numerics = if !v.numerics_checked {
+        "not checked"
+    } else if v.numerics_failed.is_empty() {
+        "pass"
+    } else {
+        "FAIL for some shapes"
+    };
+    let _ = writeln!(body, "Numerics: {numerics}");
+    let _ =
+        write!(body, "\nMeasured by split-reduction-tuner {} (run `{}`).\n", crate::core::TOOL_VERSION, results.run);
+    body
+}
+
+/// The PR description of all the run's patches.
+pub fn pr_description(results: &Results, a: &Analysis, v: &Validation, patches: &[HeuristicPatch]) -> String {
+    let mut md = format!("# Retune split-reduction heuristics (`{}`)\n\n", results.run);
+    md.push_str("## Summary\n\n");
+    for p in patches {
+        let _ = write!(md, "### {}\n\n{}\n", p.heuristic, p.rule);
+    }
+    let _ = write!(
+        md,
+        "## Method\n\nA sweep of `limitParallelLoops` values (each a build of `{}` with the limit pinned and the threshold early returns disabled) over {} shapes from `{}`, benchmarked with iree-boo-driver; rules fitted by exact dynamic programming on `outputSize` with `reductionSize` buckets, chosen by {}-fold cross-validation, never regressing a measured shape beyond noise.\n\n",
+        results.target.heuristic_file,
+        results.shapes.len(),
+        results.commands.path,
+        a.folds
+    );
+    let _ = write!(md, "## Validation\n\n{}\n", part6(v));
+    let limits = limits(results).join(",");
+    let run = &results.run;
+    let _ = write!(
+        md,
+        "## Reproduce\n\n```sh\ncargo xtask sweep {} --limits {limits} --name {run}\ncargo xtask analyze {run}\ncargo xtask validate {run}\n```\n",
+        results.commands.path,
+    );
+    md
+}

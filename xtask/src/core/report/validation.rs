@@ -1,0 +1,111 @@
+//! The validation's text: the A/B summary table (report and patch
+//! message) and the report's Part 6. Everything here formats a
+//! [`Validation`] that [`crate::core::validation`] computed.
+
+use crate::core::numfmt;
+use crate::core::stats::Verdict;
+use crate::core::validation::{AbSummary, ShapeVerdict, Validation, MIN_EFFECT};
+use std::fmt::Write;
+
+/// The summary table of a patch's commit message and the report.
+pub fn table(s: &AbSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| shapes | rounds | geomean speedup (95% CI) | total speedup (95% CI) | improved | neutral | regressed |"
+    );
+    let _ = writeln!(out, "|---:|---:|---|---|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {:.3}x ({:.3}-{:.3}) | {:.3}x ({:.3}-{:.3}) | {} | {} | {} |",
+        s.shapes,
+        s.rounds,
+        s.geomean,
+        s.geomean_ci.0,
+        s.geomean_ci.1,
+        s.total,
+        s.total_ci.0,
+        s.total_ci.1,
+        s.improved,
+        s.neutral,
+        s.regressed
+    );
+    out
+}
+
+/// Part 6 of the report.
+pub fn part6(v: &Validation) -> String {
+    let mut out = String::new();
+    let last = v.rounds.last();
+    let _ = writeln!(
+        out,
+        "A/B protocol: baseline and patched builds, {} interleaved round(s) of fresh benchmark processes (alternating order), per-build kernel caches; each round's process-to-process drift is measured on the shapes the patch does not change and removed; per shape a paired t-test on per-round log ratios (false discovery rate 5% over shapes, Benjamini-Hochberg, and at least {} apart); geomean CI by bootstrap over rounds and shapes. Device {}, target {}, commands sha256 {}.\n",
+        last.map(|r| r.summary.rounds).unwrap_or(0),
+        numfmt::pct(MIN_EFFECT),
+        v.device,
+        &v.target_commit[..v.target_commit.len().min(10)],
+        &v.commands_sha256[..v.commands_sha256.len().min(12)]
+    );
+    if let Some(last) = last {
+        let _ = writeln!(out, "{}", table(&last.summary));
+        for (h, s) in &last.per_heuristic {
+            let _ = writeln!(out, "**{h}** shapes:\n\n{}", table(s));
+        }
+    }
+    let _ = writeln!(out, "**Verdict: {}**", if v.ready { "ready" } else { "not ready" });
+    for r in &v.reasons {
+        let _ = writeln!(out, "- {r}");
+    }
+    if let Some(t) = &v.tests {
+        let _ = writeln!(
+            out,
+            "\nCompiler tests (`{}`): {}{}",
+            t.command,
+            if t.passed { "pass" } else { "fail" },
+            if t.updated.is_empty() { String::new() } else { format!("; updated: {}", t.updated.join(", ")) }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Numerics: {}",
+        if !v.numerics_checked {
+            "not checked (the benchmark does not verify numerics)".to_string()
+        } else if v.numerics_failed.is_empty() {
+            "pass for every shape".to_string()
+        } else {
+            format!("{} shape(s) fail", v.numerics_failed.len())
+        }
+    );
+    if v.rounds.len() > 1 {
+        let _ = writeln!(out, "\nRefinement history:\n");
+        let _ = writeln!(out, "| round | pinned shapes | geomean speedup (95% CI) | regressed |");
+        let _ = writeln!(out, "|---:|---|---|---:|");
+        for r in &v.rounds {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.3}x ({:.3}-{:.3}) | {} |",
+                r.round,
+                if r.pins.is_empty() {
+                    "-".to_string()
+                } else {
+                    r.pins.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                },
+                r.summary.geomean,
+                r.summary.geomean_ci.0,
+                r.summary.geomean_ci.1,
+                r.summary.regressed
+            );
+        }
+    }
+    let _ = writeln!(out, "\nRefinement: {}", v.stopped);
+    if let Some(last) = last {
+        let regressed: Vec<&ShapeVerdict> = last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed).collect();
+        if !regressed.is_empty() {
+            let _ = writeln!(out, "\nRegressed shapes:\n");
+            for s in regressed {
+                let _ = writeln!(out, "- `{}`: {:.3}x (p = {:.3})", s.command, s.speedup, s.p_value);
+            }
+        }
+    }
+    out
+}

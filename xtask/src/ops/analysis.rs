@@ -1,0 +1,61 @@
+//! Analysing a run and writing what the analysis produced: `analysis.json`,
+//! `report.md`, `report.html` and the recommended diffs. `analyze` and
+//! `validate` both end here, so the report always shows the rule that was
+//! (or will be) validated. The thinking is [`crate::core::analysis`]'s.
+
+use super::inputs;
+use super::rundir::RunDir;
+use crate::config::Config;
+use crate::core::analysis::{self, Analysis, HeuristicPatch};
+use crate::core::digest::sha256_hex;
+use crate::core::fit::{Pin, Pins};
+use crate::core::results::Results;
+use crate::core::{html, report};
+use crate::infra::store;
+use anyhow::Result;
+
+/// Analyses `results` with `pins` (shapes validation saw regress).
+pub fn analyze(config: &Config, results: &Results, source: &str, pins: &Pins) -> (Analysis, Vec<HeuristicPatch>) {
+    let mut settings = inputs::settings(config);
+    settings.pins = pins.clone();
+    analysis::analyze(results, source, &settings)
+}
+
+/// Identifies a set of recommended patches (validation is tied to it).
+pub fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
+    let joined: String = patches.iter().map(|p| p.diff.as_str()).collect();
+    sha256_hex(joined.as_bytes())
+}
+
+/// Analyses a finished sweep as its validation left it: with the shapes a
+/// refining validation pinned, and that validation kept in the report when
+/// it validated exactly these patches.
+pub fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
+    let source = inputs::tuned_source(config, results)?;
+    let validation = run.read_validation(results);
+    let pins: Pins = validation
+        .as_ref()
+        .and_then(|v| v.rounds.last())
+        .map(|last| last.pins.iter().map(|&s| (s, Pin::Baseline)).collect())
+        .unwrap_or_default();
+    let (mut a, patches) = analyze(config, results, &source, &pins);
+    a.validation = validation.filter(|v| v.patch_sha256 == patch_fingerprint(&patches));
+    Ok((a, patches))
+}
+
+/// Writes analysis.json, report.md and report.html.
+pub fn render(run: &RunDir, results: &Results, a: &Analysis) -> Result<()> {
+    store::write_json(&run.analysis_file(), a)?;
+    let md = report::markdown(a);
+    store::write_atomic(&run.report_md(), md.as_bytes())?;
+    store::write_atomic(&run.report_html(), html::page(results, a, &md).as_bytes())?;
+    Ok(())
+}
+
+/// Writes `recommended-<heuristic>.diff` per patch.
+pub fn write_recommended(run: &RunDir, patches: &[HeuristicPatch]) -> Result<()> {
+    for p in patches {
+        store::write_atomic(&run.recommended_diff(p.heuristic), p.diff.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! A sweep's plan, decided before anything is built: the shapes, the
+//! heuristic file at the tuned revision, and per candidate (the baseline and
+//! one per limit) the patched source, its diff, its commit message and its
+//! key. The key covers everything that changes what the benchmark would
+//! measure, so a rerun reuses exactly the candidates whose inputs did not
+//! change. Also the results skeleton with the predicted decisions.
+
+use super::context::{cwd_absolute, Ctx};
+use super::inputs::{self, locate_sites};
+use super::rundir::{sanitize_name, RunDir};
+use crate::config::Config;
+use crate::core::cpp::{line_of, patch, LadderStyle, Site};
+use crate::core::decide::{self, Model};
+use crate::core::difftext;
+use crate::core::digest::sha256_hex;
+use crate::core::results::{
+    candidate_name, BenchInfo, CandidateInfo, CandidateStatus, CommandsInfo, Decision, Results, ShapeResult,
+    TargetInfo, SCHEMA,
+};
+use crate::core::workload::{BadLine, Shape};
+use crate::core::TOOL_VERSION;
+use crate::infra::build::ConfigurePlan;
+use crate::infra::git;
+use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One planned candidate.
+pub struct Candidate {
+    pub name: String,
+    pub limit: Option<i64>,
+    /// The heuristic file as this candidate builds it.
+    pub source: String,
+    pub diff: String,
+    pub message: String,
+    pub key: String,
+}
+
+/// What the user asked to sweep.
+pub struct Request<'a> {
+    pub commands: Option<&'a std::path::Path>,
+    pub limits: Vec<i64>,
+    pub name: Option<&'a str>,
+    pub skip_bad_lines: bool,
+}
+
+/// Everything decided before the first build.
+pub struct Plan {
+    pub run: RunDir,
+    pub commands_path: PathBuf,
+    pub commands_text: String,
+    pub shapes: Vec<Shape>,
+    pub skipped: Vec<BadLine>,
+    pub base: git2::Oid,
+    pub sites: Vec<Site>,
+    pub candidates: Vec<Candidate>,
+}
+
+/// The branch of a run's candidate.
+pub fn branch_name(run: &str, candidate: &str) -> String {
+    format!("tune/{run}/{candidate}")
+}
+
+/// The knobs a candidate turns, one line each, for its commit message.
+fn knob_lines(source: &str, sites: &[Site], limit: Option<i64>) -> String {
+    let mut out = String::new();
+    for s in sites {
+        let anchor = match &s.style {
+            LadderStyle::Helper { helper, .. } => helper.name.clone(),
+            LadderStyle::Inline { .. } => s.function.name.clone(),
+        };
+        match limit {
+            None => out.push_str(&format!("  {}: unchanged ({anchor})\n", s.heuristic)),
+            Some(l) => {
+                out.push_str(&format!("  {}: limitParallelLoops = {l} in `{anchor}`\n", s.heuristic));
+                for er in &s.early_returns {
+                    out.push_str(&format!(
+                        "  {}: early return disabled (line {}): {}\n",
+                        s.heuristic,
+                        line_of(source, er.condition.start),
+                        er.condition_text.split_whitespace().collect::<Vec<_>>().join(" ")
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What goes into a candidate's key besides its source: everything that
+/// changes what the benchmark would measure.
+fn key_inputs(config: &Config, plan_cfg: &ConfigurePlan, commands_sha: &str, base: git2::Oid) -> serde_json::Value {
+    serde_json::json!({
+        "tool_version": TOOL_VERSION,
+        "base": base.to_string(),
+        "heuristic_file": config.target.heuristic_file,
+        "commands_sha256": commands_sha,
+        "bench": {
+            "command": config.bench.command,
+            "python": config.bench.python,
+            "column": config.bench.column,
+            "repeats": config.bench.repeats,
+            "shuffle": config.bench.shuffle,
+            "pythonpath": config.bench.pythonpath,
+            "path": config.bench.path,
+            "env": config.bench.env,
+            "device_env": config.bench.device_env,
+            "device": config.bench.devices.first(),
+        },
+        "build": { "plan": plan_cfg, "targets": config.build.targets },
+    })
+}
+
+/// The source, diff, message and key of the candidate for `limit` (the
+/// baseline for `None`).
+fn candidate(
+    config: &Config,
+    run: &str,
+    base: (git2::Oid, &str),
+    sites: &[Site],
+    inputs: &serde_json::Value,
+    limit: Option<i64>,
+) -> Result<Candidate> {
+    let (base, base_source) = base;
+    let name = candidate_name(limit);
+    let source = match limit {
+        None => base_source.to_string(),
+        Some(l) => {
+            let edits: Vec<patch::Edit> =
+                sites.iter().flat_map(|s| patch::fixed_limit_edits(base_source, s, l)).collect();
+            patch::apply_checked(base_source, sites, &edits)
+                .map_err(|e| anyhow::anyhow!("cannot patch `{}` for {name}: {e}", config.target.heuristic_file))?
+        }
+    };
+    let diff = difftext::unified(&config.target.heuristic_file, base_source, &source);
+    let message = format!(
+        "tune: {run} {name}\n\nsplit-reduction-tuner candidate of run `{run}`, on {}.\n\nKnobs:\n{}",
+        git::short(base),
+        knob_lines(base_source, sites, limit)
+    );
+    let key = sha256_hex(
+        serde_json::to_string(
+            &serde_json::json!({ "inputs": inputs, "source_sha256": sha256_hex(source.as_bytes()) }),
+        )?
+        .as_bytes(),
+    );
+    Ok(Candidate { name, limit, source, diff, message, key })
+}
+
+/// Plans the sweep: parses the commands, reads the heuristic at the tuned
+/// revision, and patches and keys every candidate.
+pub fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Result<Plan> {
+    let config = &ctx.config;
+    let commands_path = match (request.commands, &config.sweep.commands) {
+        (Some(p), _) => cwd_absolute(p),
+        (None, Some(p)) => p.clone(),
+        (None, None) => bail!("no commands file: pass one (`cargo xtask sweep FILE`) or set `sweep.commands`"),
+    };
+    let commands = inputs::read_commands(&commands_path, request.skip_bad_lines)?;
+    let commands_text: String = commands.shapes.iter().map(|s| format!("{}\n", s.command)).collect();
+    let run = sanitize_name(&match request.name {
+        Some(n) => n.to_string(),
+        None => commands_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or("run".into()),
+    });
+    if run.is_empty() {
+        bail!("the run name is empty; pass --name");
+    }
+    if let Some(bad) = request.limits.iter().find(|&&l| l < 1) {
+        bail!("limit {bad} is invalid: limits must be at least 1");
+    }
+    let repo = git::open(&config.target.iree)?;
+    let base = git::resolve(&repo, &config.target.rev)?;
+    let base_source = git::read_file(&repo, base, &config.target.heuristic_file)?;
+    let sites = locate_sites(config, &base_source)?;
+    let inputs = key_inputs(config, plan_cfg, &sha256_hex(commands_text.as_bytes()), base);
+    let mut candidates = Vec::new();
+    let mut seen = Vec::new();
+    for limit in std::iter::once(None).chain(request.limits.iter().map(|&l| Some(l))) {
+        if !seen.contains(&limit) {
+            seen.push(limit);
+            candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit)?);
+        }
+    }
+    Ok(Plan {
+        run: RunDir::new(&config.runs_dir, &run),
+        commands_path,
+        commands_text,
+        shapes: commands.shapes,
+        skipped: commands.skipped,
+        base,
+        sites,
+        candidates,
+    })
+}
+
+/// Predicted decisions per shape: the baseline from the ladder read from the
+/// C++, candidates from their fixed limit.
+fn decisions(plan: &Plan, shape: &Shape, low: bool) -> BTreeMap<String, Decision> {
+    let site = plan.sites.iter().find(|s| s.heuristic == shape.features.heuristic);
+    let baseline = site.map(|s| decide::modelled(&shape.features, &Model::from_site(s), low));
+    let mut out = BTreeMap::new();
+    for c in &plan.candidates {
+        let d = match (c.limit, site) {
+            (Some(l), Some(_)) => decide::fixed(&shape.features, l),
+            _ => match &baseline {
+                Some(b) => b.clone(),
+                None => Decision {
+                    limit: None,
+                    tile_sizes: None,
+                    unknown: Some(format!("the {} heuristic is not tuned", shape.features.heuristic)),
+                },
+            },
+        };
+        out.insert(c.name.clone(), d);
+    }
+    out
+}
+
+/// results.json before any measurement: the inputs, the candidates
+/// pending, and every shape with its predicted decisions.
+pub fn results_skeleton(config: &Config, plan: &Plan) -> Results {
+    Results {
+        schema: SCHEMA,
+        tool_version: TOOL_VERSION.to_string(),
+        run: plan.run.name.clone(),
+        target: TargetInfo {
+            checkout: config.target.iree.display().to_string(),
+            rev: config.target.rev.clone(),
+            commit: plan.base.to_string(),
+            heuristic_file: config.target.heuristic_file.clone(),
+            styles: plan.sites.iter().map(|s| (s.heuristic, s.style.name().to_string())).collect(),
+        },
+        commands: CommandsInfo {
+            path: plan.commands_path.display().to_string(),
+            sha256: sha256_hex(plan.commands_text.as_bytes()),
+            skipped: plan.skipped.clone(),
+        },
+        bench: BenchInfo {
+            command: config.bench.command.clone(),
+            column: config.bench.column.clone(),
+            device: config.bench.devices[0].clone(),
+            repeats: config.bench.repeats,
+        },
+        heuristics: config.heuristics.tune.clone(),
+        candidates: plan
+            .candidates
+            .iter()
+            .map(|c| CandidateInfo {
+                name: c.name.clone(),
+                limit: c.limit,
+                branch: branch_name(&plan.run.name, &c.name),
+                commit: String::new(),
+                key: c.key.clone(),
+                status: CandidateStatus::Pending,
+                build_seconds: None,
+                bench_seconds: None,
+                error: None,
+            })
+            .collect(),
+        shapes: plan
+            .shapes
+            .iter()
+            .enumerate()
+            .map(|(id, s)| ShapeResult {
+                id,
+                line: s.line,
+                command: s.command.clone(),
+                op: s.op.clone(),
+                features: s.features.clone(),
+                runs: BTreeMap::new(),
+                decisions: decisions(plan, s, config.heuristics.low_parallelism),
+            })
+            .collect(),
+        recheck: None,
+    }
+}

@@ -1,0 +1,110 @@
+//! What every command starts from: the tuner's repository, the loaded
+//! configuration with the command-line overrides applied, and where it came
+//! from. Parsing flags is `cli`'s; what each key means is `config`'s.
+
+use crate::cli::Global;
+use crate::config::{self, Config};
+use crate::core::workload::Heuristic;
+use crate::infra::fixture;
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// What every command works with.
+pub struct Ctx {
+    /// The tuner's repository (for `tests/fixtures`, `runs/`, `patches/`).
+    pub workspace: PathBuf,
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+}
+
+/// The tuner's repository root, fixed at build time: the xtask crate sits
+/// one level below it.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_path_buf()
+}
+
+/// Where the bundled fixture lives unless told otherwise.
+pub fn fixture_root(workspace: &Path) -> PathBuf {
+    workspace.join("target/fixture")
+}
+
+/// Creates the fixture under `target/fixture` unless it is up to date.
+pub fn ensure_fixture(workspace: &Path) -> Result<fixture::Fixture> {
+    let root = fixture_root(workspace);
+    if !root.join("fixture.stamp").exists() {
+        eprintln!("creating the fixture under `{}` (a cold build: about a minute)", root.display());
+    }
+    fixture::materialize(workspace, &root, &fixture::Options::default())
+}
+
+/// Loads the configuration: the file (`--config`, the fixture's with
+/// `--fixture`, or `tuner.toml` at the root when present), then flags.
+pub fn load(global: &Global) -> Result<Ctx> {
+    let workspace = workspace();
+    let path = match (&global.config, global.fixture) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => Some(workspace.join("tests/fixtures/tuner.toml")),
+        (None, false) => Some(workspace.join("tuner.toml")).filter(|p| p.exists()),
+    };
+    if global.fixture {
+        ensure_fixture(&workspace)?;
+    }
+    let loaded = config::load(path.as_deref(), &workspace)?;
+    let mut config = loaded.config;
+    apply_overrides(&mut config, global)?;
+    config.check()?;
+    Ok(Ctx { workspace, config, config_path: loaded.path })
+}
+
+/// A path given on the command line, absolute (relative to the current
+/// directory).
+pub fn cwd_absolute(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    };
+    config::normalize(&abs)
+}
+
+/// Flags override the keys of the configuration file.
+fn apply_overrides(config: &mut Config, g: &Global) -> Result<()> {
+    if let Some(p) = &g.iree {
+        config.target.iree = cwd_absolute(p);
+    }
+    if let Some(r) = &g.rev {
+        config.target.rev = r.clone();
+    }
+    if let Some(p) = &g.build_dir {
+        config.build.dir = Some(cwd_absolute(p));
+    }
+    if let Some(p) = &g.work_dir {
+        config.build.work_dir = Some(cwd_absolute(p));
+    }
+    if let Some(p) = &g.runs_dir {
+        config.runs_dir = cwd_absolute(p);
+    }
+    if let Some(p) = &g.patches_dir {
+        config.patches_dir = cwd_absolute(p);
+    }
+    if let Some(list) = &g.heuristics {
+        let mut tune = Vec::new();
+        for name in list {
+            match Heuristic::parse(name.trim()) {
+                Some(h) => tune.push(h),
+                None => bail!("unknown heuristic `{name}` in --heuristics: use conv, matmul or both"),
+            }
+        }
+        config.heuristics.tune = tune;
+    }
+    if let Some(p) = &g.python {
+        config.bench.python = p.clone();
+    }
+    if let Some(r) = g.repeats {
+        config.bench.repeats = r;
+    }
+    if let Some(d) = &g.devices {
+        config.bench.devices = d.clone();
+    }
+    Ok(())
+}

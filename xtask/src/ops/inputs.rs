@@ -1,0 +1,99 @@
+//! The inputs several commands read: a commands file parsed into shapes,
+//! the heuristic file at the tuned revision and its located heuristics, the
+//! analysis settings from the configuration, and the shapes of a finished
+//! sweep. Parsing and locating are the core's; this module reads the files
+//! and turns failures into messages that name the file and the fix.
+
+use crate::config::Config;
+use crate::core::analysis::Settings;
+use crate::core::cpp::{CppFile, Site};
+use crate::core::results::Results;
+use crate::core::workload::{self, BadLine, Heuristic, Shape};
+use crate::infra::git;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+/// A parsed commands file.
+pub struct Commands {
+    pub shapes: Vec<Shape>,
+    /// Lines that could not be parsed (only with `skip_bad_lines`).
+    pub skipped: Vec<BadLine>,
+}
+
+/// Reads and parses a commands file; bad lines stop the run (naming file,
+/// line and fix) unless `skip_bad_lines`.
+pub fn read_commands(path: &Path, skip_bad_lines: bool) -> Result<Commands> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read commands file `{}`; pass an existing file (iree-boo-driver format)", path.display())
+    })?;
+    let (shapes, bad) = workload::parse_commands(&text);
+    if !bad.is_empty() && !skip_bad_lines {
+        let list: Vec<String> =
+            bad.iter().map(|b| format!("  {}:{}: {}\n    {}", path.display(), b.line, b.error, b.text)).collect();
+        bail!(
+            "{} line(s) of `{}` cannot be parsed:\n{}\nfix or delete them, or pass --skip-bad-lines to record \
+             them in the run and go on",
+            bad.len(),
+            path.display(),
+            list.join("\n")
+        );
+    }
+    if shapes.is_empty() {
+        bail!("`{}` holds no benchmark command; add iree-boo-driver command lines", path.display());
+    }
+    Ok(Commands { shapes, skipped: bad })
+}
+
+/// Locates every tuned heuristic in `source`.
+pub fn locate_sites(config: &Config, source: &str) -> Result<Vec<Site>> {
+    let file = CppFile::parse(source);
+    let mut sites = Vec::new();
+    for &h in &config.heuristics.tune {
+        let site = file.locate(h, config.heuristics.names(h)).map_err(|e| {
+            anyhow::anyhow!("in `{}` at revision `{}`: {e}", config.target.heuristic_file, config.target.rev)
+        })?;
+        sites.push(site);
+    }
+    Ok(sites)
+}
+
+/// The heuristic file at the tuned revision, from the checkout the sweep
+/// used (or the configured one when that checkout moved).
+pub fn tuned_source(config: &Config, results: &Results) -> Result<String> {
+    let checkout = Path::new(&results.target.checkout);
+    let checkout = if checkout.exists() { checkout.to_path_buf() } else { config.target.iree.clone() };
+    let repo = git::open(&checkout)?;
+    let oid = git2::Oid::from_str(&results.target.commit)
+        .with_context(|| format!("results.json names a bad commit `{}`", results.target.commit))?;
+    if repo.find_commit(oid).is_err() {
+        bail!(
+            "the sweep's revision {} is not in `{}` any more (the checkout was replaced or \
+             rewritten); rerun `cargo xtask sweep`",
+            &results.target.commit[..results.target.commit.len().min(12)],
+            checkout.display()
+        );
+    }
+    git::read_file(&repo, oid, &results.target.heuristic_file)
+}
+
+/// Analysis settings from the configuration (no pins).
+pub fn settings(config: &Config) -> Settings {
+    Settings {
+        pins: Default::default(),
+        low_parallelism: config.heuristics.low_parallelism,
+        folds: config.analyze.folds,
+        max_rungs: config.analyze.max_rungs,
+        peak_flops: config.analyze.peak_flops,
+        peak_bytes_per_s: config.analyze.peak_bytes_per_s,
+        names: Heuristic::ALL.iter().map(|&h| (h, config.heuristics.names(h).clone())).collect(),
+    }
+}
+
+/// The shapes of a sweep, rebuilt from results.json (what the benchmark runs).
+pub fn shapes(results: &Results) -> Vec<Shape> {
+    results
+        .shapes
+        .iter()
+        .map(|s| Shape { line: s.line, command: s.command.clone(), op: s.op.clone(), features: s.features.clone() })
+        .collect()
+}

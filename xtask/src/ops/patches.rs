@@ -1,0 +1,98 @@
+//! Writing a validated change: `patches/<run>-<heuristic>.patch` per
+//! changed heuristic (`git format-patch` form, the evidence in its message,
+//! the lit tests' pinned results updated when asked) and the PR description
+//! `patches/<run>.md`. The texts are [`crate::core::report`]'s and
+//! [`crate::core::patchtext`]'s; this module adds the author, the date and
+//! the files.
+
+use crate::core::analysis::{Analysis, HeuristicPatch};
+use crate::core::littest;
+use crate::core::patchtext::{self, FileChange};
+use crate::core::report;
+use crate::core::results::Results;
+use crate::core::validation::{Round, Validation};
+use crate::core::TOOL_VERSION;
+use crate::infra::{git, store};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// A lit test file, its text, and the line changes that make it pass on
+/// the patched build.
+pub struct LitTest {
+    pub path: String,
+    pub text: String,
+    pub changes: Vec<littest::Change>,
+}
+
+/// What the patches say and carry.
+pub struct Evidence<'a> {
+    pub results: &'a Results,
+    /// The heuristic file at the tuned revision.
+    pub source: &'a str,
+    pub analysis: &'a Analysis,
+    pub validation: &'a Validation,
+    pub last: &'a Round,
+    /// The lit tests, with their updates when `--update-tests` applied them.
+    pub tests: &'a [LitTest],
+    pub with_tests: bool,
+}
+
+/// Writes one patch per heuristic and the PR description; returns their
+/// paths.
+pub fn write(
+    patches_dir: &Path,
+    repo: &git2::Repository,
+    e: &Evidence,
+    patches: &[HeuristicPatch],
+) -> Result<Vec<PathBuf>> {
+    let (name, email) = git::identity(repo);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let mut written = Vec::new();
+    for p in patches {
+        let changes = file_changes(e, p);
+        let meta = patchtext::Meta {
+            author_name: name.clone(),
+            author_email: email.clone(),
+            date: now,
+            subject: report::subject(p.heuristic),
+            body: report::commit_body(
+                e.results,
+                e.analysis,
+                e.validation,
+                e.last,
+                p,
+                e.with_tests && changes.len() > 1,
+            ),
+            base_commit: e.results.target.commit.clone(),
+            tool_version: TOOL_VERSION.to_string(),
+        };
+        let path = patches_dir.join(format!("{}-{}.patch", e.results.run, p.heuristic));
+        store::write_atomic(&path, patchtext::format_patch(&meta, &changes).as_bytes())?;
+        written.push(path);
+    }
+    let md = report::pr_description(e.results, e.analysis, e.validation, patches);
+    let path = patches_dir.join(format!("{}.md", e.results.run));
+    store::write_atomic(&path, md.as_bytes())?;
+    written.push(path);
+    Ok(written)
+}
+
+/// The files a heuristic's patch changes: the heuristic file, and the lit
+/// tests' lines of that heuristic's functions.
+fn file_changes(e: &Evidence, p: &HeuristicPatch) -> Vec<FileChange> {
+    let mut changes = vec![FileChange {
+        path: e.results.target.heuristic_file.clone(),
+        old: e.source.to_string(),
+        new: p.source.clone(),
+    }];
+    if e.with_tests {
+        for t in e.tests {
+            let mine = littest::apply(&t.text, &t.changes, |f| littest::heuristic_of(&t.text, f) == p.heuristic);
+            if mine != t.text {
+                changes.push(FileChange { path: t.path.clone(), old: t.text.clone(), new: mine });
+            }
+        }
+    }
+    changes
+}

@@ -1,0 +1,277 @@
+//! The run directory, `runs/<name>/`: where a sweep's and a validation's
+//! files live, under typed paths, with a lock, a journal of typed events,
+//! and the one resume mechanism both commands use.
+//!
+//! Resuming: a finished step (a candidate's benchmark, the baseline's
+//! recheck, an A/B run) writes its result file, then journals `Done` with
+//! the step's key. A rerun reuses the file only when the journal vouches for
+//! it with the same key, so a crash between the two loses that step and
+//! never yields a half-written or stale result. Durability of the files and
+//! the journal is [`crate::infra::store`]'s.
+
+use crate::config::Config;
+use crate::core::results::Results;
+use crate::core::validation::Validation;
+use crate::core::workload::Heuristic;
+use crate::infra::store::{self, DirLock, Journal};
+use anyhow::{bail, Result};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What happened in a run, one journal line each. Every field has a
+/// default so that lines written by earlier versions of the tool still read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    SweepStarted {
+        #[serde(default)]
+        candidates: Vec<String>,
+    },
+    CandidateStarted {
+        #[serde(default, deserialize_with = "null_as_empty")]
+        candidate: String,
+        #[serde(default, deserialize_with = "null_as_empty")]
+        key: String,
+        #[serde(default)]
+        branch: String,
+        #[serde(default)]
+        commit: String,
+    },
+    CandidateBuilt {
+        #[serde(default, deserialize_with = "null_as_empty")]
+        candidate: String,
+        #[serde(default, deserialize_with = "null_as_empty")]
+        key: String,
+        #[serde(default)]
+        seconds: f64,
+    },
+    CandidateFailed {
+        #[serde(default, deserialize_with = "null_as_empty")]
+        candidate: String,
+        #[serde(default, deserialize_with = "null_as_empty")]
+        key: String,
+        #[serde(default)]
+        reason: String,
+    },
+    /// A step finished and left `file` (relative to the run directory).
+    #[serde(alias = "candidate_done", alias = "recheck_done")]
+    Done {
+        #[serde(alias = "candidate", default, deserialize_with = "null_as_empty")]
+        step: String,
+        #[serde(default, deserialize_with = "null_as_empty")]
+        key: String,
+        #[serde(default, deserialize_with = "null_as_empty")]
+        file: String,
+    },
+    SweepFinished,
+}
+
+/// Earlier versions wrote absent values as `null`.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One journal line: an event and when it happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Seconds since the Unix epoch.
+    pub time: f64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Record {
+    fn now(event: Event) -> Record {
+        let time =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        Record { time, event }
+    }
+}
+
+/// `runs/<name>/`.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(runs_dir: &Path, name: &str) -> RunDir {
+        RunDir { name: name.to_string(), path: runs_dir.join(name) }
+    }
+
+    /// Finds a run: a directory with results, a name under the runs dir, or
+    /// (none given) the configured commands file's run, else the newest run.
+    pub fn find(config: &Config, run: Option<&str>) -> Result<RunDir> {
+        let runs = &config.runs_dir;
+        let named = |dir: PathBuf| RunDir {
+            name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            path: dir,
+        };
+        if let Some(r) = run {
+            let as_path = PathBuf::from(r);
+            let dir = if as_path.join(RESULTS).exists() { as_path } else { runs.join(r) };
+            if !dir.join(RESULTS).exists() {
+                bail!(
+                    "`{}` has no results.json; run `cargo xtask sweep` first (runs are under `{}`)",
+                    dir.display(),
+                    runs.display()
+                );
+            }
+            return Ok(named(dir));
+        }
+        if let Some(stem) = config.sweep.commands.as_ref().and_then(|c| c.file_stem()) {
+            let dir = runs.join(sanitize_name(&stem.to_string_lossy()));
+            if dir.join(RESULTS).exists() {
+                return Ok(named(dir));
+            }
+        }
+        newest_run(runs).map(named).ok_or_else(|| {
+            anyhow::anyhow!("no run with results.json under `{}`; run `cargo xtask sweep` first", runs.display())
+        })
+    }
+
+    /// Locks the run for `what` (a sweep or a validation).
+    pub fn lock(&self, what: &str) -> Result<DirLock> {
+        store::lock_dir(&self.path, what)
+    }
+
+    pub fn results_file(&self) -> PathBuf {
+        self.path.join(RESULTS)
+    }
+
+    pub fn read_results(&self) -> Result<Results> {
+        store::read_json(&self.results_file())
+    }
+
+    pub fn write_results(&self, results: &Results) -> Result<()> {
+        store::write_json(&self.results_file(), results)
+    }
+
+    /// The commands the sweep ran, one per line.
+    pub fn commands_file(&self) -> PathBuf {
+        self.path.join("commands.txt")
+    }
+
+    pub fn candidate_dir(&self, candidate: &str) -> PathBuf {
+        self.path.join("candidates").join(candidate)
+    }
+
+    /// A path relative to the run directory, as the journal records it.
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.path).unwrap_or(path).to_string_lossy().into_owned()
+    }
+
+    pub fn analysis_file(&self) -> PathBuf {
+        self.path.join("analysis.json")
+    }
+
+    pub fn report_md(&self) -> PathBuf {
+        self.path.join("report.md")
+    }
+
+    pub fn report_html(&self) -> PathBuf {
+        self.path.join("report.html")
+    }
+
+    pub fn recommended_diff(&self, h: Heuristic) -> PathBuf {
+        self.path.join(format!("recommended-{h}.diff"))
+    }
+
+    pub fn validation_dir(&self) -> PathBuf {
+        self.path.join("validation")
+    }
+
+    pub fn validation_file(&self) -> PathBuf {
+        self.validation_dir().join("validation.json")
+    }
+
+    /// The validation of `results`, if one was written for the same
+    /// revision and commands.
+    pub fn read_validation(&self, results: &Results) -> Option<Validation> {
+        store::read_json::<Validation>(&self.validation_file())
+            .ok()
+            .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256)
+    }
+
+    /// The run's journal; lines that are not records are reported and
+    /// skipped (their work is redone).
+    pub fn journal(&self) -> Result<RunJournal> {
+        let journal = Journal::open(&self.path.join("journal.jsonl"))?;
+        for warning in &journal.skipped {
+            eprintln!("warning: {warning}");
+        }
+        Ok(RunJournal { journal })
+    }
+}
+
+/// The journal of one run.
+pub struct RunJournal {
+    journal: Journal<Record>,
+}
+
+impl RunJournal {
+    pub fn append(&mut self, event: Event) -> Result<()> {
+        self.journal.append(Record::now(event))
+    }
+
+    /// The result of `step` from an earlier (possibly interrupted) run, when
+    /// the journal vouches for it with `key` and its file reads.
+    pub fn reuse<T: DeserializeOwned>(&self, run: &RunDir, step: &str, key: &str) -> Option<T> {
+        let file = self.journal.records().iter().rev().find_map(|r| match &r.event {
+            Event::Done { step: s, key: k, file } if s == step && k == key => Some(file.clone()),
+            _ => None,
+        })?;
+        store::read_json(&run.path.join(file)).ok()
+    }
+
+    /// Writes `value` to `file` (under the run directory), then journals
+    /// `step` as done with `key`.
+    pub fn finish<T: Serialize>(&mut self, run: &RunDir, step: &str, key: &str, file: &Path, value: &T) -> Result<()> {
+        store::write_json(file, value)?;
+        self.append(Event::Done { step: step.to_string(), key: key.to_string(), file: run.relative(file) })
+    }
+}
+
+const RESULTS: &str = "results.json";
+
+/// The newest run directory with results.
+fn newest_run(runs: &Path) -> Option<PathBuf> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for e in std::fs::read_dir(runs).ok()?.flatten() {
+        if let Ok(meta) = std::fs::metadata(e.path().join(RESULTS)) {
+            let t = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            if newest.as_ref().is_none_or(|(nt, _)| t > *nt) {
+                newest = Some((t, e.path()));
+            }
+        }
+    }
+    newest.map(|(_, p)| p)
+}
+
+/// Run names become branch names and directory names.
+pub fn sanitize_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    s.trim_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_journal_lines_still_resume() {
+        // A line as the first version wrote it.
+        let old = r#"{"time":1.0,"event":"candidate_done","candidate":"limit-8","key":"k","file":"candidates/limit-8/result.json","detail":null}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            r.event,
+            Event::Done { step: "limit-8".into(), key: "k".into(), file: "candidates/limit-8/result.json".into() }
+        );
+        let line = serde_json::to_string(&Record { time: 2.0, event: Event::SweepFinished }).unwrap();
+        assert_eq!(line, r#"{"time":2.0,"event":"sweep_finished"}"#);
+    }
+}
