@@ -8,12 +8,12 @@ use std::process::Command;
 fn chromium() -> std::path::PathBuf {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find_map(|b| xtask::infra::proc::which(b))
+        .find_map(|b| xtask::testkit::which(b))
         .expect("this test needs Chromium: `apt-get install -y chromium` (.ci/run installs it)")
 }
 
 fn clang_format() -> std::path::PathBuf {
-    xtask::infra::proc::which("clang-format")
+    xtask::testkit::which("clang-format")
         .expect("this test needs clang-format: `apt-get install -y clang-format` (.ci/run installs it)")
 }
 

@@ -56,8 +56,8 @@ impl Env {
 pub fn fixture(build: bool, extra_config: &str) -> Env {
     init();
     let tmp = tempfile::tempdir().unwrap();
-    let options = xtask::infra::fixture::Options { build, ..Default::default() };
-    let f = xtask::infra::fixture::materialize(&workspace(), tmp.path(), &options).expect("fixture");
+    let options = xtask::testkit::FixtureOptions { build, ..Default::default() };
+    let f = xtask::testkit::materialize_fixture(&workspace(), tmp.path(), &options).expect("fixture");
     let config = tmp.path().join("tuner.toml");
     let text = format!(
         r#"runs_dir = "{runs}"
@@ -142,7 +142,7 @@ pub fn dir_snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime
                 stack.push(p);
             } else {
                 let hash = if meta.is_file() {
-                    xtask::core::digest::sha256_hex(&std::fs::read(&p).unwrap())
+                    xtask::testkit::sha256_hex(&std::fs::read(&p).unwrap())
                 } else {
                     String::new()
                 };

@@ -5,6 +5,5 @@
 mod analyze;
 mod common;
 mod doctor;
-mod patcher;
 mod sweep;
 mod validate;

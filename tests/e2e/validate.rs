@@ -138,7 +138,7 @@ fn true_speedup(env: &Env, shapes: &[String]) -> f64 {
             .unwrap();
         assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
         let rows =
-            xtask::core::boo_csv::parse(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
+            xtask::testkit::parse_boo_csv(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
         times.push(rows.into_iter().map(|r| r.value.unwrap()).collect::<Vec<f64>>());
     }
     let logs: Vec<f64> = times[0].iter().zip(&times[1]).map(|(b, p)| (b / p).ln()).collect();

@@ -17,30 +17,30 @@ use std::path::{Path, PathBuf};
 /// (or none) is a valid configuration.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {
-    pub target: Target,
-    pub heuristics: Heuristics,
-    pub build: Build,
-    pub bench: Bench,
-    pub sweep: Sweep,
-    pub analyze: Analyze,
-    pub validate: Validate,
+pub(crate) struct Config {
+    pub(crate) target: Target,
+    pub(crate) heuristics: Heuristics,
+    pub(crate) build: Build,
+    pub(crate) bench: Bench,
+    pub(crate) sweep: Sweep,
+    pub(crate) analyze: Analyze,
+    pub(crate) validate: Validate,
     /// Where run directories go (`runs/<name>/`).
-    pub runs_dir: PathBuf,
+    pub(crate) runs_dir: PathBuf,
     /// Where validated patches and PR descriptions go.
-    pub patches_dir: PathBuf,
+    pub(crate) patches_dir: PathBuf,
 }
 
 /// The IREE checkout and revision to tune.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Target {
+pub(crate) struct Target {
     /// The user's IREE checkout (`--iree`). Never modified outside `apply`.
-    pub iree: PathBuf,
+    pub(crate) iree: PathBuf,
     /// Revision to tune (`--rev`).
-    pub rev: String,
+    pub(crate) rev: String,
     /// The heuristic file, relative to the checkout.
-    pub heuristic_file: String,
+    pub(crate) heuristic_file: String,
 }
 
 impl Default for Target {
@@ -56,15 +56,15 @@ impl Default for Target {
 /// Which heuristics to tune and where to find them in the file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Heuristics {
+pub(crate) struct Heuristics {
     /// `--heuristics conv,matmul`.
-    pub tune: Vec<Heuristic>,
+    pub(crate) tune: Vec<Heuristic>,
     /// The benchmark's GPU compiles with the low-parallelism parameters
     /// (RDNA-class; boo turns them on for gfx10/11/12): tune those values
     /// and keep the default ones.
-    pub low_parallelism: bool,
-    pub conv: FunctionNames,
-    pub matmul: FunctionNames,
+    pub(crate) low_parallelism: bool,
+    pub(crate) conv: FunctionNames,
+    pub(crate) matmul: FunctionNames,
 }
 
 impl Default for Heuristics {
@@ -79,7 +79,7 @@ impl Default for Heuristics {
 }
 
 impl Heuristics {
-    pub fn names(&self, h: Heuristic) -> &FunctionNames {
+    pub(crate) fn names(&self, h: Heuristic) -> &FunctionNames {
         match h {
             Heuristic::Conv => &self.conv,
             Heuristic::Matmul => &self.matmul,
@@ -90,29 +90,29 @@ impl Heuristics {
 /// How candidate builds are configured and built.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Build {
+pub(crate) struct Build {
     /// The user's own build directory (`--build-dir`). Read, never written:
     /// sibling builds copy its configuration from its `CMakeCache.txt`.
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// Where build slots (a worktree and a build directory each) live.
     /// Default: `<build dir>-tune` beside the user's build directory.
-    pub work_dir: Option<PathBuf>,
+    pub(crate) work_dir: Option<PathBuf>,
     /// Configure arguments used when there is no user build dir to copy, and
     /// appended after the copied ones otherwise.
-    pub configure_args: Vec<String>,
+    pub(crate) configure_args: Vec<String>,
     /// Cache entries copied from the user's `CMakeCache.txt`: every entry
     /// whose name starts with one of these, plus every `-D` the user gave on
     /// the command line.
-    pub inherit_prefixes: Vec<String>,
+    pub(crate) inherit_prefixes: Vec<String>,
     /// Targets a heuristic change needs rebuilt (every candidate).
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
     /// Targets of a slot's first build, which must also produce what the
     /// benchmark needs and a heuristic change does not touch (the runtime
     /// and its Python bindings). Empty: everything (`all`).
-    pub first_targets: Vec<String>,
+    pub(crate) first_targets: Vec<String>,
     /// Parallel build jobs (`cmake --build -j`); default: the generator's.
-    pub jobs: Option<u32>,
-    pub timeout_s: u64,
+    pub(crate) jobs: Option<u32>,
+    pub(crate) timeout_s: u64,
 }
 
 impl Default for Build {
@@ -151,36 +151,36 @@ impl Default for Build {
 /// The benchmark: iree-boo-driver by default.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Bench {
+pub(crate) struct Bench {
     /// Command template. Placeholders: `{python}`, `{commands}`, `{csv}`,
     /// `{cache_dir}`, `{build_dir}`, `{source_dir}`, `{device}`.
-    pub command: String,
+    pub(crate) command: String,
     /// The interpreter (e.g. the iree-turbine virtualenv's `python`).
-    pub python: String,
+    pub(crate) python: String,
     /// CSV column with the per-launch time.
-    pub column: String,
+    pub(crate) column: String,
     /// Devices to use, as the device variables spell them.
-    pub devices: Vec<String>,
+    pub(crate) devices: Vec<String>,
     /// Variables that pin the device (AMD and NVIDIA by default).
-    pub device_env: Vec<String>,
+    pub(crate) device_env: Vec<String>,
     /// Fresh benchmark processes per candidate.
-    pub repeats: u32,
+    pub(crate) repeats: u32,
     /// Shuffle the command order differently in every repeat.
-    pub shuffle: bool,
+    pub(crate) shuffle: bool,
     /// Hard limit for one benchmark process.
-    pub timeout_s: u64,
+    pub(crate) timeout_s: u64,
     /// Limit for a candidate's benchmark as a multiple of the baseline's
     /// wall time (0 disables it); the smaller of the two limits applies.
-    pub timeout_factor: f64,
+    pub(crate) timeout_factor: f64,
     /// Extra `PYTHONPATH` entries after the build's own (e.g. an iree-turbine
     /// checkout that is not installed in the interpreter).
-    pub pythonpath: Vec<String>,
+    pub(crate) pythonpath: Vec<String>,
     /// Extra `PATH` entries after the build's `tools/`.
-    pub path: Vec<String>,
+    pub(crate) path: Vec<String>,
     /// Extra environment for the benchmark.
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Command that lists visible devices, for `doctor` (empty: skip).
-    pub device_check: String,
+    pub(crate) device_check: String,
 }
 
 impl Default for Bench {
@@ -208,13 +208,13 @@ impl Default for Bench {
 /// Limit sets and the default commands file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Sweep {
-    pub quick: Vec<i64>,
-    pub full: Vec<i64>,
+pub(crate) struct Sweep {
+    pub(crate) quick: Vec<i64>,
+    pub(crate) full: Vec<i64>,
     /// Commands file used when none is given on the command line.
-    pub commands: Option<PathBuf>,
+    pub(crate) commands: Option<PathBuf>,
     /// Benchmark the baseline again after the candidates, to detect drift.
-    pub recheck_baseline: bool,
+    pub(crate) recheck_baseline: bool,
 }
 
 impl Default for Sweep {
@@ -231,14 +231,14 @@ impl Default for Sweep {
 /// Analysis settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Analyze {
+pub(crate) struct Analyze {
     /// Folds of the cross-validation.
-    pub folds: usize,
+    pub(crate) folds: usize,
     /// Largest number of rungs a fitted ladder may have.
-    pub max_rungs: usize,
+    pub(crate) max_rungs: usize,
     /// Device peaks for the roofline column (0: no roofline).
-    pub peak_flops: f64,
-    pub peak_bytes_per_s: f64,
+    pub(crate) peak_flops: f64,
+    pub(crate) peak_bytes_per_s: f64,
 }
 
 impl Default for Analyze {
@@ -250,21 +250,21 @@ impl Default for Analyze {
 /// Validation settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Validate {
+pub(crate) struct Validate {
     /// A/B rounds (each runs baseline and patched once, in fresh processes).
-    pub rounds: u32,
+    pub(crate) rounds: u32,
     /// The compiler's own tests, run in the validation build.
-    pub test_command: String,
+    pub(crate) test_command: String,
     /// Refit-and-revalidate rounds when validation finds regressions.
-    pub refine_rounds: u32,
+    pub(crate) refine_rounds: u32,
     /// Targets the validation build needs beyond `build.targets` (the tools
     /// the compiler's tests run).
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
     /// The lit tests that pin the heuristic's results (relative to the
     /// checkout; `*` matches within a file name).
-    pub test_files: Vec<String>,
+    pub(crate) test_files: Vec<String>,
     /// Benchmark arguments that verify numerics (empty: skip the check).
-    pub numerics_args: Vec<String>,
+    pub(crate) numerics_args: Vec<String>,
 }
 
 impl Default for Validate {
@@ -280,17 +280,9 @@ impl Default for Validate {
     }
 }
 
-/// A loaded configuration and where it came from.
-#[derive(Clone, Debug)]
-pub struct Loaded {
-    pub config: Config,
-    /// The file it was read from, if any.
-    pub path: Option<PathBuf>,
-}
-
 /// Reads `path` (or just the defaults when `None`), resolving relative paths
 /// against the file's directory and `runs_dir` against `workspace`.
-pub fn load(path: Option<&Path>, workspace: &Path) -> Result<Loaded> {
+pub(crate) fn load(path: Option<&Path>, workspace: &Path) -> Result<Config> {
     let mut config = match path {
         None => Config::default(),
         Some(p) => {
@@ -304,11 +296,11 @@ pub fn load(path: Option<&Path>, workspace: &Path) -> Result<Loaded> {
     };
     let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
     config.resolve_paths(&base, workspace);
-    Ok(Loaded { config, path: path.map(Path::to_path_buf) })
+    Ok(config)
 }
 
 /// Parses config text; errors carry toml's line and column.
-pub fn parse(text: &str) -> Result<Config> {
+pub(crate) fn parse(text: &str) -> Result<Config> {
     toml::from_str::<Config>(text).map_err(|e| {
         anyhow::anyhow!(
             "{}fix the key or value shown (every key is listed in README.md, section \
@@ -324,7 +316,7 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
 
 /// Removes `.` and `..` components without touching the file system, so
 /// that paths in messages and records read plainly.
-pub fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -365,7 +357,7 @@ impl Config {
     }
 
     /// Checks values that parse but cannot work.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.heuristics.tune.is_empty() {
             bail!("no heuristic selected: set `heuristics.tune` or pass --heuristics conv,matmul");
         }
@@ -384,7 +376,7 @@ impl Config {
     }
 
     /// Where build slots live.
-    pub fn work_dir(&self) -> PathBuf {
+    pub(crate) fn work_dir(&self) -> PathBuf {
         if let Some(w) = &self.build.work_dir {
             return w.clone();
         }
@@ -396,7 +388,7 @@ impl Config {
 
 /// Expands `{name}` placeholders; an unknown placeholder is an error that
 /// names it and lists the known ones.
-pub fn expand(template: &str, vars: &BTreeMap<&str, String>) -> Result<String> {
+pub(crate) fn expand(template: &str, vars: &BTreeMap<&str, String>) -> Result<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {

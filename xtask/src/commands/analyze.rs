@@ -13,7 +13,7 @@ use crate::ops::rundir::RunDir;
 use anyhow::Result;
 use std::time::Instant;
 
-pub fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
     let run = RunDir::find(&ctx.config, args.run.as_deref())?;
     let results = run.read_results()?;
     let start = Instant::now();

@@ -17,7 +17,7 @@ use crate::ops::rundir::RunDir;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     let (run, files) = patch_files(ctx, args.patch.as_deref())?;
     let checkout = &ctx.config.target.iree;
     let base = check_patches(&files, args.force)?;

@@ -38,15 +38,14 @@ fn median(v: Vec<f64>) -> f64 {
     crate::core::stats::median(&v).unwrap_or(f64::NAN)
 }
 
-pub fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
+pub(crate) fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
     let root = args.dir.clone().unwrap_or_else(|| workspace.join("target/build-bench"));
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear `{}`", root.display()))?;
     }
     let options = Options { build: false, ..Options::default() };
     let fx = fixture::materialize(workspace, &root, &options)?;
-    let loaded = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
-    let mut cfg = loaded.config;
+    let mut cfg = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
     cfg.target.iree = fx.repo.clone();
     cfg.build.dir = Some(fx.build.clone());
     cfg.build.work_dir = Some(root.join("iree-build-tune"));

@@ -19,17 +19,17 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Ok,
     Warn,
     Fail,
 }
 
-pub struct Check {
-    pub name: &'static str,
-    pub level: Level,
-    pub message: String,
-    pub fix: Option<String>,
+pub(crate) struct Check {
+    pub(crate) name: &'static str,
+    pub(crate) level: Level,
+    pub(crate) message: String,
+    pub(crate) fix: Option<String>,
 }
 
 fn ok(name: &'static str, message: String) -> Check {
@@ -432,7 +432,7 @@ fn disk(config: &Config) -> Check {
 }
 
 /// Every check, in order.
-pub fn checks(config: &Config) -> Vec<Check> {
+pub(crate) fn checks(config: &Config) -> Vec<Check> {
     let mut out = vec![checkout(config)];
     let (b, cache) = build_dir(config);
     out.push(b);
@@ -443,7 +443,7 @@ pub fn checks(config: &Config) -> Vec<Check> {
     out
 }
 
-pub fn run(ctx: &Ctx) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx) -> Result<()> {
     let all = checks(&ctx.config);
     for c in &all {
         let tag = match c.level {

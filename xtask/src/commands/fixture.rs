@@ -9,7 +9,7 @@ use crate::ops::context::fixture_root;
 use anyhow::Result;
 use std::path::Path;
 
-pub fn run(workspace: &Path, args: &FixtureArgs) -> Result<()> {
+pub(crate) fn run(workspace: &Path, args: &FixtureArgs) -> Result<()> {
     let root = args.dir.clone().unwrap_or_else(|| fixture_root(workspace));
     let f = fixture::materialize(workspace, &root, &Options::default())?;
     println!("checkout:  {}  (HEAD: 2026 helper style; tag fixture-2025: inline ladders)", f.repo.display());

@@ -2,13 +2,13 @@
 //! leaves the shared operations to [`crate::ops`] and the thinking to
 //! [`crate::core`]. Commands never call each other.
 
-pub mod analyze;
-pub mod apply;
-pub mod buildbench;
-pub mod doctor;
-pub mod fixture;
-pub mod sweep;
-pub mod validate;
+pub(crate) mod analyze;
+pub(crate) mod apply;
+pub(crate) mod buildbench;
+pub(crate) mod doctor;
+pub(crate) mod fixture;
+pub(crate) mod sweep;
+pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::ops::context::{self, load};

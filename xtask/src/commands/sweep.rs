@@ -22,7 +22,7 @@ use crate::ops::station::{self, BenchJob, Station};
 use anyhow::{bail, Result};
 use std::time::Duration;
 
-pub fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     let config = &ctx.config;
     let plan_cfg = station::configure_plan(config, 0)?;
     let limits = match (&args.limits, args.full) {

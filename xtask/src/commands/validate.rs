@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
     let config = settings(&ctx.config, args)?;
     let run = RunDir::find(&config, args.run.as_deref())?;
     let _lock = run.lock("sweep or validation")?;

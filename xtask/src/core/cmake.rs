@@ -11,25 +11,25 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub name: String,
-    pub ty: String,
-    pub value: String,
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) ty: String,
+    pub(crate) value: String,
     /// The `//` help line above the entry.
-    pub help: String,
+    pub(crate) help: String,
 }
 
 /// Parsed cache: entries by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Cache {
-    pub entries: BTreeMap<String, Entry>,
+pub(crate) struct Cache {
+    pub(crate) entries: BTreeMap<String, Entry>,
 }
 
 /// CMake's help text for a `-D` whose variable the project never declared.
 const FROM_COMMAND_LINE: &str = "No help, variable specified on the command line.";
 
 impl Cache {
-    pub fn parse(text: &str) -> Cache {
+    pub(crate) fn parse(text: &str) -> Cache {
         let mut entries = BTreeMap::new();
         let mut help = String::new();
         for line in text.lines() {
@@ -62,20 +62,20 @@ impl Cache {
         Cache { entries }
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.entries.get(name).map(|e| e.value.as_str())
     }
 
-    pub fn generator(&self) -> Option<&str> {
+    pub(crate) fn generator(&self) -> Option<&str> {
         self.get("CMAKE_GENERATOR")
     }
 
-    pub fn source_dir(&self) -> Option<&str> {
+    pub(crate) fn source_dir(&self) -> Option<&str> {
         self.get("CMAKE_HOME_DIRECTORY")
     }
 
     /// The compiler launcher, when one is set for C++ (or C).
-    pub fn launcher(&self) -> Option<&str> {
+    pub(crate) fn launcher(&self) -> Option<&str> {
         self.get("CMAKE_CXX_COMPILER_LAUNCHER")
             .or_else(|| self.get("CMAKE_C_COMPILER_LAUNCHER"))
             .filter(|v| !v.is_empty())
@@ -85,7 +85,7 @@ impl Cache {
     /// whose name starts with one of `prefixes`, and every variable the user
     /// set on the command line. Paths into the user's source or build tree
     /// are rewritten to the sibling's.
-    pub fn inherited_args(
+    pub(crate) fn inherited_args(
         &self,
         prefixes: &[String],
         user_src: &Path,

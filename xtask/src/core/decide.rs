@@ -16,14 +16,14 @@ use crate::core::workload::{Features, Walk};
 
 /// The parts of a located heuristic that decide a shape's limit.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Model {
-    pub ladder: Vec<Stmt>,
-    pub early_returns: Vec<Expr>,
-    pub constants: Env,
+pub(crate) struct Model {
+    pub(crate) ladder: Vec<Stmt>,
+    pub(crate) early_returns: Vec<Expr>,
+    pub(crate) constants: Env,
 }
 
 impl Model {
-    pub fn from_site(site: &Site) -> Model {
+    pub(crate) fn from_site(site: &Site) -> Model {
         Model {
             ladder: site.ladder.clone(),
             early_returns: site.early_returns.iter().filter_map(|e| e.condition_expr.clone()).collect(),
@@ -33,7 +33,7 @@ impl Model {
 }
 
 /// The values a ladder or an early return can read for this shape.
-pub fn env(features: &Features, constants: &Env, low_parallelism: bool) -> Env {
+pub(crate) fn env(features: &Features, constants: &Env, low_parallelism: bool) -> Env {
     let mut env: Env = features.vars.clone();
     env.insert("lowParallelism".into(), i64::from(low_parallelism));
     for (k, v) in constants {
@@ -49,7 +49,7 @@ fn smallest_factor_at_least(x: i64, lower: i64) -> Option<i64> {
 }
 
 /// The tile walk: split sizes for `dims` under `limit`.
-pub fn tile_sizes(dims: &[i64], limit: i64, walk: Walk) -> Option<Vec<i64>> {
+pub(crate) fn tile_sizes(dims: &[i64], limit: i64, walk: Walk) -> Option<Vec<i64>> {
     let mut tiles = dims.to_vec();
     let mut budget = limit.max(1);
     let order: Vec<usize> = match walk {
@@ -69,12 +69,13 @@ pub fn tile_sizes(dims: &[i64], limit: i64, walk: Walk) -> Option<Vec<i64>> {
 }
 
 /// Number of partial reductions a split gives: prod(dim / tile).
-pub fn split_factor(dims: &[i64], tiles: &[i64]) -> i64 {
+#[cfg(test)]
+pub(crate) fn split_factor(dims: &[i64], tiles: &[i64]) -> i64 {
     dims.iter().zip(tiles).map(|(d, t)| d / t).product()
 }
 
 /// The decision of a sweep candidate: limit fixed, early returns disabled.
-pub fn fixed(features: &Features, limit: i64) -> Decision {
+pub(crate) fn fixed(features: &Features, limit: i64) -> Decision {
     Decision {
         limit: Some(limit),
         tile_sizes: tile_sizes(&features.reduction_dims, limit, features.walk),
@@ -83,7 +84,7 @@ pub fn fixed(features: &Features, limit: i64) -> Decision {
 }
 
 /// The decision of the heuristic as written in the file.
-pub fn modelled(features: &Features, model: &Model, low_parallelism: bool) -> Decision {
+pub(crate) fn modelled(features: &Features, model: &Model, low_parallelism: bool) -> Decision {
     let env = env(features, &model.constants, low_parallelism);
     for cond in &model.early_returns {
         match cond.eval(&env) {

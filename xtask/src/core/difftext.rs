@@ -8,7 +8,7 @@
 use similar::TextDiff;
 
 /// A git-style unified diff of one file; empty when nothing changed.
-pub fn unified(path: &str, old: &str, new: &str) -> String {
+pub(crate) fn unified(path: &str, old: &str, new: &str) -> String {
     if old == new {
         return String::new();
     }
@@ -18,7 +18,7 @@ pub fn unified(path: &str, old: &str, new: &str) -> String {
 }
 
 /// Lines added and removed, for summaries.
-pub fn stat(diff: &str) -> (usize, usize) {
+pub(crate) fn stat(diff: &str) -> (usize, usize) {
     let added = diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).count();
     let removed = diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).count();
     (added, removed)

@@ -62,7 +62,7 @@ fn e<E: std::fmt::Debug>(x: E) -> Err {
 }
 
 /// Shape x limit heat map of runtimes relative to each shape's best.
-pub fn heatmap(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> {
+pub(crate) fn heatmap(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> {
     let mut rows: Vec<usize> = h.outcomes.iter().map(|o| o.shape).collect();
     rows.sort_by_key(|&i| (results.shapes[i].features.output_size, results.shapes[i].features.reduction_size));
     let limits = measured(results);
@@ -111,7 +111,7 @@ pub fn heatmap(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
 
 /// Best measured limit over (outputSize, reductionSize), log-log, with the
 /// recommended rule's regions.
-pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> {
+pub(crate) fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> {
     let limits = measured(results);
     let pts: Vec<(f64, f64, Option<i64>)> = h
         .outcomes
@@ -215,7 +215,7 @@ pub fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> 
 }
 
 /// Histogram of the recommendation's per-shape speedups (log2 bins).
-pub fn speedups(h: &HeuristicAnalysis) -> Result<String, Err> {
+pub(crate) fn speedups(h: &HeuristicAnalysis) -> Result<String, Err> {
     let logs: Vec<f64> = h.outcomes.iter().filter_map(|o| o.speedup).map(f64::log2).collect();
     let lo = logs.iter().cloned().fold(0.0f64, f64::min).floor() - 0.25;
     let hi = logs.iter().cloned().fold(0.0f64, f64::max).ceil() + 0.25;
@@ -272,7 +272,7 @@ fn escape(s: &str) -> String {
 }
 
 /// The whole page.
-pub fn page(results: &Results, analysis: &Analysis, markdown: &str) -> String {
+pub(crate) fn page(results: &Results, analysis: &Analysis, markdown: &str) -> String {
     let mut figures = String::new();
     for h in &analysis.heuristics {
         if h.outcomes.is_empty() {

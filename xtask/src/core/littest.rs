@@ -18,14 +18,14 @@ const ATTR: &str = "iree_linalg_ext.split_reduction";
 
 /// One RUN line: the command before `| FileCheck`, and its check prefixes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Run {
+pub(crate) struct Run {
     /// With `%s` still in it.
-    pub command: String,
-    pub prefixes: Vec<String>,
+    pub(crate) command: String,
+    pub(crate) prefixes: Vec<String>,
 }
 
 /// The RUN lines of a test (continuations joined).
-pub fn runs(test: &str) -> Vec<Run> {
+pub(crate) fn runs(test: &str) -> Vec<Run> {
     let mut lines = Vec::new();
     let mut pending = String::new();
     for line in test.lines() {
@@ -74,7 +74,7 @@ fn attr_re() -> &'static Regex {
 
 /// The split-reduction attributes the compiler printed, per function, in
 /// order of appearance.
-pub fn attributes(output: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn attributes(output: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut current = String::new();
     for line in output.lines() {
@@ -91,16 +91,16 @@ pub fn attributes(output: &str) -> BTreeMap<String, Vec<String>> {
 
 /// One rewritten line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     /// 0-based line index in the test file.
-    pub line: usize,
-    pub function: String,
-    pub old: String,
-    pub new: String,
+    pub(crate) line: usize,
+    pub(crate) function: String,
+    pub(crate) old: String,
+    pub(crate) new: String,
 }
 
 /// Rewrites the lines checking `prefixes` so they expect `attrs`.
-pub fn update(test: &str, prefixes: &[String], attrs: &BTreeMap<String, Vec<String>>) -> Vec<Change> {
+pub(crate) fn update(test: &str, prefixes: &[String], attrs: &BTreeMap<String, Vec<String>>) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut function = String::new();
     let mut next = 0usize;
@@ -148,7 +148,7 @@ pub fn update(test: &str, prefixes: &[String], attrs: &BTreeMap<String, Vec<Stri
 }
 
 /// Applies the changes whose function `keep` accepts.
-pub fn apply(test: &str, changes: &[Change], keep: impl Fn(&str) -> bool) -> String {
+pub(crate) fn apply(test: &str, changes: &[Change], keep: impl Fn(&str) -> bool) -> String {
     let by_line: BTreeMap<usize, &Change> = changes.iter().filter(|c| keep(&c.function)).map(|c| (c.line, c)).collect();
     let mut out = String::new();
     for (i, line) in test.lines().enumerate() {
@@ -166,7 +166,7 @@ pub fn apply(test: &str, changes: &[Change], keep: impl Fn(&str) -> bool) -> Str
 
 /// Which heuristic a test function exercises: convolutions are named or
 /// built as such (`conv` in the function's name or its ops).
-pub fn heuristic_of(test: &str, function: &str) -> Heuristic {
+pub(crate) fn heuristic_of(test: &str, function: &str) -> Heuristic {
     if function.to_ascii_lowercase().contains("conv") {
         return Heuristic::Conv;
     }

@@ -3,24 +3,24 @@
 //! reads a file or the clock; the commands feed it data and write what it
 //! returns.
 
-pub mod analysis;
-pub mod boo_csv;
-pub mod cmake;
-pub mod cpp;
-pub mod decide;
-pub mod difftext;
-pub mod digest;
-pub mod fit;
-pub mod html;
-pub mod littest;
-pub mod numfmt;
-pub mod patchtext;
-pub mod report;
-pub mod results;
-pub mod rule;
-pub mod stats;
-pub mod validation;
-pub mod workload;
+pub(crate) mod analysis;
+pub(crate) mod boo_csv;
+pub(crate) mod cmake;
+pub(crate) mod cpp;
+pub(crate) mod decide;
+pub(crate) mod difftext;
+pub(crate) mod digest;
+pub(crate) mod fit;
+pub(crate) mod html;
+pub(crate) mod littest;
+pub(crate) mod numfmt;
+pub(crate) mod patchtext;
+pub(crate) mod report;
+pub(crate) mod results;
+pub(crate) mod rule;
+pub(crate) mod stats;
+pub(crate) mod validation;
+pub(crate) mod workload;
 
 /// The tool's version, recorded in every file it writes.
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,17 +4,17 @@
 //! `analysis.json` agree to the digit.
 
 /// A speedup.
-pub fn x(v: f64) -> String {
+pub(crate) fn x(v: f64) -> String {
     format!("{v:.3}x")
 }
 
 /// A fraction as a percentage.
-pub fn pct(v: f64) -> String {
+pub(crate) fn pct(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }
 
 /// A runtime in microseconds: two decimals below a millisecond.
-pub fn us(v: f64) -> String {
+pub(crate) fn us(v: f64) -> String {
     if v >= 1000.0 {
         format!("{v:.0}")
     } else {
@@ -23,6 +23,6 @@ pub fn us(v: f64) -> String {
 }
 
 /// The first `n` characters of a commit id or hash.
-pub fn short(s: &str, n: usize) -> &str {
+pub(crate) fn short(s: &str, n: usize) -> &str {
     &s[..s.len().min(n)]
 }

@@ -14,26 +14,26 @@ use std::fmt::Write;
 
 /// A file the patch changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileChange {
-    pub path: String,
-    pub old: String,
-    pub new: String,
+pub(crate) struct FileChange {
+    pub(crate) path: String,
+    pub(crate) old: String,
+    pub(crate) new: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Meta {
-    pub author_name: String,
-    pub author_email: String,
+pub(crate) struct Meta {
+    pub(crate) author_name: String,
+    pub(crate) author_email: String,
     /// Seconds since the Unix epoch.
-    pub date: i64,
-    pub subject: String,
-    pub body: String,
-    pub base_commit: String,
-    pub tool_version: String,
+    pub(crate) date: i64,
+    pub(crate) subject: String,
+    pub(crate) body: String,
+    pub(crate) base_commit: String,
+    pub(crate) tool_version: String,
 }
 
 /// Git's blob id of `content`.
-pub fn blob_id(content: &str) -> String {
+pub(crate) fn blob_id(content: &str) -> String {
     let mut h = Sha1::new();
     h.update(format!("blob {}\0", content.len()).as_bytes());
     h.update(content.as_bytes());
@@ -41,7 +41,7 @@ pub fn blob_id(content: &str) -> String {
 }
 
 /// RFC 2822 date in UTC, as `git format-patch` writes it.
-pub fn rfc2822(seconds: i64) -> String {
+pub(crate) fn rfc2822(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -103,7 +103,7 @@ fn diffstat(changes: &[FileChange]) -> String {
 
 /// Wraps the message's paragraphs at 72 columns, as git's conventions ask;
 /// list items, tables and indented lines are kept as they are.
-pub fn wrap(text: &str) -> String {
+pub(crate) fn wrap(text: &str) -> String {
     let mut out = String::new();
     let mut paragraph: Vec<&str> = Vec::new();
     let flush = |paragraph: &mut Vec<&str>, out: &mut String| {
@@ -142,7 +142,7 @@ pub fn wrap(text: &str) -> String {
 }
 
 /// The whole mail.
-pub fn format_patch(meta: &Meta, changes: &[FileChange]) -> String {
+pub(crate) fn format_patch(meta: &Meta, changes: &[FileChange]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001");
     let _ = writeln!(out, "From: {} <{}>", meta.author_name, meta.author_email);
@@ -165,7 +165,7 @@ pub fn format_patch(meta: &Meta, changes: &[FileChange]) -> String {
 }
 
 /// The `base-commit:` of a patch written by [`format_patch`].
-pub fn base_commit(patch: &str) -> Option<&str> {
+pub(crate) fn base_commit(patch: &str) -> Option<&str> {
     patch.lines().find_map(|l| l.strip_prefix("base-commit: ")).map(str::trim)
 }
 

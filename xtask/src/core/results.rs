@@ -10,35 +10,35 @@ use crate::core::workload::{BadLine, Features, Heuristic, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub const SCHEMA: u32 = 1;
+pub(crate) const SCHEMA: u32 = 1;
 
 /// Measurements of one shape at one candidate, over all repeats.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Measurement {
+pub(crate) struct Measurement {
     /// One value per successful repeat (microseconds per launch).
-    pub samples: Vec<f64>,
+    pub(crate) samples: Vec<f64>,
     /// One sentence per failed repeat.
-    pub failures: Vec<String>,
+    pub(crate) failures: Vec<String>,
     /// Kernels per launch (`num_dispatches / iter`), when the CSV had it.
-    pub dispatches: Option<f64>,
+    pub(crate) dispatches: Option<f64>,
     /// The driver's within-run standard deviations, when it reported them.
-    pub spread: Vec<f64>,
+    pub(crate) spread: Vec<f64>,
     /// Numerics verification, when the benchmark ran it.
-    pub numerics_pass: Option<bool>,
+    pub(crate) numerics_pass: Option<bool>,
 }
 
 impl Measurement {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         !self.samples.is_empty()
     }
 
-    pub fn median(&self) -> Option<f64> {
+    pub(crate) fn median(&self) -> Option<f64> {
         median(&self.samples)
     }
 
     /// This measurement against `baseline`: the speedup (baseline median
     /// over this one) and whether it is beyond the noise of both.
-    pub fn versus(&self, baseline: &Measurement) -> Option<(f64, crate::core::stats::Verdict)> {
+    pub(crate) fn versus(&self, baseline: &Measurement) -> Option<(f64, crate::core::stats::Verdict)> {
         let (b, x) = (baseline.median()?, self.median()?);
         let t = crate::core::stats::noise_threshold(
             baseline.relative_noise().unwrap_or(0.0),
@@ -52,7 +52,7 @@ impl Measurement {
     /// Relative noise of this measurement: the larger of the spread between
     /// repeats (median absolute deviation, scaled to a standard deviation)
     /// and the driver's own within-run spread, both over the median.
-    pub fn relative_noise(&self) -> Option<f64> {
+    pub(crate) fn relative_noise(&self) -> Option<f64> {
         let m = self.median()?;
         let mut noise: f64 = 0.0;
         if self.samples.len() >= 2 {
@@ -71,41 +71,41 @@ use crate::core::stats::median;
 /// What the heuristic decides for a shape at a candidate, as predicted from
 /// the features and the ladder read from the C++ (no build needed).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// `None`: the op is not split (an early return fired).
-    pub limit: Option<i64>,
-    pub tile_sizes: Option<Vec<i64>>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) tile_sizes: Option<Vec<i64>>,
     /// Why the prediction could not be made, if it could not.
-    pub unknown: Option<String>,
+    pub(crate) unknown: Option<String>,
 }
 
 impl Decision {
     /// Whether two decisions compile to the same kernels: the same tile
     /// sizes, and both split or both not (limits that lead to the same
     /// split share one measurement).
-    pub fn same_split(&self, other: &Decision) -> bool {
+    pub(crate) fn same_split(&self, other: &Decision) -> bool {
         self.tile_sizes == other.tile_sizes && self.limit.is_some() == other.limit.is_some()
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShapeResult {
-    pub id: usize,
+pub(crate) struct ShapeResult {
+    pub(crate) id: usize,
     /// Line in the commands file.
-    pub line: usize,
-    pub command: String,
-    pub op: Op,
-    pub features: Features,
+    pub(crate) line: usize,
+    pub(crate) command: String,
+    pub(crate) op: Op,
+    pub(crate) features: Features,
     /// By candidate name.
-    pub runs: BTreeMap<String, Measurement>,
+    pub(crate) runs: BTreeMap<String, Measurement>,
     /// By candidate name.
     #[serde(default)]
-    pub decisions: BTreeMap<String, Decision>,
+    pub(crate) decisions: BTreeMap<String, Decision>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CandidateStatus {
+pub(crate) enum CandidateStatus {
     Ok,
     BuildFailed,
     BenchFailed,
@@ -113,74 +113,74 @@ pub enum CandidateStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CandidateInfo {
+pub(crate) struct CandidateInfo {
     /// `baseline` or `limit-<n>`.
-    pub name: String,
+    pub(crate) name: String,
     /// `None` for the baseline.
-    pub limit: Option<i64>,
-    pub branch: String,
-    pub commit: String,
-    pub key: String,
-    pub status: CandidateStatus,
-    pub build_seconds: Option<f64>,
-    pub bench_seconds: Option<f64>,
-    pub error: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) branch: String,
+    pub(crate) commit: String,
+    pub(crate) key: String,
+    pub(crate) status: CandidateStatus,
+    pub(crate) build_seconds: Option<f64>,
+    pub(crate) bench_seconds: Option<f64>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TargetInfo {
-    pub checkout: String,
-    pub rev: String,
-    pub commit: String,
-    pub heuristic_file: String,
+pub(crate) struct TargetInfo {
+    pub(crate) checkout: String,
+    pub(crate) rev: String,
+    pub(crate) commit: String,
+    pub(crate) heuristic_file: String,
     /// Ladder style per tuned heuristic (`inline-ladder`, `helper-function`).
-    pub styles: BTreeMap<Heuristic, String>,
+    pub(crate) styles: BTreeMap<Heuristic, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CommandsInfo {
-    pub path: String,
-    pub sha256: String,
-    pub skipped: Vec<BadLine>,
+pub(crate) struct CommandsInfo {
+    pub(crate) path: String,
+    pub(crate) sha256: String,
+    pub(crate) skipped: Vec<BadLine>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BenchInfo {
-    pub command: String,
-    pub column: String,
-    pub device: String,
-    pub repeats: u32,
+pub(crate) struct BenchInfo {
+    pub(crate) command: String,
+    pub(crate) column: String,
+    pub(crate) device: String,
+    pub(crate) repeats: u32,
 }
 
 /// `runs/<name>/results.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Results {
-    pub schema: u32,
-    pub tool_version: String,
-    pub run: String,
-    pub target: TargetInfo,
-    pub commands: CommandsInfo,
-    pub bench: BenchInfo,
-    pub heuristics: Vec<Heuristic>,
-    pub candidates: Vec<CandidateInfo>,
-    pub shapes: Vec<ShapeResult>,
+pub(crate) struct Results {
+    pub(crate) schema: u32,
+    pub(crate) tool_version: String,
+    pub(crate) run: String,
+    pub(crate) target: TargetInfo,
+    pub(crate) commands: CommandsInfo,
+    pub(crate) bench: BenchInfo,
+    pub(crate) heuristics: Vec<Heuristic>,
+    pub(crate) candidates: Vec<CandidateInfo>,
+    pub(crate) shapes: Vec<ShapeResult>,
     /// The baseline measured again after every candidate (per shape), to
     /// see whether the machine drifted during the sweep.
     #[serde(default)]
-    pub recheck: Option<Vec<Measurement>>,
+    pub(crate) recheck: Option<Vec<Measurement>>,
 }
 
 /// `runs/<name>/candidates/<candidate>/result.json`: one candidate's
 /// measurements, indexed like `Results::shapes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CandidateResult {
-    pub info: CandidateInfo,
-    pub measurements: Vec<Measurement>,
+pub(crate) struct CandidateResult {
+    pub(crate) info: CandidateInfo,
+    pub(crate) measurements: Vec<Measurement>,
 }
 
 impl Results {
     /// Puts a finished candidate's measurements into the shapes.
-    pub fn merge(&mut self, result: &CandidateResult) {
+    pub(crate) fn merge(&mut self, result: &CandidateResult) {
         if let Some(slot) = self.candidates.iter_mut().find(|c| c.name == result.info.name) {
             *slot = result.info.clone();
         } else {
@@ -192,7 +192,7 @@ impl Results {
     }
 }
 
-pub fn candidate_name(limit: Option<i64>) -> String {
+pub(crate) fn candidate_name(limit: Option<i64>) -> String {
     match limit {
         None => "baseline".to_string(),
         Some(l) => format!("limit-{l}"),

@@ -14,23 +14,23 @@ use std::fmt::Write;
 /// A rung's value: a fixed limit, or IREE's clamp `min(c, startTileSize)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LimitSpec {
+pub(crate) enum LimitSpec {
     Fixed(i64),
     /// `std::min<int64_t>(c, startTileSize)`.
     Clamp(i64),
 }
 
 impl LimitSpec {
-    pub const NO_SPLIT: LimitSpec = LimitSpec::Fixed(1);
+    pub(crate) const NO_SPLIT: LimitSpec = LimitSpec::Fixed(1);
 
-    pub fn value(self) -> i64 {
+    pub(crate) fn value(self) -> i64 {
         match self {
             LimitSpec::Fixed(v) | LimitSpec::Clamp(v) => v,
         }
     }
 
     /// The limit it gives a shape whose walk starts at `start_tile`.
-    pub fn effective(self, start_tile: i64) -> i64 {
+    pub(crate) fn effective(self, start_tile: i64) -> i64 {
         match self {
             LimitSpec::Fixed(v) => v,
             LimitSpec::Clamp(v) => v.min(start_tile),
@@ -64,34 +64,34 @@ impl std::fmt::Display for LimitSpec {
 
 /// A `reductionSize` split inside a rung: below `threshold`, use `limit`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReductionSplit {
-    pub threshold: i64,
-    pub limit: LimitSpec,
+pub(crate) struct ReductionSplit {
+    pub(crate) threshold: i64,
+    pub(crate) limit: LimitSpec,
 }
 
 /// One rung: shapes with `outputSize < upper` (the last rung has no bound).
 /// Inside it, `splits` (ascending thresholds) pick a limit by reduction
 /// size; shapes at or above the last threshold get `limit`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Rung {
-    pub upper: Option<i64>,
-    pub limit: LimitSpec,
-    pub splits: Vec<ReductionSplit>,
+pub(crate) struct Rung {
+    pub(crate) upper: Option<i64>,
+    pub(crate) limit: LimitSpec,
+    pub(crate) splits: Vec<ReductionSplit>,
 }
 
 impl Rung {
-    pub fn limit_for(&self, reduction: i64) -> LimitSpec {
+    pub(crate) fn limit_for(&self, reduction: i64) -> LimitSpec {
         self.splits.iter().find(|s| reduction < s.threshold).map(|s| s.limit).unwrap_or(self.limit)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ladder {
-    pub rungs: Vec<Rung>,
+pub(crate) struct Ladder {
+    pub(crate) rungs: Vec<Rung>,
 }
 
 impl Ladder {
-    pub fn limit(&self, output: i64, reduction: i64) -> LimitSpec {
+    pub(crate) fn limit(&self, output: i64, reduction: i64) -> LimitSpec {
         for r in &self.rungs {
             if r.upper.is_none_or(|u| output < u) {
                 return r.limit_for(reduction);
@@ -103,15 +103,15 @@ impl Ladder {
 
 /// A complete rule for one heuristic: early-return constants and a ladder.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// Values of the tuning constants the early returns compare with.
-    pub constants: BTreeMap<String, i64>,
-    pub ladder: Ladder,
+    pub(crate) constants: BTreeMap<String, i64>,
+    pub(crate) ladder: Ladder,
 }
 
 impl LimitSpec {
     /// The leaf's value in words: "no split" or "limit N".
-    pub fn words(self) -> String {
+    pub(crate) fn words(self) -> String {
         if self == LimitSpec::NO_SPLIT {
             "no split".to_string()
         } else {
@@ -123,7 +123,7 @@ impl LimitSpec {
 impl Rule {
     /// The rule in words, one line per rung, and the early-return constants
     /// it changes (`before` holds their current values).
-    pub fn describe(&self, ladder_var: &str, before: &BTreeMap<String, i64>) -> String {
+    pub(crate) fn describe(&self, ladder_var: &str, before: &BTreeMap<String, i64>) -> String {
         let mut out = self.ladder.describe(ladder_var);
         let changed: Vec<String> = self
             .constants
@@ -140,7 +140,7 @@ impl Rule {
 
 impl Ladder {
     /// One line per rung: its `var` range and its limit or buckets.
-    pub fn describe(&self, var: &str) -> String {
+    pub(crate) fn describe(&self, var: &str) -> String {
         let mut out = String::new();
         let mut lower: Option<i64> = None;
         for r in &self.rungs {

@@ -8,14 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
-pub fn geomean(values: &[f64]) -> Option<f64> {
+pub(crate) fn geomean(values: &[f64]) -> Option<f64> {
     if values.is_empty() || values.iter().any(|v| *v <= 0.0) {
         return None;
     }
     Some((values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp())
 }
 
-pub fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -25,12 +25,12 @@ pub fn median(values: &[f64]) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
-pub fn mean(values: &[f64]) -> Option<f64> {
+pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
 /// Percentile by linear interpolation between order statistics (`p` in 0..=100).
-pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(values: &[f64], p: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -43,16 +43,16 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 
 /// Summary of a set of runtimes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub count: usize,
-    pub geomean: f64,
-    pub mean: f64,
-    pub median: f64,
-    pub p95: f64,
-    pub total: f64,
+pub(crate) struct Summary {
+    pub(crate) count: usize,
+    pub(crate) geomean: f64,
+    pub(crate) mean: f64,
+    pub(crate) median: f64,
+    pub(crate) p95: f64,
+    pub(crate) total: f64,
 }
 
-pub fn summary(values: &[f64]) -> Option<Summary> {
+pub(crate) fn summary(values: &[f64]) -> Option<Summary> {
     Some(Summary {
         count: values.len(),
         geomean: geomean(values)?,
@@ -67,7 +67,7 @@ pub fn summary(values: &[f64]) -> Option<Summary> {
 /// 2.5 standard errors of the log-ratio of two medians of `n_a` and `n_b`
 /// samples with relative noise `sigma_a` and `sigma_b` (the median's standard
 /// error is about 1.25 sigma / sqrt(n)), and never below half a percent.
-pub fn noise_threshold(sigma_a: f64, n_a: usize, sigma_b: f64, n_b: usize) -> f64 {
+pub(crate) fn noise_threshold(sigma_a: f64, n_a: usize, sigma_b: f64, n_b: usize) -> f64 {
     let se = |s: f64, n: usize| 1.25 * s / (n.max(1) as f64).sqrt();
     let combined = (se(sigma_a, n_a).powi(2) + se(sigma_b, n_b).powi(2)).sqrt();
     (2.5 * combined).max(0.005)
@@ -76,14 +76,14 @@ pub fn noise_threshold(sigma_a: f64, n_a: usize, sigma_b: f64, n_b: usize) -> f6
 /// Verdict of comparing a candidate with the baseline on one shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Improved,
     Neutral,
     Regressed,
 }
 
 /// `speedup` = baseline / candidate; `threshold` from [`noise_threshold`].
-pub fn verdict(speedup: f64, threshold: f64) -> Verdict {
+pub(crate) fn verdict(speedup: f64, threshold: f64) -> Verdict {
     if speedup.ln() > threshold.ln_1p() {
         Verdict::Improved
     } else if speedup.ln() < -threshold.ln_1p() {
@@ -93,15 +93,17 @@ pub fn verdict(speedup: f64, threshold: f64) -> Verdict {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for resampling.
-pub struct Rng(u64);
+/// The one random generator of the tool (SplitMix64): bootstrap resampling
+/// and the order of shapes in a benchmark run, always seeded, so every
+/// report and every run is reproducible.
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -109,14 +111,30 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
+    }
+
+    /// A generator seeded from text (a key), so that equal keys give equal
+    /// sequences.
+    pub(crate) fn from_text(seed: &str) -> Rng {
+        let digest = crate::core::digest::sha256_hex(seed.as_bytes());
+        Rng::new(u64::from_str_radix(&digest[..16], 16).unwrap_or(0))
+    }
+
+    /// `0..n` in a random order (Fisher-Yates).
+    pub(crate) fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, self.below(i + 1));
+        }
+        order
     }
 }
 
 /// Bootstrap 95% confidence interval of the geometric mean of `ratios`
 /// (percentile method, resampling shapes).
-pub fn bootstrap_geomean_ci(ratios: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+pub(crate) fn bootstrap_geomean_ci(ratios: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
     if ratios.is_empty() {
         return None;
     }
@@ -135,7 +153,7 @@ pub fn bootstrap_geomean_ci(ratios: &[f64], resamples: usize, seed: u64) -> Opti
 
 /// Bootstrap 95% CI of a ratio of totals (sum of `a` / sum of `b`),
 /// resampling pairs.
-pub fn bootstrap_total_ci(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+pub(crate) fn bootstrap_total_ci(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
     if a.is_empty() || a.len() != b.len() {
         return None;
     }

@@ -17,52 +17,52 @@ use serde::{Deserialize, Serialize};
 
 /// One shape's A/B evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShapeAb {
-    pub shape: usize,
-    pub command: String,
-    pub heuristic: Heuristic,
+pub(crate) struct ShapeAb {
+    pub(crate) shape: usize,
+    pub(crate) command: String,
+    pub(crate) heuristic: Heuristic,
     /// Per round; `None` where that run failed.
-    pub baseline: Vec<Option<f64>>,
-    pub patched: Vec<Option<f64>>,
-    pub numerics_pass: Option<bool>,
+    pub(crate) baseline: Vec<Option<f64>>,
+    pub(crate) patched: Vec<Option<f64>>,
+    pub(crate) numerics_pass: Option<bool>,
     /// The patch does not change this shape's split (predicted from both
     /// builds' code): its A/B ratio measures only drift between processes.
-    pub control: bool,
+    pub(crate) control: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShapeVerdict {
-    pub shape: usize,
-    pub command: String,
-    pub heuristic: Heuristic,
-    pub baseline_median: f64,
-    pub patched_median: f64,
+pub(crate) struct ShapeVerdict {
+    pub(crate) shape: usize,
+    pub(crate) command: String,
+    pub(crate) heuristic: Heuristic,
+    pub(crate) baseline_median: f64,
+    pub(crate) patched_median: f64,
     /// exp(mean of per-round log ratios).
-    pub speedup: f64,
-    pub p_value: f64,
-    pub verdict: Verdict,
-    pub numerics_pass: Option<bool>,
+    pub(crate) speedup: f64,
+    pub(crate) p_value: f64,
+    pub(crate) verdict: Verdict,
+    pub(crate) numerics_pass: Option<bool>,
     /// Drift-corrected log ratio per round (`None`: a run failed).
-    pub logs: Vec<Option<f64>>,
+    pub(crate) logs: Vec<Option<f64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AbSummary {
-    pub shapes: usize,
-    pub rounds: usize,
-    pub geomean: f64,
-    pub geomean_ci: (f64, f64),
-    pub total: f64,
-    pub total_ci: (f64, f64),
-    pub improved: usize,
-    pub neutral: usize,
-    pub regressed: usize,
+pub(crate) struct AbSummary {
+    pub(crate) shapes: usize,
+    pub(crate) rounds: usize,
+    pub(crate) geomean: f64,
+    pub(crate) geomean_ci: (f64, f64),
+    pub(crate) total: f64,
+    pub(crate) total_ci: (f64, f64),
+    pub(crate) improved: usize,
+    pub(crate) neutral: usize,
+    pub(crate) regressed: usize,
     /// Shapes without a usable pair of measurements.
-    pub failed: Vec<usize>,
+    pub(crate) failed: Vec<usize>,
 }
 
 /// Two-sided p-value of Student's t with `df` degrees of freedom.
-pub fn t_test_p(t: f64, df: f64) -> f64 {
+pub(crate) fn t_test_p(t: f64, df: f64) -> f64 {
     if !t.is_finite() {
         return 0.0;
     }
@@ -140,14 +140,14 @@ fn ln_gamma(x: f64) -> f64 {
 }
 
 /// The smallest effect worth calling a change, whatever the significance.
-pub const MIN_EFFECT: f64 = 0.005;
+pub(crate) const MIN_EFFECT: f64 = 0.005;
 
 /// Fewest unchanged shapes that calibrate a round's drift.
-pub const MIN_CONTROLS: usize = 5;
+pub(crate) const MIN_CONTROLS: usize = 5;
 
 /// Per-round drift between the baseline's and the patched build's process:
 /// the median log ratio of the control shapes (0 when there are too few).
-pub fn drift(shapes: &[ShapeAb], rounds: usize) -> Vec<f64> {
+pub(crate) fn drift(shapes: &[ShapeAb], rounds: usize) -> Vec<f64> {
     (0..rounds)
         .map(|r| {
             let logs: Vec<f64> = shapes
@@ -165,7 +165,7 @@ pub fn drift(shapes: &[ShapeAb], rounds: usize) -> Vec<f64> {
 }
 
 /// Per-shape verdicts from paired rounds, after removing each round's drift.
-pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
+pub(crate) fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
     let rounds = shapes.iter().map(|s| s.baseline.len().min(s.patched.len())).max().unwrap_or(0);
     let offsets = drift(shapes, rounds);
     let mut out = Vec::new();
@@ -239,7 +239,7 @@ pub fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
 }
 
 /// Benjamini-Hochberg adjusted p-values (q-values), in input order.
-pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+pub(crate) fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     let n = p.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
@@ -255,7 +255,7 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 /// 95% interval of the geomean speedup by a two-level bootstrap: rounds and
 /// shapes are both resampled, so what varies from round to round (residual
 /// drift) widens the interval as much as what varies between shapes.
-pub fn hierarchical_ci(v: &[ShapeVerdict], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+pub(crate) fn hierarchical_ci(v: &[ShapeVerdict], resamples: usize, seed: u64) -> Option<(f64, f64)> {
     let rounds = v.iter().map(|s| s.logs.len()).max()?;
     if v.is_empty() || rounds == 0 {
         return None;
@@ -281,7 +281,7 @@ pub fn hierarchical_ci(v: &[ShapeVerdict], resamples: usize, seed: u64) -> Optio
 }
 
 /// Summary over a set of verdicts (all shapes, or one heuristic's).
-pub fn summarize(v: &[ShapeVerdict], failed: Vec<usize>, rounds: usize, seed: u64) -> AbSummary {
+pub(crate) fn summarize(v: &[ShapeVerdict], failed: Vec<usize>, rounds: usize, seed: u64) -> AbSummary {
     let speedups: Vec<f64> = v.iter().map(|s| s.speedup).collect();
     let base: Vec<f64> = v.iter().map(|s| s.baseline_median).collect();
     let patched: Vec<f64> = v.iter().map(|s| s.patched_median).collect();
@@ -304,51 +304,51 @@ pub fn summarize(v: &[ShapeVerdict], failed: Vec<usize>, rounds: usize, seed: u6
 
 /// The compiler's own tests in the validation build.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TestOutcome {
-    pub command: String,
-    pub passed: bool,
+pub(crate) struct TestOutcome {
+    pub(crate) command: String,
+    pub(crate) passed: bool,
     /// Test files whose pinned results the patch changes.
-    pub need_update: Vec<String>,
+    pub(crate) need_update: Vec<String>,
     /// Test files rewritten by `--update-tests` (and added to the patch).
-    pub updated: Vec<String>,
-    pub log: String,
+    pub(crate) updated: Vec<String>,
+    pub(crate) log: String,
 }
 
 /// One validation round (refinement adds more).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Round {
-    pub round: usize,
+pub(crate) struct Round {
+    pub(crate) round: usize,
     /// Shapes the rule was refitted not to regress.
-    pub pins: Vec<usize>,
+    pub(crate) pins: Vec<usize>,
     /// The rule in words, per heuristic.
-    pub rules: Vec<(Heuristic, String)>,
-    pub patched_commit: String,
-    pub summary: AbSummary,
-    pub per_heuristic: Vec<(Heuristic, AbSummary)>,
-    pub shapes: Vec<ShapeVerdict>,
+    pub(crate) rules: Vec<(Heuristic, String)>,
+    pub(crate) patched_commit: String,
+    pub(crate) summary: AbSummary,
+    pub(crate) per_heuristic: Vec<(Heuristic, AbSummary)>,
+    pub(crate) shapes: Vec<ShapeVerdict>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Validation {
+pub(crate) struct Validation {
     /// Which recommended patches were validated (see `analyze`).
-    pub patch_sha256: String,
-    pub device: String,
-    pub target_commit: String,
-    pub commands_sha256: String,
-    pub rounds: Vec<Round>,
-    pub tests: Option<TestOutcome>,
+    pub(crate) patch_sha256: String,
+    pub(crate) device: String,
+    pub(crate) target_commit: String,
+    pub(crate) commands_sha256: String,
+    pub(crate) rounds: Vec<Round>,
+    pub(crate) tests: Option<TestOutcome>,
     /// Shapes whose numerics failed on the patched build.
-    pub numerics_failed: Vec<usize>,
-    pub numerics_checked: bool,
-    pub ready: bool,
-    pub reasons: Vec<String>,
+    pub(crate) numerics_failed: Vec<usize>,
+    pub(crate) numerics_checked: bool,
+    pub(crate) ready: bool,
+    pub(crate) reasons: Vec<String>,
     /// Why refinement stopped.
-    pub stopped: String,
+    pub(crate) stopped: String,
 }
 
 /// The verdict: ready when no shape regresses, numerics pass, the tests
 /// pass, and the geomean's interval is above 1.
-pub fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usize]) -> (bool, Vec<String>) {
+pub(crate) fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usize]) -> (bool, Vec<String>) {
     let mut reasons = Vec::new();
     for s in last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed) {
         reasons.push(format!(

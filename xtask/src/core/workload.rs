@@ -14,22 +14,22 @@ use std::fmt;
 /// Which C++ heuristic sees an op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Heuristic {
+pub(crate) enum Heuristic {
     Conv,
     Matmul,
 }
 
 impl Heuristic {
-    pub const ALL: [Heuristic; 2] = [Heuristic::Conv, Heuristic::Matmul];
+    pub(crate) const ALL: [Heuristic; 2] = [Heuristic::Conv, Heuristic::Matmul];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Heuristic::Conv => "conv",
             Heuristic::Matmul => "matmul",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Heuristic> {
+    pub(crate) fn parse(s: &str) -> Option<Heuristic> {
         match s {
             "conv" => Some(Heuristic::Conv),
             "matmul" => Some(Heuristic::Matmul),
@@ -47,7 +47,7 @@ impl fmt::Display for Heuristic {
 /// Direction of the tile walk over the reduction dims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Walk {
+pub(crate) enum Walk {
     /// Outermost reduction dim first (batch-last convolutions, matmuls).
     OuterToInner,
     /// Innermost reduction dim first (batch-first convolutions).
@@ -57,52 +57,42 @@ pub enum Walk {
 /// Convolution direction, MIOpen's `-F`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ConvMode {
+pub(crate) enum ConvMode {
     Forward,
     BackwardData,
     BackwardWeight,
 }
 
-impl ConvMode {
-    pub fn flag(self) -> u32 {
-        match self {
-            ConvMode::Forward => 1,
-            ConvMode::BackwardData => 2,
-            ConvMode::BackwardWeight => 4,
-        }
-    }
-}
-
 /// The parsed operation, before feature extraction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum Op {
+pub(crate) enum Op {
     Conv(ConvParams),
     Matmul(MatmulParams),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ConvParams {
-    pub mode: ConvMode,
-    pub n: i64,
-    pub c: i64,
-    pub k: i64,
+pub(crate) struct ConvParams {
+    pub(crate) mode: ConvMode,
+    pub(crate) n: i64,
+    pub(crate) c: i64,
+    pub(crate) k: i64,
     /// Input spatial sizes, outermost first (`[H, W]` or `[D, H, W]`).
-    pub input: Vec<i64>,
+    pub(crate) input: Vec<i64>,
     /// Filter spatial sizes, same order.
-    pub filter: Vec<i64>,
-    pub pad: Vec<i64>,
-    pub stride: Vec<i64>,
-    pub dilation: Vec<i64>,
-    pub groups: i64,
+    pub(crate) filter: Vec<i64>,
+    pub(crate) pad: Vec<i64>,
+    pub(crate) stride: Vec<i64>,
+    pub(crate) dilation: Vec<i64>,
+    pub(crate) groups: i64,
     /// `true` for NHWC-style layouts (channels last), `false` for NCHW.
-    pub channels_last: bool,
-    pub element_bytes: i64,
+    pub(crate) channels_last: bool,
+    pub(crate) element_bytes: i64,
 }
 
 impl ConvParams {
     /// Output spatial sizes: `floor((H + 2P - L(Y-1) - 1)/U) + 1`.
-    pub fn output_spatial(&self) -> Vec<i64> {
+    pub(crate) fn output_spatial(&self) -> Vec<i64> {
         (0..self.input.len())
             .map(|i| {
                 (self.input[i] + 2 * self.pad[i] - self.dilation[i] * (self.filter[i] - 1) - 1)
@@ -114,58 +104,58 @@ impl ConvParams {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MatmulParams {
-    pub batch: i64,
-    pub m: i64,
-    pub n: i64,
-    pub k: i64,
-    pub element_bytes: i64,
+pub(crate) struct MatmulParams {
+    pub(crate) batch: i64,
+    pub(crate) m: i64,
+    pub(crate) n: i64,
+    pub(crate) k: i64,
+    pub(crate) element_bytes: i64,
 }
 
 /// Everything the heuristic (and the analysis) needs to know about a shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Features {
-    pub heuristic: Heuristic,
+pub(crate) struct Features {
+    pub(crate) heuristic: Heuristic,
     /// Product of the parallel (output) dims.
-    pub output_size: i64,
+    pub(crate) output_size: i64,
     /// Product of the reduction dims (`kSize` for matmuls).
-    pub reduction_size: i64,
+    pub(crate) reduction_size: i64,
     /// Reduction dims in loop order, as the tile walk sees them.
-    pub reduction_dims: Vec<i64>,
-    pub walk: Walk,
+    pub(crate) reduction_dims: Vec<i64>,
+    pub(crate) walk: Walk,
     /// The dim the last ladder rung clamps with (`startTileSize`/`tileSizes[0]`).
-    pub start_tile_size: i64,
+    pub(crate) start_tile_size: i64,
     /// Named quantities the C++ conditions refer to (`parallelSize`, `ratio`,
     /// `mSize`, ...), so that rules and early returns can be evaluated.
-    pub vars: BTreeMap<String, i64>,
+    pub(crate) vars: BTreeMap<String, i64>,
     /// Useful work, for the roofline column.
-    pub flops: f64,
+    pub(crate) flops: f64,
     /// Compulsory memory traffic (inputs and output once), for the roofline.
-    pub bytes: f64,
+    pub(crate) bytes: f64,
 }
 
 /// One command of a commands file with its features.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// 1-based line number in the commands file.
-    pub line: usize,
+    pub(crate) line: usize,
     /// The command as written (trimmed).
-    pub command: String,
-    pub op: Op,
-    pub features: Features,
+    pub(crate) command: String,
+    pub(crate) op: Op,
+    pub(crate) features: Features,
 }
 
 /// A line that could not be parsed, with why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BadLine {
-    pub line: usize,
-    pub text: String,
-    pub error: String,
+pub(crate) struct BadLine {
+    pub(crate) line: usize,
+    pub(crate) text: String,
+    pub(crate) error: String,
 }
 
 /// Parses a whole commands file. Comment (`#`) and blank lines are skipped;
 /// every other line becomes a shape or a bad line.
-pub fn parse_commands(text: &str) -> (Vec<Shape>, Vec<BadLine>) {
+pub(crate) fn parse_commands(text: &str) -> (Vec<Shape>, Vec<BadLine>) {
     let mut shapes = Vec::new();
     let mut bad = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
@@ -186,7 +176,7 @@ pub fn parse_commands(text: &str) -> (Vec<Shape>, Vec<BadLine>) {
 
 /// Parses one command line into an op. Errors are short sentences that say
 /// what is wrong and, where there is one, the fix.
-pub fn parse_command(line: &str) -> Result<Op, String> {
+pub(crate) fn parse_command(line: &str) -> Result<Op, String> {
     let tokens = shlex::split(line).ok_or_else(|| "unbalanced quotes".to_string())?;
     let Some(first) = tokens.first() else {
         return Err("empty command".into());
@@ -447,7 +437,7 @@ fn cpp_ratio(numerator: i64, parallel: i64, divisor: i64) -> i64 {
 }
 
 /// Features of an op, exactly as IREE's heuristic computes them.
-pub fn features(op: &Op) -> Features {
+pub(crate) fn features(op: &Op) -> Features {
     match op {
         Op::Conv(p) => conv_features(p),
         Op::Matmul(p) => matmul_features(p),

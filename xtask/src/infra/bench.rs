@@ -18,23 +18,23 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One benchmark process's inputs.
-pub struct Invocation<'a> {
-    pub config: &'a Config,
-    pub build_dir: &'a Path,
-    pub source_dir: &'a Path,
-    pub commands: &'a Path,
-    pub csv: &'a Path,
-    pub cache_dir: &'a Path,
-    pub device: &'a str,
-    pub log: &'a Path,
-    pub timeout: Duration,
+pub(crate) struct Invocation<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) build_dir: &'a Path,
+    pub(crate) source_dir: &'a Path,
+    pub(crate) commands: &'a Path,
+    pub(crate) csv: &'a Path,
+    pub(crate) cache_dir: &'a Path,
+    pub(crate) device: &'a str,
+    pub(crate) log: &'a Path,
+    pub(crate) timeout: Duration,
     /// Extra arguments appended to the command (e.g. `--verify-numerics`).
-    pub extra_args: &'a [String],
+    pub(crate) extra_args: &'a [String],
 }
 
 /// `PYTHONPATH` entries of a build, from its `.env` when IREE's CMake wrote
 /// one, else the layout IREE uses.
-pub fn build_pythonpath(build_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn build_pythonpath(build_dir: &Path) -> Vec<PathBuf> {
     let env_file = build_dir.join(".env");
     if let Ok(text) = std::fs::read_to_string(&env_file) {
         for line in text.lines() {
@@ -62,7 +62,7 @@ fn placeholders(inv: &Invocation) -> BTreeMap<&'static str, String> {
 /// The environment a benchmark of `build_dir` runs with, on top of the
 /// inherited one (minus an inherited `PYTHONPATH`, which is how a stale
 /// build's bindings get imported by accident).
-pub fn environment(
+pub(crate) fn environment(
     config: &Config,
     build_dir: &Path,
     source_dir: &Path,
@@ -115,7 +115,7 @@ pub fn environment(
 
 /// The command line, placeholders expanded token by token so that paths
 /// with spaces stay one argument.
-pub fn command_line(inv: &Invocation) -> Result<Vec<String>> {
+pub(crate) fn command_line(inv: &Invocation) -> Result<Vec<String>> {
     let tokens = shlex::split(&inv.config.bench.command)
         .ok_or_else(|| anyhow::anyhow!("`bench.command` has unbalanced quotes: `{}`", inv.config.bench.command))?;
     let vars = placeholders(inv);
@@ -131,7 +131,7 @@ pub fn command_line(inv: &Invocation) -> Result<Vec<String>> {
 }
 
 /// Runs one benchmark process.
-pub fn run(inv: &Invocation) -> Result<Outcome> {
+pub(crate) fn run(inv: &Invocation) -> Result<Outcome> {
     let argv = command_line(inv)?;
     std::fs::create_dir_all(inv.cache_dir).with_context(|| format!("cannot create `{}`", inv.cache_dir.display()))?;
     let mut job = Job::new(&argv[0], inv.build_dir, inv.log, inv.timeout).args(&argv[1..]);
@@ -143,13 +143,13 @@ pub fn run(inv: &Invocation) -> Result<Outcome> {
 }
 
 /// `shlex.join` of a command's tokens: what boo writes in `arguments`.
-pub fn normalized_arguments(command: &str) -> String {
+pub(crate) fn normalized_arguments(command: &str) -> String {
     let tokens = shlex::split(command).unwrap_or_default();
     shlex::try_join(tokens.iter().map(String::as_str)).unwrap_or_else(|_| command.to_string())
 }
 
 /// `--iter` of a command (boo's default 100).
-pub fn iterations(command: &str) -> f64 {
+pub(crate) fn iterations(command: &str) -> f64 {
     let tokens = shlex::split(command).unwrap_or_default();
     tokens
         .iter()
@@ -163,7 +163,7 @@ pub fn iterations(command: &str) -> f64 {
 /// Adds one CSV's rows to the per-shape measurements. `order[i]` is the
 /// shape index of the i-th command in the file the benchmark ran; rows are
 /// matched by position and checked against the command they claim to be.
-pub fn collect(
+pub(crate) fn collect(
     csv_text: &str,
     column: &str,
     order: &[usize],

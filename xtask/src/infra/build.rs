@@ -22,26 +22,25 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub struct Slot {
-    pub index: u32,
-    pub dir: PathBuf,
-    pub src: PathBuf,
-    pub build: PathBuf,
-    pub worktree: Worktree,
+pub(crate) struct Slot {
+    pub(crate) dir: PathBuf,
+    pub(crate) src: PathBuf,
+    pub(crate) build: PathBuf,
+    pub(crate) worktree: Worktree,
 }
 
 /// How sibling builds are configured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigurePlan {
-    pub generator: String,
+pub(crate) struct ConfigurePlan {
+    pub(crate) generator: String,
     /// `-D` arguments (with paths into the user's trees already remapped).
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// The user's compiler launcher, if any.
-    pub launcher: Option<String>,
+    pub(crate) launcher: Option<String>,
 }
 
 /// Reads the user's build directory's cache, if there is one.
-pub fn user_cache(config: &Config) -> Result<Option<Cache>> {
+pub(crate) fn user_cache(config: &Config) -> Result<Option<Cache>> {
     let Some(dir) = &config.build.dir else { return Ok(None) };
     let path = dir.join("CMakeCache.txt");
     if !path.exists() {
@@ -61,7 +60,7 @@ fn dir_name(p: &Path, fallback: &str) -> String {
 }
 
 /// Paths of slot `index`.
-pub fn slot_paths(config: &Config, index: u32) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn slot_paths(config: &Config, index: u32) -> (PathBuf, PathBuf, PathBuf) {
     let dir = config.work_dir().join(format!("slot-{index}"));
     let src = dir.join(dir_name(&config.target.iree, "iree"));
     let build_name =
@@ -71,7 +70,7 @@ pub fn slot_paths(config: &Config, index: u32) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 /// The configure plan of slot `index`.
-pub fn configure_plan(config: &Config, cache: Option<&Cache>, index: u32) -> ConfigurePlan {
+pub(crate) fn configure_plan(config: &Config, cache: Option<&Cache>, index: u32) -> ConfigurePlan {
     let (_, src, build) = slot_paths(config, index);
     let mut args = Vec::new();
     let mut generator = "Ninja".to_string();
@@ -97,7 +96,7 @@ pub fn configure_plan(config: &Config, cache: Option<&Cache>, index: u32) -> Con
 
 /// Environment for builds: a compiler cache shared between slots (and with
 /// the user's build, where their cache uses the same base directory).
-pub fn build_env(config: &Config) -> Vec<(String, std::ffi::OsString)> {
+pub(crate) fn build_env(config: &Config) -> Vec<(String, std::ffi::OsString)> {
     let mut env = Vec::new();
     if std::env::var_os("CCACHE_BASEDIR").is_none() {
         let mut roots = vec![config.work_dir(), config.target.iree.clone()];
@@ -125,12 +124,12 @@ fn common_ancestor(paths: &[PathBuf]) -> Option<PathBuf> {
 }
 
 /// Opens slot `index`, creating its worktree at `branch` when needed.
-pub fn ensure_slot(repo: &Repository, config: &Config, index: u32, branch: &str) -> Result<Slot> {
+pub(crate) fn ensure_slot(repo: &Repository, config: &Config, index: u32, branch: &str) -> Result<Slot> {
     let (dir, src, build) = slot_paths(config, index);
     let digest = sha256_hex(config.work_dir().to_string_lossy().as_bytes());
     let name = format!("tune-slot-{index}-{}", &digest[..8]);
     let worktree = git::ensure_worktree(repo, &name, &src, branch)?;
-    Ok(Slot { index, dir, src, build, worktree })
+    Ok(Slot { dir, src, build, worktree })
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -140,7 +139,7 @@ struct SlotState {
 
 /// Configures the slot's build directory unless it is already configured
 /// with exactly this plan. Returns the outcome when it ran CMake.
-pub fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path) -> Result<Option<Outcome>> {
+pub(crate) fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path) -> Result<Option<Outcome>> {
     let hash = sha256_hex(&serde_json::to_vec(plan)?);
     let state_path = slot.dir.join("slot.json");
     let state: SlotState = store::read_json(&state_path).unwrap_or_default();
@@ -168,7 +167,7 @@ pub fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path)
 
 /// Builds the slot: `build.first_targets` the first time (everything the
 /// benchmark needs), `build.targets` after that.
-pub fn build(slot: &Slot, config: &Config, log: &Path) -> Result<Outcome> {
+pub(crate) fn build(slot: &Slot, config: &Config, log: &Path) -> Result<Outcome> {
     let marker = slot.dir.join("first-build.done");
     let first = !marker.exists();
     let targets = if first { &config.build.first_targets } else { &config.build.targets };

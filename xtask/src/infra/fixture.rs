@@ -46,7 +46,7 @@ impl Default for Options {
 
 /// Tools the fixture needs beyond Rust; stops with the one command that
 /// installs them when any is missing.
-pub fn check_prerequisites() -> Result<()> {
+pub(crate) fn check_prerequisites() -> Result<()> {
     let missing: Vec<&str> =
         ["cmake", "ninja", "c++", "python3", "git"].into_iter().filter(|t| which(t).is_none()).collect();
     if !missing.is_empty() {

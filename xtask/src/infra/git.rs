@@ -14,7 +14,7 @@ use git2::{build::CheckoutBuilder, Oid, Repository, Signature, Time, WorktreeAdd
 use std::path::{Path, PathBuf};
 
 /// Opens the user's checkout, with an error that says how to point at one.
-pub fn open(path: &Path) -> Result<Repository> {
+pub(crate) fn open(path: &Path) -> Result<Repository> {
     Repository::open(path).map_err(|e| {
         anyhow!(
             "`{}` is not a git checkout ({}); point the tuner at your IREE checkout with \
@@ -26,7 +26,7 @@ pub fn open(path: &Path) -> Result<Repository> {
 }
 
 /// Resolves a revision (`HEAD`, a branch, a tag, a hash) to a commit.
-pub fn resolve(repo: &Repository, rev: &str) -> Result<Oid> {
+pub(crate) fn resolve(repo: &Repository, rev: &str) -> Result<Oid> {
     let obj = repo.revparse_single(rev).map_err(|e| {
         anyhow!(
             "revision `{rev}` not found in `{}` ({}); pass an existing one with --rev",
@@ -37,12 +37,12 @@ pub fn resolve(repo: &Repository, rev: &str) -> Result<Oid> {
     Ok(obj.peel_to_commit().map_err(|_| anyhow!("revision `{rev}` is not a commit"))?.id())
 }
 
-pub fn workdir(repo: &Repository) -> PathBuf {
+pub(crate) fn workdir(repo: &Repository) -> PathBuf {
     repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| repo.path().to_path_buf())
 }
 
 /// The text of `path` at `commit`.
-pub fn read_file(repo: &Repository, commit: Oid, path: &str) -> Result<String> {
+pub(crate) fn read_file(repo: &Repository, commit: Oid, path: &str) -> Result<String> {
     let tree = repo.find_commit(commit)?.tree()?;
     let entry = tree.get_path(Path::new(path)).map_err(|_| {
         anyhow!(
@@ -56,7 +56,7 @@ pub fn read_file(repo: &Repository, commit: Oid, path: &str) -> Result<String> {
     String::from_utf8(blob.content().to_vec()).with_context(|| format!("`{path}` is not UTF-8"))
 }
 
-pub fn short(oid: Oid) -> String {
+pub(crate) fn short(oid: Oid) -> String {
     oid.to_string()[..10].to_string()
 }
 
@@ -80,12 +80,12 @@ fn replace_in_tree(repo: &Repository, tree: &git2::Tree, components: &[&str], bl
 /// checkout. The signature and time are fixed (the tool, at the base
 /// commit's time), so the same patch always gives the same commit id and a
 /// rerun finds its branches unchanged.
-pub fn commit_file(repo: &Repository, base: Oid, path: &str, content: &str, message: &str) -> Result<Oid> {
+pub(crate) fn commit_file(repo: &Repository, base: Oid, path: &str, content: &str, message: &str) -> Result<Oid> {
     commit_files(repo, base, &[(path.to_string(), content.to_string())], message)
 }
 
 /// [`commit_file`] for several files.
-pub fn commit_files(repo: &Repository, base: Oid, files: &[(String, String)], message: &str) -> Result<Oid> {
+pub(crate) fn commit_files(repo: &Repository, base: Oid, files: &[(String, String)], message: &str) -> Result<Oid> {
     let base_commit = repo.find_commit(base)?;
     let mut tree = base_commit.tree()?;
     for (path, content) in files {
@@ -101,7 +101,7 @@ pub fn commit_files(repo: &Repository, base: Oid, files: &[(String, String)], me
 
 /// Files of `dir` (relative to the tree of `commit`) whose names match
 /// `pattern` (`*` matches any run of characters).
-pub fn glob(repo: &Repository, commit: Oid, pattern: &str) -> Result<Vec<String>> {
+pub(crate) fn glob(repo: &Repository, commit: Oid, pattern: &str) -> Result<Vec<String>> {
     let (dir, name) = pattern.rsplit_once('/').unwrap_or(("", pattern));
     let tree = repo.find_commit(commit)?.tree()?;
     let sub = if dir.is_empty() {
@@ -124,7 +124,7 @@ pub fn glob(repo: &Repository, commit: Oid, pattern: &str) -> Result<Vec<String>
 }
 
 /// The user's identity from the repository's git config, for patch authors.
-pub fn identity(repo: &Repository) -> (String, String) {
+pub(crate) fn identity(repo: &Repository) -> (String, String) {
     let cfg = repo.config().ok();
     let get = |k: &str| cfg.as_ref().and_then(|c| c.get_string(k).ok());
     (
@@ -135,7 +135,7 @@ pub fn identity(repo: &Repository) -> (String, String) {
 
 /// Points `refs/heads/<name>` at `oid`. Only `tune/` branches are ever
 /// written; anything else is refused.
-pub fn set_branch(repo: &Repository, name: &str, oid: Oid) -> Result<()> {
+pub(crate) fn set_branch(repo: &Repository, name: &str, oid: Oid) -> Result<()> {
     if !name.starts_with("tune/") {
         bail!("internal error: the tuner only writes `tune/` branches, not `{name}`");
     }
@@ -151,15 +151,15 @@ pub fn set_branch(repo: &Repository, name: &str, oid: Oid) -> Result<()> {
 }
 
 /// A build slot's source tree: a worktree of the user's repository.
-pub struct Worktree {
-    pub repo: Repository,
-    pub path: PathBuf,
+pub(crate) struct Worktree {
+    pub(crate) repo: Repository,
+    pub(crate) path: PathBuf,
 }
 
 /// Opens the worktree at `path`, creating it (registered as `name`, first
 /// checking out `branch`) when it does not exist. An existing directory that
 /// is not a worktree of this repository is an error, never overwritten.
-pub fn ensure_worktree(repo: &Repository, name: &str, path: &Path, branch: &str) -> Result<Worktree> {
+pub(crate) fn ensure_worktree(repo: &Repository, name: &str, path: &Path, branch: &str) -> Result<Worktree> {
     if path.exists() {
         let wt = Repository::open(path).map_err(|_| {
             anyhow!(
@@ -207,7 +207,7 @@ pub fn ensure_worktree(repo: &Repository, name: &str, path: &Path, branch: &str)
 /// Checks out `oid` in a slot worktree (detached). Files whose content does
 /// not change are not rewritten, so their timestamps stay and an incremental
 /// build recompiles only what the patch touched.
-pub fn checkout(wt: &Worktree, oid: Oid) -> Result<()> {
+pub(crate) fn checkout(wt: &Worktree, oid: Oid) -> Result<()> {
     let commit = wt.repo.find_commit(oid)?;
     let mut opts = CheckoutBuilder::new();
     opts.force().remove_untracked(false);
@@ -220,13 +220,13 @@ pub fn checkout(wt: &Worktree, oid: Oid) -> Result<()> {
 
 /// Runs the git command line in `dir` (for what libgit2 lacks: `am`,
 /// `apply --check`, three-way merges).
-pub fn cli(dir: &Path, args: &[&str]) -> Result<Captured> {
+pub(crate) fn cli(dir: &Path, args: &[&str]) -> Result<Captured> {
     let job = Job::new("git", dir, Path::new("/dev/null"), QUERY_TIMEOUT).args(args.iter().copied());
     proc::capture(&job)
 }
 
 /// [`cli`] for a command that must succeed; returns its trimmed stdout.
-pub fn cli_ok(dir: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn cli_ok(dir: &Path, args: &[&str]) -> Result<String> {
     let out = cli(dir, args)?;
     if !out.success() {
         bail!("`git {}` failed in `{}`: {}", args.join(" "), dir.display(), out.stderr.trim());

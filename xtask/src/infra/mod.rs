@@ -3,10 +3,10 @@
 //! bundled fixture. Everything here is called by `commands/`; nothing in
 //! `core/` calls it.
 
-pub mod bench;
-pub mod build;
-pub mod fixture;
-pub mod git;
-pub mod proc;
-pub mod progress;
-pub mod store;
+pub(crate) mod bench;
+pub(crate) mod build;
+pub(crate) mod fixture;
+pub(crate) mod git;
+pub(crate) mod proc;
+pub(crate) mod progress;
+pub(crate) mod store;

@@ -7,7 +7,7 @@
 //! ninja writing into a build directory that the rerun is about to use.
 //! Output goes to a log file in the run directory, never to the terminal.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
@@ -17,20 +17,20 @@ use std::time::{Duration, Instant};
 
 /// A command to run to completion with its output in a log file.
 #[derive(Clone, Debug)]
-pub struct Job {
-    pub program: OsString,
-    pub args: Vec<OsString>,
-    pub cwd: PathBuf,
+pub(crate) struct Job {
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) cwd: PathBuf,
     /// Variables set on top of the inherited environment.
-    pub env: Vec<(String, OsString)>,
+    pub(crate) env: Vec<(String, OsString)>,
     /// Variables removed from the inherited environment.
-    pub env_remove: Vec<String>,
-    pub log: PathBuf,
-    pub timeout: Duration,
+    pub(crate) env_remove: Vec<String>,
+    pub(crate) log: PathBuf,
+    pub(crate) timeout: Duration,
 }
 
 impl Job {
-    pub fn new(program: impl Into<OsString>, cwd: &Path, log: &Path, timeout: Duration) -> Job {
+    pub(crate) fn new(program: impl Into<OsString>, cwd: &Path, log: &Path, timeout: Duration) -> Job {
         Job {
             program: program.into(),
             args: Vec::new(),
@@ -42,12 +42,12 @@ impl Job {
         }
     }
 
-    pub fn arg(mut self, a: impl Into<OsString>) -> Job {
+    pub(crate) fn arg(mut self, a: impl Into<OsString>) -> Job {
         self.args.push(a.into());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Job
+    pub(crate) fn args<I, S>(mut self, args: I) -> Job
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -56,13 +56,13 @@ impl Job {
         self
     }
 
-    pub fn env(mut self, k: &str, v: impl Into<OsString>) -> Job {
+    pub(crate) fn env(mut self, k: &str, v: impl Into<OsString>) -> Job {
         self.env.push((k.to_string(), v.into()));
         self
     }
 
     /// The command line as a shell would show it, for logs and errors.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         std::iter::once(&self.program)
             .chain(&self.args)
             .map(|a| shlex::try_quote(&a.to_string_lossy()).map(|q| q.into_owned()).unwrap_or_default())
@@ -72,20 +72,20 @@ impl Job {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     Exited(i32),
     Signalled(i32),
     TimedOut,
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct Outcome {
-    pub ended: Ended,
-    pub seconds: f64,
+pub(crate) struct Outcome {
+    pub(crate) ended: Ended,
+    pub(crate) seconds: f64,
 }
 
 impl Outcome {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.ended == Ended::Exited(0)
     }
 }
@@ -149,7 +149,7 @@ fn wait(mut child: Child, timeout: Duration, start: Instant) -> Result<Outcome> 
 }
 
 /// Runs `job`, appending its stdout and stderr to its log.
-pub fn run(job: &Job) -> Result<Outcome> {
+pub(crate) fn run(job: &Job) -> Result<Outcome> {
     if let Some(dir) = job.log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
@@ -181,14 +181,14 @@ fn kill_group(pgid: i32) {
 
 /// What a short command printed, and how it ended.
 #[derive(Clone, Debug)]
-pub struct Captured {
-    pub ended: Ended,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Captured {
+    pub(crate) ended: Ended,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Captured {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.ended == Ended::Exited(0)
     }
 }
@@ -197,7 +197,7 @@ impl Captured {
 /// queries such as `git rev-parse`, `python -c` or a lit test's RUN line.
 /// The output goes through temporary files, so a chatty child never blocks
 /// on a full pipe while the tool waits for it.
-pub fn capture(job: &Job) -> Result<Captured> {
+pub(crate) fn capture(job: &Job) -> Result<Captured> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let out = std::fs::File::create(&out_path).with_context(|| format!("cannot create `{}`", out_path.display()))?;
@@ -212,17 +212,7 @@ pub fn capture(job: &Job) -> Result<Captured> {
 }
 
 /// How long a query (`git`, `python -c`) may take before it is killed.
-pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Runs a short command and returns its stdout; fails with its stderr.
-pub fn output(program: &str, args: &[&str], cwd: &Path) -> Result<String> {
-    let job = Job::new(program, cwd, Path::new("/dev/null"), QUERY_TIMEOUT).args(args.iter().copied());
-    let out = capture(&job)?;
-    if !out.success() {
-        bail!("`{}` failed ({}): {}", job.display(), out.ended, out.stderr.trim());
-    }
-    Ok(out.stdout)
-}
+pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The first `tool` on the inherited `PATH`.
 pub fn which(tool: &str) -> Option<PathBuf> {
@@ -231,7 +221,7 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 }
 
 /// The last `n` lines of a log, for error messages.
-pub fn log_tail(path: &Path, n: usize) -> String {
+pub(crate) fn log_tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

@@ -4,12 +4,12 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
 }
 
 impl Progress {
-    pub fn new(total: u64, what: &str) -> Progress {
+    pub(crate) fn new(total: u64, what: &str) -> Progress {
         let bar = ProgressBar::new(total);
         if std::io::stderr().is_terminal() {
             bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -26,19 +26,19 @@ impl Progress {
     }
 
     /// Prints a line above the bar (or plainly when there is no bar).
-    pub fn log(&self, line: &str) {
+    pub(crate) fn log(&self, line: &str) {
         self.bar.suspend(|| eprintln!("{line}"));
     }
 
-    pub fn message(&self, msg: &str) {
+    pub(crate) fn message(&self, msg: &str) {
         self.bar.set_message(msg.to_string());
     }
 
-    pub fn advance(&self, n: u64) {
+    pub(crate) fn advance(&self, n: u64) {
         self.bar.inc(n);
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

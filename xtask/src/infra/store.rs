@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let tmp = dir.join(format!(
@@ -29,13 +29,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value).context("cannot serialise JSON")?;
     text.push('\n');
     write_atomic(path, text.as_bytes())
 }
 
-pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -50,19 +50,19 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 }
 
 /// An append-only journal of JSON lines, one record of type `T` each.
-pub struct Journal<T> {
+pub(crate) struct Journal<T> {
     path: PathBuf,
     file: File,
     records: Vec<T>,
     /// Lines that are not records (edited or corrupted by hand), with why:
     /// they are skipped, and the caller says so.
-    pub skipped: Vec<String>,
+    pub(crate) skipped: Vec<String>,
 }
 
 impl<T: Serialize + DeserializeOwned> Journal<T> {
     /// Opens (or creates) the journal, cutting off a torn last line and
     /// skipping lines that are not records.
-    pub fn open(path: &Path) -> Result<Journal<T>> {
+    pub(crate) fn open(path: &Path) -> Result<Journal<T>> {
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -103,12 +103,12 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         Ok(Journal { path: path.to_path_buf(), file, records, skipped })
     }
 
-    pub fn records(&self) -> &[T] {
+    pub(crate) fn records(&self) -> &[T] {
         &self.records
     }
 
     /// Appends one record durably.
-    pub fn append(&mut self, record: T) -> Result<()> {
+    pub(crate) fn append(&mut self, record: T) -> Result<()> {
         let mut line = serde_json::to_string(&record).context("cannot serialise a journal record")?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).with_context(|| format!("cannot append to `{}`", self.path.display()))?;
@@ -119,11 +119,11 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
 }
 
 /// An exclusive lock on a directory, held while a command works in it.
-pub struct DirLock {
+pub(crate) struct DirLock {
     _file: File,
 }
 
-pub fn lock_dir(dir: &Path, what: &str) -> Result<DirLock> {
+pub(crate) fn lock_dir(dir: &Path, what: &str) -> Result<DirLock> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let path = dir.join(".lock");
     let file = OpenOptions::new()

@@ -15,14 +15,14 @@ use crate::infra::store;
 use anyhow::Result;
 
 /// Analyses `results` with `pins` (shapes validation saw regress).
-pub fn analyze(config: &Config, results: &Results, source: &str, pins: &Pins) -> (Analysis, Vec<HeuristicPatch>) {
+pub(crate) fn analyze(config: &Config, results: &Results, source: &str, pins: &Pins) -> (Analysis, Vec<HeuristicPatch>) {
     let mut settings = inputs::settings(config);
     settings.pins = pins.clone();
     analysis::analyze(results, source, &settings)
 }
 
 /// Identifies a set of recommended patches (validation is tied to it).
-pub fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
+pub(crate) fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
     let joined: String = patches.iter().map(|p| p.diff.as_str()).collect();
     sha256_hex(joined.as_bytes())
 }
@@ -30,7 +30,7 @@ pub fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
 /// Analyses a finished sweep as its validation left it: with the shapes a
 /// refining validation pinned, and that validation kept in the report when
 /// it validated exactly these patches.
-pub fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
+pub(crate) fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
     let source = inputs::tuned_source(config, results)?;
     let validation = run.read_validation(results);
     let pins: Pins = validation
@@ -44,7 +44,7 @@ pub fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(
 }
 
 /// Writes analysis.json, report.md and report.html.
-pub fn render(run: &RunDir, results: &Results, a: &Analysis) -> Result<()> {
+pub(crate) fn render(run: &RunDir, results: &Results, a: &Analysis) -> Result<()> {
     store::write_json(&run.analysis_file(), a)?;
     let md = report::markdown(a);
     store::write_atomic(&run.report_md(), md.as_bytes())?;
@@ -53,7 +53,7 @@ pub fn render(run: &RunDir, results: &Results, a: &Analysis) -> Result<()> {
 }
 
 /// Writes `recommended-<heuristic>.diff` per patch.
-pub fn write_recommended(run: &RunDir, patches: &[HeuristicPatch]) -> Result<()> {
+pub(crate) fn write_recommended(run: &RunDir, patches: &[HeuristicPatch]) -> Result<()> {
     for p in patches {
         store::write_atomic(&run.recommended_diff(p.heuristic), p.diff.as_bytes())?;
     }

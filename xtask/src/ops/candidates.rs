@@ -26,38 +26,38 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// One planned candidate.
-pub struct Candidate {
-    pub name: String,
-    pub limit: Option<i64>,
+pub(crate) struct Candidate {
+    pub(crate) name: String,
+    pub(crate) limit: Option<i64>,
     /// The heuristic file as this candidate builds it.
-    pub source: String,
-    pub diff: String,
-    pub message: String,
-    pub key: String,
+    pub(crate) source: String,
+    pub(crate) diff: String,
+    pub(crate) message: String,
+    pub(crate) key: String,
 }
 
 /// What the user asked to sweep.
-pub struct Request<'a> {
-    pub commands: Option<&'a std::path::Path>,
-    pub limits: Vec<i64>,
-    pub name: Option<&'a str>,
-    pub skip_bad_lines: bool,
+pub(crate) struct Request<'a> {
+    pub(crate) commands: Option<&'a std::path::Path>,
+    pub(crate) limits: Vec<i64>,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) skip_bad_lines: bool,
 }
 
 /// Everything decided before the first build.
-pub struct Plan {
-    pub run: RunDir,
-    pub commands_path: PathBuf,
-    pub commands_text: String,
-    pub shapes: Vec<Shape>,
-    pub skipped: Vec<BadLine>,
-    pub base: git2::Oid,
-    pub sites: Vec<Site>,
-    pub candidates: Vec<Candidate>,
+pub(crate) struct Plan {
+    pub(crate) run: RunDir,
+    pub(crate) commands_path: PathBuf,
+    pub(crate) commands_text: String,
+    pub(crate) shapes: Vec<Shape>,
+    pub(crate) skipped: Vec<BadLine>,
+    pub(crate) base: git2::Oid,
+    pub(crate) sites: Vec<Site>,
+    pub(crate) candidates: Vec<Candidate>,
 }
 
 /// The branch of a run's candidate.
-pub fn branch_name(run: &str, candidate: &str) -> String {
+pub(crate) fn branch_name(run: &str, candidate: &str) -> String {
     format!("tune/{run}/{candidate}")
 }
 
@@ -149,7 +149,7 @@ fn candidate(
 
 /// Plans the sweep: parses the commands, reads the heuristic at the tuned
 /// revision, and patches and keys every candidate.
-pub fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Result<Plan> {
+pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Result<Plan> {
     let config = &ctx.config;
     let commands_path = match (request.commands, &config.sweep.commands) {
         (Some(p), _) => cwd_absolute(p),
@@ -218,7 +218,7 @@ fn decisions(plan: &Plan, shape: &Shape, low: bool) -> BTreeMap<String, Decision
 
 /// results.json before any measurement: the inputs, the candidates
 /// pending, and every shape with its predicted decisions.
-pub fn results_skeleton(config: &Config, plan: &Plan) -> Results {
+pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
     Results {
         schema: SCHEMA,
         tool_version: TOOL_VERSION.to_string(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Runs the configured test command in the station's build; whether it
 /// passed, and its log's tail.
-pub fn run_tests(config: &Config, station: &Station, log: &Path) -> Result<(bool, String)> {
+pub(crate) fn run_tests(config: &Config, station: &Station, log: &Path) -> Result<(bool, String)> {
     let slot = &station.slot;
     let mut vars = BTreeMap::new();
     vars.insert("build_dir", slot.build.display().to_string());
@@ -35,7 +35,7 @@ pub fn run_tests(config: &Config, station: &Station, log: &Path) -> Result<(bool
 
 /// The lit tests' pinned results as the station's build prints them: for
 /// each test file, its text and the line changes that would make it pass.
-pub fn lit_changes(config: &Config, station: &Station, files: &[String]) -> Result<Vec<LitTest>> {
+pub(crate) fn lit_changes(config: &Config, station: &Station, files: &[String]) -> Result<Vec<LitTest>> {
     let env = station.tool_env()?;
     let src = &station.slot.src;
     let mut out = Vec::new();

@@ -10,26 +10,23 @@ use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
 /// What every command works with.
-pub struct Ctx {
-    /// The tuner's repository (for `tests/fixtures`, `runs/`, `patches/`).
-    pub workspace: PathBuf,
-    pub config: Config,
-    pub config_path: Option<PathBuf>,
+pub(crate) struct Ctx {
+    pub(crate) config: Config,
 }
 
 /// The tuner's repository root, fixed at build time: the xtask crate sits
 /// one level below it.
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_path_buf()
 }
 
 /// Where the bundled fixture lives unless told otherwise.
-pub fn fixture_root(workspace: &Path) -> PathBuf {
+pub(crate) fn fixture_root(workspace: &Path) -> PathBuf {
     workspace.join("target/fixture")
 }
 
 /// Creates the fixture under `target/fixture` unless it is up to date.
-pub fn ensure_fixture(workspace: &Path) -> Result<fixture::Fixture> {
+pub(crate) fn ensure_fixture(workspace: &Path) -> Result<fixture::Fixture> {
     let root = fixture_root(workspace);
     if !root.join("fixture.stamp").exists() {
         eprintln!("creating the fixture under `{}` (a cold build: about a minute)", root.display());
@@ -39,7 +36,7 @@ pub fn ensure_fixture(workspace: &Path) -> Result<fixture::Fixture> {
 
 /// Loads the configuration: the file (`--config`, the fixture's with
 /// `--fixture`, or `tuner.toml` at the root when present), then flags.
-pub fn load(global: &Global) -> Result<Ctx> {
+pub(crate) fn load(global: &Global) -> Result<Ctx> {
     let workspace = workspace();
     let path = match (&global.config, global.fixture) {
         (Some(p), _) => Some(p.clone()),
@@ -49,16 +46,15 @@ pub fn load(global: &Global) -> Result<Ctx> {
     if global.fixture {
         ensure_fixture(&workspace)?;
     }
-    let loaded = config::load(path.as_deref(), &workspace)?;
-    let mut config = loaded.config;
+    let mut config = config::load(path.as_deref(), &workspace)?;
     apply_overrides(&mut config, global)?;
     config.check()?;
-    Ok(Ctx { workspace, config, config_path: loaded.path })
+    Ok(Ctx { config })
 }
 
 /// A path given on the command line, absolute (relative to the current
 /// directory).
-pub fn cwd_absolute(p: &Path) -> PathBuf {
+pub(crate) fn cwd_absolute(p: &Path) -> PathBuf {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {

@@ -14,15 +14,15 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// A parsed commands file.
-pub struct Commands {
-    pub shapes: Vec<Shape>,
+pub(crate) struct Commands {
+    pub(crate) shapes: Vec<Shape>,
     /// Lines that could not be parsed (only with `skip_bad_lines`).
-    pub skipped: Vec<BadLine>,
+    pub(crate) skipped: Vec<BadLine>,
 }
 
 /// Reads and parses a commands file; bad lines stop the run (naming file,
 /// line and fix) unless `skip_bad_lines`.
-pub fn read_commands(path: &Path, skip_bad_lines: bool) -> Result<Commands> {
+pub(crate) fn read_commands(path: &Path, skip_bad_lines: bool) -> Result<Commands> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!("cannot read commands file `{}`; pass an existing file (iree-boo-driver format)", path.display())
     })?;
@@ -45,7 +45,7 @@ pub fn read_commands(path: &Path, skip_bad_lines: bool) -> Result<Commands> {
 }
 
 /// Locates every tuned heuristic in `source`.
-pub fn locate_sites(config: &Config, source: &str) -> Result<Vec<Site>> {
+pub(crate) fn locate_sites(config: &Config, source: &str) -> Result<Vec<Site>> {
     let file = CppFile::parse(source);
     let mut sites = Vec::new();
     for &h in &config.heuristics.tune {
@@ -59,7 +59,7 @@ pub fn locate_sites(config: &Config, source: &str) -> Result<Vec<Site>> {
 
 /// The heuristic file at the tuned revision, from the checkout the sweep
 /// used (or the configured one when that checkout moved).
-pub fn tuned_source(config: &Config, results: &Results) -> Result<String> {
+pub(crate) fn tuned_source(config: &Config, results: &Results) -> Result<String> {
     let checkout = Path::new(&results.target.checkout);
     let checkout = if checkout.exists() { checkout.to_path_buf() } else { config.target.iree.clone() };
     let repo = git::open(&checkout)?;
@@ -77,7 +77,7 @@ pub fn tuned_source(config: &Config, results: &Results) -> Result<String> {
 }
 
 /// Analysis settings from the configuration (no pins).
-pub fn settings(config: &Config) -> Settings {
+pub(crate) fn settings(config: &Config) -> Settings {
     Settings {
         pins: Default::default(),
         low_parallelism: config.heuristics.low_parallelism,
@@ -90,7 +90,7 @@ pub fn settings(config: &Config) -> Settings {
 }
 
 /// The shapes of a sweep, rebuilt from results.json (what the benchmark runs).
-pub fn shapes(results: &Results) -> Vec<Shape> {
+pub(crate) fn shapes(results: &Results) -> Vec<Shape> {
     results
         .shapes
         .iter()

@@ -5,11 +5,11 @@
 //! the compiler's tests, and writing patches. Commands call these and never
 //! each other; these call the pure core and the effects in infra.
 
-pub mod analysis;
-pub mod candidates;
-pub mod compiler_tests;
-pub mod context;
-pub mod inputs;
-pub mod patches;
-pub mod rundir;
-pub mod station;
+pub(crate) mod analysis;
+pub(crate) mod candidates;
+pub(crate) mod compiler_tests;
+pub(crate) mod context;
+pub(crate) mod inputs;
+pub(crate) mod patches;
+pub(crate) mod rundir;
+pub(crate) mod station;

@@ -18,28 +18,28 @@ use std::path::{Path, PathBuf};
 
 /// A lit test file, its text, and the line changes that make it pass on
 /// the patched build.
-pub struct LitTest {
-    pub path: String,
-    pub text: String,
-    pub changes: Vec<littest::Change>,
+pub(crate) struct LitTest {
+    pub(crate) path: String,
+    pub(crate) text: String,
+    pub(crate) changes: Vec<littest::Change>,
 }
 
 /// What the patches say and carry.
-pub struct Evidence<'a> {
-    pub results: &'a Results,
+pub(crate) struct Evidence<'a> {
+    pub(crate) results: &'a Results,
     /// The heuristic file at the tuned revision.
-    pub source: &'a str,
-    pub analysis: &'a Analysis,
-    pub validation: &'a Validation,
-    pub last: &'a Round,
+    pub(crate) source: &'a str,
+    pub(crate) analysis: &'a Analysis,
+    pub(crate) validation: &'a Validation,
+    pub(crate) last: &'a Round,
     /// The lit tests, with their updates when `--update-tests` applied them.
-    pub tests: &'a [LitTest],
-    pub with_tests: bool,
+    pub(crate) tests: &'a [LitTest],
+    pub(crate) with_tests: bool,
 }
 
 /// Writes one patch per heuristic and the PR description; returns their
 /// paths.
-pub fn write(
+pub(crate) fn write(
     patches_dir: &Path,
     repo: &git2::Repository,
     e: &Evidence,

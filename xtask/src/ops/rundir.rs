@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 /// default so that lines written by earlier versions of the tool still read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
+pub(crate) enum Event {
     SweepStarted {
         #[serde(default)]
         candidates: Vec<String>,
@@ -73,11 +73,11 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
 
 /// One journal line: an event and when it happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// Seconds since the Unix epoch.
-    pub time: f64,
+    pub(crate) time: f64,
     #[serde(flatten)]
-    pub event: Event,
+    pub(crate) event: Event,
 }
 
 impl Record {
@@ -90,19 +90,19 @@ impl Record {
 
 /// `runs/<name>/`.
 #[derive(Clone, Debug)]
-pub struct RunDir {
-    pub name: String,
-    pub path: PathBuf,
+pub(crate) struct RunDir {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
 }
 
 impl RunDir {
-    pub fn new(runs_dir: &Path, name: &str) -> RunDir {
+    pub(crate) fn new(runs_dir: &Path, name: &str) -> RunDir {
         RunDir { name: name.to_string(), path: runs_dir.join(name) }
     }
 
     /// Finds a run: a directory with results, a name under the runs dir, or
     /// (none given) the configured commands file's run, else the newest run.
-    pub fn find(config: &Config, run: Option<&str>) -> Result<RunDir> {
+    pub(crate) fn find(config: &Config, run: Option<&str>) -> Result<RunDir> {
         let runs = &config.runs_dir;
         let named = |dir: PathBuf| RunDir {
             name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -132,63 +132,63 @@ impl RunDir {
     }
 
     /// Locks the run for `what` (a sweep or a validation).
-    pub fn lock(&self, what: &str) -> Result<DirLock> {
+    pub(crate) fn lock(&self, what: &str) -> Result<DirLock> {
         store::lock_dir(&self.path, what)
     }
 
-    pub fn results_file(&self) -> PathBuf {
+    pub(crate) fn results_file(&self) -> PathBuf {
         self.path.join(RESULTS)
     }
 
-    pub fn read_results(&self) -> Result<Results> {
+    pub(crate) fn read_results(&self) -> Result<Results> {
         store::read_json(&self.results_file())
     }
 
-    pub fn write_results(&self, results: &Results) -> Result<()> {
+    pub(crate) fn write_results(&self, results: &Results) -> Result<()> {
         store::write_json(&self.results_file(), results)
     }
 
     /// The commands the sweep ran, one per line.
-    pub fn commands_file(&self) -> PathBuf {
+    pub(crate) fn commands_file(&self) -> PathBuf {
         self.path.join("commands.txt")
     }
 
-    pub fn candidate_dir(&self, candidate: &str) -> PathBuf {
+    pub(crate) fn candidate_dir(&self, candidate: &str) -> PathBuf {
         self.path.join("candidates").join(candidate)
     }
 
     /// A path relative to the run directory, as the journal records it.
-    pub fn relative(&self, path: &Path) -> String {
+    pub(crate) fn relative(&self, path: &Path) -> String {
         path.strip_prefix(&self.path).unwrap_or(path).to_string_lossy().into_owned()
     }
 
-    pub fn analysis_file(&self) -> PathBuf {
+    pub(crate) fn analysis_file(&self) -> PathBuf {
         self.path.join("analysis.json")
     }
 
-    pub fn report_md(&self) -> PathBuf {
+    pub(crate) fn report_md(&self) -> PathBuf {
         self.path.join("report.md")
     }
 
-    pub fn report_html(&self) -> PathBuf {
+    pub(crate) fn report_html(&self) -> PathBuf {
         self.path.join("report.html")
     }
 
-    pub fn recommended_diff(&self, h: Heuristic) -> PathBuf {
+    pub(crate) fn recommended_diff(&self, h: Heuristic) -> PathBuf {
         self.path.join(format!("recommended-{h}.diff"))
     }
 
-    pub fn validation_dir(&self) -> PathBuf {
+    pub(crate) fn validation_dir(&self) -> PathBuf {
         self.path.join("validation")
     }
 
-    pub fn validation_file(&self) -> PathBuf {
+    pub(crate) fn validation_file(&self) -> PathBuf {
         self.validation_dir().join("validation.json")
     }
 
     /// The validation of `results`, if one was written for the same
     /// revision and commands.
-    pub fn read_validation(&self, results: &Results) -> Option<Validation> {
+    pub(crate) fn read_validation(&self, results: &Results) -> Option<Validation> {
         store::read_json::<Validation>(&self.validation_file())
             .ok()
             .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256)
@@ -196,7 +196,7 @@ impl RunDir {
 
     /// The run's journal; lines that are not records are reported and
     /// skipped (their work is redone).
-    pub fn journal(&self) -> Result<RunJournal> {
+    pub(crate) fn journal(&self) -> Result<RunJournal> {
         let journal = Journal::open(&self.path.join("journal.jsonl"))?;
         for warning in &journal.skipped {
             eprintln!("warning: {warning}");
@@ -206,18 +206,18 @@ impl RunDir {
 }
 
 /// The journal of one run.
-pub struct RunJournal {
+pub(crate) struct RunJournal {
     journal: Journal<Record>,
 }
 
 impl RunJournal {
-    pub fn append(&mut self, event: Event) -> Result<()> {
+    pub(crate) fn append(&mut self, event: Event) -> Result<()> {
         self.journal.append(Record::now(event))
     }
 
     /// The result of `step` from an earlier (possibly interrupted) run, when
     /// the journal vouches for it with `key` and its file reads.
-    pub fn reuse<T: DeserializeOwned>(&self, run: &RunDir, step: &str, key: &str) -> Option<T> {
+    pub(crate) fn reuse<T: DeserializeOwned>(&self, run: &RunDir, step: &str, key: &str) -> Option<T> {
         let file = self.journal.records().iter().rev().find_map(|r| match &r.event {
             Event::Done { step: s, key: k, file } if s == step && k == key => Some(file.clone()),
             _ => None,
@@ -227,7 +227,7 @@ impl RunJournal {
 
     /// Writes `value` to `file` (under the run directory), then journals
     /// `step` as done with `key`.
-    pub fn finish<T: Serialize>(&mut self, run: &RunDir, step: &str, key: &str, file: &Path, value: &T) -> Result<()> {
+    pub(crate) fn finish<T: Serialize>(&mut self, run: &RunDir, step: &str, key: &str, file: &Path, value: &T) -> Result<()> {
         store::write_json(file, value)?;
         self.append(Event::Done { step: step.to_string(), key: key.to_string(), file: run.relative(file) })
     }
@@ -250,7 +250,7 @@ fn newest_run(runs: &Path) -> Option<PathBuf> {
 }
 
 /// Run names become branch names and directory names.
-pub fn sanitize_name(name: &str) -> String {
+pub(crate) fn sanitize_name(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })

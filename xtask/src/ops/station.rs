@@ -9,8 +9,8 @@
 //! environment [`crate::infra::bench`]'s.
 
 use crate::config::Config;
-use crate::core::digest::sha256_hex;
 use crate::core::results::Measurement;
+use crate::core::stats::Rng;
 use crate::core::workload::Shape;
 use crate::infra::build::{self, ConfigurePlan, Slot};
 use crate::infra::progress::Progress;
@@ -21,61 +21,57 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How slot `index` is configured: like the user's build, from its cache.
-pub fn configure_plan(config: &Config, index: u32) -> Result<ConfigurePlan> {
+pub(crate) fn configure_plan(config: &Config, index: u32) -> Result<ConfigurePlan> {
     let cache = build::user_cache(config)?;
     Ok(build::configure_plan(config, cache.as_ref(), index))
 }
 
 /// A build slot ready to build commits and benchmark them.
-pub struct Station<'a> {
+pub(crate) struct Station<'a> {
     config: &'a Config,
     plan: ConfigurePlan,
-    pub slot: Slot,
+    pub(crate) slot: Slot,
 }
 
 /// A build's outcome.
-pub struct Built {
-    pub ok: bool,
-    pub seconds: f64,
+pub(crate) struct Built {
+    pub(crate) ok: bool,
+    pub(crate) seconds: f64,
 }
 
 /// What to benchmark, and where the files go.
-pub struct BenchJob<'a> {
-    pub shapes: &'a [Shape],
+pub(crate) struct BenchJob<'a> {
+    pub(crate) shapes: &'a [Shape],
     /// Gets the commands, CSVs and logs of every repeat.
-    pub dir: &'a Path,
+    pub(crate) dir: &'a Path,
     /// The kernel cache, emptied first.
-    pub cache_dir: PathBuf,
+    pub(crate) cache_dir: PathBuf,
     /// Seeds the order of the shapes in each repeat.
-    pub seed: &'a str,
-    pub repeats: u32,
-    pub timeout: Duration,
+    pub(crate) seed: &'a str,
+    pub(crate) repeats: u32,
+    pub(crate) timeout: Duration,
     /// Appended to the benchmark command (e.g. `--verify-numerics`).
-    pub extra_args: &'a [String],
+    pub(crate) extra_args: &'a [String],
 }
 
 /// Outcome of benchmarking one build.
-pub struct BenchRun {
-    pub measurements: Vec<Measurement>,
-    pub seconds: f64,
+pub(crate) struct BenchRun {
+    pub(crate) measurements: Vec<Measurement>,
+    pub(crate) seconds: f64,
     /// Repeats whose process failed as a whole (no usable CSV), with why.
-    pub failed_repeats: Vec<String>,
+    pub(crate) failed_repeats: Vec<String>,
 }
 
 impl<'a> Station<'a> {
     /// Opens slot `index`, creating its worktree at `branch` when needed.
-    pub fn open(config: &'a Config, repo: &git2::Repository, index: u32, branch: &str) -> Result<Station<'a>> {
+    pub(crate) fn open(config: &'a Config, repo: &git2::Repository, index: u32, branch: &str) -> Result<Station<'a>> {
         let plan = configure_plan(config, index)?;
         let slot = build::ensure_slot(repo, config, index, branch)?;
         Ok(Station { config, plan, slot })
     }
 
-    pub fn plan(&self) -> &ConfigurePlan {
-        &self.plan
-    }
-
     /// Builds `commit`: checkout, configure when needed, build.
-    pub fn build(&self, commit: git2::Oid, log: &Path) -> Result<Built> {
+    pub(crate) fn build(&self, commit: git2::Oid, log: &Path) -> Result<Built> {
         let start = Instant::now();
         git::checkout(&self.slot.worktree, commit)?;
         if let Some(outcome) = build::configure(&self.slot, &self.plan, self.config, log)? {
@@ -89,7 +85,7 @@ impl<'a> Station<'a> {
 
     /// Builds `commit` from a fresh log and fails with the log's tail when it
     /// does not build; returns the seconds it took.
-    pub fn build_or_fail(&self, commit: git2::Oid, log: &Path, what: &str) -> Result<f64> {
+    pub(crate) fn build_or_fail(&self, commit: git2::Oid, log: &Path, what: &str) -> Result<f64> {
         let _ = std::fs::remove_file(log);
         let built = self.build(commit, log)?;
         if !built.ok {
@@ -106,14 +102,14 @@ impl<'a> Station<'a> {
 
     /// The environment of commands run against this build (the compiler's
     /// tests, lit RUN lines): the benchmark's, with a cache of its own.
-    pub fn tool_env(&self) -> Result<Vec<(String, OsString)>> {
+    pub(crate) fn tool_env(&self) -> Result<Vec<(String, OsString)>> {
         let cache = self.slot.dir.join("tool-cache");
         bench::environment(self.config, &self.slot.build, &self.slot.src, &cache, &self.config.bench.devices[0])
     }
 
     /// Benchmarks the build `job.repeats` times, each in a fresh process
     /// with a fresh kernel cache, the shapes in a shuffled order per repeat.
-    pub fn bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
+    pub(crate) fn bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
         let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
         let mut measurements = vec![Measurement::default(); job.shapes.len()];
         let mut failed_repeats = Vec::new();
@@ -188,17 +184,6 @@ impl<'a> Station<'a> {
 }
 
 /// A deterministic shuffle (so reruns interleave shapes the same way).
-pub fn shuffled(n: usize, seed: &str) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let digest = sha256_hex(seed.as_bytes());
-    let mut state = u64::from_str_radix(&digest[..16], 16).unwrap_or(0).swap_bytes() | 1;
-    for i in (1..n).rev() {
-        // xorshift64*
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let r = state.wrapping_mul(0x2545F4914F6CDD1D);
-        order.swap(i, (r % (i as u64 + 1)) as usize);
-    }
-    order
+pub(crate) fn shuffled(n: usize, seed: &str) -> Vec<usize> {
+    Rng::from_text(seed).permutation(n)
 }

@@ -12,7 +12,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use summary::{compare, noop_check};
+pub(crate) use summary::{compare, noop_check};
 
 use crate::core::cpp::{patch, FunctionNames, Site};
 use crate::core::fit::{self, Choice, Evaluation, ShapeOutcome, Strategy};
@@ -26,187 +26,187 @@ use std::collections::BTreeMap;
 
 /// Settings of an analysis.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Shapes the rules must not regress beyond noise (from validation).
-    pub pins: fit::Pins,
+    pub(crate) pins: fit::Pins,
     /// The sweep measured low-parallelism targets (RDNA-class GPUs).
-    pub low_parallelism: bool,
-    pub folds: usize,
-    pub max_rungs: usize,
-    pub peak_flops: f64,
-    pub peak_bytes_per_s: f64,
-    pub names: BTreeMap<Heuristic, FunctionNames>,
+    pub(crate) low_parallelism: bool,
+    pub(crate) folds: usize,
+    pub(crate) max_rungs: usize,
+    pub(crate) peak_flops: f64,
+    pub(crate) peak_bytes_per_s: f64,
+    pub(crate) names: BTreeMap<Heuristic, FunctionNames>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Comparison {
-    pub compared: usize,
-    pub improved: usize,
-    pub neutral: usize,
-    pub regressed: usize,
+pub(crate) struct Comparison {
+    pub(crate) compared: usize,
+    pub(crate) improved: usize,
+    pub(crate) neutral: usize,
+    pub(crate) regressed: usize,
     /// improved / compared.
-    pub win_rate: f64,
-    pub geomean_speedup: f64,
+    pub(crate) win_rate: f64,
+    pub(crate) geomean_speedup: f64,
     /// Sum of baseline times over sum of candidate times.
-    pub total_speedup: f64,
-    pub max_speedup: f64,
-    pub worst_speedup: f64,
+    pub(crate) total_speedup: f64,
+    pub(crate) max_speedup: f64,
+    pub(crate) worst_speedup: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CandidateSummary {
-    pub name: String,
-    pub limit: Option<i64>,
-    pub status: CandidateStatus,
-    pub error: Option<String>,
-    pub measured: usize,
-    pub failed: usize,
-    pub summary: Option<Summary>,
-    pub vs_baseline: Option<Comparison>,
+pub(crate) struct CandidateSummary {
+    pub(crate) name: String,
+    pub(crate) limit: Option<i64>,
+    pub(crate) status: CandidateStatus,
+    pub(crate) error: Option<String>,
+    pub(crate) measured: usize,
+    pub(crate) failed: usize,
+    pub(crate) summary: Option<Summary>,
+    pub(crate) vs_baseline: Option<Comparison>,
     /// Shapes whose split this candidate changes, predicted from the code.
-    pub predicted_changes: usize,
+    pub(crate) predicted_changes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Failure {
-    pub shape: usize,
-    pub line: usize,
-    pub command: String,
-    pub candidate: String,
-    pub reasons: Vec<String>,
+pub(crate) struct Failure {
+    pub(crate) shape: usize,
+    pub(crate) line: usize,
+    pub(crate) command: String,
+    pub(crate) candidate: String,
+    pub(crate) reasons: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Cluster {
-    pub limit: LimitSpec,
-    pub count: usize,
-    pub output_min: i64,
-    pub output_max: i64,
-    pub reduction_min: i64,
-    pub reduction_max: i64,
+pub(crate) struct Cluster {
+    pub(crate) limit: LimitSpec,
+    pub(crate) count: usize,
+    pub(crate) output_min: i64,
+    pub(crate) output_max: i64,
+    pub(crate) reduction_min: i64,
+    pub(crate) reduction_max: i64,
     /// Geomean speedup of the best limit over the baseline in the cluster.
-    pub geomean_speedup: f64,
+    pub(crate) geomean_speedup: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct HeuristicAnalysis {
-    pub heuristic: Heuristic,
-    pub style: String,
-    pub function: String,
-    pub shapes: usize,
-    pub excluded: Vec<(usize, String)>,
-    pub imputed: Vec<(usize, i64)>,
+pub(crate) struct HeuristicAnalysis {
+    pub(crate) heuristic: Heuristic,
+    pub(crate) style: String,
+    pub(crate) function: String,
+    pub(crate) shapes: usize,
+    pub(crate) excluded: Vec<(usize, String)>,
+    pub(crate) imputed: Vec<(usize, i64)>,
     /// The fitting's columns: measured limits and the current ladder's values.
-    pub limits: Vec<LimitSpec>,
-    pub clusters: Vec<Cluster>,
-    pub strategies: Vec<Evaluation>,
-    pub recommended: Strategy,
-    pub rule: Option<Rule>,
+    pub(crate) limits: Vec<LimitSpec>,
+    pub(crate) clusters: Vec<Cluster>,
+    pub(crate) strategies: Vec<Evaluation>,
+    pub(crate) recommended: Strategy,
+    pub(crate) rule: Option<Rule>,
     /// The early-return constants as the code has them now.
-    pub constants_before: BTreeMap<String, i64>,
+    pub(crate) constants_before: BTreeMap<String, i64>,
     /// The recommended rule's choice per shape (fitted on all shapes).
-    pub outcomes: Vec<ShapeOutcome>,
+    pub(crate) outcomes: Vec<ShapeOutcome>,
     /// The oracle's geomean speedup (best measured choice per shape).
-    pub oracle_geomean: f64,
+    pub(crate) oracle_geomean: f64,
     /// The measured ranges of outputSize and reductionSize: outside them
     /// the rule extrapolates.
-    pub output_range: (i64, i64),
-    pub reduction_range: (i64, i64),
+    pub(crate) output_range: (i64, i64),
+    pub(crate) reduction_range: (i64, i64),
     /// Cross-validated geomean of the recommendation minus that of the
     /// original toolkit's method, as a ratio (1.02 = 2% better).
-    pub vs_original_toolkit: f64,
+    pub(crate) vs_original_toolkit: f64,
     /// The rule as C++ (the changed function), and the diff.
-    pub cpp: Option<String>,
-    pub diff: String,
-    pub error: Option<String>,
+    pub(crate) cpp: Option<String>,
+    pub(crate) diff: String,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TopSpeedup {
-    pub shape: usize,
-    pub command: String,
-    pub best: String,
-    pub runtime: f64,
-    pub baseline: f64,
-    pub speedup: f64,
+pub(crate) struct TopSpeedup {
+    pub(crate) shape: usize,
+    pub(crate) command: String,
+    pub(crate) best: String,
+    pub(crate) runtime: f64,
+    pub(crate) baseline: f64,
+    pub(crate) speedup: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Drift {
-    pub geomean: f64,
-    pub shapes: usize,
-    pub moved: usize,
-    pub warning: Option<String>,
+pub(crate) struct Drift {
+    pub(crate) geomean: f64,
+    pub(crate) shapes: usize,
+    pub(crate) moved: usize,
+    pub(crate) warning: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Roofline {
-    pub shape: usize,
+pub(crate) struct Roofline {
+    pub(crate) shape: usize,
     /// Achieved fraction of the roofline time at baseline and with the
     /// recommended rule.
-    pub baseline: f64,
-    pub recommended: Option<f64>,
+    pub(crate) baseline: f64,
+    pub(crate) recommended: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Analysis {
-    pub run: String,
-    pub target_commit: String,
-    pub target_rev: String,
-    pub heuristic_file: String,
-    pub commands_sha256: String,
-    pub device: String,
-    pub column: String,
-    pub repeats: u32,
+pub(crate) struct Analysis {
+    pub(crate) run: String,
+    pub(crate) target_commit: String,
+    pub(crate) target_rev: String,
+    pub(crate) heuristic_file: String,
+    pub(crate) commands_sha256: String,
+    pub(crate) device: String,
+    pub(crate) column: String,
+    pub(crate) repeats: u32,
     /// Folds of the cross-validation.
-    pub folds: usize,
-    pub shapes: usize,
-    pub skipped_lines: Vec<(usize, String)>,
-    pub candidates: Vec<CandidateSummary>,
-    pub failures: Vec<Failure>,
+    pub(crate) folds: usize,
+    pub(crate) shapes: usize,
+    pub(crate) skipped_lines: Vec<(usize, String)>,
+    pub(crate) candidates: Vec<CandidateSummary>,
+    pub(crate) failures: Vec<Failure>,
     /// Shapes measured by only some of the candidates that ran.
-    pub partial_shapes: Vec<(usize, Vec<String>)>,
+    pub(crate) partial_shapes: Vec<(usize, Vec<String>)>,
     /// Shapes no candidate measured at all.
-    pub unmeasured_shapes: Vec<usize>,
+    pub(crate) unmeasured_shapes: Vec<usize>,
     /// Median relative noise of the measurements, and where it came from.
-    pub noise: f64,
-    pub noise_source: String,
-    pub heuristics: Vec<HeuristicAnalysis>,
-    pub top_speedups: Vec<TopSpeedup>,
+    pub(crate) noise: f64,
+    pub(crate) noise_source: String,
+    pub(crate) heuristics: Vec<HeuristicAnalysis>,
+    pub(crate) top_speedups: Vec<TopSpeedup>,
     /// Set when the candidates look like they never reached the benchmark.
-    pub noop_warning: Option<String>,
+    pub(crate) noop_warning: Option<String>,
     /// The baseline re-measured after the candidates, over the first
     /// measurement (geomean), and the shapes that moved beyond noise.
-    pub drift: Option<Drift>,
+    pub(crate) drift: Option<Drift>,
     /// Shapes whose decision no candidate changes (wasted benchmark time).
-    pub unchanged_shapes: Vec<usize>,
-    pub roofline: Vec<Roofline>,
+    pub(crate) unchanged_shapes: Vec<usize>,
+    pub(crate) roofline: Vec<Roofline>,
     /// The validation of exactly these patches, when there is one.
-    pub validation: Option<Validation>,
+    pub(crate) validation: Option<Validation>,
 }
 
 /// The recommended change of one heuristic, applied to the file.
 #[derive(Clone, Debug)]
-pub struct HeuristicPatch {
-    pub heuristic: Heuristic,
+pub(crate) struct HeuristicPatch {
+    pub(crate) heuristic: Heuristic,
     /// The file with only this heuristic changed.
-    pub source: String,
-    pub diff: String,
+    pub(crate) source: String,
+    pub(crate) diff: String,
     /// The rule in words.
-    pub rule: String,
+    pub(crate) rule: String,
     pub(super) site: Site,
     pub(super) edits: Vec<patch::Edit>,
 }
 
 /// The file with every recommended change at once (what validation builds).
-pub fn combined_source(source: &str, patches: &[HeuristicPatch]) -> Result<String, String> {
+pub(crate) fn combined_source(source: &str, patches: &[HeuristicPatch]) -> Result<String, String> {
     let sites: Vec<Site> = patches.iter().map(|p| p.site.clone()).collect();
     let edits: Vec<patch::Edit> = patches.iter().flat_map(|p| p.edits.clone()).collect();
     patch::apply_checked(source, &sites, &edits)
 }
 
 /// Analyses a sweep. `source` is the heuristic file at the tuned revision.
-pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysis, Vec<HeuristicPatch>) {
+pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysis, Vec<HeuristicPatch>) {
     let mut heuristics = Vec::new();
     let mut patches = Vec::new();
     for &h in &results.heuristics {
@@ -249,7 +249,7 @@ pub fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysi
 }
 
 /// The name of the recommended choice of a shape, for tables.
-pub fn choice_name(c: &Choice) -> String {
+pub(crate) fn choice_name(c: &Choice) -> String {
     match c {
         Choice::Baseline => "baseline".into(),
         Choice::Limit(LimitSpec::Fixed(1)) => "no split".into(),

@@ -188,7 +188,7 @@ pub(super) fn drift(results: &Results) -> Option<Drift> {
 }
 
 /// A candidate against the baseline on the shapes both measured.
-pub fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
+pub(crate) fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
     let mut speedups = Vec::new();
     let (mut base_total, mut cand_total) = (0.0, 0.0);
     let (mut improved, mut neutral, mut regressed) = (0, 0, 0);
@@ -220,7 +220,7 @@ pub fn compare(results: &Results, candidate: &str) -> Option<Comparison> {
     })
 }
 
-pub fn noop_check(results: &Results) -> Option<String> {
+pub(crate) fn noop_check(results: &Results) -> Option<String> {
     let ran: Vec<&str> = results
         .candidates
         .iter()

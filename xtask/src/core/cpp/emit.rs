@@ -17,7 +17,7 @@ use crate::core::rule::{Ladder, LimitSpec, Rule};
 
 /// How a number reads in IREE's code: `128 * 128` for large powers of two,
 /// plain decimals otherwise.
-pub fn format_number(v: i64) -> String {
+pub(crate) fn format_number(v: i64) -> String {
     if v >= 1024 && v.count_ones() == 1 {
         let e = v.trailing_zeros();
         let a = 1i64 << (e / 2);
@@ -28,7 +28,7 @@ pub fn format_number(v: i64) -> String {
 }
 
 /// Whether the ladder compares outputSize with `<=` (the 2026 matmul style).
-pub fn uses_inclusive(site: &Site) -> bool {
+pub(crate) fn uses_inclusive(site: &Site) -> bool {
     fn walk(stmts: &[Stmt], le: &mut usize, lt: &mut usize) {
         for s in stmts {
             if let Stmt::If { cond, then, els } = s {
@@ -59,7 +59,7 @@ pub fn uses_inclusive(site: &Site) -> bool {
 /// How the code keeps the target the sweep did not tune (low-parallelism
 /// targets when tuning the default ones, and the other way round).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Keep {
+pub(crate) enum Keep {
     /// The old code has no low-parallelism variant: nothing to keep.
     Nothing,
     /// Per rung, per leaf (each reduction split, then the rung default):
@@ -89,7 +89,7 @@ impl Keep {
 /// Decides how to keep the untuned target: reads the old ladder with the
 /// untuned setting on every measured shape, grouped by the new ladder's
 /// leaves. `tuned_low`: the sweep measured low-parallelism targets.
-pub fn keep(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)], tuned_low: bool) -> Keep {
+pub(crate) fn keep(site: &Site, ladder: &Ladder, envs: &[(i64, i64, Env)], tuned_low: bool) -> Keep {
     let has_flag = matches!(site.style, LadderStyle::Helper { .. }) && ladder_mentions(&site.ladder, "lowParallelism");
     if !has_flag {
         return Keep::Nothing;
@@ -142,18 +142,18 @@ fn ladder_mentions(stmts: &[Stmt], name: &str) -> bool {
 
 /// Names the generated code uses for its inputs.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Names {
-    pub output: String,
+pub(crate) struct Names {
+    pub(crate) output: String,
     /// `None`: the function has no reduction-size variable before the
     /// ladder, so the rule must not split on it.
-    pub reduction: Option<String>,
-    pub low_parallelism: Option<String>,
+    pub(crate) reduction: Option<String>,
+    pub(crate) low_parallelism: Option<String>,
     /// What `min(c, ...)` clamps with (`startTileSize`, `tileSizes[0]`).
-    pub start_tile: Option<String>,
+    pub(crate) start_tile: Option<String>,
 }
 
 /// Finds the names in scope at the ladder.
-pub fn names(site: &Site, src: &str) -> Names {
+pub(crate) fn names(site: &Site, src: &str) -> Names {
     match &site.style {
         LadderStyle::Helper { helper, .. } => Names {
             output: helper.params.first().cloned().unwrap_or_else(|| "outputSize".into()),
@@ -330,7 +330,7 @@ fn fold_flag(src: &str, body: &std::ops::Range<usize>, flag: &str, value: bool) 
 }
 
 /// Edits that put `rule` into the file at `site`.
-pub fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &Keep) -> Result<Vec<Edit>, String> {
+pub(crate) fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &Keep) -> Result<Vec<Edit>, String> {
     let names = names(site, src);
     let inclusive = uses_inclusive(site);
     let clamps = rule.ladder.rungs.iter().any(|r| {

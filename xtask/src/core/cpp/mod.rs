@@ -10,9 +10,11 @@
 //! Rewriting lives in [`patch`] and generating new C++ in [`emit`]; neither
 //! this module nor they touch files or processes.
 
-pub mod emit;
-pub mod patch;
-pub mod rules;
+pub(crate) mod emit;
+pub(crate) mod patch;
+pub(crate) mod rules;
+#[cfg(test)]
+mod revisions;
 
 use crate::core::workload::Heuristic;
 use rules::{Expr, Stmt};
@@ -23,13 +25,13 @@ use tree_sitter::{Node, Parser, Tree};
 /// convolution entry point in 53d61843c3 and split the ladders into helpers in
 /// 8fc32e0e1e; every name that ever held a ladder is listed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FunctionNames {
-    pub functions: Vec<String>,
-    pub helpers: Vec<String>,
+pub(crate) struct FunctionNames {
+    pub(crate) functions: Vec<String>,
+    pub(crate) helpers: Vec<String>,
 }
 
 impl FunctionNames {
-    pub fn iree_defaults(heuristic: Heuristic) -> FunctionNames {
+    pub(crate) fn iree_defaults(heuristic: Heuristic) -> FunctionNames {
         let (functions, helpers): (&[&str], &[&str]) = match heuristic {
             Heuristic::Conv => (
                 &["getConvolutionReductionSizes", "getWeightBackwardReductionSizes"],
@@ -46,30 +48,30 @@ impl FunctionNames {
 
 /// What [`CppFile::visit_range`] calls: a node, a way to read node text;
 /// returns whether to descend.
-pub type RangeVisitor<'f, 'a> = dyn FnMut(Node<'_>, &dyn Fn(Node<'_>) -> &'a str) -> bool + 'f;
+pub(crate) type RangeVisitor<'f, 'a> = dyn FnMut(Node<'_>, &dyn Fn(Node<'_>) -> &'a str) -> bool + 'f;
 
 /// A parsed source file.
-pub struct CppFile<'a> {
-    pub text: &'a str,
+pub(crate) struct CppFile<'a> {
+    pub(crate) text: &'a str,
     tree: Tree,
 }
 
 /// A function definition found in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Function {
-    pub name: String,
+pub(crate) struct Function {
+    pub(crate) name: String,
     /// The whole definition, in bytes.
-    pub range: Range<usize>,
+    pub(crate) range: Range<usize>,
     /// The `{ ... }` body, in bytes.
-    pub body: Range<usize>,
+    pub(crate) body: Range<usize>,
     /// 1-based line of the definition's first line.
-    pub line: usize,
-    pub params: Vec<String>,
+    pub(crate) line: usize,
+    pub(crate) params: Vec<String>,
 }
 
 /// How the ladder is written at this revision.
 #[derive(Clone, Debug, PartialEq)]
-pub enum LadderStyle {
+pub(crate) enum LadderStyle {
     /// `int64_t limitParallelLoops;` followed by an `if`/`else if` chain that
     /// assigns it (2025).
     Inline {
@@ -84,7 +86,7 @@ pub enum LadderStyle {
 }
 
 impl LadderStyle {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             LadderStyle::Inline { .. } => "inline-ladder",
             LadderStyle::Helper { .. } => "helper-function",
@@ -95,46 +97,46 @@ impl LadderStyle {
 /// An early return the tuner disables while sweeping: an `if` before the
 /// ladder whose condition compares the op's sizes with tuning thresholds.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EarlyReturn {
-    pub line: usize,
+pub(crate) struct EarlyReturn {
+    pub(crate) line: usize,
     /// The whole `if` statement.
-    pub range: Range<usize>,
+    pub(crate) range: Range<usize>,
     /// The condition expression, without its parentheses.
-    pub condition: Range<usize>,
-    pub condition_text: String,
-    pub condition_expr: Option<Expr>,
+    pub(crate) condition: Range<usize>,
+    pub(crate) condition_text: String,
+    pub(crate) condition_expr: Option<Expr>,
 }
 
 /// A `const int64_t name = <numbers>;` tuning constant.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Constant {
-    pub name: String,
-    pub line: usize,
+pub(crate) struct Constant {
+    pub(crate) name: String,
+    pub(crate) line: usize,
     /// The initializer expression.
-    pub value_range: Range<usize>,
-    pub value_text: String,
+    pub(crate) value_range: Range<usize>,
+    pub(crate) value_text: String,
     /// The value as `int64_t` (the type every tuning constant has).
-    pub value: Option<i64>,
+    pub(crate) value: Option<i64>,
 }
 
 /// Everything the tuner needs to know about one heuristic in one file.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Site {
-    pub heuristic: Heuristic,
-    pub function: Function,
-    pub style: LadderStyle,
+pub(crate) struct Site {
+    pub(crate) heuristic: Heuristic,
+    pub(crate) function: Function,
+    pub(crate) style: LadderStyle,
     /// The ladder as statements ([`rules::eval_ladder`] runs them).
-    pub ladder: Vec<Stmt>,
-    pub early_returns: Vec<EarlyReturn>,
-    pub constants: Vec<Constant>,
+    pub(crate) ladder: Vec<Stmt>,
+    pub(crate) early_returns: Vec<EarlyReturn>,
+    pub(crate) constants: Vec<Constant>,
     /// Indentation of the ladder's statements (for inserted lines).
-    pub indent: String,
+    pub(crate) indent: String,
 }
 
 impl Site {
     /// The byte ranges this heuristic owns: its function and, in the helper
     /// style, the helper. A patch must not change anything outside them.
-    pub fn owned_ranges(&self) -> Vec<Range<usize>> {
+    pub(crate) fn owned_ranges(&self) -> Vec<Range<usize>> {
         let mut ranges = vec![self.function.range.clone()];
         if let LadderStyle::Helper { helper, .. } = &self.style {
             ranges.push(helper.range.clone());
@@ -145,7 +147,7 @@ impl Site {
 
 /// Why a heuristic could not be located.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocateError(pub String);
+pub(crate) struct LocateError(pub String);
 
 impl std::fmt::Display for LocateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,7 +158,7 @@ impl std::fmt::Display for LocateError {
 impl std::error::Error for LocateError {}
 
 impl<'a> CppFile<'a> {
-    pub fn parse(text: &'a str) -> CppFile<'a> {
+    pub(crate) fn parse(text: &'a str) -> CppFile<'a> {
         let mut parser = Parser::new();
         parser
             .set_language(&tree_sitter_cpp::LANGUAGE.into())
@@ -166,7 +168,7 @@ impl<'a> CppFile<'a> {
     }
 
     /// Lines (1-based) of syntax errors the parser recovered from.
-    pub fn error_lines(&self) -> Vec<usize> {
+    pub(crate) fn error_lines(&self) -> Vec<usize> {
         let mut lines = Vec::new();
         visit(self.tree.root_node(), &mut |n| {
             if n.is_error() || n.is_missing() {
@@ -183,7 +185,7 @@ impl<'a> CppFile<'a> {
 
     /// Walks the nodes inside `range`; `f` gets each node and a way to read
     /// node text, and returns whether to descend.
-    pub fn visit_range(&self, range: Range<usize>, f: &mut RangeVisitor<'_, 'a>) {
+    pub(crate) fn visit_range(&self, range: Range<usize>, f: &mut RangeVisitor<'_, 'a>) {
         let text = |n: Node<'_>| -> &'a str { &self.text[n.byte_range()] };
         visit(self.tree.root_node(), &mut |n| {
             if n.end_byte() <= range.start || n.start_byte() >= range.end {
@@ -197,7 +199,7 @@ impl<'a> CppFile<'a> {
     }
 
     /// Every function definition, members of classes included, in order.
-    pub fn functions(&self) -> Vec<Function> {
+    pub(crate) fn functions(&self) -> Vec<Function> {
         let mut out = Vec::new();
         visit(self.tree.root_node(), &mut |n| {
             if n.kind() == "function_definition" {
@@ -242,7 +244,7 @@ impl<'a> CppFile<'a> {
     }
 
     /// Finds one heuristic: its function, ladder, early returns and constants.
-    pub fn locate(&self, heuristic: Heuristic, names: &FunctionNames) -> Result<Site, LocateError> {
+    pub(crate) fn locate(&self, heuristic: Heuristic, names: &FunctionNames) -> Result<Site, LocateError> {
         let functions = self.functions();
         let function = names
             .functions
@@ -520,12 +522,12 @@ fn returns_nullopt(file: &CppFile, node: Node) -> bool {
 }
 
 /// The whitespace that starts the line holding `offset`.
-pub fn line_indent(text: &str, offset: usize) -> String {
+pub(crate) fn line_indent(text: &str, offset: usize) -> String {
     let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     text[line_start..].chars().take_while(|c| *c == ' ' || *c == '\t').collect()
 }
 
 /// 1-based line of a byte offset.
-pub fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset].matches('\n').count() + 1
 }

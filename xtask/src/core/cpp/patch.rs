@@ -12,17 +12,17 @@ use std::ops::Range;
 
 /// Replace `range` of the source with `text`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Edit {
-    pub range: Range<usize>,
-    pub text: String,
+pub(crate) struct Edit {
+    pub(crate) range: Range<usize>,
+    pub(crate) text: String,
 }
 
 /// The marker on every line the sweep inserts, so that a reviewer of a
 /// candidate branch sees at once what the tuner changed.
-pub const MARKER: &str = "split-reduction-tuner";
+pub(crate) const MARKER: &str = "split-reduction-tuner";
 
 /// Applies non-overlapping edits.
-pub fn apply_edits(src: &str, edits: &[Edit]) -> Result<String, String> {
+pub(crate) fn apply_edits(src: &str, edits: &[Edit]) -> Result<String, String> {
     let mut sorted: Vec<&Edit> = edits.iter().collect();
     sorted.sort_by_key(|e| e.range.start);
     for pair in sorted.windows(2) {
@@ -43,7 +43,7 @@ pub fn apply_edits(src: &str, edits: &[Edit]) -> Result<String, String> {
 
 /// Edits that pin one heuristic's limit to `limit` and disable its threshold
 /// early returns, leaving every other line as it was.
-pub fn fixed_limit_edits(src: &str, site: &Site, limit: i64) -> Vec<Edit> {
+pub(crate) fn fixed_limit_edits(src: &str, site: &Site, limit: i64) -> Vec<Edit> {
     let mut edits = Vec::new();
     let comment = format!("// {MARKER}: candidate limit");
     match &site.style {
@@ -74,7 +74,7 @@ pub fn fixed_limit_edits(src: &str, site: &Site, limit: i64) -> Vec<Edit> {
 
 /// Applies `edits` and checks the result: it must parse without new errors,
 /// and every function outside `sites` must be byte-for-byte unchanged.
-pub fn apply_checked(src: &str, sites: &[Site], edits: &[Edit]) -> Result<String, String> {
+pub(crate) fn apply_checked(src: &str, sites: &[Site], edits: &[Edit]) -> Result<String, String> {
     let owned: Vec<Range<usize>> = sites.iter().flat_map(|s| s.owned_ranges()).collect();
     for e in edits {
         if !owned.iter().any(|r| r.start <= e.range.start && e.range.end <= r.end) {

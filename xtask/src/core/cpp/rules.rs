@@ -12,7 +12,7 @@ use std::fmt;
 use tree_sitter::Node;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
+pub(crate) enum BinOp {
     Lt,
     Le,
     Gt,
@@ -46,7 +46,7 @@ impl BinOp {
         })
     }
 
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             BinOp::Lt => "<",
             BinOp::Le => "<=",
@@ -69,20 +69,20 @@ impl BinOp {
 /// (`std::sqrt`, literals such as `1e7`). Booleans are integers 0 and 1, as
 /// C++ promotes them.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Int(i64),
     Float(f64),
 }
 
 impl Value {
-    pub fn truthy(self) -> bool {
+    pub(crate) fn truthy(self) -> bool {
         match self {
             Value::Int(v) => v != 0,
             Value::Float(v) => v != 0.0,
         }
     }
 
-    pub fn as_f64(self) -> f64 {
+    pub(crate) fn as_f64(self) -> f64 {
         match self {
             Value::Int(v) => v as f64,
             Value::Float(v) => v,
@@ -91,7 +91,7 @@ impl Value {
 
     /// Conversion to `int64_t` (assignment, `static_cast`, a function
     /// returning `int64_t`): a double is truncated toward zero.
-    pub fn to_i64(self) -> Result<i64, String> {
+    pub(crate) fn to_i64(self) -> Result<i64, String> {
         match self {
             Value::Int(v) => Ok(v),
             Value::Float(v) if v.is_finite() && v.abs() < 9.2e18 => Ok(v.trunc() as i64),
@@ -114,7 +114,7 @@ impl fmt::Display for Value {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
+pub(crate) enum Expr {
     Num(Value),
     Bool(bool),
     Var(String),
@@ -127,7 +127,7 @@ pub enum Expr {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Stmt {
+pub(crate) enum Stmt {
     If {
         cond: Expr,
         then: Vec<Stmt>,
@@ -142,7 +142,7 @@ pub enum Stmt {
 
 /// Named quantities a ladder may read: the op's sizes and the tuning
 /// constants are all `int64_t`, flags are 0 or 1.
-pub type Env = BTreeMap<String, i64>;
+pub(crate) type Env = BTreeMap<String, i64>;
 
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,17 +207,17 @@ fn arith(op: BinOp, x: Value, y: Value) -> Result<Value, String> {
 
 impl Expr {
     /// Value of an expression made of numbers only (`2048 * 4096`).
-    pub fn eval_const(&self) -> Option<Value> {
+    pub(crate) fn eval_const(&self) -> Option<Value> {
         self.eval(&Env::new()).ok()
     }
 
-    pub fn eval(&self, env: &Env) -> Result<Value, String> {
+    pub(crate) fn eval(&self, env: &Env) -> Result<Value, String> {
         self.eval_with(&|name: &str| env.get(name).copied())
     }
 
     /// Evaluates with `lookup` giving the quantities; lets callers layer
     /// values (constants over a shape's features) without building a map.
-    pub fn eval_with(&self, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<Value, String> {
+    pub(crate) fn eval_with(&self, lookup: &dyn Fn(&str) -> Option<i64>) -> Result<Value, String> {
         let env = lookup;
         Ok(match self {
             Expr::Num(v) => *v,
@@ -260,7 +260,7 @@ impl Expr {
     }
 
     /// Names of the quantities the expression reads.
-    pub fn vars(&self, out: &mut Vec<String>) {
+    pub(crate) fn vars(&self, out: &mut Vec<String>) {
         match self {
             Expr::Var(v) => {
                 if !out.contains(v) {
@@ -283,7 +283,7 @@ impl Expr {
     }
 
     /// The integer literal this expression is, if it is one.
-    pub fn int(&self) -> Option<i64> {
+    pub(crate) fn int(&self) -> Option<i64> {
         match self {
             Expr::Num(Value::Int(v)) => Some(*v),
             _ => None,
@@ -312,7 +312,7 @@ fn is_nullopt(e: &Expr) -> bool {
 /// Runs a ladder: the value of the first `return`, or of the last assignment
 /// to `limitParallelLoops` when the ladder falls through, as the `int64_t`
 /// the C++ stores. `None`: the ladder returned `std::nullopt` (do not split).
-pub fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<i64>, String> {
+pub(crate) fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<i64>, String> {
     let mut assigned = None;
     match run(stmts, env, &mut assigned)? {
         Flow::Return(v) => Ok(v),
@@ -340,7 +340,7 @@ fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<i64>) -> Result<Flow, St
 
 /// Reads a C++ number literal: `640000`, `2048LL`, `0x10`, `1'000` are
 /// `int64_t`; `1e7` and `1.5f` are doubles.
-pub fn parse_number(text: &str) -> Option<Value> {
+pub(crate) fn parse_number(text: &str) -> Option<Value> {
     let cleaned: String = text.chars().filter(|c| *c != '\'').collect();
     let lower = cleaned.to_ascii_lowercase();
     if let Some(hex) = lower.strip_prefix("0x") {
@@ -364,7 +364,7 @@ fn named(node: Node) -> Vec<Node> {
 }
 
 /// Converts an expression node.
-pub fn expr_from_node(src: &str, node: Node) -> Result<Expr, String> {
+pub(crate) fn expr_from_node(src: &str, node: Node) -> Result<Expr, String> {
     let field =
         |name: &str| node.child_by_field_name(name).ok_or_else(|| format!("`{}` lacks its {name}", text(src, node)));
     Ok(match node.kind() {
@@ -424,7 +424,7 @@ pub fn expr_from_node(src: &str, node: Node) -> Result<Expr, String> {
 }
 
 /// Converts a statement node (`if`, `return`, assignment, block).
-pub fn stmt_from_node(src: &str, node: Node) -> Result<Stmt, String> {
+pub(crate) fn stmt_from_node(src: &str, node: Node) -> Result<Stmt, String> {
     Ok(match node.kind() {
         "if_statement" => {
             let cond = node.child_by_field_name("condition").ok_or("`if` without condition")?;

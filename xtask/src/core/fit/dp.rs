@@ -11,7 +11,7 @@
 
 /// How the labels of consecutive segments may relate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Order {
+pub(crate) enum Order {
     /// Each segment's label index is strictly below the previous one's.
     Decreasing,
     /// Any labels, equal ones included.
@@ -21,9 +21,9 @@ pub enum Order {
 /// An optimal partition: its cost and its segments as (end group,
 /// exclusive; label).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Partition {
-    pub cost: f64,
-    pub segments: Vec<(usize, usize)>,
+pub(crate) struct Partition {
+    pub(crate) cost: f64,
+    pub(crate) segments: Vec<(usize, usize)>,
 }
 
 /// For every segment count `m` in `1..=max_segments`, the best partition
@@ -31,7 +31,7 @@ pub struct Partition {
 /// the cost of groups `[0, i)` at label `k`; `valid(j, i)` says whether
 /// groups `[j, i)` may form a segment. Ties keep the first candidate found
 /// (smaller cut, then the label the order visits first).
-pub fn partitions(
+pub(crate) fn partitions(
     prefix: &[Vec<f64>],
     max_segments: usize,
     order: Order,
@@ -117,7 +117,7 @@ fn first_min(values: &[f64]) -> Option<(usize, f64)> {
 
 /// Cumulative costs: `prefix[i][k]` is the sum of `cost(group, k)` over the
 /// first `i` groups.
-pub fn prefix_costs<G>(groups: &[G], labels: usize, cost: impl Fn(&G, usize) -> f64) -> Vec<Vec<f64>> {
+pub(crate) fn prefix_costs<G>(groups: &[G], labels: usize, cost: impl Fn(&G, usize) -> f64) -> Vec<Vec<f64>> {
     let mut prefix = vec![vec![0.0; labels]; groups.len() + 1];
     for (i, g) in groups.iter().enumerate() {
         let row: Vec<f64> = (0..labels).map(|k| prefix[i][k] + cost(g, k)).collect();

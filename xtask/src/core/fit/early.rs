@@ -24,21 +24,21 @@ const COST_EPSILON: f64 = 1e-9;
 
 /// The early returns a rule evaluates, with the constants they compare with.
 #[derive(Clone, Debug, Default)]
-pub struct EarlyReturns {
-    pub conditions: Vec<Expr>,
+pub(crate) struct EarlyReturns {
+    pub(crate) conditions: Vec<Expr>,
     /// Current values of the tuning constants.
-    pub constants: BTreeMap<String, i64>,
+    pub(crate) constants: BTreeMap<String, i64>,
     /// The target measured is a low-parallelism one.
-    pub low: bool,
+    pub(crate) low: bool,
 }
 
 impl EarlyReturns {
-    pub fn from_model(model: &Model, low: bool) -> EarlyReturns {
+    pub(crate) fn from_model(model: &Model, low: bool) -> EarlyReturns {
         EarlyReturns { conditions: model.early_returns.clone(), constants: model.constants.clone(), low }
     }
 
     /// Whether an early return fires for `row` under `constants`.
-    pub fn fires(&self, row: &Row, constants: &BTreeMap<String, i64>) -> bool {
+    pub(crate) fn fires(&self, row: &Row, constants: &BTreeMap<String, i64>) -> bool {
         let lookup = |name: &str| -> Option<i64> {
             if name == "lowParallelism" {
                 return Some(i64::from(self.low));

@@ -21,9 +21,8 @@ mod strategy;
 #[cfg(test)]
 mod tests;
 
-pub use early::EarlyReturns;
-pub use readable::{readable, readable_threshold, Readable};
-pub use strategy::{evaluate, fit, oracle, outcomes, recommend, Evaluation, Fitted, ShapeOutcome, Strategy};
+pub(crate) use early::EarlyReturns;
+pub(crate) use strategy::{evaluate, oracle, outcomes, recommend, Evaluation, ShapeOutcome, Strategy};
 
 use crate::core::cpp::rules::{Env, Expr, Stmt};
 use crate::core::results::{CandidateStatus, Measurement, Results};
@@ -46,7 +45,7 @@ const UNMEASURED_FACTOR: f64 = 2.0;
 
 /// The values the current ladder uses (its high-parallelism ones), so that
 /// a fitted rule can keep them where no swept limit does better.
-pub fn ladder_specs(stmts: &[Stmt], low: bool) -> Vec<LimitSpec> {
+pub(crate) fn ladder_specs(stmts: &[Stmt], low: bool) -> Vec<LimitSpec> {
     let spec = |e: &Expr| spec_of(e, low);
     fn spec_of(e: &Expr, low: bool) -> Option<LimitSpec> {
         match e {
@@ -81,7 +80,7 @@ pub fn ladder_specs(stmts: &[Stmt], low: bool) -> Vec<LimitSpec> {
 
 /// What a strategy decides for a shape.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// The current code's decision (the baseline measurement).
     Baseline,
     Limit(LimitSpec),
@@ -89,30 +88,30 @@ pub enum Choice {
 
 /// One shape of one heuristic, with its runtimes at every measured limit.
 #[derive(Clone, Debug)]
-pub struct Row {
+pub(crate) struct Row {
     /// Index into `Results::shapes`.
-    pub shape: usize,
-    pub output: i64,
-    pub reduction: i64,
+    pub(crate) shape: usize,
+    pub(crate) output: i64,
+    pub(crate) reduction: i64,
     /// The reduction dim the walk starts with (for clamped limits).
-    pub start_tile: i64,
-    pub env: Env,
-    pub baseline: f64,
-    pub baseline_noise: f64,
-    pub baseline_n: usize,
+    pub(crate) start_tile: i64,
+    pub(crate) env: Env,
+    pub(crate) baseline: f64,
+    pub(crate) baseline_noise: f64,
+    pub(crate) baseline_n: usize,
     /// By index into `Table::limits`.
-    pub runtime: Vec<Option<f64>>,
-    pub noise: Vec<f64>,
-    pub n: Vec<usize>,
+    pub(crate) runtime: Vec<Option<f64>>,
+    pub(crate) noise: Vec<f64>,
+    pub(crate) n: Vec<usize>,
     /// Log runtime, with missing measurements imputed pessimistically.
-    pub cost: Vec<f64>,
+    pub(crate) cost: Vec<f64>,
     /// Whether the column gives the split the current code gives.
-    pub baseline_split: Vec<bool>,
+    pub(crate) baseline_split: Vec<bool>,
 }
 
 impl Row {
     /// Runtime of a choice; `None` when that limit was not measured.
-    pub fn runtime_of(&self, limits: &[LimitSpec], choice: Choice) -> Option<f64> {
+    pub(crate) fn runtime_of(&self, limits: &[LimitSpec], choice: Choice) -> Option<f64> {
         match choice {
             Choice::Baseline => Some(self.baseline),
             Choice::Limit(l) => column(limits, l).and_then(|k| self.runtime[k]),
@@ -120,7 +119,7 @@ impl Row {
     }
 
     /// Limits that do not regress this shape beyond noise.
-    pub fn allowed(&self, k: usize) -> bool {
+    pub(crate) fn allowed(&self, k: usize) -> bool {
         match self.runtime[k] {
             Some(r) => {
                 let t = noise_threshold(self.baseline_noise, self.baseline_n, self.noise[k], self.n[k]);
@@ -133,15 +132,15 @@ impl Row {
 
 /// The measurements of one heuristic's shapes, ready for fitting.
 #[derive(Clone, Debug)]
-pub struct Table {
-    pub heuristic: Heuristic,
+pub(crate) struct Table {
+    pub(crate) heuristic: Heuristic,
     /// The fitting's columns: measured limits and the current ladder's values.
-    pub limits: Vec<LimitSpec>,
-    pub rows: Vec<Row>,
+    pub(crate) limits: Vec<LimitSpec>,
+    pub(crate) rows: Vec<Row>,
     /// Shapes left out, with why.
-    pub excluded: Vec<(usize, String)>,
+    pub(crate) excluded: Vec<(usize, String)>,
     /// Measurements imputed because a limit failed for a shape.
-    pub imputed: Vec<(usize, i64)>,
+    pub(crate) imputed: Vec<(usize, i64)>,
 }
 
 /// One measured configuration of a shape: its split and what it cost.
@@ -162,7 +161,7 @@ struct Known {
 /// of a measured candidate or of the baseline. That is what lets a rule keep
 /// the current behaviour where no swept limit beats it. "No split" is the
 /// split whose tiles are the whole dims (limit 1).
-pub fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> Table {
+pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> Table {
     use crate::core::decide::tile_sizes;
     let measured: Vec<i64> =
         results.candidates.iter().filter(|c| c.status == CandidateStatus::Ok).filter_map(|c| c.limit).collect();
@@ -255,19 +254,19 @@ pub fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> 
 
 /// Fitting parameters.
 #[derive(Clone, Debug)]
-pub struct Params {
-    pub max_rungs: usize,
-    pub folds: usize,
+pub(crate) struct Params {
+    pub(crate) max_rungs: usize,
+    pub(crate) folds: usize,
     /// `<` or `<=` in the file's ladder, for readable thresholds.
-    pub inclusive: bool,
+    pub(crate) inclusive: bool,
     /// Whether the ladder may use `reductionSize` splits.
-    pub allow_2d: bool,
+    pub(crate) allow_2d: bool,
 }
 
 /// What a pinned shape may get.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Pin {
+pub(crate) enum Pin {
     /// A limit that does not regress it beyond noise, by the sweep's data.
     NoRegression,
     /// The split the current code gives it (validation measured a
@@ -276,7 +275,7 @@ pub enum Pin {
 }
 
 /// Pinned shapes (by `Row::shape`).
-pub type Pins = BTreeMap<usize, Pin>;
+pub(crate) type Pins = BTreeMap<usize, Pin>;
 
 /// Cost of a row at limit index `k`; a pinned row pays a large penalty for
 /// a limit its pin forbids (when some limit satisfies it).
@@ -294,7 +293,7 @@ fn row_cost(row: &Row, k: usize, pins: &Pins) -> f64 {
 }
 
 /// The column of limit `l` among `limits`.
-pub fn column(limits: &[LimitSpec], l: LimitSpec) -> Option<usize> {
+pub(crate) fn column(limits: &[LimitSpec], l: LimitSpec) -> Option<usize> {
     limits.iter().position(|&x| x == l)
 }
 

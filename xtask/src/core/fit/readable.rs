@@ -7,19 +7,19 @@
 /// closest (geometrically) to the middle of the gap. With `inclusive` the
 /// comparison is `x <= t`, so `lo <= t < hi`, and `t` is returned as the
 /// exclusive bound `t + 1`.
-pub fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
+pub(crate) fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
     readable(lo, hi, inclusive, Readable::PowersOfTwo)
 }
 
 /// How a threshold should read: output sizes as products of powers of two
 /// (`128 * 128`), reduction sizes as round decimals (`50000`), as in IREE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Readable {
+pub(crate) enum Readable {
     PowersOfTwo,
     Decimal,
 }
 
-pub fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable) -> i64 {
+pub(crate) fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable) -> i64 {
     let (a, b) = if inclusive { (lo, hi - 1) } else { (lo + 1, hi) };
     let fits = |t: i64| a <= t && t <= b;
     let mid = ((a.max(1) as f64).ln() + (b.max(1) as f64).ln()) / 2.0;

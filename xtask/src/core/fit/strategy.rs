@@ -39,7 +39,7 @@ const MAX_FOLDS: usize = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// The code as it is.
     Baseline,
     /// One limit for every shape (early returns as they are).
@@ -61,7 +61,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 8] = [
+    pub(crate) const ALL: [Strategy; 8] = [
         Strategy::Baseline,
         Strategy::SingleLimit,
         Strategy::OriginalToolkit,
@@ -72,7 +72,7 @@ impl Strategy {
         Strategy::Ladder2dEarlySafe,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Strategy::Baseline => "baseline (current code)",
             Strategy::SingleLimit => "best single limit",
@@ -88,15 +88,12 @@ impl Strategy {
 
 /// A fitted strategy: a rule (none for the baseline).
 #[derive(Clone, Debug)]
-pub struct Fitted {
-    pub strategy: Strategy,
-    pub rule: Option<Rule>,
-    /// Shapes the fit was told not to regress.
-    pub pins: Pins,
+pub(crate) struct Fitted {
+    pub(crate) rule: Option<Rule>,
 }
 
 impl Fitted {
-    pub fn choose(&self, row: &Row, er: &EarlyReturns) -> Choice {
+    pub(crate) fn choose(&self, row: &Row, er: &EarlyReturns) -> Choice {
         match &self.rule {
             None => Choice::Baseline,
             Some(rule) => choose(rule, row, er),
@@ -150,7 +147,7 @@ fn fit_rule(
 /// Fits a strategy. `pins` are shapes that must not regress (validation's
 /// refinement passes the ones it saw regress); the repairing strategies add
 /// every shape they regress and refit, up to five times.
-pub fn fit(
+pub(crate) fn fit(
     strategy: Strategy,
     rows: &[&Row],
     limits: &[LimitSpec],
@@ -176,7 +173,7 @@ pub fn fit(
             rule = fit_rule(strategy, rows, limits, er, params, &pins);
         }
     }
-    Fitted { strategy, rule, pins }
+    Fitted { rule }
 }
 
 /// The original toolkit's method, as its documentation describes it.
@@ -243,32 +240,32 @@ fn round_to_square(v: i64) -> i64 {
 
 /// How a strategy does, fitted on all shapes and cross-validated.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub strategy: Strategy,
-    pub name: String,
+pub(crate) struct Evaluation {
+    pub(crate) strategy: Strategy,
+    pub(crate) name: String,
     /// Geomean speedup over the baseline, fitted on all shapes.
-    pub fitted_geomean: f64,
+    pub(crate) fitted_geomean: f64,
     /// Geomean speedup over the baseline on held-out shapes (k-fold).
-    pub cv_geomean: f64,
+    pub(crate) cv_geomean: f64,
     /// Worst per-shape speedup (below 1: a regression), held out.
-    pub cv_worst: f64,
+    pub(crate) cv_worst: f64,
     /// Worst per-shape speedup, fitted.
-    pub fitted_worst: f64,
+    pub(crate) fitted_worst: f64,
     /// Shapes regressed beyond noise by the fitted rule.
-    pub fitted_regressions: usize,
+    pub(crate) fitted_regressions: usize,
     /// Fraction of the oracle's log-gain captured, held out.
-    pub cv_oracle_fraction: f64,
-    pub fitted_oracle_fraction: f64,
+    pub(crate) cv_oracle_fraction: f64,
+    pub(crate) fitted_oracle_fraction: f64,
 }
 
 /// Per-shape outcome of a rule.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ShapeOutcome {
-    pub shape: usize,
-    pub choice: Choice,
-    pub runtime: Option<f64>,
-    pub speedup: Option<f64>,
-    pub regressed: bool,
+pub(crate) struct ShapeOutcome {
+    pub(crate) shape: usize,
+    pub(crate) choice: Choice,
+    pub(crate) runtime: Option<f64>,
+    pub(crate) speedup: Option<f64>,
+    pub(crate) regressed: bool,
 }
 
 fn outcome(row: &Row, limits: &[LimitSpec], choice: Choice) -> ShapeOutcome {
@@ -285,7 +282,7 @@ fn outcome(row: &Row, limits: &[LimitSpec], choice: Choice) -> ShapeOutcome {
 }
 
 /// The best measured choice per shape.
-pub fn oracle(row: &Row, limits: &[LimitSpec]) -> (Choice, f64) {
+pub(crate) fn oracle(row: &Row, limits: &[LimitSpec]) -> (Choice, f64) {
     let mut best = (Choice::Baseline, row.baseline);
     for (k, r) in row.runtime.iter().enumerate() {
         if let Some(v) = r {
@@ -297,7 +294,7 @@ pub fn oracle(row: &Row, limits: &[LimitSpec]) -> (Choice, f64) {
     best
 }
 
-pub fn outcomes(table: &Table, fitted: &Fitted, er: &EarlyReturns) -> Vec<ShapeOutcome> {
+pub(crate) fn outcomes(table: &Table, fitted: &Fitted, er: &EarlyReturns) -> Vec<ShapeOutcome> {
     table.rows.iter().map(|r| outcome(r, &table.limits, fitted.choose(r, er))).collect()
 }
 
@@ -307,7 +304,7 @@ fn log_speedups(outs: &[ShapeOutcome]) -> Vec<f64> {
 }
 
 /// Fits every strategy on all rows and by k-fold cross-validation.
-pub fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: &Pins) -> Vec<(Evaluation, Fitted)> {
+pub(crate) fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: &Pins) -> Vec<(Evaluation, Fitted)> {
     let all: Vec<&Row> = table.rows.iter().collect();
     let oracle_logs: Vec<f64> = table.rows.iter().map(|r| (r.baseline / oracle(r, &table.limits).1).ln()).collect();
     let oracle_sum: f64 = oracle_logs.iter().sum();
@@ -354,7 +351,7 @@ pub fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: &Pins) 
 /// The recommendation: the best cross-validated geomean among strategies
 /// whose fitted rule regresses no shape beyond noise (the baseline itself
 /// when nothing beats it).
-pub fn recommend(evals: &[(Evaluation, Fitted)]) -> usize {
+pub(crate) fn recommend(evals: &[(Evaluation, Fitted)]) -> usize {
     let mut best = evals.iter().position(|(e, _)| e.strategy == Strategy::Baseline).unwrap_or(0);
     for (i, (e, f)) in evals.iter().enumerate() {
         if f.rule.is_none() || e.fitted_regressions > 0 {

@@ -1,6 +1,7 @@
 //! Fitting on synthetic tables whose truth is known.
 
 use super::ladder::fit_ladder;
+use super::readable::{readable, readable_threshold, Readable};
 use super::strategy::original_toolkit;
 use super::*;
 use crate::core::stats::Rng;

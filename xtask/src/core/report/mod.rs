@@ -10,8 +10,7 @@
 mod patch;
 mod validation;
 
-pub use patch::{commit_body, pr_description, subject};
-pub use validation::{part6, table as ab_table};
+pub(crate) use patch::{commit_body, pr_description, subject};
 
 use crate::core::analysis::{choice_name, Analysis, HeuristicAnalysis};
 use crate::core::numfmt::{pct as fmt_pct, short as short_n, us as fmt_us, x as fmt_x};
@@ -89,7 +88,7 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
 }
 
 /// Renders `report.md`.
-pub fn markdown(a: &Analysis) -> String {
+pub(crate) fn markdown(a: &Analysis) -> String {
     let mut out = String::new();
     summary(&mut out, a);
     part1_limits(&mut out, a);

@@ -12,7 +12,7 @@ use crate::core::workload::Heuristic;
 use std::fmt::Write;
 
 /// The patch's subject line.
-pub fn subject(h: Heuristic) -> String {
+pub(crate) fn subject(h: Heuristic) -> String {
     format!("[DispatchCreation] Retune {h} split-reduction limits from measurements")
 }
 
@@ -23,7 +23,7 @@ fn limits(results: &Results) -> Vec<String> {
 
 /// The commit message body of `patch`; `updates_tests` says whether the
 /// patch also rewrites lit tests' pinned results.
-pub fn commit_body(
+pub(crate) fn commit_body(
     results: &Results,
     a: &Analysis,
     v: &Validation,
@@ -96,7 +96,7 @@ pub fn commit_body(
 }
 
 /// The PR description of all the run's patches.
-pub fn pr_description(results: &Results, a: &Analysis, v: &Validation, patches: &[HeuristicPatch]) -> String {
+pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, patches: &[HeuristicPatch]) -> String {
     let mut md = format!("# Retune split-reduction heuristics (`{}`)\n\n", results.run);
     md.push_str("## Summary\n\n");
     for p in patches {

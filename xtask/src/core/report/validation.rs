@@ -8,7 +8,7 @@ use crate::core::validation::{AbSummary, ShapeVerdict, Validation, MIN_EFFECT};
 use std::fmt::Write;
 
 /// The summary table of a patch's commit message and the report.
-pub fn table(s: &AbSummary) -> String {
+pub(crate) fn table(s: &AbSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -34,7 +34,7 @@ pub fn table(s: &AbSummary) -> String {
 }
 
 /// Part 6 of the report.
-pub fn part6(v: &Validation) -> String {
+pub(crate) fn part6(v: &Validation) -> String {
     let mut out = String::new();
     let last = v.rounds.last();
     let _ = writeln!(

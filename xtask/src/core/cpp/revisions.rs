@@ -2,11 +2,22 @@
 //! `IREE_GIT_DIR` points at an IREE git directory, on every revision of the
 //! real heuristic file since the ladder appeared (4b57016a5c).
 
-use crate::common::*;
+use super::{line_of, patch, CppFile, FunctionNames, LadderStyle, Site};
+use crate::core::difftext;
+use crate::core::workload::Heuristic;
 use std::collections::BTreeMap;
-use xtask::core::cpp::{patch, CppFile, FunctionNames, LadderStyle, Site};
-use xtask::core::difftext;
-use xtask::core::workload::Heuristic;
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Output of a git command that must succeed.
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
 
 const HEURISTIC_FILE: &str = "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp";
 
@@ -14,7 +25,7 @@ const HEURISTIC_FILE: &str = "compiler/src/iree/compiler/DispatchCreation/SetSpl
 fn owned_lines(src: &str, site: &Site) -> Vec<(usize, usize)> {
     site.owned_ranges()
         .into_iter()
-        .map(|r| (xtask::core::cpp::line_of(src, r.start), xtask::core::cpp::line_of(src, r.end)))
+        .map(|r| (line_of(src, r.start), line_of(src, r.end)))
         .collect()
 }
 
@@ -110,12 +121,11 @@ fn patcher_handles_both_fixture_styles() {
 }
 
 #[test]
+#[ignore = "needs IREE_GIT_DIR, an iree-org/iree git directory: IREE_GIT_DIR=~/iree/.git cargo test patcher -- --ignored"]
 fn patcher_handles_every_real_iree_revision() {
-    let Some(dir) = std::env::var_os("IREE_GIT_DIR") else {
-        eprintln!("NOTICE: IREE_GIT_DIR is unset: skipping the patcher test on real IREE revisions");
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
+    let dir = std::env::var_os("IREE_GIT_DIR")
+        .map(PathBuf::from)
+        .expect("set IREE_GIT_DIR to an iree-org/iree git directory (`~/iree/.git`)");
     let log = git_out(&dir, &["log", "--format=%H", "--reverse", "4b57016a5c^..HEAD", "--", HEURISTIC_FILE]);
     let revisions: Vec<&str> = log.lines().collect();
     assert!(revisions.len() >= 15, "expected at least 15 revisions, found {}", revisions.len());
