@@ -175,3 +175,21 @@ convbfp16 -n 16 -c 64 -H 56 -W 56 -k 256 -y 1 -x 1 -p 0 -q 0 -u 1 -v 1 -l 1 -j 1
 gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100
 gemmfp16 --a_w 768 --a_h 16384 --b_w 768 -t 1 --iter 100
 ";
+
+/// A command's output as a snapshot shows it: the test's temporary
+/// directory, durations and keys (which hold paths) replaced by
+/// placeholders, so that the snapshot changes only when the text does.
+pub fn redact(env: &Env, text: &str) -> String {
+    let mut out = text.replace(&env.root().display().to_string(), "[TMP]");
+    out = out.replace(&workspace().display().to_string(), "[WORKSPACE]");
+    let rules = [
+        (r"\d+(\.\d+)? (s|ms)\b", "[TIME]"),
+        (r"in \d+ ms", "in [TIME]"),
+        (r"key [0-9a-f]{12}", "key [KEY]"),
+        (r"\d+\.\d GB", "[SIZE]"),
+    ];
+    for (pattern, with) in rules {
+        out = regex::Regex::new(pattern).unwrap().replace_all(&out, with).into_owned();
+    }
+    out
+}

@@ -27,6 +27,7 @@ fn doctor_passes_a_good_setup_and_names_the_fix_for_each_broken_one() {
     let env = fixture(true, "");
     let (good, out) = doctor(&env, &[]);
     assert!(good, "{out}");
+    insta::assert_snapshot!("cli_doctor", redact(&env, &out));
     for name in [
         "checkout",
         "build dir",

@@ -6,4 +6,5 @@ mod analyze;
 mod common;
 mod doctor;
 mod sweep;
+mod tidy;
 mod validate;

@@ -90,7 +90,7 @@ fn quick_sweep_measures_every_candidate_and_leaves_the_user_tree_alone() {
     }
 }
 
-/// Lines of the journal as (event, candidate, key).
+/// Lines of the journal as (event, candidate or step, key).
 fn journal(run: &std::path::Path) -> Vec<(String, String, String)> {
     std::fs::read_to_string(run.join("journal.jsonl"))
         .unwrap()
@@ -98,8 +98,18 @@ fn journal(run: &std::path::Path) -> Vec<(String, String, String)> {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            (s("event"), s("candidate"), s("key"))
+            let what = if v["step"].is_string() { s("step") } else { s("candidate") };
+            (s("event"), what, s("key"))
         })
+        .collect()
+}
+
+/// Candidates the journal records as finished.
+fn done(records: &[(String, String, String)]) -> Vec<(String, String)> {
+    records
+        .iter()
+        .filter(|(e, c, _)| e == "done" && (c == "baseline" || c.starts_with("limit-")))
+        .map(|(_, c, k)| (c.clone(), k.clone()))
         .collect()
 }
 
@@ -143,8 +153,7 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
     let stderr_first: String =
         BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n");
     let before = journal(&run);
-    let finished: Vec<String> =
-        before.iter().filter(|(e, _, _)| e == "candidate_done").map(|(_, c, _)| c.clone()).collect();
+    let finished: Vec<String> = done(&before).into_iter().map(|(c, _)| c).collect();
     assert_eq!(finished, ["baseline", "limit-1"], "{stderr_first}");
     let results_before: Vec<(String, std::time::SystemTime)> = finished
         .iter()
@@ -166,15 +175,14 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
         assert_eq!(&std::fs::metadata(&p).unwrap().modified().unwrap(), mtime);
     }
     // The journal kept every earlier record, in order, and gained one
-    // `candidate_done` per remaining candidate: nothing lost or duplicated.
+    // `done` per remaining candidate: nothing lost or duplicated.
     let after = journal(&run);
     assert_eq!(&after[..before.len()], &before[..]);
-    let mut done: Vec<(String, String)> =
-        after.iter().filter(|(e, _, _)| e == "candidate_done").map(|(_, c, k)| (c.clone(), k.clone())).collect();
+    let mut done = done(&after);
     let total = done.len();
     done.sort();
     done.dedup();
-    assert_eq!(done.len(), total, "duplicated candidate_done records");
+    assert_eq!(done.len(), total, "duplicated `done` records");
     assert_eq!(total, 5);
 
     let results = read_json(&run.join("results.json"));

@@ -13,8 +13,10 @@ fn sweep_analyze_validate_apply_end_to_end() {
     let env = fixture(true, "");
     let patches_dir = patches(&env);
     let pd = patches_dir.to_str().unwrap().to_string();
-    ok(xtask(&env, &["sweep", "--quick"]));
-    ok(xtask(&env, &["analyze"]));
+    let sweep = ok(xtask(&env, &["sweep", "--quick"]));
+    insta::assert_snapshot!("cli_sweep", redact(&env, &sweep));
+    let analyze = ok(xtask(&env, &["analyze"]));
+    insta::assert_snapshot!("cli_analyze", redact(&env, &analyze));
 
     // Without --update-tests the patch moves pinned results: not ready, and
     // the verdict names the tests.
@@ -24,6 +26,7 @@ fn sweep_analyze_validate_apply_end_to_end() {
 
     let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
     assert!(err.contains("verdict: ready"), "{err}");
+    insta::assert_snapshot!("cli_validate", redact(&env, &err));
     let run = env.runs().join("conv_weight_backward");
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("**Verdict: ready**"), "{report}");
@@ -102,6 +105,7 @@ fn sweep_analyze_validate_apply_end_to_end() {
         stdout.contains("branch: tune/conv_weight_backward/patch") && stdout.contains("conv_weight_backward.md"),
         "{stdout}"
     );
+    insta::assert_snapshot!("cli_apply", redact(&env, &stdout));
     assert_eq!(git_out(&env.repo, &["branch", "--show-current"]).trim(), "tune/conv_weight_backward/patch");
     assert_eq!(git_out(&env.repo, &["rev-list", "--count", "main..HEAD"]).trim(), files.len().to_string());
     // A second apply finds it applied.
@@ -137,8 +141,8 @@ fn true_speedup(env: &Env, shapes: &[String]) -> f64 {
             .output()
             .unwrap();
         assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
-        let rows =
-            xtask::testkit::parse_boo_csv(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
+        let rows = xtask::testkit::parse_boo_csv(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean")
+            .unwrap();
         times.push(rows.into_iter().map(|r| r.value.unwrap()).collect::<Vec<f64>>());
     }
     let logs: Vec<f64> = times[0].iter().zip(&times[1]).map(|(b, p)| (b / p).ln()).collect();

@@ -8,7 +8,7 @@
 //! per-candidate rebuild of at most 1.3x the floor.
 
 use crate::cli::BuildBenchArgs;
-use crate::config;
+use crate::config::{self, Config};
 use crate::core::cpp::patch;
 use crate::infra::fixture::{self, Options};
 use crate::infra::git;
@@ -40,64 +40,13 @@ fn median(v: Vec<f64>) -> f64 {
 
 pub(crate) fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
     let root = args.dir.clone().unwrap_or_else(|| workspace.join("target/build-bench"));
-    if root.exists() {
-        std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear `{}`", root.display()))?;
-    }
-    let options = Options { build: false, ..Options::default() };
-    let fx = fixture::materialize(workspace, &root, &options)?;
-    let mut cfg = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
-    cfg.target.iree = fx.repo.clone();
-    cfg.build.dir = Some(fx.build.clone());
-    cfg.build.work_dir = Some(root.join("iree-build-tune"));
-    let targets = cfg.build.targets.clone();
+    let (fx, cfg) = scratch(workspace, &root)?;
     let log = root.join("build-bench.log");
-
     eprintln!("cold build of the fixture (compiler cache off)...");
     let cold = timed_build(&fx.build, &[], &log, true)?;
-
-    eprintln!("floor: touch the heuristic file, rebuild {} (3 times)...", targets.join(", "));
-    let heuristic = fx.repo.join(&cfg.target.heuristic_file);
-    let mut floors = Vec::new();
-    for _ in 0..3 {
-        let f = std::fs::File::options().write(true).open(&heuristic)?;
-        f.set_modified(SystemTime::now())?;
-        drop(f);
-        floors.push(timed_build(&fx.build, &targets, &log, true)?);
-    }
-    let floor = median(floors);
-
+    let floor = floor(&fx, &cfg, &log)?;
     eprintln!("build slot: first build, then {} candidates...", args.candidates);
-    let repo = git::open(&fx.repo)?;
-    let base = git::resolve(&repo, "HEAD")?;
-    let source = git::read_file(&repo, base, &cfg.target.heuristic_file)?;
-    let sites = locate_sites(&cfg, &source)?;
-    git::set_branch(&repo, "tune/build-bench/baseline", base)?;
-    let station = Station::open(&cfg, &repo, 0, "tune/build-bench/baseline")?;
-    let first = station.build(base, &log)?;
-    if !first.ok {
-        bail!("the slot's first build failed; see `{}`", log.display());
-    }
-    let slot_first = first.seconds;
-    // Candidates are timed with the compiler cache off, like the floor: the
-    // comparison is about what gets rebuilt, not about cache hits (a rerun
-    // of a sweep would otherwise hit ccache for every patched file).
-    std::env::set_var("CCACHE_DISABLE", "1");
-    let limits = [1i64, 64, 128, 256, 8, 16, 32, 512, 1024, 2048];
-    let mut per_candidate = Vec::new();
-    for &limit in limits.iter().cycle().take(args.candidates as usize) {
-        let edits: Vec<patch::Edit> = sites.iter().flat_map(|s| patch::fixed_limit_edits(&source, s, limit)).collect();
-        let patched = patch::apply_checked(&source, &sites, &edits).map_err(|e| anyhow::anyhow!(e))?;
-        // A fresh commit per measurement, so repeated limits still rebuild.
-        let message = format!("build-bench limit {limit} #{}\n", per_candidate.len());
-        let commit = git::commit_file(&repo, base, &cfg.target.heuristic_file, &patched, &message)?;
-        let built = station.build(commit, &log)?;
-        if !built.ok {
-            bail!("candidate build failed; see `{}`", log.display());
-        }
-        let seconds = built.seconds;
-        eprintln!("  limit {limit}: {seconds:.2} s");
-        per_candidate.push(seconds);
-    }
+    let (slot_first, per_candidate) = slot_rebuilds(&fx, &cfg, &log, args.candidates as usize)?;
     let rebuild = median(per_candidate.clone());
     println!("fixture build cost ({} filler units, {}):", cache_units(&fx.build), fx.build.display());
     println!("  cold build (ccache off)          {cold:>8.2} s");
@@ -111,6 +60,75 @@ pub(crate) fn run(workspace: &Path, args: &BuildBenchArgs) -> Result<()> {
     println!("  per-candidate / floor            {:>8.2}x  (target <= 1.30x)", rebuild / floor);
     println!("  cold / floor                     {:>8.2}x  (fixture requirement >= 10x)", cold / floor);
     Ok(())
+}
+
+/// A fresh fixture (configured, not built) under `root`, and the fixture's
+/// configuration pointed at it.
+fn scratch(workspace: &Path, root: &Path) -> Result<(fixture::Fixture, Config)> {
+    if root.exists() {
+        std::fs::remove_dir_all(root).with_context(|| format!("cannot clear `{}`", root.display()))?;
+    }
+    let options = Options { build: false, ..Options::default() };
+    let fx = fixture::materialize(workspace, root, &options)?;
+    let mut cfg = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
+    cfg.target.iree = fx.repo.clone();
+    cfg.build.dir = Some(fx.build.clone());
+    cfg.build.work_dir = Some(root.join("iree-build-tune"));
+    Ok((fx, cfg))
+}
+
+/// The floor: touch the heuristic file and rebuild the targets in the
+/// user's build directory (median of three).
+fn floor(fx: &fixture::Fixture, cfg: &Config, log: &Path) -> Result<f64> {
+    let targets = &cfg.build.targets;
+    eprintln!("floor: touch the heuristic file, rebuild {} (3 times)...", targets.join(", "));
+    let heuristic = fx.repo.join(&cfg.target.heuristic_file);
+    let mut floors = Vec::new();
+    for _ in 0..3 {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&heuristic)
+            .with_context(|| format!("cannot open `{}`", heuristic.display()))?;
+        f.set_modified(SystemTime::now()).with_context(|| format!("cannot touch `{}`", heuristic.display()))?;
+        drop(f);
+        floors.push(timed_build(&fx.build, targets, log, true)?);
+    }
+    Ok(median(floors))
+}
+
+/// A build slot's first build, then `count` candidate rebuilds in it:
+/// (first build seconds, seconds per candidate).
+fn slot_rebuilds(fx: &fixture::Fixture, cfg: &Config, log: &Path, count: usize) -> Result<(f64, Vec<f64>)> {
+    let repo = git::open(&fx.repo)?;
+    let base = git::resolve(&repo, "HEAD")?;
+    let source = git::read_file(&repo, base, &cfg.target.heuristic_file)?;
+    let sites = locate_sites(cfg, &source)?;
+    git::set_branch(&repo, "tune/build-bench/baseline", base)?;
+    let station = Station::open(cfg, &repo, 0, "tune/build-bench/baseline")?;
+    let first = station.build(base, log)?;
+    if !first.ok {
+        bail!("the slot's first build failed; see `{}`", log.display());
+    }
+    // Candidates are timed with the compiler cache off, like the floor: the
+    // comparison is about what gets rebuilt, not about cache hits (a rerun
+    // of a sweep would otherwise hit ccache for every patched file).
+    std::env::set_var("CCACHE_DISABLE", "1");
+    let limits = [1i64, 64, 128, 256, 8, 16, 32, 512, 1024, 2048];
+    let mut per_candidate = Vec::new();
+    for &limit in limits.iter().cycle().take(count) {
+        let edits: Vec<patch::Edit> = sites.iter().flat_map(|s| patch::fixed_limit_edits(&source, s, limit)).collect();
+        let patched = patch::apply_checked(&source, &sites, &edits).map_err(|e| anyhow::anyhow!(e))?;
+        // A fresh commit per measurement, so repeated limits still rebuild.
+        let message = format!("build-bench limit {limit} #{}\n", per_candidate.len());
+        let commit = git::commit_file(&repo, base, &cfg.target.heuristic_file, &patched, &message)?;
+        let built = station.build(commit, log)?;
+        if !built.ok {
+            bail!("candidate build failed; see `{}`", log.display());
+        }
+        eprintln!("  limit {limit}: {:.2} s", built.seconds);
+        per_candidate.push(built.seconds);
+    }
+    Ok((first.seconds, per_candidate))
 }
 
 fn cache_units(build_dir: &Path) -> String {

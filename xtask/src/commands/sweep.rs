@@ -337,7 +337,7 @@ fn print_summary(results: &Results) {
     for c in results.candidates.iter().filter(|c| c.limit.is_some()) {
         let status = match c.status {
             CandidateStatus::Ok => String::new(),
-            ref other => format!("  ({other:?})"),
+            ref other => format!("  ({other})"),
         };
         match analysis::compare(results, &c.name) {
             Some(v) => eprintln!(

@@ -228,13 +228,15 @@ impl<'a> Validator<'a> {
         let log = rdir.join("patched-build.log");
         self.patched(&branch)?.build_or_fail(commit, &log, &format!("round {round}: patched"))?;
         let station = self.patched.as_ref().expect("opened above");
-        let (passed, test_log) = run_tests(self.config, station, &rdir.join("tests.log"))?;
+        let run = run_tests(self.config, station, &rdir.join("tests.log"))?;
+        let passed = run.passed;
         let mut tests = TestOutcome {
-            command: self.config.validate.test_command.clone(),
+            command: run.command,
+            portable: run.portable,
             passed,
             need_update: vec![],
             updated: vec![],
-            log: test_log,
+            log: run.log_tail,
         };
         let lit = lit_changes(self.config, station, &self.test_files)?;
         tests.need_update = lit.iter().filter(|t| !t.changes.is_empty()).map(|t| t.path.clone()).collect();
@@ -246,11 +248,11 @@ impl<'a> Validator<'a> {
             git::set_branch(&self.repo, &branch, commit)?;
             let what = format!("round {round}: patched with updated tests");
             station.build_or_fail(commit, &log, &what)?;
-            let (passed, test_log) = run_tests(self.config, station, &rdir.join("tests-updated.log"))?;
-            tests.passed = passed;
-            tests.log = test_log;
+            let run = run_tests(self.config, station, &rdir.join("tests-updated.log"))?;
+            tests.passed = run.passed;
+            tests.log = run.log_tail;
             tests.updated = tests.need_update.clone();
-            if passed {
+            if tests.passed {
                 tests.need_update.clear();
             }
         }

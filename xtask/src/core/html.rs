@@ -109,12 +109,10 @@ pub(crate) fn heatmap(results: &Results, h: &HeuristicAnalysis) -> Result<String
     Ok(svg)
 }
 
-/// Best measured limit over (outputSize, reductionSize), log-log, with the
-/// recommended rule's regions.
-pub(crate) fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> {
-    let limits = measured(results);
-    let pts: Vec<(f64, f64, Option<i64>)> = h
-        .outcomes
+/// Per shape of the heuristic: (outputSize, reductionSize, best measured
+/// limit).
+fn best_limits(results: &Results, h: &HeuristicAnalysis, limits: &[i64]) -> Vec<(f64, f64, Option<i64>)> {
+    h.outcomes
         .iter()
         .map(|o| {
             let s = &results.shapes[o.shape];
@@ -125,7 +123,14 @@ pub(crate) fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String
             let best = times.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|x| x.0);
             (s.features.output_size as f64, s.features.reduction_size as f64, best)
         })
-        .collect();
+        .collect()
+}
+
+/// Best measured limit over (outputSize, reductionSize), log-log, with the
+/// recommended rule's regions.
+pub(crate) fn regions(results: &Results, h: &HeuristicAnalysis) -> Result<String, Err> {
+    let limits = measured(results);
+    let pts = best_limits(results, h, &limits);
     let (xmin, xmax) = pts.iter().fold((f64::INFINITY, 0f64), |a, p| (a.0.min(p.0), a.1.max(p.0)));
     let (ymin, ymax) = pts.iter().fold((f64::INFINITY, 0f64), |a, p| (a.0.min(p.1), a.1.max(p.1)));
     let (xmin, xmax) = if pts.is_empty() { (1.0, 10.0) } else { (xmin / 2.0, xmax * 2.0) };

@@ -19,6 +19,8 @@ pub(crate) mod report;
 pub(crate) mod results;
 pub(crate) mod rule;
 pub(crate) mod stats;
+#[cfg(test)]
+pub(crate) mod testdata;
 pub(crate) mod validation;
 pub(crate) mod workload;
 

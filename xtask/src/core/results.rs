@@ -112,6 +112,17 @@ pub(crate) enum CandidateStatus {
     Pending,
 }
 
+impl std::fmt::Display for CandidateStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CandidateStatus::Ok => "ok",
+            CandidateStatus::BuildFailed => "build failed",
+            CandidateStatus::BenchFailed => "benchmark failed",
+            CandidateStatus::Pending => "not run",
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CandidateInfo {
     /// `baseline` or `limit-<n>`.

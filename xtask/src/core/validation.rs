@@ -305,7 +305,12 @@ pub(crate) fn summarize(v: &[ShapeVerdict], failed: Vec<usize>, rounds: usize, s
 /// The compiler's own tests in the validation build.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TestOutcome {
+    /// The command as it ran (paths of the validation build).
     pub(crate) command: String,
+    /// The same command as an upstream reviewer would type it (`build` for
+    /// the build directory), for the patch message and the PR text.
+    #[serde(default)]
+    pub(crate) portable: String,
     pub(crate) passed: bool,
     /// Test files whose pinned results the patch changes.
     pub(crate) need_update: Vec<String>,

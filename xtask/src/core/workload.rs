@@ -279,19 +279,36 @@ fn parse_conv(command: &str, args: &[String]) -> Result<Op, String> {
             other => return Err(format!("unknown convolution flag `{other}`")),
         }
     }
-    let mode = match forw {
-        1 => ConvMode::Forward,
-        2 => ConvMode::BackwardData,
-        4 => ConvMode::BackwardWeight,
-        other => {
-            return Err(format!(
-                "-F {other} combines several directions; write one line per direction \
-                 (-F 1 forward, -F 2 backward data, -F 4 backward weight)"
-            ))
-        }
+    let mode = conv_mode(forw)?;
+    let channels_last = channels_last(&layouts)?;
+    let (input, filter, pad, stride, dilation) = if spatial_dims == 3 {
+        (vec![d, h, w], vec![z, y, x], vec![pd, ph, pw], vec![sd, sh, sw], vec![dd, dh, dw])
+    } else {
+        (vec![h, w], vec![y, x], vec![ph, pw], vec![sh, sw], vec![dh, dw])
     };
+    let params =
+        ConvParams { mode, n, c, k, input, filter, pad, stride, dilation, groups: g, channels_last, element_bytes };
+    check_conv(&params)?;
+    Ok(Op::Conv(params))
+}
+
+/// MIOpen's `-F`: one direction per line.
+fn conv_mode(forw: i64) -> Result<ConvMode, String> {
+    match forw {
+        1 => Ok(ConvMode::Forward),
+        2 => Ok(ConvMode::BackwardData),
+        4 => Ok(ConvMode::BackwardWeight),
+        other => Err(format!(
+            "-F {other} combines several directions; write one line per direction \
+             (-F 1 forward, -F 2 backward data, -F 4 backward weight)"
+        )),
+    }
+}
+
+/// Whether the layouts given are channels-last (NCHW when none is given).
+fn channels_last(layouts: &[String]) -> Result<bool, String> {
     let mut channels_last = None;
-    for l in &layouts {
+    for l in layouts {
         let cl = match l.to_ascii_uppercase().as_str() {
             "NHWC" | "NDHWC" => true,
             "NCHW" | "NCDHW" => false,
@@ -305,29 +322,28 @@ fn parse_conv(command: &str, args: &[String]) -> Result<Op, String> {
         }
         channels_last = Some(cl);
     }
-    let channels_last = channels_last.unwrap_or(false);
-    let (input, filter, pad, stride, dilation) = if spatial_dims == 3 {
-        (vec![d, h, w], vec![z, y, x], vec![pd, ph, pw], vec![sd, sh, sw], vec![dd, dh, dw])
-    } else {
-        (vec![h, w], vec![y, x], vec![ph, pw], vec![sh, sw], vec![dh, dw])
-    };
-    for (name, value) in [("-n", n), ("-c", c), ("-k", k), ("-g", g)] {
+    Ok(channels_last.unwrap_or(false))
+}
+
+/// Sizes that make a convolution: positive, divisible by the groups, and a
+/// non-empty output.
+fn check_conv(p: &ConvParams) -> Result<(), String> {
+    for (name, value) in [("-n", p.n), ("-c", p.c), ("-k", p.k), ("-g", p.groups)] {
         if value <= 0 {
             return Err(format!("{name} must be positive, got {value}"));
         }
     }
-    if input.iter().chain(&filter).chain(&stride).chain(&dilation).any(|&v| v <= 0) || pad.iter().any(|&p| p < 0) {
+    let positive = p.input.iter().chain(&p.filter).chain(&p.stride).chain(&p.dilation).all(|&v| v > 0);
+    if !positive || p.pad.iter().any(|&v| v < 0) {
         return Err("spatial sizes, strides and dilations must be positive, pads non-negative".into());
     }
-    if c % g != 0 || k % g != 0 {
-        return Err(format!("-c {c} and -k {k} must both be divisible by -g {g}"));
+    if p.c % p.groups != 0 || p.k % p.groups != 0 {
+        return Err(format!("-c {} and -k {} must both be divisible by -g {}", p.c, p.k, p.groups));
     }
-    let params =
-        ConvParams { mode, n, c, k, input, filter, pad, stride, dilation, groups: g, channels_last, element_bytes };
-    if params.output_spatial().iter().any(|&o| o <= 0) {
+    if p.output_spatial().iter().any(|&o| o <= 0) {
         return Err("the filter is larger than the padded input: empty output".into());
     }
-    Ok(Op::Conv(params))
+    Ok(())
 }
 
 fn parse_gemm(command: &str, args: &[String]) -> Result<Op, String> {

@@ -15,7 +15,12 @@ use crate::infra::store;
 use anyhow::Result;
 
 /// Analyses `results` with `pins` (shapes validation saw regress).
-pub(crate) fn analyze(config: &Config, results: &Results, source: &str, pins: &Pins) -> (Analysis, Vec<HeuristicPatch>) {
+pub(crate) fn analyze(
+    config: &Config,
+    results: &Results,
+    source: &str,
+    pins: &Pins,
+) -> (Analysis, Vec<HeuristicPatch>) {
     let mut settings = inputs::settings(config);
     settings.pins = pins.clone();
     analysis::analyze(results, source, &settings)

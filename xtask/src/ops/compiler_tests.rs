@@ -13,24 +13,46 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// Runs the configured test command in the station's build; whether it
-/// passed, and its log's tail.
-pub(crate) fn run_tests(config: &Config, station: &Station, log: &Path) -> Result<(bool, String)> {
-    let slot = &station.slot;
+/// `validate.test_command` with its placeholders set to `build_dir` and
+/// `source_dir`.
+pub(crate) fn test_command(config: &Config, build_dir: &str, source_dir: &str) -> Result<Vec<String>> {
     let mut vars = BTreeMap::new();
-    vars.insert("build_dir", slot.build.display().to_string());
-    vars.insert("source_dir", slot.src.display().to_string());
+    vars.insert("build_dir", build_dir.to_string());
+    vars.insert("source_dir", source_dir.to_string());
     let tokens = shlex::split(&config.validate.test_command)
         .ok_or_else(|| anyhow::anyhow!("`validate.test_command` has unbalanced quotes"))?;
-    let argv: Vec<String> = tokens.iter().map(|t| config::expand(t, &vars)).collect::<Result<_>>()?;
+    tokens.iter().map(|t| config::expand(t, &vars)).collect()
+}
+
+/// A command line as a shell reads it.
+pub(crate) fn shell_words(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+}
+
+/// The compiler's tests in a build: how they ran, and how a reviewer would
+/// run them.
+pub(crate) struct TestRun {
+    pub(crate) passed: bool,
+    pub(crate) log_tail: String,
+    pub(crate) command: String,
+    pub(crate) portable: String,
+}
+
+/// Runs the configured test command in the station's build.
+pub(crate) fn run_tests(config: &Config, station: &Station, log: &Path) -> Result<TestRun> {
+    let slot = &station.slot;
+    let argv = test_command(config, &slot.build.display().to_string(), &slot.src.display().to_string())?;
+    let command = shell_words(&argv);
+    let portable = shell_words(&test_command(config, "build", ".")?);
     if argv.is_empty() {
-        return Ok((true, String::new()));
+        return Ok(TestRun { passed: true, log_tail: String::new(), command, portable });
     }
     let _ = std::fs::remove_file(log);
-    let mut job = Job::new(&argv[0], &slot.build, log, Duration::from_secs(config.build.timeout_s)).args(&argv[1..]);
+    let timeout = Duration::from_secs(config.build.timeout_s);
+    let mut job = Job::new(&argv[0], &slot.build, log, timeout).args(&argv[1..]);
     job.env = station.tool_env()?;
     let outcome = proc::run(&job)?;
-    Ok((outcome.success(), proc::log_tail(log, 30)))
+    Ok(TestRun { passed: outcome.success(), log_tail: proc::log_tail(log, 30), command, portable })
 }
 
 /// The lit tests' pinned results as the station's build prints them: for

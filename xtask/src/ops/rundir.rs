@@ -227,7 +227,14 @@ impl RunJournal {
 
     /// Writes `value` to `file` (under the run directory), then journals
     /// `step` as done with `key`.
-    pub(crate) fn finish<T: Serialize>(&mut self, run: &RunDir, step: &str, key: &str, file: &Path, value: &T) -> Result<()> {
+    pub(crate) fn finish<T: Serialize>(
+        &mut self,
+        run: &RunDir,
+        step: &str,
+        key: &str,
+        file: &Path,
+        value: &T,
+    ) -> Result<()> {
         store::write_json(file, value)?;
         self.append(Event::Done { step: step.to_string(), key: key.to_string(), file: run.relative(file) })
     }

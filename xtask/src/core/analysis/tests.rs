@@ -2,123 +2,13 @@
 //! both code styles, agreement of report.md with analysis.json, and reports
 //! of results with failures and gaps.
 //!
-//! The runtimes come from a small analytic GPU model evaluated on the split
-//! each candidate's limit gives (the same tile walk the compiler uses), so
-//! the best limit depends on the shape as it does on real hardware.
+//! The results are [`crate::core::testdata`]'s synthetic sweeps.
 
-use crate::core::analysis::{analyze, Analysis, HeuristicPatch, Settings};
-use crate::core::cpp::{CppFile, FunctionNames};
-use crate::core::decide::{self, Model};
+use crate::core::analysis::{analyze, Analysis, HeuristicPatch};
 use crate::core::results::*;
-use crate::core::workload::{parse_commands, Heuristic};
+use crate::core::testdata::{settings, synthetic, CURRENT, FULL, INLINE_2025};
+use crate::core::workload::Heuristic;
 use crate::core::{html, report};
-use std::collections::BTreeMap;
-
-const CURRENT: &str = include_str!(
-    "../../../../tests/fixtures/iree/compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"
-);
-const INLINE_2025: &str = include_str!(
-    "../../../../tests/fixtures/history/2025-inline/compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp"
-);
-const WORKLOAD: &str = include_str!("../../../../workloads/conv_weight_backward.txt");
-
-/// Microseconds for a shape split into `tiles` (None: not split).
-fn model_time(output: i64, dims: &[i64], tiles: Option<&[i64]>) -> f64 {
-    let reduction: i64 = dims.iter().product();
-    let s = tiles.map(|t| decide::split_factor(dims, t)).unwrap_or(1) as f64;
-    let wgs = ((output as f64) / 4096.0).ceil() * s;
-    let waves = (wgs / 608.0).ceil();
-    let per_wg = 4096f64.min(output as f64) * (reduction as f64 / s) * 2.0 / 2.0e6;
-    let partial = if s > 1.0 { s * output as f64 * 4.0 / 4.0e6 + 4.0 } else { 0.0 };
-    4.0 + waves * per_wg + partial
-}
-
-fn synthetic(source: &str, limits: &[i64]) -> Results {
-    let (shapes, _) = parse_commands(WORKLOAD);
-    let file = CppFile::parse(source);
-    let models: BTreeMap<Heuristic, Model> = Heuristic::ALL
-        .iter()
-        .map(|&h| (h, Model::from_site(&file.locate(h, &FunctionNames::iree_defaults(h)).unwrap())))
-        .collect();
-    let mut candidates = vec![info("baseline", None)];
-    candidates.extend(limits.iter().map(|&l| info(&candidate_name(Some(l)), Some(l))));
-    let shapes = shapes
-        .into_iter()
-        .enumerate()
-        .map(|(id, s)| {
-            let f = &s.features;
-            let base = decide::modelled(f, &models[&f.heuristic], false);
-            let mut decisions = BTreeMap::new();
-            let mut runs = BTreeMap::new();
-            let time = |tiles: Option<&[i64]>| model_time(f.output_size, &f.reduction_dims, tiles);
-            let t = time(base.tile_sizes.as_deref());
-            runs.insert("baseline".to_string(), sample(t));
-            decisions.insert("baseline".to_string(), base);
-            for &l in limits {
-                let d = decide::fixed(f, l);
-                runs.insert(candidate_name(Some(l)), sample(time(d.tile_sizes.as_deref())));
-                decisions.insert(candidate_name(Some(l)), d);
-            }
-            ShapeResult { id, line: s.line, command: s.command, op: s.op, features: s.features, runs, decisions }
-        })
-        .collect();
-    Results {
-        schema: SCHEMA,
-        tool_version: "test".into(),
-        run: "synthetic".into(),
-        target: TargetInfo {
-            checkout: "/nowhere".into(),
-            rev: "HEAD".into(),
-            commit: "0123456789abcdef".into(),
-            heuristic_file: "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp".into(),
-            styles: BTreeMap::new(),
-        },
-        commands: CommandsInfo { path: "w.txt".into(), sha256: "feedfacefeedface".into(), skipped: vec![] },
-        bench: BenchInfo {
-            command: "boo".into(),
-            column: "iree_boo_experimental mean".into(),
-            device: "0".into(),
-            repeats: 3,
-        },
-        heuristics: vec![Heuristic::Conv, Heuristic::Matmul],
-        candidates,
-        shapes,
-        recheck: None,
-    }
-}
-
-fn info(name: &str, limit: Option<i64>) -> CandidateInfo {
-    CandidateInfo {
-        name: name.into(),
-        limit,
-        branch: format!("tune/synthetic/{name}"),
-        commit: String::new(),
-        key: String::new(),
-        status: CandidateStatus::Ok,
-        build_seconds: None,
-        bench_seconds: None,
-        error: None,
-    }
-}
-
-/// Three repeats with a 1% deterministic spread.
-fn sample(t: f64) -> Measurement {
-    Measurement { samples: vec![t * 0.99, t, t * 1.01], dispatches: Some(1.0), ..Default::default() }
-}
-
-fn settings() -> Settings {
-    Settings {
-        pins: Default::default(),
-        low_parallelism: false,
-        folds: 5,
-        max_rungs: 6,
-        peak_flops: 0.0,
-        peak_bytes_per_s: 0.0,
-        names: Heuristic::ALL.iter().map(|&h| (h, FunctionNames::iree_defaults(h))).collect(),
-    }
-}
-
-const FULL: [i64; 10] = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 
 fn run(source: &str) -> (Results, Analysis, Vec<HeuristicPatch>) {
     let results = synthetic(source, &FULL);
@@ -222,7 +112,7 @@ fn failures_and_gaps_are_named_not_crashed_on() {
     }
     let (a, _) = analyze(&results, CURRENT, &settings());
     let md = report::markdown(&a);
-    assert!(md.contains("candidate limit-128 BuildFailed: build failed; see build.log"), "{md}");
+    assert!(md.contains("candidate limit-128 (build failed): build failed; see build.log"), "{md}");
     let line = results.shapes[3].line;
     assert!(
         md.contains(&format!("- line {line} `{}` at limit-64: compile or run error (N.A.)", results.shapes[3].command)),
@@ -231,7 +121,7 @@ fn failures_and_gaps_are_named_not_crashed_on() {
     assert!(md.contains("- shape 7 measured by no candidate"), "{md}");
     assert!(a.unmeasured_shapes.contains(&7));
     // The failed candidate is in the table, with nothing averaged in.
-    assert!(md.contains("| limit-128 | buildfailed | 0 |"), "{md}");
+    assert!(md.contains("| limit-128 | build failed | 0 |"), "{md}");
     let _ = html::page(&results, &a, &md);
 }
 

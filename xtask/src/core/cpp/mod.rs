@@ -12,9 +12,9 @@
 
 pub(crate) mod emit;
 pub(crate) mod patch;
-pub(crate) mod rules;
 #[cfg(test)]
 mod revisions;
+pub(crate) mod rules;
 
 use crate::core::workload::Heuristic;
 use rules::{Expr, Stmt};
@@ -311,21 +311,7 @@ impl<'a> CppFile<'a> {
         };
         let ladder_start = ladder_start.unwrap_or(function.body.end);
 
-        let ladder = match &style {
-            LadderStyle::Inline { chain, .. } => {
-                let node = self.node_at(chain).expect("chain node");
-                vec![rules::stmt_from_node(self.text, node)
-                    .map_err(|e| LocateError(format!("cannot read the ladder in `{}`: {e}", function.name)))?]
-            }
-            LadderStyle::Helper { helper, body } => {
-                let node = self.node_at(body).expect("helper body");
-                compound_statements(node)
-                    .into_iter()
-                    .map(|s| rules::stmt_from_node(self.text, s))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| LocateError(format!("cannot read the ladder in `{}`: {e}", helper.name)))?
-            }
-        };
+        let ladder = self.read_ladder(&style, &function)?;
 
         let constants = self.constants(body);
         let first_constant = constants.iter().map(|c| c.value_range.start).min();
@@ -333,7 +319,32 @@ impl<'a> CppFile<'a> {
             Some(from) => self.early_returns(body, from..ladder_start, &constants),
             None => Vec::new(),
         };
-        let indent = match &style {
+        let indent = self.ladder_indent(&style);
+        Ok(Site { heuristic, function, style, ladder, early_returns, constants, indent })
+    }
+
+    /// The ladder as statements.
+    fn read_ladder(&self, style: &LadderStyle, function: &Function) -> Result<Vec<Stmt>, LocateError> {
+        match style {
+            LadderStyle::Inline { chain, .. } => {
+                let node = self.node_at(chain).expect("chain node");
+                Ok(vec![rules::stmt_from_node(self.text, node)
+                    .map_err(|e| LocateError(format!("cannot read the ladder in `{}`: {e}", function.name)))?])
+            }
+            LadderStyle::Helper { helper, body } => {
+                let node = self.node_at(body).expect("helper body");
+                compound_statements(node)
+                    .into_iter()
+                    .map(|s| rules::stmt_from_node(self.text, s))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| LocateError(format!("cannot read the ladder in `{}`: {e}", helper.name)))
+            }
+        }
+    }
+
+    /// Indentation of the ladder's statements (for inserted lines).
+    fn ladder_indent(&self, style: &LadderStyle) -> String {
+        match style {
             LadderStyle::Inline { decl, .. } => line_indent(self.text, decl.start),
             LadderStyle::Helper { body, .. } => {
                 let node = self.node_at(body).expect("helper body");
@@ -342,8 +353,7 @@ impl<'a> CppFile<'a> {
                     .map(|s| line_indent(self.text, s.start_byte()))
                     .unwrap_or_else(|| "  ".to_string())
             }
-        };
-        Ok(Site { heuristic, function, style, ladder, early_returns, constants, indent })
+        }
     }
 
     fn constants(&self, body: Node) -> Vec<Constant> {

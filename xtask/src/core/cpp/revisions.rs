@@ -23,10 +23,7 @@ const HEURISTIC_FILE: &str = "compiler/src/iree/compiler/DispatchCreation/SetSpl
 
 /// Line ranges (1-based, inclusive) of the functions a site owns.
 fn owned_lines(src: &str, site: &Site) -> Vec<(usize, usize)> {
-    site.owned_ranges()
-        .into_iter()
-        .map(|r| (line_of(src, r.start), line_of(src, r.end)))
-        .collect()
+    site.owned_ranges().into_iter().map(|r| (line_of(src, r.start), line_of(src, r.end))).collect()
 }
 
 /// Old-file line numbers a unified diff removes or inserts after.

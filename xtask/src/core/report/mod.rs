@@ -8,7 +8,12 @@
 //! description.
 
 mod patch;
+#[cfg(test)]
+mod tests;
 mod validation;
+
+#[cfg(test)]
+use validation::part6;
 
 pub(crate) use patch::{commit_body, pr_description, subject};
 
@@ -170,7 +175,7 @@ fn part1_limits(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "| candidate | status | measured | failed | geomean | mean | median | p95 | total |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for c in &a.candidates {
-        let status = format!("{:?}", c.status).to_lowercase();
+        let status = c.status.to_string();
         match &c.summary {
             Some(s) => {
                 let _ = writeln!(
@@ -311,7 +316,7 @@ fn failures(out: &mut String, a: &Analysis) {
         let _ = writeln!(out, "- commands file line {line} skipped: {why}");
     }
     for c in a.candidates.iter().filter(|c| c.error.is_some()) {
-        let _ = writeln!(out, "- candidate {} {:?}: {}", c.name, c.status, c.error.as_deref().unwrap_or(""));
+        let _ = writeln!(out, "- candidate {} ({}): {}", c.name, c.status, c.error.as_deref().unwrap_or(""));
     }
     for f in &a.failures {
         let _ = writeln!(out, "- line {} `{}` at {}: {}", f.line, f.command, f.candidate, f.reasons.join("; "));

@@ -3,7 +3,7 @@
 //! verdict) and the PR description. The mail around the message is
 //! [`crate::core::patchtext`]'s.
 
-use super::validation::{part6, table};
+use super::validation::{part6_public, table};
 use crate::core::analysis::{Analysis, HeuristicPatch};
 use crate::core::numfmt::short;
 use crate::core::results::Results;
@@ -69,27 +69,29 @@ pub(crate) fn commit_body(
         short(&results.commands.sha256, 16),
         table(&summary)
     );
-    let _ = writeln!(body, "\nValidation verdict: {}", if v.ready { "ready" } else { "not ready" });
+    // One list item per finding, so that wrapping the message keeps them
+    // apart.
+    let _ = writeln!(body, "\nValidation verdict: {}\n", if v.ready { "ready" } else { "not ready" });
     for r in &v.reasons {
         let _ = writeln!(body, "- {r}");
     }
     if let Some(t) = &v.tests {
         let _ = writeln!(
             body,
-            "Compiler tests (`{}`): {}{}",
-            t.command,
+            "- Compiler tests (`{}`): {}{}.",
+            t.portable,
             if t.passed { "pass" } else { "fail" },
             if updates_tests { "; pinned results updated in this patch" } else { "" }
         );
     }
     let numerics = if !v.numerics_checked {
-        "not checked"
+        "not checked (the benchmark does not verify them)"
     } else if v.numerics_failed.is_empty() {
-        "pass"
+        "pass for every shape"
     } else {
         "FAIL for some shapes"
     };
-    let _ = writeln!(body, "Numerics: {numerics}");
+    let _ = writeln!(body, "- Numerics: {numerics}.");
     let _ =
         write!(body, "\nMeasured by split-reduction-tuner {} (run `{}`).\n", crate::core::TOOL_VERSION, results.run);
     body
@@ -110,7 +112,7 @@ pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, pa
         results.commands.path,
         a.folds
     );
-    let _ = write!(md, "## Validation\n\n{}\n", part6(v));
+    let _ = write!(md, "## Validation\n\n{}\n", part6_public(v));
     let limits = limits(results).join(",");
     let run = &results.run;
     let _ = write!(

@@ -35,6 +35,16 @@ pub(crate) fn table(s: &AbSummary) -> String {
 
 /// Part 6 of the report.
 pub(crate) fn part6(v: &Validation) -> String {
+    render(v, false)
+}
+
+/// Part 6 as the PR description shows it: commands as a reviewer would type
+/// them, no local paths.
+pub(crate) fn part6_public(v: &Validation) -> String {
+    render(v, true)
+}
+
+fn render(v: &Validation, public: bool) -> String {
     let mut out = String::new();
     let last = v.rounds.last();
     let _ = writeln!(
@@ -60,14 +70,14 @@ pub(crate) fn part6(v: &Validation) -> String {
         let _ = writeln!(
             out,
             "\nCompiler tests (`{}`): {}{}",
-            t.command,
+            if public { &t.portable } else { &t.command },
             if t.passed { "pass" } else { "fail" },
             if t.updated.is_empty() { String::new() } else { format!("; updated: {}", t.updated.join(", ")) }
         );
     }
     let _ = writeln!(
         out,
-        "Numerics: {}",
+        "\nNumerics: {}",
         if !v.numerics_checked {
             "not checked (the benchmark does not verify numerics)".to_string()
         } else if v.numerics_failed.is_empty() {
