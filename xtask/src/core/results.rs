@@ -91,6 +91,9 @@ impl Decision {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ShapeResult {
     pub(crate) id: usize,
+    /// The commands file the shape came from (its name, no directory).
+    #[serde(default)]
+    pub(crate) file: String,
     /// Line in the commands file.
     pub(crate) line: usize,
     pub(crate) command: String,

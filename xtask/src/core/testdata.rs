@@ -55,7 +55,16 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
                 runs.insert(candidate_name(Some(l)), sample(time(d.tile_sizes.as_deref())));
                 decisions.insert(candidate_name(Some(l)), d);
             }
-            ShapeResult { id, line: s.line, command: s.command, op: s.op, features: s.features, runs, decisions }
+            ShapeResult {
+                id,
+                file: "w.txt".into(),
+                line: s.line,
+                command: s.command,
+                op: s.op,
+                features: s.features,
+                runs,
+                decisions,
+            }
         })
         .collect();
     Results {

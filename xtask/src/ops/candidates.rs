@@ -263,6 +263,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             .enumerate()
             .map(|(id, s)| ShapeResult {
                 id,
+                file: plan.commands_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 line: s.line,
                 command: s.command.clone(),
                 op: s.op.clone(),
