@@ -5,6 +5,7 @@
 mod analyze;
 mod common;
 mod doctor;
+mod faults;
 mod sweep;
 mod tidy;
 mod validate;

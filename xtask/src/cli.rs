@@ -78,12 +78,17 @@ pub enum Command {
     /// Check the checkout, build dir, compiler cache, benchmark environment,
     /// devices and disk before a sweep.
     Doctor,
+    /// Remove a run's (or every run's) build slots, `tune/<run>/*` branches
+    /// and kernel caches; run directories stay.
+    Clean(CleanArgs),
     /// Create the bundled fixture (a git repository and a built user build
     /// dir) under target/fixture, or print where it is.
     Fixture(FixtureArgs),
     /// Measure cold build, per-candidate rebuild and the rebuild floor on
     /// the fixture.
     BuildBench(BuildBenchArgs),
+    /// Install what the tests need (with apt-get) and run them.
+    Test(TestArgs),
 }
 
 #[derive(Args, Debug)]
@@ -109,6 +114,10 @@ pub struct SweepArgs {
     /// Record unparsable command lines in the run instead of stopping.
     #[arg(long)]
     pub skip_bad_lines: bool,
+    /// A run of this name with other inputs exists: move it to
+    /// `runs/<name>.<time>/` (its branches likewise) and start afresh.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +143,18 @@ pub struct ValidateArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// The run to clean up after.
+    pub run: Option<String>,
+    /// Every run's slots, branches and caches.
+    #[arg(long, conflicts_with = "run")]
+    pub all: bool,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct ApplyArgs {
     /// A patch file, or a run name (applies every patch of that run)
     /// [default: the newest run's patches].
@@ -144,6 +165,13 @@ pub struct ApplyArgs {
     /// Apply a patch whose validation verdict is not "ready".
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Passed on to `cargo test` (e.g. a test name filter, or `-- --ignored`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cargo_args: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -112,6 +112,9 @@ pub(crate) struct Build {
     pub(crate) first_targets: Vec<String>,
     /// Parallel build jobs (`cmake --build -j`); default: the generator's.
     pub(crate) jobs: Option<u32>,
+    /// Build slots runs may use at once (a sweep takes one, a validation
+    /// two); a run that finds them all held waits.
+    pub(crate) slots: u32,
     pub(crate) timeout_s: u64,
 }
 
@@ -143,6 +146,7 @@ impl Default for Build {
             targets: vec!["iree-compile".into(), "IREECompilerPythonModules".into()],
             first_targets: vec![],
             jobs: None,
+            slots: 3,
             timeout_s: 4 * 3600,
         }
     }
@@ -360,6 +364,12 @@ impl Config {
     pub(crate) fn check(&self) -> Result<()> {
         if self.heuristics.tune.is_empty() {
             bail!("no heuristic selected: set `heuristics.tune` or pass --heuristics conv,matmul");
+        }
+        if self.build.slots < 2 {
+            bail!(
+                "`build.slots` is {}: validation needs two build slots at once; set it to 2 or more",
+                self.build.slots
+            );
         }
         if self.bench.repeats == 0 {
             bail!("`bench.repeats` is 0: at least one benchmark run per candidate is needed");

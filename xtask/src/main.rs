@@ -5,8 +5,5 @@ use clap::Parser;
 
 fn main() {
     let cli = xtask::cli::Cli::parse();
-    if let Err(e) = xtask::commands::run(&cli) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    std::process::exit(xtask::commands::main(&cli));
 }

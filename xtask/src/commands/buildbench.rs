@@ -104,7 +104,7 @@ fn slot_rebuilds(fx: &fixture::Fixture, cfg: &Config, log: &Path, count: usize) 
     let source = git::read_file(&repo, base, &cfg.target.heuristic_file)?;
     let sites = locate_sites(cfg, &source)?;
     git::set_branch(&repo, "tune/build-bench/baseline", base)?;
-    let station = Station::open(cfg, &repo, 0, "tune/build-bench/baseline")?;
+    let station = Station::open(cfg, &repo, "build-bench", "tune/build-bench/baseline")?;
     let first = station.build(base, log)?;
     if !first.ok {
         bail!("the slot's first build failed; see `{}`", log.display());

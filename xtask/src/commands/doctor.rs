@@ -11,7 +11,7 @@
 use crate::config::Config;
 use crate::core::cmake::Cache;
 use crate::infra::proc::{self, Captured, Job, QUERY_TIMEOUT};
-use crate::infra::{bench, build, git};
+use crate::infra::{bench, build, git, slots};
 use crate::ops::context::Ctx;
 use crate::ops::inputs::locate_sites;
 use anyhow::Result;
@@ -431,6 +431,42 @@ fn disk(config: &Config) -> Check {
     }
 }
 
+/// The build slots runs left: their disk use, holder and last run.
+fn slots_check(config: &Config) -> Check {
+    let work = config.work_dir();
+    let all = slots::survey(&work);
+    if all.is_empty() {
+        return ok("slots", format!("none yet under `{}`", work.display()));
+    }
+    let gb = |b: u64| b as f64 / 1e9;
+    let mut total = 0;
+    let mut parts = Vec::new();
+    for (index, held, holder) in &all {
+        let (dir, _, _) = build::slot_paths(config, *index);
+        let size = tree_size(&dir, 2_000_000);
+        total += size;
+        let state = match (held, holder) {
+            (true, Some(h)) => format!("in use by pid {} (run `{}`)", h.pid, h.run),
+            (true, None) => "in use".to_string(),
+            (false, _) => match build::last_run(config, *index) {
+                Some(r) => format!("free, last used by run `{r}`"),
+                None => "free".to_string(),
+            },
+        };
+        parts.push(format!("slot-{index} {:.1} GB ({state})", gb(size)));
+    }
+    ok(
+        "slots",
+        format!(
+            "{} build slot(s), {:.1} GB under `{}`: {}; `cargo xtask clean RUN` or `--all` frees them",
+            all.len(),
+            gb(total),
+            work.display(),
+            parts.join(", ")
+        ),
+    )
+}
+
 /// Every check, in order.
 pub(crate) fn checks(config: &Config) -> Vec<Check> {
     let mut out = vec![checkout(config)];
@@ -440,6 +476,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     out.push(cache_isolation(config));
     out.extend(environment_checks(config));
     out.push(disk(config));
+    out.push(slots_check(config));
     out
 }
 

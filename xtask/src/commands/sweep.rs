@@ -14,12 +14,13 @@ use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::results::{CandidateInfo, CandidateResult, CandidateStatus, Measurement, Results};
 use crate::infra::progress::Progress;
-use crate::infra::{git, proc, store};
+use crate::infra::store::DirLock;
+use crate::infra::{build, git, proc, store};
 use crate::ops::candidates::{self, branch_name, Candidate, Plan, Request};
 use crate::ops::context::Ctx;
-use crate::ops::rundir::{Event, RunJournal};
+use crate::ops::rundir::{Event, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
 pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
@@ -37,7 +38,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         skip_bad_lines: args.skip_bad_lines,
     };
     let plan = candidates::plan(ctx, &request, &plan_cfg)?;
-    let _lock = plan.run.lock("sweep")?;
+    let _lock = claim_run(ctx, &plan, args.replace)?;
     write_plan(&plan)?;
     announce(ctx, &plan);
     if args.dry_run {
@@ -51,12 +52,42 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     }
     let mut sweep = Sweep::start(ctx, &plan)?;
     for c in &plan.candidates {
-        sweep.candidate(c)?;
+        let outcome = sweep.candidate(c);
+        outcome.with_context(|| sweep.kept())?;
     }
     if config.sweep.recheck_baseline {
         sweep.recheck_baseline()?;
     }
     sweep.finish()
+}
+
+/// Locks the run directory for this sweep and records its inputs; a run of
+/// the same name with other inputs is refused (or, with `replace`, moved
+/// aside first).
+fn claim_run(ctx: &Ctx, plan: &Plan, replace: bool) -> Result<DirLock> {
+    let config = &ctx.config;
+    let inputs = RunInputs {
+        commands: vec![(plan.commands_path.display().to_string(), sha256_hex(plan.commands_text.as_bytes()))],
+        rev: config.target.rev.clone(),
+        commit: plan.base.to_string(),
+        heuristic_file: config.target.heuristic_file.clone(),
+        heuristics: config.heuristics.tune.clone(),
+        low_parallelism: Some(config.heuristics.low_parallelism),
+        limits: plan.candidates.iter().filter_map(|c| c.limit).collect(),
+    };
+    let lock = plan.run.lock("sweep")?;
+    match plan.run.claim(&inputs) {
+        Ok(()) => Ok(lock),
+        Err(e) if !replace => Err(e),
+        Err(_) => {
+            let to = plan.run.set_aside(&git::open(&config.target.iree)?)?;
+            eprintln!("moved the earlier run `{}` to `{}` (its branches likewise)", plan.run.name, to.display());
+            drop(lock);
+            let lock = plan.run.lock("sweep")?;
+            plan.run.claim(&inputs)?;
+            Ok(lock)
+        }
+    }
 }
 
 /// The commands and every candidate's patch, before anything is built.
@@ -101,6 +132,9 @@ struct Sweep<'a> {
     station: Option<Station<'a>>,
     /// Seconds one repeat of the baseline's benchmark took (for timeouts).
     baseline_seconds: Option<f64>,
+    /// Candidates this invocation measured (not reused): a recheck of the
+    /// baseline made before them would not show drift over them.
+    measured_now: usize,
 }
 
 impl<'a> Sweep<'a> {
@@ -121,6 +155,7 @@ impl<'a> Sweep<'a> {
             progress: Progress::new(steps, "sweep"),
             station: None,
             baseline_seconds: None,
+            measured_now: 0,
         })
     }
 
@@ -129,7 +164,7 @@ impl<'a> Sweep<'a> {
         if self.station.is_none() {
             let first = branch_name(&self.plan.run.name, &self.plan.candidates[0].name);
             git::set_branch(&self.repo, &first, self.plan.base)?;
-            self.station = Some(Station::open(&self.ctx.config, &self.repo, 0, &first)?);
+            self.station = Some(Station::open(&self.ctx.config, &self.repo, &self.plan.run.name, &first)?);
         }
         Ok(self.station.as_ref().expect("opened above"))
     }
@@ -176,7 +211,7 @@ impl<'a> Sweep<'a> {
         if !self.build(c, commit, &mut info)? {
             return self.merge(&CandidateResult { info, measurements: vec![] });
         }
-        self.bench(c, info)
+        self.bench(c, commit, info)
     }
 
     /// Builds a candidate; false (with the failure recorded) when it does
@@ -197,12 +232,18 @@ impl<'a> Sweep<'a> {
             return Ok(true);
         }
         let tail = proc::log_tail(&log, 15);
+        let first = build::first_error(&log).unwrap_or_else(|| "no error line found".into());
         if c.limit.is_none() {
-            bail!("the baseline does not build; see `{}`:\n{tail}", log.display());
+            bail!("the baseline does not build: {first}\nsee `{}`:\n{tail}", log.display());
         }
-        self.progress.log(&format!("{}: build failed after {:.1} s; see `{}`", c.name, built.seconds, log.display()));
+        self.progress.log(&format!(
+            "{}: build failed after {:.1} s: {first}\n  see `{}`",
+            c.name,
+            built.seconds,
+            log.display()
+        ));
         info.status = CandidateStatus::BuildFailed;
-        info.error = Some(format!("build failed; see {}", log.display()));
+        info.error = Some(format!("build failed: {first} (see `{}`)", log.display()));
         let reason = info.error.clone().unwrap_or_default();
         self.journal.append(Event::CandidateFailed { candidate: c.name.clone(), key: c.key.clone(), reason })?;
         self.progress.advance(u64::from(self.ctx.config.bench.repeats));
@@ -210,7 +251,7 @@ impl<'a> Sweep<'a> {
     }
 
     /// Benchmarks a built candidate and records its result.
-    fn bench(&mut self, c: &Candidate, mut info: CandidateInfo) -> Result<()> {
+    fn bench(&mut self, c: &Candidate, commit: git2::Oid, mut info: CandidateInfo) -> Result<()> {
         let config = &self.ctx.config;
         let dir = self.plan.run.candidate_dir(&c.name);
         self.progress.message(&format!("{}: benchmarking", c.name));
@@ -219,6 +260,7 @@ impl<'a> Sweep<'a> {
             timeout = timeout.min(Duration::from_secs_f64((b * config.bench.timeout_factor).max(60.0)));
         }
         let job = BenchJob {
+            build_of: commit,
             shapes: &self.plan.shapes,
             dir: &dir,
             cache_dir: config.work_dir().join("cache").join(&self.plan.run.name).join(&c.name),
@@ -237,6 +279,9 @@ impl<'a> Sweep<'a> {
         if ok_shapes == 0 {
             info.status = CandidateStatus::BenchFailed;
             info.error = Some(run.failed_repeats.first().cloned().unwrap_or_else(|| "no shape measured".to_string()));
+        } else if ok_shapes < self.plan.shapes.len() {
+            info.status = CandidateStatus::Partial;
+            info.error = Some(format!("{} shape(s) failed in every attempt", self.plan.shapes.len() - ok_shapes));
         }
         for why in &run.failed_repeats {
             self.progress.log(&format!("{}: {why}", c.name));
@@ -247,9 +292,10 @@ impl<'a> Sweep<'a> {
             self.plan.shapes.len(),
             run.seconds
         ));
+        self.measured_now += 1;
         let result = CandidateResult { info, measurements: run.measurements };
         let file = dir.join("result.json");
-        if result.info.status == CandidateStatus::Ok {
+        if result.info.status.measured() {
             self.journal.finish(&self.plan.run, &c.name, &c.key, &file, &result)?;
         } else {
             store::write_json(&file, &result)?;
@@ -260,6 +306,16 @@ impl<'a> Sweep<'a> {
             self.journal.append(Event::CandidateFailed { candidate: c.name.clone(), key: c.key.clone(), reason })?;
         }
         self.merge(&result)
+    }
+
+    /// What is kept when the sweep stops early.
+    fn kept(&self) -> String {
+        let done = self.results.candidates.iter().filter(|c| c.status != CandidateStatus::Pending).count();
+        format!(
+            "{done} of {} candidates finished and are kept in `{}`",
+            self.plan.candidates.len(),
+            self.plan.run.path.display()
+        )
     }
 
     fn merge(&mut self, result: &CandidateResult) -> Result<()> {
@@ -275,7 +331,8 @@ impl<'a> Sweep<'a> {
         let key = sha256_hex(format!("{}-recheck", baseline.key).as_bytes());
         let step = "baseline-recheck";
         let dir = self.plan.run.candidate_dir(step);
-        if let Some(m) = self.journal.reuse::<Vec<Measurement>>(&self.plan.run, step, &key) {
+        let earlier = self.journal.reuse::<Vec<Measurement>>(&self.plan.run, step, &key);
+        if let Some(m) = earlier.filter(|_| self.measured_now == 0) {
             self.progress.log("baseline recheck: reusing the finished result");
             self.progress.advance(1 + u64::from(config.bench.repeats));
             self.results.recheck = Some(m);
@@ -293,6 +350,7 @@ impl<'a> Sweep<'a> {
         }
         self.progress.message("baseline recheck: benchmarking");
         let job = BenchJob {
+            build_of: self.plan.base,
             shapes: &self.plan.shapes,
             dir: &dir,
             cache_dir: config.work_dir().join("cache").join(&self.plan.run.name).join(step),

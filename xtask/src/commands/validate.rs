@@ -17,7 +17,7 @@ use crate::core::decide::{self, Model};
 use crate::core::digest::sha256_hex;
 use crate::core::fit::{Pin, Pins};
 use crate::core::littest;
-use crate::core::results::{Measurement, Results};
+use crate::core::results::{Measurement, Results, SCHEMA};
 use crate::core::stats::Verdict;
 use crate::core::validation::{self, Round, ShapeAb, TestOutcome, Validation};
 use crate::core::workload::{Heuristic, Shape};
@@ -122,7 +122,10 @@ impl<'a> Validator<'a> {
         );
         let base_branch = branch_name(&results.run, "baseline");
         git::set_branch(&repo, &base_branch, base)?;
-        let baseline = Station::open(config, &repo, 0, &base_branch)?;
+        // Both slots at once: two validations never wait for each other.
+        let mut stations = Station::open_many(config, &repo, &results.run, &base_branch, 2)?;
+        let patched = stations.pop();
+        let baseline = stations.pop().expect("two slots");
         baseline.build_or_fail(base, &run.validation_dir().join("baseline-build.log"), "baseline")?;
         let mut test_files = Vec::new();
         for g in &config.validate.test_files {
@@ -137,7 +140,7 @@ impl<'a> Validator<'a> {
             shapes: inputs::shapes(results),
             bench_key,
             baseline,
-            patched: None,
+            patched,
             test_files,
             journal: run.journal()?,
             pins: Pins::new(),
@@ -202,14 +205,6 @@ impl<'a> Validator<'a> {
         Ok((String::new(), Some(new)))
     }
 
-    /// The patched station, opened on first use at `branch`.
-    fn patched(&mut self, branch: &str) -> Result<&Station<'a>> {
-        if self.patched.is_none() {
-            self.patched = Some(Station::open(self.config, &self.repo, 1, branch)?);
-        }
-        Ok(self.patched.as_ref().expect("opened above"))
-    }
-
     /// Commits and builds the round's change, runs the compiler's tests,
     /// and with `--update-tests` rewrites the lit tests' pinned results.
     fn build_and_test(
@@ -226,8 +221,8 @@ impl<'a> Validator<'a> {
         let branch = branch_name(&self.results.run, &format!("validate-r{round}"));
         git::set_branch(&self.repo, &branch, commit)?;
         let log = rdir.join("patched-build.log");
-        self.patched(&branch)?.build_or_fail(commit, &log, &format!("round {round}: patched"))?;
-        let station = self.patched.as_ref().expect("opened above");
+        let station = self.patched.as_ref().expect("opened with the baseline");
+        station.build_or_fail(commit, &log, &format!("round {round}: patched"))?;
         let run = run_tests(self.config, station, &rdir.join("tests.log"))?;
         let passed = run.passed;
         let mut tests = TestOutcome {
@@ -293,7 +288,7 @@ impl<'a> Validator<'a> {
             for side in sides {
                 let built = if side == "baseline" { self.base } else { commit };
                 let key = sha256_hex(format!("{}|{built}|{r}|{side}", self.bench_key).as_bytes());
-                let m = self.measure(&rdir.join(format!("ab-{r}-{side}")), side, &key, &[], p)?;
+                let m = self.measure(&rdir.join(format!("ab-{r}-{side}")), (side, built), &key, &[], p)?;
                 for (a, m) in ab.iter_mut().zip(m) {
                     let v = m.samples.first().copied();
                     if side == "baseline" {
@@ -314,7 +309,7 @@ impl<'a> Validator<'a> {
             return Ok(());
         }
         let key = sha256_hex(format!("{}|{commit}|numerics|{:?}", self.bench_key, args).as_bytes());
-        let m = self.measure(&rdir.join("numerics"), "numerics", &key, &args, p)?;
+        let m = self.measure(&rdir.join("numerics"), ("numerics", commit), &key, &args, p)?;
         self.numerics_checked = m.iter().any(|x| x.numerics_pass.is_some());
         self.numerics_failed =
             m.iter().enumerate().filter(|(_, x)| x.numerics_pass == Some(false)).map(|(i, _)| i).collect();
@@ -330,7 +325,7 @@ impl<'a> Validator<'a> {
     fn measure(
         &mut self,
         dir: &Path,
-        side: &str,
+        (side, build_of): (&str, git2::Oid),
         key: &str,
         extra: &[String],
         p: &Progress,
@@ -344,6 +339,7 @@ impl<'a> Validator<'a> {
         let station = if side == "baseline" { &self.baseline } else { self.patched.as_ref().expect("built first") };
         let cache = if side == "numerics" { "validate-numerics".to_string() } else { format!("validate-{side}") };
         let job = BenchJob {
+            build_of,
             shapes: &self.shapes,
             dir,
             cache_dir: self.config.work_dir().join("cache").join(&self.results.run).join(cache),
@@ -370,6 +366,8 @@ impl<'a> Validator<'a> {
         };
         let (ready, reasons) = validation::verdict(last, Some(&checked.tests), &self.numerics_failed);
         let v = Validation {
+            schema: SCHEMA,
+            tool_version: TOOL_VERSION.to_string(),
             patch_sha256: ops_analysis::patch_fingerprint(&checked.patches),
             device: self.results.bench.device.clone(),
             target_commit: self.results.target.commit.clone(),

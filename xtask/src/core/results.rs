@@ -10,7 +10,28 @@ use crate::core::workload::{BadLine, Features, Heuristic, Op};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub(crate) const SCHEMA: u32 = 1;
+/// The version of the files a run directory holds (results.json, the
+/// journal, validation.json). A file of a newer schema is refused; an older
+/// one is read (new fields have defaults).
+pub(crate) const SCHEMA: u32 = 2;
+
+/// Files written before schemas were recorded everywhere.
+pub(crate) fn first_schema() -> u32 {
+    1
+}
+
+/// Whether a file of `schema`, written by tool `version`, can be read; the
+/// error names the fix.
+pub(crate) fn check_schema(what: &str, schema: u32, version: &str) -> Result<(), String> {
+    if schema > SCHEMA {
+        return Err(format!(
+            "{what} was written by split-reduction-tuner {version} (file schema {schema}); this tool reads \
+             schema {SCHEMA} and older: update the tool (`git pull` in its repository), or redo the run with \
+             this one"
+        ));
+    }
+    Ok(())
+}
 
 /// Measurements of one shape at one candidate, over all repeats.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -110,15 +131,26 @@ pub(crate) struct ShapeResult {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum CandidateStatus {
     Ok,
+    /// Measured, but some shapes failed in every attempt (see their
+    /// failures); the rest is usable.
+    Partial,
     BuildFailed,
     BenchFailed,
     Pending,
+}
+
+impl CandidateStatus {
+    /// Whether the candidate has measurements to use.
+    pub(crate) fn measured(&self) -> bool {
+        matches!(self, CandidateStatus::Ok | CandidateStatus::Partial)
+    }
 }
 
 impl std::fmt::Display for CandidateStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             CandidateStatus::Ok => "ok",
+            CandidateStatus::Partial => "partial",
             CandidateStatus::BuildFailed => "build failed",
             CandidateStatus::BenchFailed => "benchmark failed",
             CandidateStatus::Pending => "not run",

@@ -184,6 +184,8 @@ pub(crate) fn validation(
     };
     let (ready, reasons) = v::verdict(&round, Some(&tests), &[]);
     Validation {
+        schema: SCHEMA,
+        tool_version: "0.1.0".into(),
         patch_sha256: "0".repeat(64),
         device: results.bench.device.clone(),
         target_commit: results.target.commit.clone(),

@@ -335,6 +335,10 @@ pub(crate) struct Round {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Validation {
+    #[serde(default = "crate::core::results::first_schema")]
+    pub(crate) schema: u32,
+    #[serde(default)]
+    pub(crate) tool_version: String,
     /// Which recommended patches were validated (see `analyze`).
     pub(crate) patch_sha256: String,
     pub(crate) device: String,

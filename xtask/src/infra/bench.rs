@@ -163,18 +163,20 @@ pub(crate) fn iterations(command: &str) -> f64 {
 /// Adds one CSV's rows to the per-shape measurements. `order[i]` is the
 /// shape index of the i-th command in the file the benchmark ran; rows are
 /// matched by position and checked against the command they claim to be.
+/// Returns the shapes that have no row (the benchmark stopped before them).
 pub(crate) fn collect(
     csv_text: &str,
     column: &str,
     order: &[usize],
     commands: &[String],
     into: &mut [Measurement],
-) -> Result<(), String> {
+) -> Result<Vec<usize>, String> {
     let rows = boo_csv::parse(csv_text, column)?;
+    let mut missing = Vec::new();
     for (pos, &shape) in order.iter().enumerate() {
         let m = &mut into[shape];
         let Some(row) = rows.get(pos) else {
-            m.failures.push("no CSV row: the benchmark stopped before this command".to_string());
+            missing.push(shape);
             continue;
         };
         let expected = normalized_arguments(&commands[shape]);
@@ -205,7 +207,7 @@ pub(crate) fn collect(
             };
         }
     }
-    Ok(())
+    Ok(missing)
 }
 
 #[cfg(test)]
@@ -230,8 +232,8 @@ mod tests {
         let commands = vec!["gemm --a_w 1".to_string(), "gemm --a_w 2".to_string()];
         let csv = "arguments,b mean\ngemm --a_w 1,5.0\n";
         let mut m = vec![Measurement::default(), Measurement::default()];
-        collect(csv, "b mean", &[0, 1], &commands, &mut m).unwrap();
+        let missing = collect(csv, "b mean", &[0, 1], &commands, &mut m).unwrap();
         assert!(m[0].ok());
-        assert!(m[1].failures[0].contains("stopped before"));
+        assert_eq!(missing, vec![1]);
     }
 }

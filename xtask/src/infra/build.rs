@@ -15,6 +15,7 @@ use crate::core::cmake::Cache;
 use crate::core::digest::sha256_hex;
 use crate::infra::git::{self, Worktree};
 use crate::infra::proc::{self, Job, Outcome};
+use crate::infra::slots::SlotLock;
 use crate::infra::store;
 use anyhow::{bail, Context, Result};
 use git2::Repository;
@@ -22,11 +23,15 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// A slot this process holds: its directories and its worktree.
 pub(crate) struct Slot {
+    pub(crate) index: u32,
     pub(crate) dir: PathBuf,
     pub(crate) src: PathBuf,
     pub(crate) build: PathBuf,
     pub(crate) worktree: Worktree,
+    /// Held as long as the slot is in use.
+    _lock: SlotLock,
 }
 
 /// How sibling builds are configured.
@@ -123,27 +128,63 @@ fn common_ancestor(paths: &[PathBuf]) -> Option<PathBuf> {
     (common.components().count() > 1).then_some(common)
 }
 
-/// Opens slot `index`, creating its worktree at `branch` when needed.
-pub(crate) fn ensure_slot(repo: &Repository, config: &Config, index: u32, branch: &str) -> Result<Slot> {
-    let (dir, src, build) = slot_paths(config, index);
+/// The name of slot `index`'s worktree registration in the user's repository.
+pub(crate) fn worktree_name(config: &Config, index: u32) -> String {
     let digest = sha256_hex(config.work_dir().to_string_lossy().as_bytes());
-    let name = format!("tune-slot-{index}-{}", &digest[..8]);
-    let worktree = git::ensure_worktree(repo, &name, &src, branch)?;
-    Ok(Slot { dir, src, build, worktree })
+    format!("tune-slot-{index}-{}", &digest[..8])
 }
 
+/// Opens the slot `lock` holds, creating its worktree at `branch` when needed.
+pub(crate) fn open_slot(repo: &Repository, config: &Config, lock: SlotLock, run: &str, branch: &str) -> Result<Slot> {
+    let index = lock.index;
+    let (dir, src, build) = slot_paths(config, index);
+    let worktree = git::ensure_worktree(repo, &worktree_name(config, index), &src, branch)?;
+    let slot = Slot { index, dir, src, build, worktree, _lock: lock };
+    let mut st = state(&slot);
+    st.last_run = run.to_string();
+    set_state(&slot, &st)?;
+    Ok(slot)
+}
+
+/// What a slot's build directory holds, kept in `slot-N/slot.json`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct SlotState {
     configure_hash: String,
+    /// [`crate::infra::slots::built_key`] of the last successful build;
+    /// empty while a build is under way or after one failed.
+    #[serde(default)]
+    built: String,
+    /// The run that used the slot last (what `clean RUN` removes).
+    #[serde(default)]
+    last_run: String,
+}
+
+/// The run that used slot `index` last, if any did.
+pub(crate) fn last_run(config: &Config, index: u32) -> Option<String> {
+    let (dir, _, _) = slot_paths(config, index);
+    let st: SlotState = store::read_json(&dir.join("slot.json")).ok()?;
+    Some(st.last_run).filter(|r| !r.is_empty())
+}
+
+fn state(slot: &Slot) -> SlotState {
+    store::read_json(&slot.dir.join("slot.json")).unwrap_or_default()
+}
+
+fn set_state(slot: &Slot, state: &SlotState) -> Result<()> {
+    store::write_json(&slot.dir.join("slot.json"), state)
+}
+
+/// The built key of what the slot's build directory holds now.
+pub(crate) fn built(slot: &Slot) -> String {
+    state(slot).built
 }
 
 /// Configures the slot's build directory unless it is already configured
 /// with exactly this plan. Returns the outcome when it ran CMake.
 pub(crate) fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path) -> Result<Option<Outcome>> {
-    let hash = sha256_hex(&serde_json::to_vec(plan)?);
-    let state_path = slot.dir.join("slot.json");
-    let state: SlotState = store::read_json(&state_path).unwrap_or_default();
-    if state.configure_hash == hash && slot.build.join("CMakeCache.txt").exists() {
+    let hash = configure_hash(plan)?;
+    let current = state(slot);
+    if current.configure_hash == hash && slot.build.join("CMakeCache.txt").exists() {
         return Ok(None);
     }
     // A new configuration needs a new first build.
@@ -160,14 +201,39 @@ pub(crate) fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log:
     job.env.extend(build_env(config));
     let outcome = proc::run(&job)?;
     if outcome.success() {
-        store::write_json(&state_path, &SlotState { configure_hash: hash })?;
+        set_state(slot, &SlotState { configure_hash: hash, built: String::new(), last_run: current.last_run })?;
     }
     Ok(Some(outcome))
 }
 
+/// The first error a build log shows: a compiler's `file:line: error:`
+/// line, else CMake's or ninja's first complaint.
+pub(crate) fn first_error(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let compiler = lines.iter().find(|l| l.contains(": error:") || l.contains(": fatal error:"));
+    let other = lines.iter().find(|l| {
+        let t = l.trim_start();
+        t.starts_with("CMake Error")
+            || t.starts_with("FAILED:")
+            || t.starts_with("ninja: error")
+            || t.starts_with("error:")
+    });
+    compiler.or(other).map(|l| l.trim().to_string())
+}
+
+/// Hash of a configure plan, as [`SlotState`] keeps it.
+pub(crate) fn configure_hash(plan: &ConfigurePlan) -> Result<String> {
+    Ok(sha256_hex(&serde_json::to_vec(plan).context("cannot serialise a configure plan")?))
+}
+
 /// Builds the slot: `build.first_targets` the first time (everything the
-/// benchmark needs), `build.targets` after that.
-pub(crate) fn build(slot: &Slot, config: &Config, log: &Path) -> Result<Outcome> {
+/// benchmark needs), `build.targets` after that. On success the slot
+/// records `built_key` as what it holds; until then it holds nothing.
+pub(crate) fn build(slot: &Slot, config: &Config, log: &Path, built_key: &str) -> Result<Outcome> {
+    let mut st = state(slot);
+    st.built.clear();
+    set_state(slot, &st)?;
     let marker = slot.dir.join("first-build.done");
     let first = !marker.exists();
     let targets = if first { &config.build.first_targets } else { &config.build.targets };
@@ -182,8 +248,12 @@ pub(crate) fn build(slot: &Slot, config: &Config, log: &Path) -> Result<Outcome>
     }
     job.env.extend(build_env(config));
     let outcome = proc::run(&job)?;
-    if first && outcome.success() {
-        std::fs::write(&marker, b"").with_context(|| format!("cannot write `{}`", marker.display()))?;
+    if outcome.success() {
+        if first {
+            std::fs::write(&marker, b"").with_context(|| format!("cannot write `{}`", marker.display()))?;
+        }
+        st.built = built_key.to_string();
+        set_state(slot, &st)?;
     }
     Ok(outcome)
 }

@@ -8,6 +8,7 @@
 //! the code style exactly as it selects a revision of real IREE.
 
 use crate::infra::proc::{self, which, Job};
+use crate::infra::setup;
 use anyhow::{bail, Context, Result};
 use git2::{Repository, Signature, Time};
 use sha2::{Digest, Sha256};
@@ -42,22 +43,6 @@ impl Default for Options {
             build: true,
         }
     }
-}
-
-/// Tools the fixture needs beyond Rust; stops with the one command that
-/// installs them when any is missing.
-pub(crate) fn check_prerequisites() -> Result<()> {
-    let missing: Vec<&str> =
-        ["cmake", "ninja", "c++", "python3", "git"].into_iter().filter(|t| which(t).is_none()).collect();
-    if !missing.is_empty() {
-        let sudo = if unsafe { libc::geteuid() } == 0 { "" } else { "sudo " };
-        bail!(
-            "missing {}: install them with `{sudo}apt-get update && {sudo}apt-get install -y \
-             cmake ninja-build ccache g++ python3 git`",
-            missing.join(", ")
-        );
-    }
-    Ok(())
 }
 
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -118,7 +103,7 @@ fn commit_all(repo: &Repository, message: &str, seconds: i64) -> Result<git2::Oi
 /// Creates (or reuses, when its sources have not changed) the fixture under
 /// `root`: `root/iree` (repository) and `root/iree-build` (user build).
 pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<Fixture> {
-    check_prerequisites()?;
+    setup::ensure(setup::FIXTURE, "needed to build the bundled fixture", &workspace.join("target/setup.log"))?;
     let sources = workspace.join("tests/fixtures/iree");
     let overlay = workspace.join("tests/fixtures/history/2025-inline");
     let repo_dir = root.join("iree");

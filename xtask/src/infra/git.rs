@@ -150,6 +150,81 @@ pub(crate) fn set_branch(repo: &Repository, name: &str, oid: Oid) -> Result<()> 
     Ok(())
 }
 
+/// The tool's branches: `tune/<prefix>...` as (name, target).
+pub(crate) fn tune_branches(repo: &Repository, prefix: &str) -> Result<Vec<(String, Oid)>> {
+    let mut out = Vec::new();
+    for b in repo.branches(Some(git2::BranchType::Local))? {
+        let (b, _) = b?;
+        let (Some(name), Some(target)) = (b.name()?.map(str::to_string), b.get().target()) else { continue };
+        if name.starts_with("tune/") && name.starts_with(prefix) {
+            out.push((name, target));
+        }
+    }
+    Ok(out)
+}
+
+/// Renames every branch under `from` (a `tune/.../` prefix) to be under
+/// `to`.
+pub(crate) fn rename_branches(repo: &Repository, from: &str, to: &str) -> Result<()> {
+    for (name, target) in tune_branches(repo, from)? {
+        let new = format!("{to}{}", &name[from.len()..]);
+        set_branch(repo, &new, target)?;
+        delete_branch(repo, &name)?;
+    }
+    Ok(())
+}
+
+/// Removes the registration of worktree `name` (its directory is gone or
+/// about to go).
+pub(crate) fn prune_worktree(repo: &Repository, name: &str) -> Result<()> {
+    let Ok(wt) = repo.find_worktree(name) else { return Ok(()) };
+    wt.prune(Some(git2::WorktreePruneOptions::new().valid(true).working_tree(true)))
+        .with_context(|| format!("cannot prune worktree `{name}` of `{}`", workdir(repo).display()))
+}
+
+/// Deletes a `tune/` branch; refuses any other.
+pub(crate) fn delete_branch(repo: &Repository, name: &str) -> Result<()> {
+    if !name.starts_with("tune/") {
+        bail!("internal error: the tuner only deletes `tune/` branches, not `{name}`");
+    }
+    let mut b = repo
+        .find_branch(name, git2::BranchType::Local)
+        .with_context(|| format!("no branch `{name}` in `{}`", workdir(repo).display()))?;
+    b.delete().with_context(|| format!("cannot delete branch `{name}` in `{}`", workdir(repo).display()))
+}
+
+/// Words that mark a commit as the tool's: its candidates and validation
+/// builds, and the patches it wrote (applied or not).
+const TOOL_MARK: &str = "split-reduction-tuner";
+
+/// Whether `oid` is a commit the tool made: a candidate or validation
+/// build (authored by the tool), or one of its patches applied by `apply`
+/// (its message names the tool, and a `tune/*` branch holds it; the same
+/// message merged upstream is the user's history, not the tool's).
+pub(crate) fn made_by_tool(repo: &Repository, oid: Oid) -> bool {
+    let Ok(c) = repo.find_commit(oid) else { return false };
+    if c.author().name().ok() == Some(TOOL_MARK) {
+        return true;
+    }
+    if !c.message().is_ok_and(|m| m.contains(TOOL_MARK)) {
+        return false;
+    }
+    tune_branches(repo, "tune/")
+        .unwrap_or_default()
+        .iter()
+        .any(|(_, tip)| *tip == oid || repo.graph_descendant_of(*tip, oid).unwrap_or(false))
+}
+
+/// The first commit, following first parents from `oid`, that the tool did
+/// not make: what a run on top of the tool's commits should tune instead.
+pub(crate) fn base_of_tool_commits(repo: &Repository, oid: Oid) -> Option<Oid> {
+    let mut c = repo.find_commit(oid).ok()?;
+    while made_by_tool(repo, c.id()) {
+        c = c.parent(0).ok()?;
+    }
+    Some(c.id())
+}
+
 /// A build slot's source tree: a worktree of the user's repository.
 pub(crate) struct Worktree {
     pub(crate) repo: Repository,

@@ -9,4 +9,8 @@ pub(crate) mod fixture;
 pub(crate) mod git;
 pub(crate) mod proc;
 pub(crate) mod progress;
+pub(crate) mod setup;
+pub(crate) mod signals;
+pub(crate) mod slots;
 pub(crate) mod store;
+pub(crate) mod supervisor;

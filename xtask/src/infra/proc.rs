@@ -1,18 +1,20 @@
-//! Child processes: builds and benchmarks, with logs, timeouts, and no orphans.
+//! Child processes: builds, benchmarks, tests and queries, with logs,
+//! timeouts, and no orphans.
 //!
-//! This module owns how the tool starts long-running work. Every child gets
-//! its own process group (so a timeout kills the whole tree: ninja and its
-//! compilers, python and its iree-compile) and asks the kernel to send it
-//! SIGTERM if the tool dies, so a `kill -9` of the sweep does not leave a
-//! ninja writing into a build directory that the rerun is about to use.
-//! Output goes to a log file in the run directory, never to the terminal.
+//! Every child of the tool starts here. It runs under a supervisor
+//! ([`crate::infra::supervisor`]) in a process group of its own, so a
+//! timeout, a Ctrl-C or the tool's death (`kill -9` included) kills the
+//! whole tree: ninja and its compilers, python and its iree-compile. A
+//! rerun never finds a ninja still writing into the build directory it is
+//! about to use. Output goes to a log file (or, for queries, is captured),
+//! never to the terminal.
 
-use anyhow::{Context, Result};
+use crate::infra::signals;
+use crate::infra::supervisor::{self, Spec, Status};
+use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::os::unix::process::CommandExt;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// A command to run to completion with its output in a log file.
@@ -100,51 +102,49 @@ impl std::fmt::Display for Ended {
     }
 }
 
-fn ended(status: ExitStatus) -> Ended {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => Ended::Exited(c),
-        (None, Some(s)) => Ended::Signalled(s),
-        _ => Ended::Exited(-1),
-    }
-}
-
-/// The command ready to spawn in its own process group, with its output
-/// going to `stdout` and `stderr`.
-fn command(job: &Job, stdout: Stdio, stderr: Stdio) -> Command {
-    let mut cmd = Command::new(&job.program);
-    cmd.args(&job.args).current_dir(&job.cwd).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-    for k in &job.env_remove {
-        cmd.env_remove(k);
-    }
-    for (k, v) in &job.env {
-        cmd.env(k, v);
-    }
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
-    cmd
-}
-
-/// Waits for `child` until it ends or `timeout` passes (then its whole
-/// group is killed).
-fn wait(mut child: Child, timeout: Duration, start: Instant) -> Result<Outcome> {
-    let pid = child.id() as i32;
-    loop {
-        if let Some(status) = child.try_wait().context("cannot wait for a child process")? {
-            return Ok(Outcome { ended: ended(status), seconds: start.elapsed().as_secs_f64() });
+impl From<Status> for Ended {
+    fn from(s: Status) -> Ended {
+        match s {
+            Status::Exited(c) => Ended::Exited(c),
+            Status::Signalled(s) => Ended::Signalled(s),
         }
-        if start.elapsed() > timeout {
-            kill_group(pid);
-            let _ = child.wait();
+    }
+}
+
+/// How often the tool looks at a running child, its clock and the signals.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Starts `job` under a supervisor and waits until it ends, times out (its
+/// whole tree is killed) or the tool is interrupted (likewise, then the
+/// error is [`Interrupted`]).
+fn supervise(job: &Job, stdout: &File, stderr: &File) -> Result<Outcome> {
+    signals::check()?;
+    let spec =
+        Spec { program: &job.program, args: &job.args, cwd: &job.cwd, env: &job.env, env_remove: &job.env_remove };
+    let start = Instant::now();
+    let mut child = supervisor::spawn(&spec, stdout, stderr)
+        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let ended = match status {
+                Status::Exited(supervisor::CANNOT_EXEC) => bail!(
+                    "cannot run `{}` in `{}` (not executable, or the directory is gone)",
+                    job.display(),
+                    job.cwd.display()
+                ),
+                other => Ended::from(other),
+            };
+            return Ok(Outcome { ended, seconds: start.elapsed().as_secs_f64() });
+        }
+        if let Err(interrupted) = signals::check() {
+            child.kill()?;
+            return Err(interrupted.into());
+        }
+        if start.elapsed() > job.timeout {
+            child.kill()?;
             return Ok(Outcome { ended: Ended::TimedOut, seconds: start.elapsed().as_secs_f64() });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(POLL);
     }
 }
 
@@ -160,23 +160,16 @@ pub(crate) fn run(job: &Job) -> Result<Outcome> {
         .with_context(|| format!("cannot open log `{}`", job.log.display()))?;
     use std::io::Write;
     writeln!(log, "$ {}", job.display()).with_context(|| format!("cannot write `{}`", job.log.display()))?;
-    let err_log = log.try_clone().with_context(|| format!("cannot reopen `{}`", job.log.display()))?;
-    let start = Instant::now();
-    let child = command(job, Stdio::from(log), Stdio::from(err_log))
-        .spawn()
-        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
-    wait(child, job.timeout, start)
+    supervise(job, &log, &log)
 }
 
-/// SIGTERM to the whole group, then SIGKILL to what is left.
-fn kill_group(pgid: i32) {
-    unsafe {
-        libc::kill(-pgid, libc::SIGTERM);
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
+/// Runs `job` with the tool's own stdout and stderr (for `cargo xtask
+/// test`, whose output is the user's to read).
+pub(crate) fn run_inherit(job: &Job) -> Result<Outcome> {
+    use std::os::fd::AsFd;
+    let out = File::from(std::io::stdout().as_fd().try_clone_to_owned().context("cannot duplicate stdout")?);
+    let err = File::from(std::io::stderr().as_fd().try_clone_to_owned().context("cannot duplicate stderr")?);
+    supervise(job, &out, &err)
 }
 
 /// What a short command printed, and how it ended.
@@ -200,13 +193,9 @@ impl Captured {
 pub(crate) fn capture(job: &Job) -> Result<Captured> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let out = std::fs::File::create(&out_path).with_context(|| format!("cannot create `{}`", out_path.display()))?;
-    let err = std::fs::File::create(&err_path).with_context(|| format!("cannot create `{}`", err_path.display()))?;
-    let start = Instant::now();
-    let child = command(job, Stdio::from(out), Stdio::from(err))
-        .spawn()
-        .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
-    let outcome = wait(child, job.timeout, start)?;
+    let out = File::create(&out_path).with_context(|| format!("cannot create `{}`", out_path.display()))?;
+    let err = File::create(&err_path).with_context(|| format!("cannot create `{}`", err_path.display()))?;
+    let outcome = supervise(job, &out, &err)?;
     let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     Ok(Captured { ended: outcome.ended, stdout: read(&out_path), stderr: read(&err_path) })
 }

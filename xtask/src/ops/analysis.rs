@@ -37,7 +37,7 @@ pub(crate) fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
 /// it validated exactly these patches.
 pub(crate) fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
     let source = inputs::tuned_source(config, results)?;
-    let validation = run.read_validation(results);
+    let validation = run.read_validation(results)?;
     let pins: Pins = validation
         .as_ref()
         .and_then(|v| v.rounds.last())

@@ -170,6 +170,7 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
     }
     let repo = git::open(&config.target.iree)?;
     let base = git::resolve(&repo, &config.target.rev)?;
+    refuse_tool_commit(&repo, &config.target.rev, base)?;
     let base_source = git::read_file(&repo, base, &config.target.heuristic_file)?;
     let sites = locate_sites(config, &base_source)?;
     let inputs = key_inputs(config, plan_cfg, &sha256_hex(commands_text.as_bytes()), base);
@@ -191,6 +192,23 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
         sites,
         candidates,
     })
+}
+
+/// A revision the tool made (a `tune/*` branch, an applied patch) would
+/// measure a patched compiler as the baseline: refused, naming its base.
+fn refuse_tool_commit(repo: &git2::Repository, rev: &str, base: git2::Oid) -> Result<()> {
+    if !git::made_by_tool(repo, base) {
+        return Ok(());
+    }
+    let fix = git::base_of_tool_commits(repo, base)
+        .map(|b| format!("tune the revision they were made on with `--rev {}`", git::short(b)))
+        .unwrap_or_else(|| "pass the revision you mean with `--rev`".into());
+    bail!(
+        "revision `{rev}` ({}) is a commit split-reduction-tuner made (a candidate, a validation build or an \
+         applied patch, e.g. after `cargo xtask apply`): tuning it would measure the patched compiler as the \
+         baseline; {fix}",
+        git::short(base)
+    )
 }
 
 /// Predicted decisions per shape: the baseline from the ladder read from the

@@ -10,11 +10,14 @@
 //! the journal is [`crate::infra::store`]'s.
 
 use crate::config::Config;
-use crate::core::results::Results;
+use crate::core::results::{check_schema, Results, SCHEMA};
 use crate::core::validation::Validation;
 use crate::core::workload::Heuristic;
+use crate::core::TOOL_VERSION;
+use crate::infra::git;
 use crate::infra::store::{self, DirLock, Journal};
 use anyhow::{bail, Result};
+
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -64,6 +67,12 @@ pub(crate) enum Event {
         file: String,
     },
     SweepFinished,
+    /// The first line of every journal: what wrote it.
+    Journal {
+        schema: u32,
+        #[serde(default)]
+        tool_version: String,
+    },
 }
 
 /// Earlier versions wrote absent values as `null`.
@@ -140,8 +149,13 @@ impl RunDir {
         self.path.join(RESULTS)
     }
 
+    /// results.json, refused when a newer tool wrote it.
     pub(crate) fn read_results(&self) -> Result<Results> {
-        store::read_json(&self.results_file())
+        let path = self.results_file();
+        let schema: Versioned = store::read_json(&path)?;
+        check_schema(&format!("`{}`", path.display()), schema.schema, &schema.tool_version)
+            .map_err(anyhow::Error::msg)?;
+        store::read_json(&path)
     }
 
     pub(crate) fn write_results(&self, results: &Results) -> Result<()> {
@@ -187,21 +201,81 @@ impl RunDir {
     }
 
     /// The validation of `results`, if one was written for the same
-    /// revision and commands.
-    pub(crate) fn read_validation(&self, results: &Results) -> Option<Validation> {
-        store::read_json::<Validation>(&self.validation_file())
-            .ok()
-            .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256)
+    /// revision and commands; refused when a newer tool wrote it.
+    pub(crate) fn read_validation(&self, results: &Results) -> Result<Option<Validation>> {
+        let path = self.validation_file();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let v: Validation = store::read_json(&path)?;
+        check_schema(&format!("`{}`", path.display()), v.schema, &v.tool_version).map_err(anyhow::Error::msg)?;
+        Ok(Some(v).filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256))
     }
 
     /// The run's journal; lines that are not records are reported and
-    /// skipped (their work is redone).
+    /// skipped (their work is redone); a journal of a newer tool is refused.
     pub(crate) fn journal(&self) -> Result<RunJournal> {
-        let journal = Journal::open(&self.path.join("journal.jsonl"))?;
+        let path = self.path.join("journal.jsonl");
+        let journal = Journal::<Record>::open(&path)?;
         for warning in &journal.skipped {
             eprintln!("warning: {warning}");
         }
-        Ok(RunJournal { journal })
+        for r in journal.records() {
+            if let Event::Journal { schema, tool_version } = &r.event {
+                check_schema(&format!("`{}`", path.display()), *schema, tool_version).map_err(anyhow::Error::msg)?;
+            }
+        }
+        let mut run = RunJournal { journal };
+        if run.journal.records().is_empty() {
+            run.append(Event::Journal { schema: SCHEMA, tool_version: TOOL_VERSION.to_string() })?;
+        }
+        Ok(run)
+    }
+
+    fn inputs_file(&self) -> PathBuf {
+        self.path.join("inputs.json")
+    }
+
+    /// What the run holds results of: its recorded inputs, or (for a run of
+    /// an earlier version) those its results.json names.
+    fn recorded_inputs(&self) -> Result<Option<RunInputs>> {
+        if self.inputs_file().exists() {
+            return store::read_json(&self.inputs_file()).map(Some);
+        }
+        if !self.results_file().exists() {
+            return Ok(None);
+        }
+        Ok(Some(RunInputs::of_results(&self.read_results()?)))
+    }
+
+    /// Moves the run out of the way, to `<name>.<time>/`, with its
+    /// `tune/<name>/*` branches renamed alike; returns where it went.
+    pub(crate) fn set_aside(&self, repo: &git2::Repository) -> Result<PathBuf> {
+        let stamp = chrono_stamp();
+        let to = self.path.with_file_name(format!("{}.{stamp}", self.name));
+        std::fs::rename(&self.path, &to)
+            .map_err(|e| anyhow::anyhow!("cannot move `{}` to `{}`: {e}", self.path.display(), to.display()))?;
+        git::rename_branches(repo, &format!("tune/{}/", self.name), &format!("tune/{}.{stamp}/", self.name))?;
+        Ok(to)
+    }
+
+    /// Makes the run directory the home of `inputs`: refused, changing
+    /// nothing, when it holds results of other inputs.
+    pub(crate) fn claim(&self, inputs: &RunInputs) -> Result<()> {
+        if let Some(old) = self.recorded_inputs()? {
+            let diff = old.differences(inputs);
+            if !diff.is_empty() {
+                bail!(
+                    "run `{}` (`{}`) holds results of other inputs:\n  {}\ngive this sweep another name \
+                     (`--name NEW`), or pass `--replace` to move the old run to `{}.<time>/` and start afresh",
+                    self.name,
+                    self.path.display(),
+                    diff.join("\n  "),
+                    self.path.display()
+                );
+            }
+        }
+        store::write_json(&self.inputs_file(), inputs)
     }
 }
 
@@ -242,6 +316,15 @@ impl RunJournal {
 
 const RESULTS: &str = "results.json";
 
+/// The version fields every file of a run holds.
+#[derive(Deserialize)]
+struct Versioned {
+    #[serde(default = "crate::core::results::first_schema")]
+    schema: u32,
+    #[serde(default)]
+    tool_version: String,
+}
+
 /// The newest run directory with results.
 fn newest_run(runs: &Path) -> Option<PathBuf> {
     let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
@@ -254,6 +337,79 @@ fn newest_run(runs: &Path) -> Option<PathBuf> {
         }
     }
     newest.map(|(_, p)| p)
+}
+
+/// What a run measures: a sweep with other inputs under the same name is
+/// refused rather than mixed in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RunInputs {
+    /// Commands files: as given, and the hash of their shapes.
+    pub(crate) commands: Vec<(String, String)>,
+    pub(crate) rev: String,
+    pub(crate) commit: String,
+    pub(crate) heuristic_file: String,
+    pub(crate) heuristics: Vec<Heuristic>,
+    /// `None` for a run of an earlier version (not recorded).
+    pub(crate) low_parallelism: Option<bool>,
+    pub(crate) limits: Vec<i64>,
+}
+
+impl RunInputs {
+    fn of_results(r: &Results) -> RunInputs {
+        RunInputs {
+            commands: vec![(r.commands.path.clone(), r.commands.sha256.clone())],
+            rev: r.target.rev.clone(),
+            commit: r.target.commit.clone(),
+            heuristic_file: r.target.heuristic_file.clone(),
+            heuristics: r.heuristics.clone(),
+            low_parallelism: None,
+            limits: r.candidates.iter().filter_map(|c| c.limit).collect(),
+        }
+    }
+
+    /// What differs from `new`, one sentence each.
+    fn differences(&self, new: &RunInputs) -> Vec<String> {
+        let mut out = Vec::new();
+        let files = |c: &[(String, String)]| {
+            c.iter().map(|(p, s)| format!("`{p}` ({})", &s[..s.len().min(12)])).collect::<Vec<_>>().join(", ")
+        };
+        if self.commands != new.commands {
+            out.push(format!("commands: {} now, {} before", files(&new.commands), files(&self.commands)));
+        }
+        if self.commit != new.commit {
+            out.push(format!(
+                "revision: `{}` ({}) now, `{}` ({}) before",
+                new.rev,
+                &new.commit[..new.commit.len().min(10)],
+                self.rev,
+                &self.commit[..self.commit.len().min(10)]
+            ));
+        }
+        if self.heuristic_file != new.heuristic_file {
+            out.push(format!("heuristic file: `{}` now, `{}` before", new.heuristic_file, self.heuristic_file));
+        }
+        if self.heuristics != new.heuristics {
+            let names = |h: &[Heuristic]| h.iter().map(|h| h.name()).collect::<Vec<_>>().join(", ");
+            out.push(format!("heuristics: {} now, {} before", names(&new.heuristics), names(&self.heuristics)));
+        }
+        if self.low_parallelism.is_some() && self.low_parallelism != new.low_parallelism {
+            out.push("target: the other of default / low-parallelism".to_string());
+        }
+        if self.limits != new.limits {
+            let list = |l: &[i64]| l.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+            out.push(format!("limits: {} now, {} before", list(&new.limits), list(&self.limits)));
+        }
+        out
+    }
+}
+
+/// The current UTC time as `YYYYmmdd-HHMMSS`, for names.
+fn chrono_stamp() -> String {
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let date = crate::core::patchtext::civil_date(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!("{:04}{:02}{:02}-{:02}{:02}{:02}", date.0, date.1, date.2, t / 3600, t % 3600 / 60, t % 60)
 }
 
 /// Run names become branch names and directory names.

@@ -14,6 +14,7 @@ use crate::core::stats::Rng;
 use crate::core::workload::Shape;
 use crate::infra::build::{self, ConfigurePlan, Slot};
 use crate::infra::progress::Progress;
+use crate::infra::slots::{self, Holder};
 use crate::infra::{bench, git, proc, store};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How slot `index` is configured: like the user's build, from its cache.
+/// Keys of candidates use slot 0's plan whatever slot builds them, so that
+/// a result measured in one slot is reused by a run that got another.
 pub(crate) fn configure_plan(config: &Config, index: u32) -> Result<ConfigurePlan> {
     let cache = build::user_cache(config)?;
     Ok(build::configure_plan(config, cache.as_ref(), index))
@@ -41,6 +44,9 @@ pub(crate) struct Built {
 
 /// What to benchmark, and where the files go.
 pub(crate) struct BenchJob<'a> {
+    /// The commit the slot must hold a build of (checked before any
+    /// benchmark runs).
+    pub(crate) build_of: git2::Oid,
     pub(crate) shapes: &'a [Shape],
     /// Gets the commands, CSVs and logs of every repeat.
     pub(crate) dir: &'a Path,
@@ -63,11 +69,50 @@ pub(crate) struct BenchRun {
 }
 
 impl<'a> Station<'a> {
-    /// Opens slot `index`, creating its worktree at `branch` when needed.
-    pub(crate) fn open(config: &'a Config, repo: &git2::Repository, index: u32, branch: &str) -> Result<Station<'a>> {
-        let plan = configure_plan(config, index)?;
-        let slot = build::ensure_slot(repo, config, index, branch)?;
-        Ok(Station { config, plan, slot })
+    /// Takes `count` free build slots for `run` (waiting while they are all
+    /// held) and opens them, creating their worktrees at `branch` when needed.
+    pub(crate) fn open_many(
+        config: &'a Config,
+        repo: &git2::Repository,
+        run: &str,
+        branch: &str,
+        count: usize,
+    ) -> Result<Vec<Station<'a>>> {
+        let locks = slots::take(&config.work_dir(), config.build.slots, count, &Holder::me(run))?;
+        let mut out = Vec::new();
+        for lock in locks {
+            let plan = configure_plan(config, lock.index)?;
+            let slot = build::open_slot(repo, config, lock, run, branch)?;
+            out.push(Station { config, plan, slot });
+        }
+        Ok(out)
+    }
+
+    /// [`Station::open_many`] for one slot.
+    pub(crate) fn open(config: &'a Config, repo: &git2::Repository, run: &str, branch: &str) -> Result<Station<'a>> {
+        Ok(Station::open_many(config, repo, run, branch, 1)?.remove(0))
+    }
+
+    /// What a build of `commit` in this slot is called.
+    fn built_key(&self, commit: git2::Oid) -> Result<String> {
+        let hash = build::configure_hash(&self.plan)?;
+        Ok(slots::built_key(&commit.to_string(), &hash, &self.config.build.targets))
+    }
+
+    /// Fails unless the slot holds a finished build of `commit`: another
+    /// process, or an interrupted build, may have left something else.
+    fn check_holds(&self, commit: git2::Oid) -> Result<()> {
+        let head = self.slot.worktree.repo.head().ok().and_then(|h| h.target());
+        if head != Some(commit) || build::built(&self.slot) != self.built_key(commit)? {
+            bail!(
+                "build slot {} (`{}`) does not hold a finished build of {}: it was changed under this run; \
+                 rerun the command (finished work is kept)",
+                self.slot.index,
+                self.slot.dir.display(),
+                git::short(commit)
+            );
+        }
+        Ok(())
     }
 
     /// Builds `commit`: checkout, configure when needed, build.
@@ -79,7 +124,7 @@ impl<'a> Station<'a> {
                 return Ok(Built { ok: false, seconds: start.elapsed().as_secs_f64() });
             }
         }
-        let outcome = build::build(&self.slot, self.config, log)?;
+        let outcome = build::build(&self.slot, self.config, log, &self.built_key(commit)?)?;
         Ok(Built { ok: outcome.success(), seconds: start.elapsed().as_secs_f64() })
     }
 
@@ -90,8 +135,9 @@ impl<'a> Station<'a> {
         let built = self.build(commit, log)?;
         if !built.ok {
             bail!(
-                "the {what} build failed after {:.1} s; see `{}`:\n{}",
+                "the {what} build failed after {:.1} s: {}\nsee `{}`:\n{}",
                 built.seconds,
+                build::first_error(log).unwrap_or_else(|| "no error line found".into()),
                 log.display(),
                 proc::log_tail(log, 15)
             );
@@ -110,6 +156,7 @@ impl<'a> Station<'a> {
     /// Benchmarks the build `job.repeats` times, each in a fresh process
     /// with a fresh kernel cache, the shapes in a shuffled order per repeat.
     pub(crate) fn bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
+        self.check_holds(job.build_of)?;
         let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
         let mut measurements = vec![Measurement::default(); job.shapes.len()];
         let mut failed_repeats = Vec::new();
@@ -134,8 +181,9 @@ impl<'a> Station<'a> {
         Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats })
     }
 
-    /// One repeat: one benchmark process over the shapes in `order`. Returns
-    /// why it failed as a whole, if it did.
+    /// One repeat: one benchmark process over the shapes in `order`, and
+    /// one more over those it stopped before. Returns why it failed as a
+    /// whole, if it did.
     fn repeat(
         &self,
         job: &BenchJob,
@@ -144,12 +192,51 @@ impl<'a> Station<'a> {
         commands: &[String],
         measurements: &mut [Measurement],
     ) -> Result<Option<String>> {
-        let file = job.dir.join(format!("commands-r{r}.txt"));
+        let missing = match self.attempt(job, &format!("r{r}"), order, commands, measurements)? {
+            Err(why) => {
+                for m in measurements.iter_mut() {
+                    m.failures.push(why.0.clone());
+                }
+                return Ok(Some(why.1));
+            }
+            Ok(missing) => missing,
+        };
+        if missing.is_empty() {
+            return Ok(None);
+        }
+        // A process that exited part-way: the shapes it never reached get
+        // one more, fresh, process before they count as failed.
+        let still = match self.attempt(job, &format!("r{r}-retry"), &missing, commands, measurements)? {
+            Ok(still) => still,
+            Err(_) => missing,
+        };
+        let log = job.dir.join(format!("bench-r{r}.log"));
+        for shape in still {
+            measurements[shape].failures.push(format!(
+                "no CSV row in two benchmark processes: they stopped before this command (see `{}`)",
+                log.display()
+            ));
+        }
+        Ok(None)
+    }
+
+    /// One benchmark process over `order` (files named with `tag`): the
+    /// shapes it left without a row, or (why, in short and in full) it
+    /// produced no usable CSV.
+    fn attempt(
+        &self,
+        job: &BenchJob,
+        tag: &str,
+        order: &[usize],
+        commands: &[String],
+        measurements: &mut [Measurement],
+    ) -> Result<Result<Vec<usize>, (String, String)>> {
+        let file = job.dir.join(format!("commands-{tag}.txt"));
         let text: String = order.iter().map(|&i| format!("{}\n", commands[i])).collect();
         store::write_atomic(&file, text.as_bytes())?;
-        let csv = job.dir.join(format!("raw-r{r}.csv"));
-        let _ = std::fs::remove_file(&csv);
-        let log = job.dir.join(format!("bench-r{r}.log"));
+        let csv = job.dir.join(format!("raw-{tag}.csv"));
+        store::remove_file(&csv)?;
+        let log = job.dir.join(format!("bench-{tag}.log"));
         let inv = bench::Invocation {
             config: self.config,
             build_dir: &self.slot.build,
@@ -163,23 +250,21 @@ impl<'a> Station<'a> {
             extra_args: job.extra_args,
         };
         let outcome = bench::run(&inv)?;
+        // A process that died part-way still wrote the rows before it (boo
+        // writes each row as it goes): those are kept, the rest retried.
         let csv_text = std::fs::read_to_string(&csv).unwrap_or_default();
-        let usable = matches!(outcome.ended, proc::Ended::Exited(0) | proc::Ended::Exited(1)) && !csv_text.is_empty();
-        if !usable {
-            for m in measurements.iter_mut() {
-                m.failures.push(format!("benchmark process {}", outcome.ended));
-            }
-            return Ok(Some(format!(
-                "benchmark repeat {r} {} without a usable CSV; see `{}`:\n{}",
+        if csv_text.trim().is_empty() {
+            let full = format!(
+                "benchmark {tag} {} without a usable CSV; see `{}`:\n{}",
                 outcome.ended,
                 log.display(),
                 proc::log_tail(&log, 8)
-            )));
+            );
+            return Ok(Err((format!("benchmark process {}", outcome.ended), full)));
         }
-        if let Err(e) = bench::collect(&csv_text, &self.config.bench.column, order, commands, measurements) {
-            bail!("`{}`: {e}", csv.display());
-        }
-        Ok(None)
+        bench::collect(&csv_text, &self.config.bench.column, order, commands, measurements)
+            .map(Ok)
+            .map_err(|e| anyhow::anyhow!("`{}`: {e}", csv.display()))
     }
 }
 

@@ -224,7 +224,7 @@ pub(crate) fn noop_check(results: &Results) -> Option<String> {
     let ran: Vec<&str> = results
         .candidates
         .iter()
-        .filter(|c| c.limit.is_some() && c.status == CandidateStatus::Ok)
+        .filter(|c| c.limit.is_some() && c.status.measured())
         .map(|c| c.name.as_str())
         .collect();
     if ran.is_empty() {

@@ -25,7 +25,7 @@ pub(crate) use early::EarlyReturns;
 pub(crate) use strategy::{evaluate, oracle, outcomes, recommend, Evaluation, ShapeOutcome, Strategy};
 
 use crate::core::cpp::rules::{Env, Expr, Stmt};
-use crate::core::results::{CandidateStatus, Measurement, Results};
+use crate::core::results::{Measurement, Results};
 use crate::core::rule::LimitSpec;
 use crate::core::stats::noise_threshold;
 use crate::core::workload::Heuristic;
@@ -164,7 +164,7 @@ struct Known {
 pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpec]) -> Table {
     use crate::core::decide::tile_sizes;
     let measured: Vec<i64> =
-        results.candidates.iter().filter(|c| c.status == CandidateStatus::Ok).filter_map(|c| c.limit).collect();
+        results.candidates.iter().filter(|c| c.status.measured()).filter_map(|c| c.limit).collect();
     let mut limits: Vec<LimitSpec> = measured.iter().map(|&l| LimitSpec::Fixed(l)).collect();
     limits.extend(current.iter().copied().filter(|l| l.value() >= 1));
     limits.sort();

@@ -1,0 +1,131 @@
+//! `cargo xtask clean [RUN] [--all] [--dry-run]`: removes what runs leave
+//! outside their run directory: build slots (a worktree and a build each,
+//! their registrations pruned), `tune/<run>/*` branches and kernel caches.
+//! Never anything else: run directories (the measurements) stay, the
+//! branch `apply` made for a PR stays, and the user's checkout and build
+//! directory are not touched. Refused while a slot it would remove is held.
+
+use crate::cli::CleanArgs;
+use crate::config::Config;
+use crate::infra::{build, git, slots};
+use crate::ops::context::Ctx;
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+pub(crate) fn run(ctx: &Ctx, args: &CleanArgs) -> Result<()> {
+    let config = &ctx.config;
+    let run = match (&args.run, args.all) {
+        (Some(r), false) => Some(r.as_str()),
+        (None, true) => None,
+        _ => bail!("name one run (`cargo xtask clean RUN`) or pass --all"),
+    };
+    let plan = plan(config, run)?;
+    if plan.is_empty() {
+        eprintln!("nothing to clean");
+        return Ok(());
+    }
+    let verb = if args.dry_run { "would remove" } else { "removing" };
+    for line in plan.describe() {
+        eprintln!("{verb} {line}");
+    }
+    for kept in &plan.kept {
+        eprintln!("keeping {kept}");
+    }
+    if !args.dry_run {
+        plan.carry_out(config)?;
+        eprintln!("done");
+    }
+    Ok(())
+}
+
+/// What a clean removes.
+struct Plan {
+    slots: Vec<u32>,
+    branches: Vec<String>,
+    caches: Vec<PathBuf>,
+    /// What it leaves on purpose, with why.
+    kept: Vec<String>,
+}
+
+impl Plan {
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty() && self.branches.is_empty() && self.caches.is_empty()
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.slots.iter().map(|i| format!("build slot slot-{i} and its worktree")).collect();
+        out.extend(self.branches.iter().map(|b| format!("branch `{b}`")));
+        out.extend(self.caches.iter().map(|c| format!("kernel cache `{}`", c.display())));
+        out
+    }
+
+    fn carry_out(&self, config: &Config) -> Result<()> {
+        let work = config.work_dir();
+        let repo = git::open(&config.target.iree)?;
+        // Take the slots first: a run that starts meanwhile waits for them.
+        let me = slots::Holder::me("clean");
+        let locks = slots::take_these(&work, &self.slots, &me)?;
+        for &index in &self.slots {
+            let (dir, _, _) = build::slot_paths(config, index);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove `{}`", dir.display()))?;
+            }
+            git::prune_worktree(&repo, &build::worktree_name(config, index))?;
+        }
+        drop(locks);
+        for &index in &self.slots {
+            slots::forget(&work, index)?;
+        }
+        for b in &self.branches {
+            git::delete_branch(&repo, b)?;
+        }
+        for c in &self.caches {
+            std::fs::remove_dir_all(c).with_context(|| format!("cannot remove `{}`", c.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// What cleaning `run` (every run with `None`) removes; refused while a
+/// slot to remove is held.
+fn plan(config: &Config, run: Option<&str>) -> Result<Plan> {
+    let work = config.work_dir();
+    let mut slot_list = Vec::new();
+    for (index, held, holder) in slots::survey(&work) {
+        let last = build::last_run(config, index);
+        if run.is_some_and(|r| last.as_deref() != Some(r)) {
+            continue;
+        }
+        if held {
+            let who = holder.map(|h| format!("pid {} (run `{}`, `{}`)", h.pid, h.run, h.command));
+            bail!(
+                "slot-{index} is in use by {}; wait for it to finish (or stop it), then clean",
+                who.unwrap_or_else(|| "another run".into())
+            );
+        }
+        slot_list.push(index);
+    }
+    let repo = git::open(&config.target.iree)?;
+    let prefix = run.map(|r| format!("tune/{r}/")).unwrap_or_else(|| "tune/".into());
+    let current = repo.head().ok().and_then(|h| h.shorthand().ok().map(str::to_string));
+    let mut branches = Vec::new();
+    let mut kept = Vec::new();
+    for (name, _) in git::tune_branches(&repo, &prefix)? {
+        if name.ends_with("/patch") {
+            kept.push(format!("branch `{name}` (made by `apply` for a PR; delete it with `git branch -D {name}`)"));
+        } else if current.as_deref() == Some(name.as_str()) {
+            kept.push(format!("branch `{name}` (checked out in your checkout)"));
+        } else {
+            branches.push(name);
+        }
+    }
+    let cache_root = work.join("cache");
+    let caches = match run {
+        Some(r) => vec![cache_root.join(r)],
+        None => vec![cache_root],
+    }
+    .into_iter()
+    .filter(|c| c.exists())
+    .collect();
+    Ok(Plan { slots: slot_list, branches, caches, kept })
+}
