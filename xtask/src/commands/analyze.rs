@@ -46,6 +46,19 @@ fn print_outcome(run: &RunDir, a: &Analysis, patches: &[HeuristicPatch]) {
             ),
             _ => eprintln!("{}: no change recommended ({})", h.heuristic, h.error.as_deref().unwrap_or("")),
         }
+        if let Some(au) = &h.audit {
+            let c = &au.counts;
+            eprintln!(
+                "{}: changed decisions: {} measured, {} interpolated, {} outside the measured hull, {} on the \
+                 target not measured ({} points audited)",
+                h.heuristic,
+                c.measured,
+                c.interpolated,
+                c.outside_hull,
+                c.other_target,
+                au.evaluated.values().sum::<usize>()
+            );
+        }
     }
     if let Some(w) = &a.noop_warning {
         eprintln!("warning: {w}");

@@ -19,7 +19,11 @@ use crate::core::workload::{Features, Walk};
 pub(crate) struct Model {
     pub(crate) ladder: Vec<Stmt>,
     pub(crate) early_returns: Vec<Expr>,
+    /// The tuning constants on default targets.
     pub(crate) constants: Env,
+    /// The tuning constants on low-parallelism targets (they differ where
+    /// the file writes `lowParallelism ? a : b`).
+    pub(crate) constants_low: Env,
 }
 
 impl Model {
@@ -28,7 +32,40 @@ impl Model {
             ladder: site.ladder.clone(),
             early_returns: site.early_returns.iter().filter_map(|e| e.condition_expr.clone()).collect(),
             constants: site.constants.iter().filter_map(|c| Some((c.name.clone(), c.value?))).collect(),
+            constants_low: site.constants.iter().filter_map(|c| Some((c.name.clone(), c.value_low?))).collect(),
         }
+    }
+
+    /// The constants of a target.
+    pub(crate) fn constants_for(&self, low: bool) -> &Env {
+        if low {
+            &self.constants_low
+        } else {
+            &self.constants
+        }
+    }
+
+    pub(crate) fn constants_for_mut(&mut self, low: bool) -> &mut Env {
+        if low {
+            &mut self.constants_low
+        } else {
+            &mut self.constants
+        }
+    }
+
+    /// What the code can read for `features` on a target.
+    pub(crate) fn env(&self, features: &Features, low: bool) -> Env {
+        env(features, self.constants_for(low), low)
+    }
+
+    /// Whether the code tells default and low-parallelism targets apart.
+    pub(crate) fn reads_flag(&self) -> bool {
+        let mut vars = Vec::new();
+        for e in &self.early_returns {
+            e.vars(&mut vars);
+        }
+        crate::core::cpp::rules::stmt_vars(&self.ladder, &mut vars);
+        vars.iter().any(|v| v == "lowParallelism") || self.constants != self.constants_low
     }
 }
 
@@ -85,7 +122,7 @@ pub(crate) fn fixed(features: &Features, limit: i64) -> Decision {
 
 /// The decision of the heuristic as written in the file.
 pub(crate) fn modelled(features: &Features, model: &Model, low_parallelism: bool) -> Decision {
-    let env = env(features, &model.constants, low_parallelism);
+    let env = model.env(features, low_parallelism);
     for cond in &model.early_returns {
         match cond.eval(&env) {
             Ok(v) if v.truthy() => return Decision { limit: None, tile_sizes: None, unknown: None },

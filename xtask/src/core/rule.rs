@@ -107,6 +107,11 @@ pub(crate) struct Rule {
     /// Values of the tuning constants the early returns compare with.
     pub(crate) constants: BTreeMap<String, i64>,
     pub(crate) ladder: Ladder,
+    /// Early returns (by position among the function's conditions) the
+    /// rule no longer takes for the measured outputs; they still apply
+    /// beyond them.
+    #[serde(default)]
+    pub(crate) off: Vec<usize>,
 }
 
 impl LimitSpec {
@@ -123,8 +128,14 @@ impl LimitSpec {
 impl Rule {
     /// The rule in words, one line per rung, and the early-return constants
     /// it changes (`before` holds their current values).
-    pub(crate) fn describe(&self, ladder_var: &str, before: &BTreeMap<String, i64>) -> String {
+    /// The rule in words; `conditions` are the early returns' conditions
+    /// as written.
+    pub(crate) fn describe(&self, ladder_var: &str, before: &BTreeMap<String, i64>, conditions: &[String]) -> String {
         let mut out = self.ladder.describe(ladder_var);
+        for &i in &self.off {
+            let cond = conditions.get(i).map(|c| format!("`{c}`")).unwrap_or_else(|| format!("#{}", i + 1));
+            let _ = writeln!(out, "- early return {cond}: no longer taken for the measured {ladder_var}s");
+        }
         let changed: Vec<String> = self
             .constants
             .iter()

@@ -1,18 +1,23 @@
-//! One heuristic's analysis: the table of its shapes, every strategy fitted
-//! and cross-validated, the recommendation, and the recommended rule written
-//! into the file and read back (it must decide as the rule does for the
-//! target swept, and as the old code does for the other target).
+//! One heuristic's analysis: the table of its shapes, the evidence region
+//! (what the measurements cover), every strategy fitted and cross-validated
+//! inside it, the recommendation, and the recommended rule written into the
+//! file as the smallest edit of its ladder, read back (it must decide as
+//! the rule does for the target swept, and as the old code does elsewhere)
+//! and audited.
 
 use super::{Cluster, HeuristicAnalysis, HeuristicPatch, Settings};
-use crate::core::cpp::rules::Env;
-use crate::core::cpp::{emit, patch, CppFile, FunctionNames, LadderStyle, Site};
+use crate::core::audit;
+use crate::core::cpp::chain::Chain;
+use crate::core::cpp::rules::{self, Env};
+use crate::core::cpp::{edit, emit, patch, CppFile, EarlyReturn, FunctionNames, LadderStyle, Site};
 use crate::core::decide::{self, Model};
 use crate::core::difftext;
-use crate::core::fit::{self, Choice, EarlyReturns, Params, Strategy, Table};
+use crate::core::fit::{self, Choice, EarlyReturns, Params, Readable, Strategy, Table};
 use crate::core::results::Results;
 use crate::core::rule::{LimitSpec, Rule};
 use crate::core::stats;
-use crate::core::workload::Heuristic;
+use crate::core::workload::{Features, Heuristic};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Shapes grouped by their best measured limit.
@@ -40,28 +45,6 @@ fn clusters(table: &Table) -> Vec<Cluster> {
         .collect()
 }
 
-/// Whether the current code's ladder reads `lowParallelism`, so that the
-/// target the sweep did not tune has decisions of its own to keep.
-fn has_low_parallelism_variant(old: &Model) -> bool {
-    let mut vars = Vec::new();
-    fn walk(stmts: &[crate::core::cpp::rules::Stmt], vars: &mut Vec<String>) {
-        use crate::core::cpp::rules::Stmt;
-        for s in stmts {
-            match s {
-                Stmt::If { cond, then, els } => {
-                    cond.vars(vars);
-                    walk(then, vars);
-                    walk(els, vars);
-                }
-                Stmt::Return(e) | Stmt::Assign(_, e) => e.vars(vars),
-                Stmt::Other(_) => {}
-            }
-        }
-    }
-    walk(&old.ladder, &mut vars);
-    vars.iter().any(|v| v == "lowParallelism")
-}
-
 /// What the emitted code is checked against.
 struct Expected<'a> {
     results: &'a Results,
@@ -73,27 +56,22 @@ struct Expected<'a> {
     low: bool,
 }
 
-/// Reads the patched file back and evaluates it on every shape: it must
-/// give the rule's limit for the target swept and, where the old code has a
-/// low-parallelism variant, the old decision for the other target.
+/// Reads the patched file back and evaluates it on every shape: for the
+/// target swept it must give the rule's limit (the kept rung's for shapes a
+/// kept rung decides); where the old code tells the targets apart, the
+/// other target must decide exactly as before.
 fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, x: &Expected) -> Result<(), String> {
     let site = CppFile::parse(patched).locate(heuristic, names).map_err(|e| e.0)?;
     let model = Model::from_site(&site);
-    let has_variant = has_low_parallelism_variant(x.old);
+    let has_variant = x.old.reads_flag();
     for row in &x.table.rows {
         let shape = &x.results.shapes[row.shape];
-        // The ladder only: early returns are shared by both targets, and
-        // their constants may change (the report says so).
-        let ladder_only = |m: &Model| Model { early_returns: vec![], ..m.clone() };
-        let before = decide::modelled(&shape.features, &ladder_only(x.old), !x.low);
-        let after = decide::modelled(&shape.features, &ladder_only(&model), !x.low);
-        if has_variant
-            && before.unknown.is_none()
-            && (before.limit, &before.tile_sizes) != (after.limit, &after.tile_sizes)
-        {
+        let before = decide::modelled(&shape.features, x.old, !x.low);
+        let after = decide::modelled(&shape.features, &model, !x.low);
+        if has_variant && before.unknown.is_none() && !before.same_split(&after) {
             return Err(format!(
                 "the generated code changes what {} targets (which the sweep did not measure) do for `{}`",
-                if x.low { "default" } else { "low-parallelism" },
+                audit::target_name(!x.low),
                 shape.command
             ));
         }
@@ -102,8 +80,11 @@ fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, x:
             return Err(format!("the generated code cannot be evaluated: {u}"));
         }
         let got = d.limit.unwrap_or(1);
-        let want = if x.er.fires(row, &x.rule.constants) {
+        let want = if x.er.fires(row, x.rule) {
             1
+        } else if row.frozen {
+            let env = x.old.env(&shape.features, x.low);
+            rules::eval_ladder(&x.old.ladder, &env).ok().flatten().unwrap_or(1)
         } else {
             x.rule.ladder.limit(row.output, row.reduction).effective(row.start_tile)
         };
@@ -132,6 +113,7 @@ fn not_analysed(h: Heuristic, table: &Table, style: String, function: String, er
         recommended: Strategy::Baseline,
         rule: None,
         constants_before: BTreeMap::new(),
+        early_returns: vec![],
         outcomes: vec![],
         oracle_geomean: 1.0,
         output_range: (0, 0),
@@ -140,6 +122,9 @@ fn not_analysed(h: Heuristic, table: &Table, style: String, function: String, er
         cpp: None,
         diff: String::new(),
         error: Some(error),
+        audit: None,
+        kept_shapes: 0,
+        emitted: None,
     }
 }
 
@@ -150,12 +135,16 @@ fn fit_strategies(
     source: &str,
     er: &EarlyReturns,
     settings: &Settings,
+    constant_ranges: BTreeMap<String, (i64, i64)>,
 ) -> HeuristicAnalysis {
     let params = Params {
         max_rungs: settings.max_rungs.max(1),
         folds: settings.folds.max(2),
         inclusive: emit::uses_inclusive(site),
         allow_2d: emit::names(site, source).reduction.is_some(),
+        preferred_output: rules::thresholds(&site.ladder, "outputSize"),
+        preferred_reduction: rules::thresholds(&site.ladder, "reductionSize"),
+        constant_ranges: Some(constant_ranges),
     };
     let evals = fit::evaluate(table, er, &params, &settings.pins);
     let (rec_eval, rec_fit) = &evals[fit::recommend(&evals)];
@@ -177,6 +166,7 @@ fn fit_strategies(
         recommended: rec_eval.strategy,
         rule: rec_fit.rule.clone(),
         constants_before: er.constants.clone(),
+        early_returns: conditions(site),
         outcomes: fit::outcomes(table, rec_fit, er),
         oracle_geomean: stats::geomean(
             &table.rows.iter().map(|r| r.baseline / fit::oracle(r, &table.limits).1).collect::<Vec<_>>(),
@@ -188,6 +178,9 @@ fn fit_strategies(
         cpp: None,
         diff: String::new(),
         error: None,
+        audit: None,
+        kept_shapes: table.rows.iter().filter(|r| r.frozen).count(),
+        emitted: None,
     }
 }
 
@@ -217,38 +210,325 @@ struct Emission<'a> {
     table: &'a Table,
     model: &'a Model,
     er: &'a EarlyReturns,
+    chain: Option<&'a Chain>,
+    evidence: &'a Evidence,
     low: bool,
 }
 
-/// Writes `rule` into the file and checks the result; the patched file,
-/// its diff and the changed code, or why it cannot be written.
-fn emit_rule(x: &Emission, rule: &Rule) -> Result<HeuristicPatch, String> {
-    let h = x.site.heuristic;
+/// What the measurements cover: the hull of the measured shapes, widened
+/// along the ladder's axes to the readable edges the retune stops at.
+struct Evidence {
+    hull: audit::Hull,
+    output: (i64, i64),
+    reduction: (i64, i64),
+}
+
+fn evidence(table: &Table, results: &Results, site: &Site) -> Evidence {
+    let mut hull = audit::Hull::of(table.rows.iter().map(|r| &results.shapes[r.shape].features));
+    let span = |f: fn(&fit::Row) -> i64| {
+        (table.rows.iter().map(f).min().unwrap_or(0), table.rows.iter().map(f).max().unwrap_or(0))
+    };
+    let (o, r) = (span(|r| r.output), span(|r| r.reduction));
+    let output = fit::edges(
+        o.0,
+        o.1,
+        emit::uses_inclusive(site),
+        Readable::PowersOfTwo,
+        &rules::thresholds(&site.ladder, "outputSize"),
+    );
+    let reduction = fit::edges(r.0, r.1, false, Readable::Decimal, &rules::thresholds(&site.ladder, "reductionSize"));
+    hull.widen("outputSize", output.0, output.1 - 1);
+    hull.widen("reductionSize", reduction.0, reduction.1 - 1);
+    Evidence { hull, output, reduction }
+}
+
+/// Marks the shapes a kept rung of the current ladder decides (see
+/// [`fit::Row::frozen`]).
+fn mark_kept(table: &mut Table, results: &Results, chain: Option<&Chain>, model: &Model, low: bool) {
+    let Some(chain) = chain else { return };
+    for row in &mut table.rows {
+        let env = model.env(&results.shapes[row.shape].features, low);
+        row.frozen = chain.item(&env).is_some_and(|i| !chain.items[i].simple());
+    }
+}
+
+/// The values each early-return constant may take: those whose change
+/// alters decisions only inside the evidence region, on the target swept
+/// (with a value of its own when the flag is in scope).
+fn constant_ranges(x: &Emission, measured: &[(usize, Features)], grid: &[audit::Point]) -> BTreeMap<String, (i64, i64)> {
+    let swept = [x.low];
+    let s = audit::Subject {
+        heuristic: x.site.heuristic,
+        old: x.model,
+        new: x.model,
+        swept: &swept,
+        hull: &x.evidence.hull,
+        measured,
+    };
+    let per_target = flag_in_scope(x).is_some();
+    x.er.tunable()
+        .into_iter()
+        .map(|(name, vars)| {
+            let mut cands: Vec<i64> = x
+                .table
+                .rows
+                .iter()
+                .flat_map(|r| vars.iter().filter_map(|v| r.env.get(v).copied()))
+                .flat_map(|v| [v, v.saturating_add(1)])
+                .collect();
+            cands.sort();
+            cands.dedup();
+            let range = audit::admissible(&s, &name, &cands, x.low, per_target, grid);
+            (name, range)
+        })
+        .collect()
+}
+
+/// The low-parallelism flag, when the function holding the constants
+/// takes it (so a constant can have a value per target).
+fn flag_in_scope<'a>(x: &Emission<'a>) -> Option<&'a str> {
+    let flag = x.chain.and_then(|c| c.names.low_parallelism.as_deref()).unwrap_or("lowParallelism");
+    x.site.function.params.iter().find(|p| p.as_str() == flag).map(String::as_str)
+}
+
+/// Reverts every constant whose change alters no decision of the swept
+/// target on the measured shapes or the grid: a change without effect is
+/// a line a reviewer must read for nothing.
+fn drop_dead_constants(x: &Emission, rule: &mut Rule, grid: &[audit::Point]) {
+    let features: Vec<&Features> = x
+        .table
+        .rows
+        .iter()
+        .map(|r| &x.results.shapes[r.shape].features)
+        .chain(grid.iter().filter(|p| p.low == x.low && p.features.heuristic == x.site.heuristic).map(|p| &p.features))
+        .collect();
+    let fires = |r: &Rule, f: &Features| {
+        let env = decide::env(f, &r.constants, x.low);
+        // Switched-off conditions still apply beyond the measured outputs.
+        let inside = x.evidence.output.0 <= f.output_size && f.output_size < x.evidence.output.1;
+        x.model
+            .early_returns
+            .iter()
+            .enumerate()
+            .any(|(i, c)| !(inside && r.off.contains(&i)) && c.eval(&env).is_ok_and(|v| v.truthy()))
+    };
+    let names: Vec<String> = rule.constants.keys().cloned().collect();
+    for name in names {
+        let Some(old) = x.er.constants.get(&name).copied() else { continue };
+        if rule.constants.get(&name) == Some(&old) {
+            continue;
+        }
+        let mut reverted = rule.clone();
+        reverted.constants.insert(name.clone(), old);
+        if features.iter().all(|f| fires(rule, f) == fires(&reverted, f)) {
+            *rule = reverted;
+        }
+    }
+}
+
+/// The new values of changed constants, for the swept target only where
+/// the flag is in scope: `lowParallelism ? a : b`, as the file writes it.
+fn constant_edits(x: &Emission, rule: &Rule) -> Vec<patch::Edit> {
+    let flag = flag_in_scope(x);
+    let mut edits = Vec::new();
+    for c in &x.site.constants {
+        let Some(&v) = rule.constants.get(&c.name) else { continue };
+        let (mine, other) = if x.low { (c.value_low, c.value) } else { (c.value, c.value_low) };
+        if mine == Some(v) {
+            continue;
+        }
+        let number =
+            |n: i64| if c.value_text.contains('*') || n >= 1 << 16 { emit::format_number(n) } else { n.to_string() };
+        let text = match (flag, other) {
+            (Some(flag), Some(o)) if o != v => {
+                let (low, default) = if x.low { (v, o) } else { (o, v) };
+                format!("{flag} ? {} : {}", number(low), number(default))
+            }
+            _ => number(v),
+        };
+        edits.push(patch::Edit { range: c.value_range.clone(), text });
+    }
+    edits
+}
+
+/// The early returns the model evaluates, in its order.
+fn early_return_sites(site: &Site) -> Vec<&EarlyReturn> {
+    site.early_returns.iter().filter(|e| e.condition_expr.is_some()).collect()
+}
+
+fn conditions(site: &Site) -> Vec<String> {
+    early_return_sites(site).iter().map(|e| e.condition_text.clone()).collect()
+}
+
+/// The output-size variable's name in the function.
+fn output_var(x: &Emission) -> String {
+    x.chain.map(|c| c.names.output.clone()).unwrap_or_else(|| "outputSize".into())
+}
+
+/// Which early returns can be switched off for the measured outputs only:
+/// the output size must be computed before them, and where the code tells
+/// the targets apart the flag must be in scope (the other target keeps
+/// the early return).
+fn restrictable(x: &Emission) -> Vec<bool> {
+    let out = output_var(x);
+    let body = &x.source[x.site.function.body.clone()];
+    let declared = ["int64_t", "auto", "int"]
+        .iter()
+        .filter_map(|t| body.find(&format!("{t} {out} =")))
+        .min()
+        .map(|at| x.site.function.body.start + at);
+    let flag_ok = !x.model.reads_flag() || flag_in_scope(x).is_some();
+    early_return_sites(x.site).iter().map(|e| flag_ok && declared.is_some_and(|d| d < e.range.start)).collect()
+}
+
+/// Edits of the early returns `rule` switches off: each keeps its old
+/// condition where no measurement speaks (the other target, outputs below
+/// and above the measured ones, each only where the grid shows it can
+/// fire there), or goes when nothing is left.
+fn off_edits(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Vec<patch::Edit> {
+    let sites = early_return_sites(x.site);
+    let out = output_var(x);
+    let (lo, hi) = x.evidence.output;
+    let mut edits = Vec::new();
+    for &i in &rule.off {
+        let (Some(site), Some(cond)) = (sites.get(i), x.model.early_returns.get(i)) else { continue };
+        let fires_where = |keep: &dyn Fn(i64) -> bool| {
+            grid.iter().filter(|p| p.low == x.low && p.features.heuristic == x.site.heuristic).any(|p| {
+                keep(p.features.output_size) && cond.eval(&x.model.env(&p.features, x.low)).is_ok_and(|v| v.truthy())
+            })
+        };
+        let mut keep = Vec::new();
+        if x.model.reads_flag() {
+            let flag = flag_in_scope(x).unwrap_or("lowParallelism");
+            keep.push(if x.low { format!("!{flag}") } else { flag.to_string() });
+        }
+        if fires_where(&|o| o < lo) {
+            keep.push(format!("{out} < {}", emit::format_number(lo)));
+        }
+        if fires_where(&|o| o >= hi) {
+            keep.push(format!("{out} >= {}", emit::format_number(hi)));
+        }
+        let edit = if keep.is_empty() {
+            // Nothing left to keep: the early return goes, with its line.
+            let end = x.source[site.range.end..].find('\n').map(|n| site.range.end + n + 1).unwrap_or(site.range.end);
+            let start = x.source[..site.range.start].rfind('\n').map(|n| n + 1).unwrap_or(site.range.start);
+            patch::Edit { range: start..end, text: String::new() }
+        } else {
+            let old = &site.condition_text;
+            let old = if old.contains("||") { format!("({old})") } else { old.clone() };
+            let keep = if keep.len() > 1 { format!("({})", keep.join(" || ")) } else { keep.join("") };
+            patch::Edit { range: site.condition.clone(), text: format!("{old} && {keep}") }
+        };
+        edits.push(edit);
+    }
+    edits
+}
+
+/// How the ladder was written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Emitted {
+    /// `edit`: the smallest edit of the ladder; `rewrite`: the ladder
+    /// written anew (the editor cannot read it: why in `note`).
+    pub(crate) how: String,
+    pub(crate) note: String,
+    /// Lines added and removed by the patch.
+    pub(crate) lines: (usize, usize),
+    /// Lines a rewrite of the whole ladder would add and remove.
+    pub(crate) rewrite_lines: Option<(usize, usize)>,
+}
+
+/// The ladder written anew (the way before the editor), with the target
+/// not swept kept as [`emit::keep`] decides.
+fn rewrite_edits(x: &Emission, rule: &Rule) -> Result<Vec<patch::Edit>, String> {
     let envs: Vec<(i64, i64, Env)> = x
         .table
         .rows
         .iter()
-        .map(|r| {
-            let f = &x.results.shapes[r.shape].features;
-            (r.output, r.reduction, decide::env(f, &x.model.constants, x.low))
-        })
+        .map(|r| (r.output, r.reduction, x.model.env(&x.results.shapes[r.shape].features, x.low)))
         .collect();
     let keep = emit::keep(x.site, &rule.ladder, &envs, x.low);
-    let edits =
-        emit::rule_edits(x.source, x.site, rule, &keep).map_err(|e| format!("cannot write the rule as C++: {e}"))?;
+    emit::rule_edits(x.source, x.site, rule, &keep)
+}
+
+/// Writes `rule` into the file and checks the result; the patched file,
+/// its diff and the changed code, or why it cannot be written.
+fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(HeuristicPatch, Emitted), String> {
+    let h = x.site.heuristic;
+    let retune = x.chain.map(|chain| edit::Retune {
+        src: x.source,
+        chain,
+        ladder: &rule.ladder,
+        low: x.low,
+        output: x.evidence.output,
+        reduction: x.evidence.reduction,
+    });
+    let besides = || {
+        let mut e = constant_edits(x, rule);
+        e.extend(off_edits(x, rule, grid));
+        e
+    };
+    let stat = |edits: &[patch::Edit]| {
+        patch::apply_checked(x.source, std::slice::from_ref(x.site), edits)
+            .map(|p| difftext::stat(&difftext::unified("f", x.source, &p)))
+            .ok()
+    };
+    let rewrite = rewrite_edits(x, rule).map(|mut e| {
+        e.extend(besides());
+        e
+    });
+    let (edits, how, note) = match retune.as_ref().map(edit::edits) {
+        Some(Ok(mut e)) => {
+            e.extend(besides());
+            (e, "edit", String::new())
+        }
+        Some(Err(why)) => (rewrite.clone()?, "rewrite", why),
+        None => (rewrite.clone()?, "rewrite", "the ladder has a form the editor does not read".to_string()),
+    };
     let expected = Expected { results: x.results, table: x.table, rule, er: x.er, old: x.model, low: x.low };
     let patched = patch::apply_checked(x.source, std::slice::from_ref(x.site), &edits)
         .and_then(|p| verify_emitted(&p, h, x.names, &expected).map(|_| p))
         .map_err(|e| format!("cannot write the rule as C++: {e}"))?;
     let diff = difftext::unified(&x.results.target.heuristic_file, x.source, &patched);
-    Ok(HeuristicPatch {
+    let emitted = Emitted {
+        how: how.into(),
+        note,
+        lines: difftext::stat(&diff),
+        rewrite_lines: rewrite.ok().and_then(|e| stat(&e)),
+    };
+    let patch = HeuristicPatch {
         heuristic: h,
         diff,
-        rule: rule.describe("outputSize", &x.er.constants),
+        rule: rule.describe("outputSize", &x.er.constants, &conditions(x.site)),
         site: x.site.clone(),
         edits,
         source: patched,
-    })
+    };
+    Ok((patch, emitted))
+}
+
+/// The behaviour audit of the patched heuristic: its measured shapes (with
+/// the speedups the recommendation got) and the grid, for both targets.
+fn audit_patch(
+    x: &Emission,
+    a: &HeuristicAnalysis,
+    new: &Model,
+    measured: &[(usize, Features)],
+    grid: &[audit::Point],
+) -> audit::Audit {
+    let speedup: BTreeMap<usize, f64> = a.outcomes.iter().filter_map(|o| Some((o.shape, o.speedup?))).collect();
+    let mut points: Vec<audit::Point> = measured
+        .iter()
+        .map(|(id, f)| audit::Point {
+            origin: audit::Origin::Shape { id: *id, speedup: speedup.get(id).copied() },
+            features: f.clone(),
+            low: x.low,
+        })
+        .collect();
+    points.extend(grid.iter().cloned());
+    let swept = [x.low];
+    let subject =
+        audit::Subject { heuristic: a.heuristic, old: x.model, new, swept: &swept, hull: &x.evidence.hull, measured };
+    audit::audit(&subject, &points)
 }
 
 /// Analyses heuristic `h`: the recommendation, and its patch when there is
@@ -258,11 +538,14 @@ pub(super) fn analyze_heuristic(
     source: &str,
     h: Heuristic,
     settings: &Settings,
+    grid: &[audit::Point],
 ) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
     let names = settings.names.get(&h).cloned().unwrap_or_else(|| FunctionNames::iree_defaults(h));
-    let located = CppFile::parse(source).locate(h, &names);
-    let current = located.as_ref().map(|s| fit::ladder_specs(&s.ladder, settings.low_parallelism)).unwrap_or_default();
-    let table = fit::table(results, h, &current);
+    let file = CppFile::parse(source);
+    let located = file.locate(h, &names);
+    let low = settings.low_parallelism;
+    let current = located.as_ref().map(|s| fit::ladder_specs(&s.ladder, low)).unwrap_or_default();
+    let mut table = fit::table(results, h, &current);
     let site = match located {
         Ok(s) => s,
         Err(e) => return (not_analysed(h, &table, String::new(), String::new(), e.0), None),
@@ -272,14 +555,13 @@ pub(super) fn analyze_heuristic(
         return (not_analysed(h, &table, site.style.name().into(), site.function.name.clone(), why), None);
     }
     let model = Model::from_site(&site);
-    let er = EarlyReturns::from_model(&model, settings.low_parallelism);
-    let mut analysis = fit_strategies(&table, &site, source, &er, settings);
-    let Some(rule) = analysis.rule.clone() else {
-        analysis.error =
-            Some("no strategy beats the current code without regressing a shape; nothing to change".into());
-        return (analysis, None);
-    };
-    let emission = Emission {
+    let chain = Chain::read(&file, &site);
+    mark_kept(&mut table, results, chain.as_ref(), &model, low);
+    let er = EarlyReturns::from_model(&model, low);
+    let evidence = evidence(&table, results, &site);
+    let measured: Vec<(usize, Features)> =
+        table.rows.iter().map(|r| (r.shape, results.shapes[r.shape].features.clone())).collect();
+    let mut x = Emission {
         results,
         source,
         site: &site,
@@ -287,12 +569,31 @@ pub(super) fn analyze_heuristic(
         table: &table,
         model: &model,
         er: &er,
-        low: settings.low_parallelism,
+        chain: chain.as_ref(),
+        evidence: &evidence,
+        low,
     };
-    match emit_rule(&emission, &rule) {
-        Ok(p) => {
-            analysis.cpp = changed_code(&p.source, CppFile::parse(&p.source).locate(h, &names).ok(), &rule);
+    let ranges = constant_ranges(&x, &measured, grid);
+    let restrictable = restrictable(&x);
+    let mut er_full = er.clone();
+    er_full.restrictable = restrictable;
+    x.er = &er_full;
+    let mut analysis = fit_strategies(&table, &site, source, x.er, settings, ranges);
+    let Some(mut rule) = analysis.rule.clone() else {
+        analysis.error =
+            Some("no strategy beats the current code without regressing a shape; nothing to change".into());
+        return (analysis, None);
+    };
+    drop_dead_constants(&x, &mut rule, grid);
+    analysis.rule = Some(rule.clone());
+    match emit_rule(&x, &rule, grid) {
+        Ok((p, emitted)) => {
+            let new_site = CppFile::parse(&p.source).locate(h, &names).ok();
+            analysis.audit =
+                new_site.as_ref().map(|s| audit_patch(&x, &analysis, &Model::from_site(s), &measured, grid));
+            analysis.cpp = changed_code(&p.source, new_site, &rule);
             analysis.diff = p.diff.clone();
+            analysis.emitted = Some(emitted);
             (analysis, Some(p))
         }
         Err(e) => {

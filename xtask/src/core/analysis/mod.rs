@@ -14,6 +14,7 @@ mod tests;
 
 pub(crate) use summary::{compare, noop_check};
 
+use crate::core::audit::{self, Audit};
 use crate::core::cpp::{patch, FunctionNames, Site};
 use crate::core::fit::{self, Choice, Evaluation, ShapeOutcome, Strategy};
 use crate::core::results::{candidate_name, CandidateStatus, Results};
@@ -104,6 +105,9 @@ pub(crate) struct HeuristicAnalysis {
     pub(crate) rule: Option<Rule>,
     /// The early-return constants as the code has them now.
     pub(crate) constants_before: BTreeMap<String, i64>,
+    /// The early returns' conditions as written (what [`Rule::off`] counts).
+    #[serde(default)]
+    pub(crate) early_returns: Vec<String>,
     /// The recommended rule's choice per shape (fitted on all shapes).
     pub(crate) outcomes: Vec<ShapeOutcome>,
     /// The oracle's geomean speedup (best measured choice per shape).
@@ -119,6 +123,16 @@ pub(crate) struct HeuristicAnalysis {
     pub(crate) cpp: Option<String>,
     pub(crate) diff: String,
     pub(crate) error: Option<String>,
+    /// Where the patched code decides differently from the old one.
+    #[serde(default)]
+    pub(crate) audit: Option<Audit>,
+    /// Shapes a kept rung of the current ladder decides (a condition the
+    /// retune does not edit): they keep their current decision.
+    #[serde(default)]
+    pub(crate) kept_shapes: usize,
+    /// How the patch was written, and its size beside a rewrite's.
+    #[serde(default)]
+    pub(crate) emitted: Option<heuristic::Emitted>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -209,8 +223,9 @@ pub(crate) fn combined_source(source: &str, patches: &[HeuristicPatch]) -> Resul
 pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysis, Vec<HeuristicPatch>) {
     let mut heuristics = Vec::new();
     let mut patches = Vec::new();
+    let grid = audit::grid();
     for &h in &results.heuristics {
-        let (a, p) = heuristic::analyze_heuristic(results, source, h, settings);
+        let (a, p) = heuristic::analyze_heuristic(results, source, h, settings, &grid);
         heuristics.push(a);
         patches.extend(p);
     }

@@ -375,14 +375,6 @@ pub(crate) fn rule_edits(src: &str, site: &Site, rule: &Rule, low: &Keep) -> Res
                 .push(Edit { range: chain.clone(), text: inline_chain(&rule.ladder, &names, inclusive, &site.indent) });
         }
     }
-    for c in &site.constants {
-        let Some(&v) = rule.constants.get(&c.name) else { continue };
-        if c.value == Some(v) {
-            continue;
-        }
-        let text = if c.value_text.contains('*') || v >= 1 << 16 { format_number(v) } else { v.to_string() };
-        edits.push(Edit { range: c.value_range.clone(), text });
-    }
     Ok(edits)
 }
 

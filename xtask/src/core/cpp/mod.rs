@@ -10,6 +10,8 @@
 //! Rewriting lives in [`patch`] and generating new C++ in [`emit`]; neither
 //! this module nor they touch files or processes.
 
+pub(crate) mod chain;
+pub(crate) mod edit;
 pub(crate) mod emit;
 pub(crate) mod patch;
 #[cfg(test)]
@@ -115,8 +117,12 @@ pub(crate) struct Constant {
     /// The initializer expression.
     pub(crate) value_range: Range<usize>,
     pub(crate) value_text: String,
-    /// The value as `int64_t` (the type every tuning constant has).
+    /// The value as `int64_t` (the type every tuning constant has), on
+    /// default targets.
     pub(crate) value: Option<i64>,
+    /// The value on low-parallelism targets: the same unless the
+    /// initializer reads the flag (`lowParallelism ? a : b`).
+    pub(crate) value_low: Option<i64>,
 }
 
 /// Everything the tuner needs to know about one heuristic in one file.
@@ -239,7 +245,7 @@ impl<'a> CppFile<'a> {
         })
     }
 
-    fn node_at(&self, range: &Range<usize>) -> Option<Node<'_>> {
+    pub(crate) fn node_at(&self, range: &Range<usize>) -> Option<Node<'_>> {
         self.tree.root_node().descendant_for_byte_range(range.start, range.end)
     }
 
@@ -374,13 +380,19 @@ impl<'a> CppFile<'a> {
                         continue;
                     };
                     let Ok(expr) = rules::expr_from_node(self.text, value) else { continue };
-                    let Some(v) = expr.eval_const().and_then(|v| v.to_i64().ok()) else { continue };
+                    // A constant may depend on the target, nothing else.
+                    let at = |low: bool| {
+                        let flag = |n: &str| (n == "lowParallelism").then_some(i64::from(low));
+                        expr.eval_with(&flag).ok().and_then(|v| v.to_i64().ok())
+                    };
+                    let (Some(v), Some(v_low)) = (at(false), at(true)) else { continue };
                     out.push(Constant {
                         name: self.node_text(name).to_string(),
                         line: n.start_position().row + 1,
                         value_range: value.byte_range(),
                         value_text: self.node_text(value).to_string(),
                         value: Some(v),
+                        value_low: Some(v_low),
                     });
                 }
                 return false;

@@ -222,11 +222,14 @@ impl Expr {
         Ok(match self {
             Expr::Num(v) => *v,
             Expr::Bool(b) => Value::bool(*b),
-            Expr::Var(name) => Value::Int(
-                env(name)
-                    .or_else(|| env(alias(name)))
-                    .ok_or_else(|| format!("`{name}` is not a quantity the tuner knows"))?,
-            ),
+            Expr::Var(name) => {
+                note_read(name);
+                Value::Int(
+                    env(name)
+                        .or_else(|| env(alias(name)))
+                        .ok_or_else(|| format!("`{name}` is not a quantity the tuner knows"))?,
+                )
+            }
             Expr::Not(e) => Value::bool(!e.eval_with(env)?.truthy()),
             Expr::Neg(e) => match e.eval_with(env)? {
                 Value::Int(v) => Value::Int(v.checked_neg().ok_or_else(|| format!("`-{v}` overflows int64_t"))?),
@@ -289,6 +292,93 @@ impl Expr {
             _ => None,
         }
     }
+}
+
+/// Names of the quantities statements read (conditions and values).
+pub(crate) fn stmt_vars(stmts: &[Stmt], out: &mut Vec<String>) {
+    for s in stmts {
+        match s {
+            Stmt::If { cond, then, els } => {
+                cond.vars(out);
+                stmt_vars(then, out);
+                stmt_vars(els, out);
+            }
+            Stmt::Return(e) | Stmt::Assign(_, e) => e.vars(out),
+            Stmt::Other(_) => {}
+        }
+    }
+}
+
+thread_local! {
+    /// The quantities read while [`reads`] records.
+    static READS: std::cell::RefCell<Option<std::collections::BTreeSet<String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn note_read(name: &str) {
+    READS.with(|r| {
+        if let Some(set) = r.borrow_mut().as_mut() {
+            set.insert(alias(name).to_string());
+        }
+    });
+}
+
+/// Runs `f` and returns, with its result, the quantities it read (through
+/// evaluating expressions): what a decision depended on, for the behaviour
+/// audit. Short-circuited operands are not read, as in C++.
+pub(crate) fn reads<T>(f: impl FnOnce() -> T) -> (T, std::collections::BTreeSet<String>) {
+    let outer = READS.with(|r| r.borrow_mut().replace(Default::default()));
+    let value = f();
+    let set = READS.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer)).unwrap_or_default();
+    (value, set)
+}
+
+/// The thresholds `stmts` compare quantity `var` with, as exclusive bounds
+/// (`x < t` and `x >= t` give `t`; `x <= t` and `x > t` give `t + 1`).
+pub(crate) fn thresholds(stmts: &[Stmt], var: &str) -> Vec<i64> {
+    fn expr(e: &Expr, var: &str, out: &mut Vec<i64>) {
+        if let Expr::Bin(op, a, b) = e {
+            let is_var = |x: &Expr| matches!(x, Expr::Var(v) if alias(v) == var);
+            let constant = |x: &Expr| x.eval_const().and_then(|v| v.to_i64().ok());
+            let bound = match (is_var(a), is_var(b)) {
+                (true, false) => constant(b).map(|t| (*op, t)),
+                // `t > x` is `x < t`.
+                (false, true) => constant(a).map(|t| (flip(*op), t)),
+                _ => None,
+            };
+            match bound {
+                Some((BinOp::Lt | BinOp::Ge, t)) => out.push(t),
+                Some((BinOp::Le | BinOp::Gt, t)) => out.push(t + 1),
+                _ => {
+                    expr(a, var, out);
+                    expr(b, var, out);
+                }
+            }
+        }
+    }
+    fn flip(op: BinOp) -> BinOp {
+        match op {
+            BinOp::Lt => BinOp::Gt,
+            BinOp::Le => BinOp::Ge,
+            BinOp::Gt => BinOp::Lt,
+            BinOp::Ge => BinOp::Le,
+            other => other,
+        }
+    }
+    fn walk(stmts: &[Stmt], var: &str, out: &mut Vec<i64>) {
+        for s in stmts {
+            if let Stmt::If { cond, then, els } = s {
+                expr(cond, var, out);
+                walk(then, var, out);
+                walk(els, var, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(stmts, var, &mut out);
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Spellings of the same quantity across revisions.

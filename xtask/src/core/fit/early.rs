@@ -3,7 +3,7 @@
 //! no split, stands for an early return firing).
 
 use super::readable::{readable, Readable};
-use super::{column, row_cost, Pins, Row};
+use super::{column, row_cost, Params, Pins, Row};
 use crate::core::cpp::rules::{BinOp, Expr};
 use crate::core::decide::Model;
 use crate::core::rule::{LimitSpec, Rule};
@@ -30,27 +30,49 @@ pub(crate) struct EarlyReturns {
     pub(crate) constants: BTreeMap<String, i64>,
     /// The target measured is a low-parallelism one.
     pub(crate) low: bool,
+    /// Per condition, whether the code can stop taking it for the measured
+    /// outputs only (the output size is known there, and the other target
+    /// can keep it): the fit may then switch it off.
+    pub(crate) restrictable: Vec<bool>,
 }
 
 impl EarlyReturns {
     pub(crate) fn from_model(model: &Model, low: bool) -> EarlyReturns {
-        EarlyReturns { conditions: model.early_returns.clone(), constants: model.constants.clone(), low }
+        EarlyReturns {
+            conditions: model.early_returns.clone(),
+            constants: model.constants_for(low).clone(),
+            low,
+            restrictable: vec![false; model.early_returns.len()],
+        }
     }
 
-    /// Whether an early return fires for `row` under `constants`.
-    pub(crate) fn fires(&self, row: &Row, constants: &BTreeMap<String, i64>) -> bool {
+    /// Whether an early return of `rule` fires for `row` (a measured shape,
+    /// so inside the outputs where switched-off conditions are off).
+    pub(crate) fn fires(&self, row: &Row, rule: &Rule) -> bool {
+        self.fires_with(row, &rule.constants, &rule.off)
+    }
+
+    /// Whether an early return of the current code fires for `row`.
+    pub(crate) fn fires_base(&self, row: &Row) -> bool {
+        self.fires_with(row, &self.constants, &[])
+    }
+
+    fn fires_with(&self, row: &Row, constants: &BTreeMap<String, i64>, off: &[usize]) -> bool {
         let lookup = |name: &str| -> Option<i64> {
             if name == "lowParallelism" {
                 return Some(i64::from(self.low));
             }
             constants.get(name).or_else(|| row.env.get(name)).copied()
         };
-        self.conditions.iter().any(|c| c.eval_with(&lookup).map(|v| v.truthy()).unwrap_or(false))
+        self.conditions
+            .iter()
+            .enumerate()
+            .any(|(i, c)| !off.contains(&i) && c.eval_with(&lookup).map(|v| v.truthy()).unwrap_or(false))
     }
 
     /// Constants that appear in a condition, with the quantities they are
     /// compared against (for candidate values).
-    fn tunable(&self) -> Vec<(String, Vec<String>)> {
+    pub(crate) fn tunable(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         fn walk(e: &Expr, consts: &BTreeMap<String, i64>, out: &mut Vec<(String, Vec<String>)>) {
             match e {
@@ -91,8 +113,17 @@ impl EarlyReturns {
 pub(super) fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &EarlyReturns, pins: &Pins) -> f64 {
     rows.iter()
         .map(|r| {
-            let l = if er.fires(r, &rule.constants) {
+            let l = if er.fires(r, rule) {
                 LimitSpec::NO_SPLIT
+            } else if r.frozen {
+                // A kept rung decides: as measured when it decided the
+                // baseline too, unknown (charged as unmeasured) when the old
+                // early return had taken the shape first.
+                return if er.fires_base(r) {
+                    r.cost.iter().copied().fold(r.baseline.ln(), f64::max)
+                } else {
+                    r.baseline.ln()
+                };
             } else {
                 rule.ladder.limit(r.output, r.reduction)
             };
@@ -109,11 +140,22 @@ pub(super) fn rule_cost(rows: &[&Row], limits: &[LimitSpec], rule: &Rule, er: &E
 /// Refits the tuning constants by coordinate descent: each constant tries
 /// the values of the quantity it is compared with (just below and at each
 /// shape's value) and keeps the best.
-pub(super) fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Rule, er: &EarlyReturns, pins: &Pins) {
+pub(super) fn refit_constants(
+    rows: &[&Row],
+    limits: &[LimitSpec],
+    rule: &mut Rule,
+    er: &EarlyReturns,
+    params: &Params,
+    pins: &Pins,
+) {
     if !limits.contains(&LimitSpec::NO_SPLIT) {
         return;
     }
     let tunable = er.tunable();
+    let allowed = |name: &str, v: i64| match &params.constant_ranges {
+        None => true,
+        Some(ranges) => ranges.get(name).is_some_and(|&(lo, hi)| lo <= v && v <= hi),
+    };
     for _ in 0..DESCENT_PASSES {
         let mut changed = false;
         for (name, vars) in &tunable {
@@ -128,6 +170,7 @@ pub(super) fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Ru
             }
             cands.push(0);
             cands.push(NEVER);
+            cands.retain(|&c| allowed(name, c));
             cands.sort();
             cands.dedup();
             let current = rule_cost(rows, limits, rule, er, pins);
@@ -146,6 +189,23 @@ pub(super) fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Ru
                 changed = true;
             }
         }
+        // Switching an early return off for the measured outputs.
+        for i in (0..er.conditions.len()).filter(|&i| er.restrictable.get(i) == Some(&true)) {
+            let mut trial = rule.clone();
+            match trial.off.iter().position(|&x| x == i) {
+                Some(p) => {
+                    trial.off.remove(p);
+                }
+                None => {
+                    trial.off.push(i);
+                    trial.off.sort();
+                }
+            }
+            if rule_cost(rows, limits, &trial, er, pins) < rule_cost(rows, limits, rule, er, pins) - COST_EPSILON {
+                *rule = trial;
+                changed = true;
+            }
+        }
         if !changed {
             break;
         }
@@ -153,14 +213,19 @@ pub(super) fn refit_constants(rows: &[&Row], limits: &[LimitSpec], rule: &mut Ru
     // Round to readable values that select the same shapes.
     for (name, vars) in &tunable {
         let v = rule.constants[name];
-        if v <= 0 || v >= NEVER {
+        // An unchanged constant stays as written.
+        if v <= 0 || v >= NEVER || er.constants.get(name) == Some(&v) {
             continue;
         }
         let values: Vec<i64> = rows.iter().flat_map(|r| vars.iter().filter_map(|x| r.env.get(x).copied())).collect();
         let lo = values.iter().copied().filter(|&x| x < v).max();
         let hi = values.iter().copied().filter(|&x| x >= v).min();
         if let (Some(lo), Some(hi)) = (lo, hi) {
-            rule.constants.insert(name.clone(), readable(lo, hi, false, Readable::Decimal));
+            let old = er.constants.get(name).copied().into_iter().collect::<Vec<_>>();
+            let round = readable(lo, hi, false, Readable::Decimal, &old);
+            if allowed(name, round) {
+                rule.constants.insert(name.clone(), round);
+            }
         }
     }
 }

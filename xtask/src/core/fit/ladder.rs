@@ -3,7 +3,7 @@
 //! they pay more than the noise.
 
 use super::dp::{self, Order};
-use super::readable::{readable, readable_threshold, Readable};
+use super::readable::{readable, Readable};
 use super::{column, group_rows_by, kfold, row_cost, Params, Pins, Row};
 use crate::core::rule::{Ladder, LimitSpec, ReductionSplit, Rung};
 use crate::core::stats::{self, noise_threshold};
@@ -50,6 +50,7 @@ fn ladder_from_segments(
     segs: &[(usize, usize)],
     limits: &[LimitSpec],
     inclusive: bool,
+    preferred: &[i64],
 ) -> Ladder {
     let mut rungs = Vec::new();
     for (idx, &(end, k)) in segs.iter().enumerate() {
@@ -58,7 +59,7 @@ fn ladder_from_segments(
         } else {
             let lo = groups[end - 1][0].output;
             let hi = groups[end][0].output;
-            Some(readable_threshold(lo, hi, inclusive))
+            Some(readable(lo, hi, inclusive, Readable::PowersOfTwo, preferred))
         };
         rungs.push(Rung { upper, limit: limits[k], splits: vec![] });
     }
@@ -76,7 +77,7 @@ pub(super) fn fit_ladder_at(rows: &[&Row], limits: &[LimitSpec], params: &Params
     let groups = group_rows(rows);
     let fits = dp_ladders(&groups, limits.len(), rungs, pins);
     let segs = fits.into_iter().flatten().last().map(|p| p.segments).unwrap_or_else(|| vec![(groups.len(), 0)]);
-    ladder_from_segments(&groups, &segs, limits, params.inclusive)
+    ladder_from_segments(&groups, &segs, limits, params.inclusive, &params.preferred_output)
 }
 
 /// Fits a ladder with exactly the rung count that inner cross-validation on
@@ -88,9 +89,9 @@ pub(super) fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, p
         if rows.len() >= 2 * params.folds.max(2) { choose_rungs(rows, limits, params, pins, max_rungs) } else { 1 };
     let fits = dp_ladders(&groups, limits.len(), max_rungs, pins);
     let mut ladder =
-        ladder_from_segments(&groups, &best_segments(&fits, rungs, groups.len()), limits, params.inclusive);
+        ladder_from_segments(&groups, &best_segments(&fits, rungs, groups.len()), limits, params.inclusive, &params.preferred_output);
     if params.allow_2d {
-        refine_2d(&mut ladder, rows, limits, pins, params.inclusive);
+        refine_2d(&mut ladder, rows, limits, pins, params);
     }
     ladder
 }
@@ -104,7 +105,7 @@ fn choose_rungs(rows: &[&Row], limits: &[LimitSpec], params: &Params, pins: &Pin
         for (m, total) in held_out.iter_mut().enumerate() {
             // Fewer groups than rungs: reuse the largest fit there is.
             let Some(p) = fits.iter().take(m + 1).rev().flatten().next() else { continue };
-            let ladder = ladder_from_segments(&groups, &p.segments, limits, params.inclusive);
+            let ladder = ladder_from_segments(&groups, &p.segments, limits, params.inclusive, &params.preferred_output);
             *total += test
                 .iter()
                 .map(|(_, r)| {
@@ -136,7 +137,7 @@ fn rows_by_rung<'a>(ladder: &Ladder, rows: &[&'a Row]) -> Vec<Vec<&'a Row>> {
 /// sorted by reduction size gives the best split into b buckets; b buckets
 /// are kept over b-1 when the shapes that change limit gain, on average,
 /// more than their noise threshold (or when a pinned shape needs it).
-fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pins, inclusive: bool) {
+fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pins, params: &Params) {
     let per_rung = rows_by_rung(ladder, rows);
     for (rung, rs) in ladder.rungs.iter_mut().zip(per_rung) {
         if rs.len() < MIN_RUNG_SHAPES_FOR_BUCKETS {
@@ -182,11 +183,14 @@ fn refine_2d(ladder: &mut Ladder, rows: &[&Row], limits: &[LimitSpec], pins: &Pi
         rung.splits = segs[..segs.len() - 1]
             .iter()
             .map(|&(end, k)| ReductionSplit {
+                // Buckets are written `reductionSize < t` whatever the
+                // ladder's own comparison.
                 threshold: readable(
                     groups[end - 1][0].reduction,
                     groups[end][0].reduction,
-                    inclusive,
+                    false,
                     Readable::Decimal,
+                    &params.preferred_reduction,
                 ),
                 limit: limits[k],
             })

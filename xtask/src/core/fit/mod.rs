@@ -22,6 +22,7 @@ mod strategy;
 mod tests;
 
 pub(crate) use early::EarlyReturns;
+pub(crate) use readable::Readable;
 pub(crate) use strategy::{evaluate, oracle, outcomes, recommend, Evaluation, ShapeOutcome, Strategy};
 
 use crate::core::cpp::rules::{Env, Expr, Stmt};
@@ -107,6 +108,11 @@ pub(crate) struct Row {
     pub(crate) cost: Vec<f64>,
     /// Whether the column gives the split the current code gives.
     pub(crate) baseline_split: Vec<bool>,
+    /// The current code decides this shape with a rung the retune keeps as
+    /// it is (a condition other than `outputSize < T`, or a body it cannot
+    /// edit): whatever the ladder, the shape keeps its current decision
+    /// unless an early return takes it first.
+    pub(crate) frozen: bool,
 }
 
 impl Row {
@@ -246,6 +252,7 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
             n,
             cost,
             baseline_split,
+            frozen: false,
         });
     }
     rows.sort_by_key(|r| (r.output, r.reduction));
@@ -261,6 +268,14 @@ pub(crate) struct Params {
     pub(crate) inclusive: bool,
     /// Whether the ladder may use `reductionSize` splits.
     pub(crate) allow_2d: bool,
+    /// The code's own thresholds on `outputSize` and `reductionSize`
+    /// (exclusive bounds): preferred where they separate the same shapes.
+    pub(crate) preferred_output: Vec<i64>,
+    pub(crate) preferred_reduction: Vec<i64>,
+    /// Per early-return constant, the values it may take (inclusive): those
+    /// whose change alters decisions only where measurements say (see
+    /// [`crate::core::audit::admissible`]). `None`: any value.
+    pub(crate) constant_ranges: Option<BTreeMap<String, (i64, i64)>>,
 }
 
 /// What a pinned shape may get.
@@ -321,4 +336,19 @@ fn kfold<T: Copy>(items: &[T], k: usize) -> impl Iterator<Item = (Vec<T>, Vec<(u
         let test = items.iter().enumerate().filter(|(i, _)| i % k == f).map(|(i, r)| (i, *r)).collect();
         (train, test)
     })
+}
+
+/// How far beyond the measured edge the evidence region reaches: a rule is
+/// trusted up to a readable threshold within this factor of the nearest
+/// measured value, not to infinity.
+const EDGE_FACTOR: i64 = 2;
+
+/// The evidence region along one quantity: exclusive bounds `[lo, hi)`
+/// around the measured `[min, max]`, each a readable value at most
+/// [`EDGE_FACTOR`] beyond the measured edge (the file's own threshold when
+/// one lies there). `inclusive`: the file writes `x <= t`.
+pub(crate) fn edges(min: i64, max: i64, inclusive: bool, style: Readable, preferred: &[i64]) -> (i64, i64) {
+    let lo = readable::readable(min / EDGE_FACTOR, min.max(1), inclusive, style, preferred);
+    let hi = readable::readable(max, max.saturating_mul(EDGE_FACTOR).max(max + 1), inclusive, style, preferred);
+    (lo.min(min), hi.max(max + 1))
 }

@@ -8,7 +8,7 @@
 /// comparison is `x <= t`, so `lo <= t < hi`, and `t` is returned as the
 /// exclusive bound `t + 1`.
 pub(crate) fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
-    readable(lo, hi, inclusive, Readable::PowersOfTwo)
+    readable(lo, hi, inclusive, Readable::PowersOfTwo, &[])
 }
 
 /// How a threshold should read: output sizes as products of powers of two
@@ -19,7 +19,20 @@ pub(crate) enum Readable {
     Decimal,
 }
 
-pub(crate) fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable) -> i64 {
+/// [`readable_threshold`] in `style`, preferring a threshold the code
+/// already has: `preferred` holds the file's thresholds as exclusive bounds
+/// (`x < t`), and one that lies in the gap keeps the same partition of the
+/// measured shapes while leaving that line of the file as it is.
+pub(crate) fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable, preferred: &[i64]) -> i64 {
+    let mid_of = |a: i64, b: i64| ((a.max(1) as f64).ln() + (b.max(1) as f64).ln()) / 2.0;
+    let kept = preferred
+        .iter()
+        .copied()
+        .filter(|&p| lo < p && p <= hi)
+        .min_by(|x, y| ((*x as f64).ln() - mid_of(lo, hi)).abs().total_cmp(&((*y as f64).ln() - mid_of(lo, hi)).abs()));
+    if let Some(p) = kept {
+        return p;
+    }
     let (a, b) = if inclusive { (lo, hi - 1) } else { (lo + 1, hi) };
     let fits = |t: i64| a <= t && t <= b;
     let mid = ((a.max(1) as f64).ln() + (b.max(1) as f64).ln()) / 2.0;

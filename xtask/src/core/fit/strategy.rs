@@ -102,8 +102,10 @@ impl Fitted {
 }
 
 fn choose(rule: &Rule, row: &Row, er: &EarlyReturns) -> Choice {
-    if er.fires(row, &rule.constants) {
+    if er.fires(row, rule) {
         Choice::Limit(LimitSpec::NO_SPLIT)
+    } else if row.frozen {
+        Choice::Baseline
     } else {
         Choice::Limit(rule.ladder.limit(row.output, row.reduction))
     }
@@ -119,24 +121,28 @@ fn fit_rule(
     pins: &Pins,
 ) -> Option<Rule> {
     let base_constants = er.constants.clone();
+    // Shapes a kept rung decides do not shape the ladder.
+    let all = rows;
+    let rows: Vec<&Row> = rows.iter().copied().filter(|r| !r.frozen).collect();
+    let rows = rows.as_slice();
     match strategy {
         Strategy::Baseline => None,
         Strategy::SingleLimit => {
             let p = Params { max_rungs: 1, allow_2d: false, ..params.clone() };
-            Some(Rule { constants: base_constants, ladder: fit_ladder_at(rows, limits, &p, pins, 1) })
+            Some(Rule { constants: base_constants, ladder: fit_ladder_at(rows, limits, &p, pins, 1), off: vec![] })
         }
-        Strategy::OriginalToolkit => Some(Rule { constants: base_constants, ladder: original_toolkit(rows, limits) }),
+        Strategy::OriginalToolkit => Some(Rule { constants: base_constants, ladder: original_toolkit(rows, limits), off: vec![] }),
         Strategy::Ladder | Strategy::Ladder2d | Strategy::Ladder2dSafe => {
             let p = Params { allow_2d: strategy != Strategy::Ladder && params.allow_2d, ..params.clone() };
             // Shapes the early returns catch do not reach the ladder.
-            let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires(r, &base_constants)).collect();
-            Some(Rule { constants: base_constants, ladder: fit_ladder(&reach, limits, &p, pins) })
+            let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires_base(r)).collect();
+            Some(Rule { constants: base_constants, ladder: fit_ladder(&reach, limits, &p, pins), off: vec![] })
         }
         Strategy::Ladder2dEarly | Strategy::Ladder2dEarlySafe => {
-            let mut rule = Rule { constants: base_constants, ladder: fit_ladder(rows, limits, params, pins) };
+            let mut rule = Rule { constants: base_constants, ladder: fit_ladder(rows, limits, params, pins), off: vec![] };
             for _ in 0..EARLY_ALTERNATIONS {
-                refit_constants(rows, limits, &mut rule, er, pins);
-                let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires(r, &rule.constants)).collect();
+                refit_constants(all, limits, &mut rule, er, params, pins);
+                let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires(r, &rule)).collect();
                 rule.ladder = fit_ladder(&reach, limits, params, pins);
             }
             Some(rule)

@@ -54,7 +54,15 @@ fn step_rows(noise: f64, seed: u64) -> (Vec<Row>, Vec<LimitSpec>) {
 }
 
 fn params() -> Params {
-    Params { max_rungs: 6, folds: 5, inclusive: false, allow_2d: false }
+    Params {
+        max_rungs: 6,
+        folds: 5,
+        inclusive: false,
+        allow_2d: false,
+        preferred_output: vec![],
+        preferred_reduction: vec![],
+        constant_ranges: None,
+    }
 }
 
 #[test]
@@ -103,8 +111,11 @@ fn readable_thresholds() {
     // Inclusive comparison (`<=`): returns the exclusive bound.
     assert_eq!(readable_threshold(3000, 5000, true), 64 * 64 + 1);
     assert_eq!(readable_threshold(45000, 52000, false), 50000);
-    assert_eq!(readable(30000, 40000, false, Readable::Decimal), 40000);
-    assert_eq!(readable(30000, 40000, false, Readable::PowersOfTwo), 32768);
+    assert_eq!(readable(30000, 40000, false, Readable::Decimal, &[]), 40000);
+    assert_eq!(readable(30000, 40000, false, Readable::PowersOfTwo, &[]), 32768);
+    // A threshold the file has, inside the gap, wins over a rounder one.
+    assert_eq!(readable(30000, 40000, false, Readable::PowersOfTwo, &[128 * 256, 50000]), 128 * 256);
+    assert_eq!(readable(30000, 40000, false, Readable::PowersOfTwo, &[36000]), 36000);
 }
 
 #[test]

@@ -64,7 +64,7 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     );
     match &h.rule {
         Some(rule) => {
-            let _ = writeln!(out, "Recommended rule:\n\n{}", rule.describe("outputSize", &h.constants_before));
+            let _ = writeln!(out, "Recommended rule:\n\n{}", rule.describe("outputSize", &h.constants_before, &h.early_returns));
             let _ = writeln!(
                 out,
                 "Fitted on outputSize {} to {} and reductionSize {} to {}; outside those ranges the rule extrapolates (rungs of the current code that no measured shape reaches are not kept).\n",

@@ -1,0 +1,443 @@
+//! A retune as the smallest edit of the ladder in the file's own words.
+//!
+//! The decision wanted is the fitted ladder for the target swept, between
+//! the edges of what was measured, and the old code everywhere else (the
+//! other target, outputs beyond the measured ones, frozen rungs). Along
+//! `outputSize` the old skeleton and the wanted one are cut into pieces,
+//! each with a body (reduction guards, a value per target); equal
+//! neighbours merge; the new rungs are then aligned with the old ones
+//! (an edit distance over rungs), so a rung that keeps its threshold keeps
+//! its line, a value change is one line, a moved threshold is one constant,
+//! and only what is new is inserted. Values of the target not swept are
+//! kept with the file's `lowParallelism ? a : b`. The result is checked by
+//! the caller (read back, evaluated, audited).
+
+use super::chain::{Body, Chain, Cond, Item, Leaf, Val};
+use super::emit::format_number;
+use super::patch::Edit;
+use crate::core::rule::{Ladder, LimitSpec, Rung};
+
+/// What to write.
+pub(crate) struct Retune<'a> {
+    pub(crate) src: &'a str,
+    pub(crate) chain: &'a Chain,
+    pub(crate) ladder: &'a Ladder,
+    /// The swept target: low-parallelism (else default).
+    pub(crate) low: bool,
+    /// The ladder applies for `outputSize` in `[lo, hi)`.
+    pub(crate) output: (i64, i64),
+    /// Its reduction buckets apply for `reductionSize` in `[lo, hi)`.
+    pub(crate) reduction: (i64, i64),
+}
+
+/// A body by meaning: `reductionSize < t` cuts, ascending, each with the
+/// leaf below it, then the leaf for the rest.
+#[derive(Clone, Debug, PartialEq)]
+struct Canon {
+    cuts: Vec<(i64, Leaf)>,
+    rest: Leaf,
+}
+
+impl Canon {
+    fn leaf(&self, r: i64) -> Leaf {
+        self.cuts.iter().find(|(t, _)| r < *t).map(|(_, l)| *l).unwrap_or(self.rest)
+    }
+
+    /// Merges neighbours with equal leaves.
+    fn merged(mut self) -> Canon {
+        let mut cuts: Vec<(i64, Leaf)> = Vec::new();
+        for (t, l) in self.cuts.drain(..) {
+            match cuts.last_mut() {
+                Some(last) if last.1 == l => last.0 = t,
+                _ => cuts.push((t, l)),
+            }
+        }
+        while cuts.last().is_some_and(|c| c.1 == self.rest) {
+            cuts.pop();
+        }
+        Canon { cuts, rest: self.rest }
+    }
+
+    /// A body given by its value on `[0, t)` pieces at `points`.
+    fn sampled(points: &[i64], at: impl Fn(i64) -> Leaf) -> Canon {
+        let mut cuts = Vec::new();
+        let mut from = 0;
+        for &t in points {
+            cuts.push((t, at(from)));
+            from = t;
+        }
+        Canon { cuts, rest: at(from) }.merged()
+    }
+}
+
+/// Exclusive bounds of a written body's guards.
+fn guard_points(body: &Body) -> Vec<i64> {
+    let Body::Leaves { guarded, .. } = body else { return vec![] };
+    let mut v: Vec<i64> = guarded
+        .iter()
+        .map(|(g, _)| match g.op {
+            crate::core::cpp::rules::BinOp::Le | crate::core::cpp::rules::BinOp::Gt => g.t + 1,
+            _ => g.t,
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn canon(body: &Body) -> Canon {
+    Canon::sampled(&guard_points(body), |r| body.leaf(r).expect("a readable body"))
+}
+
+fn val(l: LimitSpec) -> Val {
+    match l {
+        LimitSpec::Fixed(1) => Val::NoSplit,
+        LimitSpec::Fixed(v) => Val::Fixed(v),
+        LimitSpec::Clamp(c) => Val::Clamp(c),
+    }
+}
+
+/// The fitted rung covering `output`.
+fn rung_at(ladder: &Ladder, output: i64) -> &Rung {
+    ladder.rungs.iter().find(|r| r.upper.is_none_or(|u| output < u)).unwrap_or_else(|| ladder.rungs.last().unwrap())
+}
+
+/// The wanted body on an `outputSize` piece inside the edges: the old one
+/// with the swept target's values from `rung`; outside the reduction edges
+/// the old value stays when the body tests `reductionSize` at all.
+fn wanted(old: &Canon, rung: &Rung, r: &Retune) -> Canon {
+    let mut points: Vec<i64> = old.cuts.iter().map(|c| c.0).chain(rung.splits.iter().map(|s| s.threshold)).collect();
+    points.sort();
+    points.dedup();
+    let new_at = |x: i64| old.leaf(x).with(r.low, val(rung.limit_for(x)));
+    let plain = Canon::sampled(&points, new_at);
+    if plain.cuts.is_empty() {
+        return plain;
+    }
+    points.extend([r.reduction.0, r.reduction.1]);
+    points.sort();
+    points.dedup();
+    let inside = |x: i64| r.reduction.0 <= x && x < r.reduction.1;
+    Canon::sampled(&points, |x| if inside(x) { new_at(x) } else { old.leaf(x) })
+}
+
+/// A new rung: its exclusive upper bound (none for the catch-all) and body.
+#[derive(Clone, Debug, PartialEq)]
+struct NewRung {
+    bound: Option<i64>,
+    body: Canon,
+}
+
+/// The wanted rungs of the run of simple items `items[run]`.
+fn wanted_run(r: &Retune, run: &[&Item], run_lo: i64) -> Vec<NewRung> {
+    let bound = |it: &Item| match it.cond {
+        Cond::Below { bound, .. } => Some(bound),
+        _ => None,
+    };
+    let run_hi = run.last().and_then(|it| bound(it)).unwrap_or(i64::MAX);
+    let mut points: Vec<i64> = run.iter().filter_map(|it| bound(it)).collect();
+    points.extend(r.ladder.rungs.iter().filter_map(|g| g.upper));
+    points.extend([r.output.0, r.output.1]);
+    points.retain(|&p| run_lo < p && p < run_hi);
+    points.push(run_hi);
+    points.sort();
+    points.dedup();
+    let mut out: Vec<NewRung> = Vec::new();
+    let mut from = run_lo;
+    for &to in &points {
+        let item = run.iter().find(|it| bound(it).is_none_or(|b| from < b)).expect("a catch-all or a bound above");
+        let old = canon(&item.body);
+        let body = if r.output.0 <= from && from < r.output.1 { wanted(&old, rung_at(r.ladder, from), r) } else { old };
+        let upper = (to != i64::MAX).then_some(to);
+        match out.last_mut() {
+            Some(last) if last.body == body => last.bound = upper,
+            _ => out.push(NewRung { bound: upper, body }),
+        }
+        from = to;
+    }
+    out
+}
+
+/// Lines a rung takes (the edit distance's unit).
+fn lines(body: &Canon) -> usize {
+    3 + 3 * body.cuts.len()
+}
+
+/// How a new rung edits an old one: its bound, its leaves.
+fn match_cost(old: &Item, new: &NewRung, anchored: bool) -> Option<usize> {
+    let old_bound = match old.cond {
+        Cond::Below { bound, .. } => Some(bound),
+        _ => None,
+    };
+    if old_bound.is_none() != new.bound.is_none() {
+        return None;
+    }
+    let moved = old_bound != new.bound;
+    if moved && anchored {
+        return None;
+    }
+    Some(usize::from(moved) + body_cost(old, &new.body))
+}
+
+/// Leaves to rewrite to turn `old`'s body into `new`; a new guard
+/// structure costs the whole body.
+fn body_cost(old: &Item, new: &Canon) -> usize {
+    match leaf_edits(old, new) {
+        Some(edits) => edits.len(),
+        None => lines(&canon(&old.body)) + lines(new),
+    }
+}
+
+/// The leaf statements of `old` to rewrite, and their new leaves, when the
+/// written guards still fit `new` (each written leaf's region has one new
+/// leaf); `None` when the guards must change.
+fn leaf_edits(old: &Item, new: &Canon) -> Option<Vec<(std::ops::Range<usize>, Leaf)>> {
+    let Body::Leaves { guarded, otherwise } = &old.body else { return None };
+    let pts = guard_points(&old.body);
+    if new.cuts.iter().any(|(t, _)| !pts.contains(t)) {
+        return None;
+    }
+    // Sample each region between the written guards' bounds: the written
+    // leaf chosen there must become the new leaf, one leaf per statement.
+    let mut out: Vec<(std::ops::Range<usize>, Leaf)> = Vec::new();
+    let mut wanted: Vec<(std::ops::Range<usize>, Leaf)> = Vec::new();
+    for x in std::iter::once(0).chain(pts.iter().copied()) {
+        let chosen = guarded.iter().find(|(g, _)| g.holds(x)).map(|(_, l)| l).unwrap_or(otherwise);
+        let want = new.leaf(x);
+        match wanted.iter().find(|(s, _)| *s == chosen.stmt) {
+            Some((_, w)) if *w != want => return None,
+            Some(_) => continue,
+            None => wanted.push((chosen.stmt.clone(), want)),
+        }
+        if chosen.leaf != want {
+            out.push((chosen.stmt.clone(), want));
+        }
+    }
+    Some(out)
+}
+
+/// The text of a leaf statement.
+fn leaf_text(r: &Retune, leaf: Leaf) -> String {
+    let v = |x: Val| match x {
+        Val::Fixed(n) => n.to_string(),
+        Val::Clamp(c) => format!("std::min<int64_t>({c}, {})", r.chain.names.start_tile.as_deref().unwrap_or("startTileSize")),
+        // Never inside a ternary (`run_edits` refuses that).
+        Val::NoSplit => "std::nullopt".into(),
+    };
+    let value = match (&r.chain.names.low_parallelism, leaf.default == leaf.low) {
+        (Some(flag), false) => format!("{flag} ? {} : {}", v(leaf.low), v(leaf.default)),
+        _ if leaf.default == Val::NoSplit => return "return std::nullopt;".into(),
+        _ => v(leaf.default),
+    };
+    if r.chain.helper {
+        format!("return {value};")
+    } else {
+        format!("limitParallelLoops = {value};")
+    }
+}
+
+fn bound_text(r: &Retune, bound: i64, inclusive: bool) -> String {
+    let out = &r.chain.names.output;
+    if inclusive {
+        format!("{out} <= {}", format_number(bound - 1))
+    } else {
+        format!("{out} < {}", format_number(bound))
+    }
+}
+
+/// A body's statements at `indent`.
+fn body_text(r: &Retune, body: &Canon, indent: &str) -> String {
+    let red = r.chain.names.reduction.as_deref().unwrap_or("reductionSize");
+    let inner = format!("{indent}  ");
+    if body.cuts.is_empty() {
+        return format!("{indent}{}\n", leaf_text(r, body.rest));
+    }
+    let mut out = String::new();
+    if r.chain.helper {
+        for (t, l) in &body.cuts {
+            out.push_str(&format!("{indent}if ({red} < {t}) {{\n{inner}{}\n{indent}}}\n", leaf_text(r, *l)));
+        }
+        out.push_str(&format!("{indent}{}\n", leaf_text(r, body.rest)));
+    } else {
+        for (i, (t, l)) in body.cuts.iter().enumerate() {
+            let head = if i == 0 { indent.to_string() } else { " else ".to_string() };
+            out.push_str(&format!("{head}if ({red} < {t}) {{\n{inner}{}\n{indent}}}", leaf_text(r, *l)));
+        }
+        out.push_str(&format!(" else {{\n{inner}{}\n{indent}}}\n", leaf_text(r, body.rest)));
+    }
+    out
+}
+
+/// The text inserted before an old rung for a new one.
+fn insert_text(r: &Retune, new: &NewRung, inclusive: bool) -> String {
+    let i = &r.chain.indent;
+    let bound = new.bound.expect("an inserted rung has a bound");
+    let body = body_text(r, &new.body, &format!("{i}  "));
+    if r.chain.helper {
+        format!("if ({}) {{\n{body}{i}}}\n\n{i}", bound_text(r, bound, inclusive))
+    } else {
+        format!("if ({}) {{\n{body}{i}}} else ", bound_text(r, bound, inclusive))
+    }
+}
+
+/// One step of the alignment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Step {
+    Match(usize, usize),
+    Delete(usize),
+    Insert(usize),
+}
+
+/// The cheapest alignment of old rungs with new ones (edit distance).
+fn align(old: &[&Item], new: &[NewRung], anchored_last: bool) -> Option<Vec<Step>> {
+    let (m, n) = (old.len(), new.len());
+    let inf = usize::MAX / 4;
+    let mut cost = vec![vec![inf; n + 1]; m + 1];
+    let mut back = vec![vec![None; n + 1]; m + 1];
+    cost[0][0] = 0;
+    for i in 0..=m {
+        for j in 0..=n {
+            let c = cost[i][j];
+            if c >= inf {
+                continue;
+            }
+            if i < m && j < n {
+                if let Some(mc) = match_cost(old[i], &new[j], anchored_last && i + 1 == m) {
+                    if c + mc < cost[i + 1][j + 1] {
+                        cost[i + 1][j + 1] = c + mc;
+                        back[i + 1][j + 1] = Some(Step::Match(i, j));
+                    }
+                }
+            }
+            // A catch-all or an anchor is never deleted; a catch-all never
+            // inserted.
+            let keep = matches!(old.get(i).map(|it| &it.cond), Some(Cond::Always)) || anchored_last && i + 1 == m;
+            if i < m && !keep && c + lines(&canon(&old[i].body)) < cost[i + 1][j] {
+                cost[i + 1][j] = c + lines(&canon(&old[i].body));
+                back[i + 1][j] = Some(Step::Delete(i));
+            }
+            if j < n && new[j].bound.is_some() && c + lines(&new[j].body) < cost[i][j + 1] {
+                cost[i][j + 1] = c + lines(&new[j].body);
+                back[i][j + 1] = Some(Step::Insert(j));
+            }
+        }
+    }
+    if cost[m][n] >= inf {
+        return None;
+    }
+    let mut steps = Vec::new();
+    let (mut i, mut j) = (m, n);
+    while i > 0 || j > 0 {
+        let s = back[i][j]?;
+        steps.push(s);
+        match s {
+            Step::Match(..) => (i, j) = (i - 1, j - 1),
+            Step::Delete(_) => i -= 1,
+            Step::Insert(_) => j -= 1,
+        }
+    }
+    steps.reverse();
+    Some(steps)
+}
+
+/// The edits of one run of simple rungs.
+fn run_edits(r: &Retune, run: &[&Item], run_lo: i64, anchored: bool) -> Result<Vec<Edit>, String> {
+    let new = wanted_run(r, run, run_lo);
+    // `std::nullopt` has no place in a `lowParallelism ? a : b`.
+    let mixed = |l: &Leaf| l.default != l.low && (l.default == Val::NoSplit || l.low == Val::NoSplit);
+    if r.chain.names.low_parallelism.is_some()
+        && new.iter().any(|n| n.body.cuts.iter().map(|c| &c.1).chain([&n.body.rest]).any(mixed))
+    {
+        return Err("a rung would split on one target and not on the other".into());
+    }
+    let steps = align(run, &new, anchored).ok_or("the new rungs cannot be aligned with the old ones")?;
+    let inclusive = run.iter().any(|it| matches!(it.cond, Cond::Below { inclusive: true, .. }));
+    let mut edits = Vec::new();
+    let mut pending = String::new();
+    for s in steps {
+        match s {
+            Step::Insert(j) => pending.push_str(&insert_text(r, &new[j], inclusive)),
+            Step::Delete(i) => edits.push(delete(r, run[i])),
+            Step::Match(i, j) => {
+                let (old, nw) = (run[i], &new[j]);
+                if !pending.is_empty() {
+                    edits.push(Edit { range: old.stmt.start..old.stmt.start, text: std::mem::take(&mut pending) });
+                }
+                edits.extend(match_edits(r, old, nw)?);
+            }
+        }
+    }
+    if !pending.is_empty() {
+        return Err("a new rung would follow the catch-all".into());
+    }
+    Ok(edits)
+}
+
+/// Edits that turn old rung `old` into `new`: its bound's constant, its
+/// leaves, or (new guards) its whole body.
+fn match_edits(r: &Retune, old: &Item, new: &NewRung) -> Result<Vec<Edit>, String> {
+    let mut edits = Vec::new();
+    if let (Cond::Below { bound, inclusive, constant }, Some(b)) = (&old.cond, new.bound) {
+        if *bound != b {
+            let t = if *inclusive { b - 1 } else { b };
+            edits.push(Edit { range: constant.clone(), text: format_number(t) });
+        }
+    }
+    if canon(&old.body) == new.body {
+        return Ok(edits);
+    }
+    match leaf_edits(old, &new.body) {
+        Some(leaves) => {
+            edits.extend(leaves.into_iter().map(|(stmt, leaf)| Edit { range: stmt, text: leaf_text(r, leaf) }));
+        }
+        None => {
+            let block = old.block.clone().ok_or("a rung without braces cannot take new guards")?;
+            let indent = format!("{}  ", r.chain.indent);
+            edits.push(Edit { range: block, text: format!("\n{}{}", body_text(r, &new.body, &indent), r.chain.indent) });
+        }
+    }
+    Ok(edits)
+}
+
+/// Removes a rung: its statement and the blank line after it (helper), or
+/// its branch and the `else` that leads to the next one (inline).
+fn delete(r: &Retune, item: &Item) -> Edit {
+    let rest = &r.src[item.stmt.end..];
+    let end = if r.chain.helper {
+        let ws = rest.len() - rest.trim_start().len();
+        item.stmt.end + ws
+    } else {
+        let after = rest.trim_start();
+        let skip = rest.len() - after.len();
+        let after_else = after.strip_prefix("else").map(|a| a.len() - a.trim_start().len() + 4).unwrap_or(0);
+        item.stmt.end + skip + after_else
+    };
+    Edit { range: item.stmt.start..end, text: String::new() }
+}
+
+/// Edits of the whole chain.
+pub(crate) fn edits(r: &Retune) -> Result<Vec<Edit>, String> {
+    let mut edits = Vec::new();
+    let mut run: Vec<&Item> = Vec::new();
+    let mut run_lo = 0i64;
+    let mut last_bound = 0i64;
+    for item in &r.chain.items {
+        if item.simple() {
+            run.push(item);
+            if let Cond::Below { bound, .. } = item.cond {
+                last_bound = bound;
+            }
+            continue;
+        }
+        // A frozen rung: the run before it keeps its last bound.
+        if !run.is_empty() {
+            edits.extend(run_edits(r, &run, run_lo, true)?);
+            run.clear();
+        }
+        run_lo = last_bound;
+    }
+    if !run.is_empty() {
+        edits.extend(run_edits(r, &run, run_lo, false)?);
+    }
+    Ok(edits)
+}
