@@ -10,8 +10,12 @@
 //! - **measured**: a workload shape (with its measured speedup);
 //! - **interpolated**: inside the evidence hull, between measured shapes
 //!   (with its nearest measured neighbours);
-//! - **outside the hull**: a quantity the changed decision read (on the
-//!   old or the new code's path) lies beyond what was measured;
+//! - **outside the hull**: a quantity a condition on the changed
+//!   decision's path read (in the old or the new code) lies beyond what was
+//!   measured, and some condition takes another branch than it would with
+//!   every quantity brought inside the hull (so the codes can tell the op
+//!   from every measured one); a quantity only a returned value reads (the
+//!   start tile a limit is clamped to) does not select the rule;
 //! - **other target**: a target (default or low-parallelism) the sweep did
 //!   not measure.
 //!
@@ -203,8 +207,13 @@ fn ladder_reads(m: &Model, env: &Env) -> BTreeSet<String> {
 fn depended_on(s: &Subject, f: &Features, low: bool) -> BTreeSet<String> {
     let (old_er, old_reads) = early_return(s.old, f, low);
     let (new_er, new_reads) = early_return(s.new, f, low);
-    let mut reads = if old_er != new_er {
-        old_reads.union(&new_reads).cloned().collect()
+    let mut reads: BTreeSet<String> = if old_er != new_er {
+        // The early return's outcome changed; the code that no longer
+        // (or now) returns early decided with its ladder.
+        let mut r: BTreeSet<String> = old_reads.union(&new_reads).cloned().collect();
+        let m = if old_er { s.new } else { s.old };
+        r.extend(ladder_reads(m, &m.env(f, low)));
+        r
     } else {
         let old = ladder_reads(s.old, &s.old.env(f, low));
         let new = ladder_reads(s.new, &s.new.env(f, low));
@@ -231,15 +240,19 @@ fn nearest(s: &Subject, f: &Features) -> Vec<usize> {
     by.into_iter().take(NEIGHBOURS).map(|x| x.1).collect()
 }
 
-/// The limit a model gives under `env` (`None`: no split), or why it
-/// cannot be evaluated.
+/// The limit a model gives under `env` (`None`: no split, which a limit
+/// of 1 is too), or why it cannot be evaluated.
 fn limit(m: &Model, env: &Env) -> Result<Option<i64>, String> {
     for c in &m.early_returns {
         if c.eval(env)?.truthy() {
             return Ok(None);
         }
     }
-    eval_ladder(&m.ladder, env)
+    Ok(eval_ladder(&m.ladder, env)?.filter(|&l| l > 1))
+}
+
+fn classify(s: &Subject, p: &Point) -> (Class, String) {
+    classify_with(s, p, true)
 }
 
 impl Hull {
@@ -255,21 +268,42 @@ impl Hull {
     }
 }
 
-/// Whether a change at `f`, where some quantity it read is beyond the hull,
-/// is the change at the hull's edge: both codes give the same limits with
-/// every quantity brought inside (a clamp `min(8, startTileSize)` at a
-/// start tile beyond the measured ones, or a rung that holds up to the
-/// edge and beyond, decides as at the edge).
-fn same_at_edge(s: &Subject, f: &Features, low: bool) -> bool {
+/// The conditions a model tests for `f`, with their outcomes: its early
+/// returns up to the one that fires, then its ladder's.
+fn path(m: &Model, f: &Features, low: bool) -> Result<Vec<bool>, String> {
+    let env = m.env(f, low);
+    let mut out = Vec::new();
+    for c in &m.early_returns {
+        let fired = c.eval(&env)?.truthy();
+        out.push(fired);
+        if fired {
+            return Ok(out);
+        }
+    }
+    out.extend(rules::ladder_path(&m.ladder, &env)?);
+    Ok(out)
+}
+
+/// Whether both codes take, for `f`, the branches they take for `f` with
+/// every quantity brought inside the hull: then no condition tells `f`
+/// from a point the measurements cover, and the change is the rule
+/// measured there (its values may read, say, a start tile beyond the
+/// measured ones).
+fn same_path_inside(s: &Subject, f: &Features, low: bool) -> bool {
     let g = s.hull.clamped(f);
     let same = |m: &Model| {
-        let (a, b) = (limit(m, &m.env(f, low)), limit(m, &m.env(&g, low)));
+        let (a, b) = (path(m, f, low), path(m, &g, low));
         a.is_ok() && a == b
     };
     same(s.old) && same(s.new)
 }
 
-fn classify(s: &Subject, p: &Point) -> (Class, String) {
+/// [`classify`]; `by_path`: a change where a condition read a quantity
+/// beyond the hull still counts as inside when the codes take the branches
+/// they take inside ([`same_path_inside`]). Choosing a constant's values
+/// needs that off: the ladder the change leads into is not fitted yet, so
+/// its branches say nothing of the final one's.
+fn classify_with(s: &Subject, p: &Point, by_path: bool) -> (Class, String) {
     if !s.swept.contains(&p.low) {
         return (Class::OtherTarget, format!("{} targets were not measured", target_name(p.low)));
     }
@@ -278,7 +312,7 @@ fn classify(s: &Subject, p: &Point) -> (Class, String) {
         return (Class::Measured, note);
     }
     match s.hull.outside(&p.features, &depended_on(s, &p.features, p.low)) {
-        Some(why) if !same_at_edge(s, &p.features, p.low) => (Class::OutsideHull, why),
+        Some(why) if !(by_path && same_path_inside(s, &p.features, p.low)) => (Class::OutsideHull, why),
         _ => {
             let ids = nearest(s, &p.features);
             (Class::Interpolated, format!("nearest measured shapes {ids:?}"))
@@ -294,6 +328,14 @@ pub(crate) fn target_name(low: bool) -> &'static str {
     }
 }
 
+/// Whether two decisions compile to the same kernels: the same tiles,
+/// "no split" being the whole dims (a limit of 1 keeps every dim whole,
+/// and such an attribute splits nothing).
+fn same_kernels(a: &Decision, b: &Decision, f: &Features) -> bool {
+    let tiles = |d: &Decision| d.tile_sizes.clone().unwrap_or_else(|| f.reduction_dims.clone());
+    a.unknown.is_none() && b.unknown.is_none() && tiles(a) == tiles(b)
+}
+
 /// Audits `s` on `points` (those of other heuristics are skipped).
 pub(crate) fn audit(s: &Subject, points: &[Point]) -> Audit {
     let mut a = Audit { hull: s.hull.clone(), ..Audit::default() };
@@ -306,7 +348,7 @@ pub(crate) fn audit(s: &Subject, points: &[Point]) -> Audit {
         *a.evaluated.entry(kind(&p.origin).to_string()).or_default() += 1;
         let old = decide::modelled(&p.features, s.old, p.low);
         let new = decide::modelled(&p.features, s.new, p.low);
-        if old.same_split(&new) && old.unknown.is_none() && new.unknown.is_none() {
+        if same_kernels(&old, &new, &p.features) {
             continue;
         }
         let (class, note) = classify(s, p);
@@ -372,7 +414,7 @@ pub(crate) fn admissible(
         let t = Subject { new: &trial, ..*s };
         mine.iter().zip(&before).all(|(p, b)| {
             let after = limit(&trial, &trial.env(&p.features, p.low));
-            after == *b || matches!(classify(&t, p).0, Class::Measured | Class::Interpolated)
+            after == *b || matches!(classify_with(&t, p, false).0, Class::Measured | Class::Interpolated)
         })
     };
     let mut up: Vec<i64> = candidates.iter().copied().filter(|&c| c > current).collect();

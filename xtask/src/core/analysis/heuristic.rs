@@ -70,9 +70,14 @@ fn verify_emitted(patched: &str, heuristic: Heuristic, names: &FunctionNames, x:
         let after = decide::modelled(&shape.features, &model, !x.low);
         if has_variant && before.unknown.is_none() && !before.same_split(&after) {
             return Err(format!(
-                "the generated code changes what {} targets (which the sweep did not measure) do for `{}`",
+                "the generated code changes what {} targets (which the sweep did not measure) do for `{}` \
+                 (limit {:?}, tiles {:?} before; limit {:?}, tiles {:?} after)",
                 audit::target_name(!x.low),
-                shape.command
+                shape.command,
+                before.limit,
+                before.tile_sizes,
+                after.limit,
+                after.tile_sizes
             ));
         }
         let d = decide::modelled(&shape.features, &model, x.low);
@@ -223,6 +228,14 @@ struct Evidence {
     reduction: (i64, i64),
 }
 
+impl Evidence {
+    /// Whether `f` lies between the edges along both ladder axes.
+    fn contains(&self, f: &Features) -> bool {
+        let within = |v: i64, (lo, hi): (i64, i64)| lo <= v && v < hi;
+        within(f.output_size, self.output) && within(f.reduction_size, self.reduction)
+    }
+}
+
 fn evidence(table: &Table, results: &Results, site: &Site) -> Evidence {
     let mut hull = audit::Hull::of(table.rows.iter().map(|r| &results.shapes[r.shape].features));
     let span = |f: fn(&fit::Row) -> i64| {
@@ -291,6 +304,18 @@ fn flag_in_scope<'a>(x: &Emission<'a>) -> Option<&'a str> {
     x.site.function.params.iter().find(|p| p.as_str() == flag).map(String::as_str)
 }
 
+/// Whether an early return of `rule` takes `f` on the swept target.
+fn fires(x: &Emission, rule: &Rule, f: &Features) -> bool {
+    let env = decide::env(f, &rule.constants, x.low);
+    // Switched-off conditions still apply beyond the evidence region.
+    let inside = x.evidence.contains(f);
+    x.model
+        .early_returns
+        .iter()
+        .enumerate()
+        .any(|(i, c)| !(inside && rule.off.contains(&i)) && c.eval(&env).is_ok_and(|v| v.truthy()))
+}
+
 /// Reverts every constant whose change alters no decision of the swept
 /// target on the measured shapes or the grid: a change without effect is
 /// a line a reviewer must read for nothing.
@@ -302,16 +327,7 @@ fn drop_dead_constants(x: &Emission, rule: &mut Rule, grid: &[audit::Point]) {
         .map(|r| &x.results.shapes[r.shape].features)
         .chain(grid.iter().filter(|p| p.low == x.low && p.features.heuristic == x.site.heuristic).map(|p| &p.features))
         .collect();
-    let fires = |r: &Rule, f: &Features| {
-        let env = decide::env(f, &r.constants, x.low);
-        // Switched-off conditions still apply beyond the measured outputs.
-        let inside = x.evidence.output.0 <= f.output_size && f.output_size < x.evidence.output.1;
-        x.model
-            .early_returns
-            .iter()
-            .enumerate()
-            .any(|(i, c)| !(inside && r.off.contains(&i)) && c.eval(&env).is_ok_and(|v| v.truthy()))
-    };
+    let fires = |r: &Rule, f: &Features| fires(x, r, f);
     let names: Vec<String> = rule.constants.keys().cloned().collect();
     for name in names {
         let Some(old) = x.er.constants.get(&name).copied() else { continue };
@@ -365,6 +381,18 @@ fn output_var(x: &Emission) -> String {
     x.chain.map(|c| c.names.output.clone()).unwrap_or_else(|| "outputSize".into())
 }
 
+/// The reduction-size variable's name in the function (`reductionSize`
+/// or `kSize`).
+fn reduction_var(x: &Emission) -> String {
+    let body = &x.source[x.site.function.body.clone()];
+    ["reductionSize", "kSize"]
+        .iter()
+        .filter_map(|n| body.find(&format!("int64_t {n} =")).map(|at| (at, *n)))
+        .min()
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| "reductionSize".into())
+}
+
 /// Which early returns can be switched off for the measured outputs only:
 /// the output size must be computed before them, and where the code tells
 /// the targets apart the flag must be in scope (the other target keeps
@@ -377,8 +405,14 @@ fn restrictable(x: &Emission) -> Vec<bool> {
         .filter_map(|t| body.find(&format!("{t} {out} =")))
         .min()
         .map(|at| x.site.function.body.start + at);
+    let red = reduction_var(x);
+    let red_declared = body.find(&format!("int64_t {red} =")).map(|at| x.site.function.body.start + at);
     let flag_ok = !x.model.reads_flag() || flag_in_scope(x).is_some();
-    early_return_sites(x.site).iter().map(|e| flag_ok && declared.is_some_and(|d| d < e.range.start)).collect()
+    let before = |d: Option<usize>, e: &EarlyReturn| d.is_some_and(|d| d < e.range.start);
+    early_return_sites(x.site)
+        .iter()
+        .map(|e| flag_ok && before(declared, e) && before(red_declared, e))
+        .collect()
 }
 
 /// Edits of the early returns `rule` switches off: each keeps its old
@@ -388,13 +422,15 @@ fn restrictable(x: &Emission) -> Vec<bool> {
 fn off_edits(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Vec<patch::Edit> {
     let sites = early_return_sites(x.site);
     let out = output_var(x);
+    let red = reduction_var(x);
     let (lo, hi) = x.evidence.output;
+    let (rlo, rhi) = x.evidence.reduction;
     let mut edits = Vec::new();
     for &i in &rule.off {
         let (Some(site), Some(cond)) = (sites.get(i), x.model.early_returns.get(i)) else { continue };
-        let fires_where = |keep: &dyn Fn(i64) -> bool| {
+        let fires_where = |keep: &dyn Fn(&Features) -> bool| {
             grid.iter().filter(|p| p.low == x.low && p.features.heuristic == x.site.heuristic).any(|p| {
-                keep(p.features.output_size) && cond.eval(&x.model.env(&p.features, x.low)).is_ok_and(|v| v.truthy())
+                keep(&p.features) && cond.eval(&x.model.env(&p.features, x.low)).is_ok_and(|v| v.truthy())
             })
         };
         let mut keep = Vec::new();
@@ -402,11 +438,20 @@ fn off_edits(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Vec<patch::Edi
             let flag = flag_in_scope(x).unwrap_or("lowParallelism");
             keep.push(if x.low { format!("!{flag}") } else { flag.to_string() });
         }
-        if fires_where(&|o| o < lo) {
-            keep.push(format!("{out} < {}", emit::format_number(lo)));
+        // `>` before `<`, and `<=` where it reads as well: a `<` followed
+        // by a `>` reads to C++ parsers that do not know the names as a
+        // template argument list.
+        if fires_where(&|f| f.output_size >= hi) {
+            keep.push(bound_text(&out, hi, true));
         }
-        if fires_where(&|o| o >= hi) {
-            keep.push(format!("{out} >= {}", emit::format_number(hi)));
+        if fires_where(&|f| f.output_size < lo) {
+            keep.push(bound_text(&out, lo, false));
+        }
+        if fires_where(&|f| f.reduction_size >= rhi) {
+            keep.push(bound_text(&red, rhi, true));
+        }
+        if fires_where(&|f| f.reduction_size < rlo) {
+            keep.push(bound_text(&red, rlo, false));
         }
         let edit = if keep.is_empty() {
             // Nothing left to keep: the early return goes, with its line.
@@ -414,14 +459,116 @@ fn off_edits(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Vec<patch::Edi
             let start = x.source[..site.range.start].rfind('\n').map(|n| n + 1).unwrap_or(site.range.start);
             patch::Edit { range: start..end, text: String::new() }
         } else {
-            let old = &site.condition_text;
-            let old = if old.contains("||") { format!("({old})") } else { old.clone() };
             let keep = if keep.len() > 1 { format!("({})", keep.join(" || ")) } else { keep.join("") };
-            patch::Edit { range: site.condition.clone(), text: format!("{old} && {keep}") }
+            let mut terms = vec![keep];
+            terms.extend(conjuncts(&site.condition_text));
+            let indent = crate::core::cpp::line_indent(x.source, site.range.start);
+            patch::Edit { range: site.condition.clone(), text: wrap_condition(&indent, &terms) }
         };
         edits.push(edit);
     }
     edits
+}
+
+/// `var >= bound` (`above`) or `var < bound`, as `var > bound - 1` or
+/// `var <= bound - 1` where that number reads better (`2048 * 1024`
+/// rather than `2097153`).
+fn bound_text(var: &str, bound: i64, above: bool) -> String {
+    let nice = |v: i64| emit::format_number(v).contains('*') || v % 1000 == 0;
+    match (above, !nice(bound) && nice(bound - 1)) {
+        (true, false) => format!("{var} >= {}", emit::format_number(bound)),
+        (true, true) => format!("{var} > {}", emit::format_number(bound - 1)),
+        (false, false) => format!("{var} < {}", emit::format_number(bound)),
+        (false, true) => format!("{var} <= {}", emit::format_number(bound - 1)),
+    }
+}
+
+/// The top-level `&&` operands of a condition (one operand, parenthesised,
+/// when it has a top-level `||`).
+fn conjuncts(cond: &str) -> Vec<String> {
+    let flat = cond.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (mut depth, mut parts, mut start, mut or) = (0i32, Vec::new(), 0usize, false);
+    let b = flat.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b'&' if depth == 0 && b.get(i + 1) == Some(&b'&') => {
+                parts.push(flat[start..i].trim().to_string());
+                start = i + 2;
+                i += 1;
+            }
+            b'|' if depth == 0 && b.get(i + 1) == Some(&b'|') => or = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(flat[start..].trim().to_string());
+    if or {
+        vec![format!("({flat})")]
+    } else {
+        parts
+    }
+}
+
+/// Column limit of LLVM's style.
+const COLUMNS: usize = 80;
+
+/// `terms` joined by `&&` as clang-format (LLVM style) lays out an `if`
+/// condition at `indent`: filled greedily, each line broken after an
+/// `&&`, continuation lines aligned after `if (`.
+fn wrap_condition(indent: &str, terms: &[String]) -> String {
+    let first = indent.len() + "if (".len();
+    let mut out = String::new();
+    let mut col = first;
+    let mut broke_inside = false;
+    for (i, t) in terms.iter().enumerate() {
+        let last = i + 1 == terms.len();
+        // What must fit on the line after this term: ` &&` or `) {`.
+        let tail = if last { ") {".len() } else { " &&".len() };
+        if i > 0 {
+            if broke_inside || col + 1 + t.len() + tail > COLUMNS {
+                out.push_str(" &&\n");
+                out.push_str(&" ".repeat(first));
+                col = first;
+            } else {
+                out.push_str(" && ");
+                col += 4;
+            }
+        }
+        broke_inside = false;
+        if col + t.len() + tail > COLUMNS && t.starts_with('(') {
+            // A parenthesised `||` chain too long for a line breaks after
+            // its `||`s, aligned inside its parenthesis.
+            let inner: Vec<&str> = t[1..t.len() - 1].split(" || ").collect();
+            let at = col + 1;
+            out.push('(');
+            col = at;
+            for (k, part) in inner.iter().enumerate() {
+                let closing = if k + 1 == inner.len() { 1 + tail } else { " ||".len() };
+                if k > 0 {
+                    if col + 1 + part.len() + closing > COLUMNS {
+                        out.push_str(" ||\n");
+                        out.push_str(&" ".repeat(at));
+                        col = at;
+                        broke_inside = true;
+                    } else {
+                        out.push_str(" || ");
+                        col += 4;
+                    }
+                }
+                out.push_str(part);
+                col += part.len();
+            }
+            out.push(')');
+            col += 1;
+        } else {
+            out.push_str(t);
+            col += t.len();
+        }
+    }
+    out
 }
 
 /// How the ladder was written.
@@ -454,6 +601,20 @@ fn rewrite_edits(x: &Emission, rule: &Rule) -> Result<Vec<patch::Edit>, String> 
 /// its diff and the changed code, or why it cannot be written.
 fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(HeuristicPatch, Emitted), String> {
     let h = x.site.heuristic;
+    // The ops that reach the ladder under the rule: an edge none of them
+    // crosses needs no guard.
+    let reaching: Vec<(i64, i64)> = x
+        .table
+        .rows
+        .iter()
+        .map(|r| &x.results.shapes[r.shape].features)
+        .chain(grid.iter().filter(|p| p.low == x.low && p.features.heuristic == h).map(|p| &p.features))
+        .filter(|f| !fires(x, rule, f))
+        .map(|f| (f.output_size, f.reduction_size))
+        .collect();
+    let reach = |o: (i64, i64), r: (i64, i64)| {
+        reaching.iter().any(|&(a, b)| o.0 <= a && a < o.1 && r.0 <= b && b < r.1)
+    };
     let retune = x.chain.map(|chain| edit::Retune {
         src: x.source,
         chain,
@@ -461,6 +622,7 @@ fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(Heuris
         low: x.low,
         output: x.evidence.output,
         reduction: x.evidence.reduction,
+        reach: &reach,
     });
     let besides = || {
         let mut e = constant_edits(x, rule);
@@ -486,7 +648,12 @@ fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(Heuris
     };
     let expected = Expected { results: x.results, table: x.table, rule, er: x.er, old: x.model, low: x.low };
     let patched = patch::apply_checked(x.source, std::slice::from_ref(x.site), &edits)
-        .and_then(|p| verify_emitted(&p, h, x.names, &expected).map(|_| p))
+        .and_then(|p| {
+            if let Some(d) = std::env::var_os("XTASK_DEBUG_EMIT") {
+                let _ = std::fs::write(std::path::Path::new(&d).join(format!("{h}.cpp")), &p);
+            }
+            verify_emitted(&p, h, x.names, &expected).map(|_| p)
+        })
         .map_err(|e| format!("cannot write the rule as C++: {e}"))?;
     let diff = difftext::unified(&x.results.target.heuristic_file, x.source, &patched);
     let emitted = Emitted {

@@ -16,25 +16,34 @@ fn run(source: &str) -> (Results, Analysis, Vec<HeuristicPatch>) {
     (results, a, p)
 }
 
-fn cpp(a: &Analysis, h: Heuristic) -> String {
+/// The emitted patch of `h`, headed by its size beside a rewrite's and its
+/// audit: what a reviewer of the C++ reads first.
+fn patch(a: &Analysis, h: Heuristic) -> String {
     let ha = a.heuristics.iter().find(|x| x.heuristic == h).unwrap();
     assert!(ha.error.is_none(), "{h}: {:?}", ha.error);
-    ha.cpp.clone().unwrap_or_else(|| panic!("{h}: no C++"))
+    let e = ha.emitted.as_ref().unwrap_or_else(|| panic!("{h}: no C++"));
+    let au = ha.audit.as_ref().unwrap();
+    // Changes only what was measured.
+    assert!(au.clean(), "{h}: {:?}", au.counts);
+    format!(
+        "written as: {} ({})\nlines: +{} -{} (a rewrite of the ladder: {:?})\naudit: {:?}\n\n{}",
+        e.how, e.note, e.lines.0, e.lines.1, e.rewrite_lines, au.counts, ha.diff
+    )
 }
 
 #[test]
 fn generated_cpp_in_the_2026_helper_style() {
     let (_, a, patches) = run(CURRENT);
-    insta::assert_snapshot!("helper_style_conv", cpp(&a, Heuristic::Conv));
-    insta::assert_snapshot!("helper_style_matmul", cpp(&a, Heuristic::Matmul));
+    insta::assert_snapshot!("helper_style_conv", patch(&a, Heuristic::Conv));
+    insta::assert_snapshot!("helper_style_matmul", patch(&a, Heuristic::Matmul));
     assert_eq!(patches.len(), 2);
 }
 
 #[test]
 fn generated_cpp_in_the_2025_inline_style() {
     let (_, a, _) = run(INLINE_2025);
-    insta::assert_snapshot!("inline_style_conv", cpp(&a, Heuristic::Conv));
-    insta::assert_snapshot!("inline_style_matmul", cpp(&a, Heuristic::Matmul));
+    insta::assert_snapshot!("inline_style_conv", patch(&a, Heuristic::Conv));
+    insta::assert_snapshot!("inline_style_matmul", patch(&a, Heuristic::Matmul));
 }
 
 #[test]
@@ -168,4 +177,17 @@ fn a_drifting_machine_is_reported() {
 
 fn results_shapes_baseline(results: &Results) -> Vec<Measurement> {
     results.shapes.iter().map(|s| s.runs["baseline"].clone()).collect()
+}
+
+#[test]
+#[ignore = "debug"]
+fn debug_helper_matmul() {
+    let (_, a, _) = run(CURRENT);
+    let ha = a.heuristics.iter().find(|x| x.heuristic == Heuristic::Matmul).unwrap();
+    let au = ha.audit.as_ref().unwrap();
+    eprintln!("{:?}", au.hull);
+    for e in au.examples.iter().filter(|e| e.class == crate::core::audit::Class::OutsideHull) {
+        eprintln!("{:?} {} {} {:?} {:?} {}", e.origin, e.output_size, e.reduction_size, e.old, e.new, e.note);
+    }
+    eprintln!("{}", ha.diff);
 }

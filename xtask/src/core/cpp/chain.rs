@@ -130,6 +130,30 @@ pub(crate) struct Item {
 }
 
 impl Item {
+    /// The output bound below which this rung takes every shape: a frozen
+    /// `outputSize < B || ...` leaves nothing below `B` to the rungs after
+    /// it.
+    pub(crate) fn covers_below(&self, output: &str) -> Option<i64> {
+        fn walk(e: &Expr, output: &str) -> Option<i64> {
+            match e {
+                Expr::Bin(BinOp::Or, a, b) => match (walk(a, output), walk(b, output)) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (x, y) => x.or(y),
+                },
+                Expr::Bin(op @ (BinOp::Lt | BinOp::Le), a, b) if matches!(a.as_ref(), Expr::Var(v) if v == output) => {
+                    let t = b.eval_const()?.to_i64().ok()?;
+                    Some(if *op == BinOp::Le { t + 1 } else { t })
+                }
+                _ => None,
+            }
+        }
+        match &self.cond {
+            Cond::Below { bound, .. } => Some(*bound),
+            Cond::Other(e) => walk(e, output),
+            Cond::Always => None,
+        }
+    }
+
     /// Whether the rung is part of the editable skeleton.
     pub(crate) fn simple(&self) -> bool {
         matches!(self.cond, Cond::Below { .. } | Cond::Always) && !matches!(self.body, Body::Opaque)

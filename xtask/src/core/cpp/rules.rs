@@ -323,9 +323,19 @@ fn note_read(name: &str) {
     });
 }
 
-/// Runs `f` and returns, with its result, the quantities it read (through
-/// evaluating expressions): what a decision depended on, for the behaviour
-/// audit. Short-circuited operands are not read, as in C++.
+/// Runs `f` without recording what it reads: a ladder's values (the start
+/// tile a limit is clamped to) are not what selected the rule.
+fn unread<T>(f: impl FnOnce() -> T) -> T {
+    let outer = READS.with(|r| r.borrow_mut().take());
+    let value = f();
+    READS.with(|r| *r.borrow_mut() = outer);
+    value
+}
+
+/// Runs `f` and returns, with its result, the quantities its conditions
+/// read (through evaluating expressions; a ladder's returned values are
+/// not recorded): what selected a decision, for the behaviour audit.
+/// Short-circuited operands are not read, as in C++.
 pub(crate) fn reads<T>(f: impl FnOnce() -> T) -> (T, std::collections::BTreeSet<String>) {
     let outer = READS.with(|r| r.borrow_mut().replace(Default::default()));
     let value = f();
@@ -410,6 +420,31 @@ pub(crate) fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<i64>, Stri
     }
 }
 
+/// The outcomes of the conditions a ladder tests for `env`, in order, up
+/// to the statement that returns: the path that selects its rule.
+pub(crate) fn ladder_path(stmts: &[Stmt], env: &Env) -> Result<Vec<bool>, String> {
+    fn trace(stmts: &[Stmt], env: &Env, out: &mut Vec<bool>) -> Result<bool, String> {
+        for stmt in stmts {
+            match stmt {
+                Stmt::If { cond, then, els } => {
+                    let c = cond.eval(env)?.truthy();
+                    out.push(c);
+                    if trace(if c { then } else { els }, env, out)? {
+                        return Ok(true);
+                    }
+                }
+                Stmt::Return(_) => return Ok(true),
+                Stmt::Assign(..) => {}
+                Stmt::Other(text) => return Err(format!("cannot evaluate statement `{text}`")),
+            }
+        }
+        Ok(false)
+    }
+    let mut out = Vec::new();
+    trace(stmts, env, &mut out)?;
+    Ok(out)
+}
+
 fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<i64>) -> Result<Flow, String> {
     for stmt in stmts {
         match stmt {
@@ -420,8 +455,8 @@ fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<i64>) -> Result<Flow, St
                 }
             }
             Stmt::Return(e) if is_nullopt(e) => return Ok(Flow::Return(None)),
-            Stmt::Return(e) => return Ok(Flow::Return(Some(e.eval(env)?.to_i64()?))),
-            Stmt::Assign(_, e) => *assigned = Some(e.eval(env)?.to_i64()?),
+            Stmt::Return(e) => return Ok(Flow::Return(Some(unread(|| e.eval(env))?.to_i64()?))),
+            Stmt::Assign(_, e) => *assigned = Some(unread(|| e.eval(env))?.to_i64()?),
             Stmt::Other(text) => return Err(format!("cannot evaluate statement `{text}`")),
         }
     }

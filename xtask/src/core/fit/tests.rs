@@ -48,6 +48,7 @@ fn step_rows(noise: f64, seed: u64) -> (Vec<Row>, Vec<LimitSpec>) {
             runtime,
             cost,
             baseline_split: vec![false; limits.len()],
+            frozen: false,
         });
     }
     (rows, limits)
