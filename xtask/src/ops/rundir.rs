@@ -11,7 +11,7 @@
 
 use crate::config::Config;
 use crate::core::results::Results;
-use crate::core::validation::Validation;
+use crate::core::validation::{self, Validation};
 use crate::core::workload::Heuristic;
 use crate::infra::store::{self, DirLock, Journal};
 use anyhow::{bail, Result};
@@ -189,9 +189,11 @@ impl RunDir {
     /// The validation of `results`, if one was written for the same
     /// revision and commands.
     pub(crate) fn read_validation(&self, results: &Results) -> Option<Validation> {
-        store::read_json::<Validation>(&self.validation_file())
+        let mut v = store::read_json::<Validation>(&self.validation_file())
             .ok()
-            .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256)
+            .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256)?;
+        validation::backfill(&mut v);
+        Some(v)
     }
 
     /// The run's journal; lines that are not records are reported and
