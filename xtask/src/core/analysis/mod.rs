@@ -161,6 +161,10 @@ pub(crate) struct Analysis {
     /// Folds of the cross-validation.
     pub(crate) folds: usize,
     pub(crate) shapes: usize,
+    /// Every shape's command as written, by shape id: the per-shape
+    /// tables name shapes by their command.
+    #[serde(default)]
+    pub(crate) commands: Vec<String>,
     pub(crate) skipped_lines: Vec<(usize, String)>,
     pub(crate) candidates: Vec<CandidateSummary>,
     pub(crate) failures: Vec<Failure>,
@@ -230,6 +234,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         repeats: results.bench.repeats,
         folds: settings.folds.max(2),
         shapes: results.shapes.len(),
+        commands: results.shapes.iter().map(|s| s.command.clone()).collect(),
         skipped_lines: results.commands.skipped.iter().map(|b| (b.line, b.error.clone())).collect(),
         candidates: summary::candidates(results),
         failures,
