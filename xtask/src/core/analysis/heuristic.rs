@@ -140,6 +140,7 @@ fn not_analysed(h: Heuristic, table: &Table, style: String, function: String, er
         cpp: None,
         diff: String::new(),
         error: Some(error),
+        changed_regions: vec![],
     }
 }
 
@@ -188,6 +189,7 @@ fn fit_strategies(
         cpp: None,
         diff: String::new(),
         error: None,
+        changed_regions: vec![],
     }
 }
 

@@ -119,6 +119,23 @@ pub(crate) struct HeuristicAnalysis {
     pub(crate) cpp: Option<String>,
     pub(crate) diff: String,
     pub(crate) error: Option<String>,
+    /// Where the patch changes the decision, from the behaviour audit;
+    /// empty until that audit is written (`report.html` draws whatever is
+    /// here).
+    #[serde(default)]
+    pub(crate) changed_regions: Vec<ChangedRegion>,
+}
+
+/// A part of the (outputSize, reductionSize) plane where the patch changes
+/// the heuristic's decision, as the behaviour audit will report it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChangedRegion {
+    /// Half-open `[lo, hi)`; `None`: unbounded on that side.
+    pub(crate) output: (Option<i64>, Option<i64>),
+    pub(crate) reduction: (Option<i64>, Option<i64>),
+    /// The decision before and after the patch, in words.
+    pub(crate) before: String,
+    pub(crate) after: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
