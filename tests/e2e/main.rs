@@ -3,6 +3,7 @@
 //! benchmark processes.
 
 mod analyze;
+mod browser;
 mod common;
 mod doctor;
 mod faults;

@@ -1,6 +1,7 @@
 //! `cargo xtask validate` and `cargo xtask apply` on the fixture: the A/B
 //! protocol, the compiler's tests, refinement, and the patch on a branch.
 
+use crate::browser;
 use crate::common::*;
 use std::process::Command;
 
@@ -206,6 +207,19 @@ fn a_regressing_patch_is_not_ready_and_refinement_removes_the_regression() {
         err.contains(&format!("regresses `{victim_cmd}`")),
         "the verdict does not name the regressed shape:\n{err}"
     );
+    // The report shows the regression per shape (Part 6, shortened, the
+    // full command on hover) and in the validation figure, readable.
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let row = report.lines().find(|l| l.ends_with("| **regressed** |")).expect("a regressed row in Part 6");
+    assert!(row.starts_with("| `convbfp16 ") && row.contains(" (") && !row.contains("--iter"), "{row}");
+    let page = run.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(&format!("<code title=\"{victim_cmd}\">")), "no full command on hover");
+    assert!(html.contains("regressed (") && html.contains("fill=\"#d62728\" stroke=\"#000\""), "no regression marked");
+    let figures = browser::layout(&page, env.root());
+    let mut kinds = browser::SWEEP_FIGURES.to_vec();
+    kinds.push(browser::VALIDATION_FIGURE);
+    browser::assert_readable(&figures, &["conv", "matmul"], &kinds);
 
     let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
     let v = read_json(&run.join("validation/validation.json"));

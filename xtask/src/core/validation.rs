@@ -44,6 +44,15 @@ pub(crate) struct ShapeVerdict {
     pub(crate) numerics_pass: Option<bool>,
     /// Drift-corrected log ratio per round (`None`: a run failed).
     pub(crate) logs: Vec<Option<f64>>,
+    /// The speedup's 95% interval: the t-interval of the mean per-round
+    /// log ratio, as speedups; `None` with fewer than two rounds. Older
+    /// validation files lack it ([`backfill`] computes it).
+    #[serde(default)]
+    pub(crate) interval: Option<(f64, f64)>,
+    /// The p-value adjusted for testing every shape at once
+    /// (Benjamini-Hochberg): the verdict compares it with [`FDR`].
+    #[serde(default)]
+    pub(crate) q_value: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +76,22 @@ pub(crate) fn t_test_p(t: f64, df: f64) -> f64 {
         return 0.0;
     }
     incomplete_beta(df / 2.0, 0.5, df / (df + t * t)).clamp(0.0, 1.0)
+}
+
+/// Two-sided critical value of Student's t: the `t` whose p-value is
+/// `alpha`, found by bisection on [`t_test_p`] (monotone in `t`).
+pub(crate) fn t_critical(alpha: f64, df: f64) -> f64 {
+    // Above any critical value of interest (df 1 at alpha 0.001 is 636.6).
+    let (mut lo, mut hi) = (0.0f64, 1e4f64);
+    for _ in 0..200 {
+        let mid = (lo + hi) / 2.0;
+        if t_test_p(mid, df) > alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
 }
 
 /// Regularized incomplete beta I_x(a, b), by Lentz's continued fraction.
@@ -142,6 +167,12 @@ fn ln_gamma(x: f64) -> f64 {
 /// The smallest effect worth calling a change, whatever the significance.
 pub(crate) const MIN_EFFECT: f64 = 0.005;
 
+/// The false discovery rate the per-shape verdicts control.
+pub(crate) const FDR: f64 = 0.05;
+
+/// Coverage of a shape's speedup interval.
+pub(crate) const INTERVAL_COVERAGE: f64 = 0.95;
+
 /// Fewest unchanged shapes that calibrate a round's drift.
 pub(crate) const MIN_CONTROLS: usize = 5;
 
@@ -164,6 +195,31 @@ pub(crate) fn drift(shapes: &[ShapeAb], rounds: usize) -> Vec<f64> {
         .collect()
 }
 
+/// One shape's statistics over its per-round log ratios: the mean, the
+/// paired t-test's p-value and the speedup's interval.
+fn shape_statistics(logs: &[f64]) -> (f64, f64, Option<(f64, f64)>) {
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    if logs.len() < 2 {
+        // One round: no spread to test against; only the effect's size.
+        let p = if mean.abs() > MIN_EFFECT.ln_1p() { 0.0 } else { 1.0 };
+        return (mean, p, None);
+    }
+    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let se = (var / n).sqrt();
+    let p = if se == 0.0 {
+        if mean == 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        t_test_p(mean / se, n - 1.0)
+    };
+    let half = t_critical(1.0 - INTERVAL_COVERAGE, n - 1.0) * se;
+    (mean, p, Some(((mean - half).exp(), (mean + half).exp())))
+}
+
 /// Per-shape verdicts from paired rounds, after removing each round's drift.
 pub(crate) fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
     let rounds = shapes.iter().map(|s| s.baseline.len().min(s.patched.len())).max().unwrap_or(0);
@@ -182,29 +238,7 @@ pub(crate) fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
             failed.push(s.shape);
             continue;
         }
-        let n = logs.len() as f64;
-        let mean = logs.iter().sum::<f64>() / n;
-        let p = if logs.len() < 2 {
-            if mean.abs() > MIN_EFFECT.ln_1p() {
-                0.0
-            } else {
-                1.0
-            }
-        } else {
-            let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            let se = (var / n).sqrt();
-            if se == 0.0 {
-                if mean == 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            } else {
-                t_test_p(mean / se, n - 1.0)
-            }
-        };
-        // Decided below, once every shape's p-value is known.
-        let verdict = Verdict::Neutral;
+        let (mean, p, interval) = shape_statistics(&logs);
         let pairs: Vec<(f64, f64)> =
             s.baseline.iter().zip(&s.patched).filter_map(|(a, b)| Some(((*a)?, (*b)?))).collect();
         let med = |v: Vec<f64>| crate::core::stats::median(&v).unwrap_or(f64::NAN);
@@ -216,26 +250,50 @@ pub(crate) fn verdicts(shapes: &[ShapeAb]) -> (Vec<ShapeVerdict>, Vec<usize>) {
             patched_median: med(pairs.iter().map(|p| p.1).collect()),
             speedup: mean.exp(),
             p_value: p,
-            verdict,
+            // Decided below, once every shape's p-value is known.
+            verdict: Verdict::Neutral,
             numerics_pass: s.numerics_pass,
             logs: per_round,
+            interval,
+            q_value: None,
         });
     }
     // Hundreds of shapes are tested at once: control the false discovery
-    // rate (Benjamini-Hochberg at 5%), or a few neutral shapes would read as
+    // rate (Benjamini-Hochberg), or a few neutral shapes would read as
     // regressions by chance and block a good patch.
     let q = benjamini_hochberg(&out.iter().map(|v| v.p_value).collect::<Vec<_>>());
     for (v, q) in out.iter_mut().zip(q) {
         let effect = v.speedup.ln();
-        v.verdict = if q < 0.05 && effect > MIN_EFFECT.ln_1p() {
+        v.q_value = Some(q);
+        v.verdict = if q < FDR && effect > MIN_EFFECT.ln_1p() {
             Verdict::Improved
-        } else if q < 0.05 && effect < -MIN_EFFECT.ln_1p() {
+        } else if q < FDR && effect < -MIN_EFFECT.ln_1p() {
             Verdict::Regressed
         } else {
             Verdict::Neutral
         };
     }
     (out, failed)
+}
+
+/// Fills what a validation file written before intervals and q-values were
+/// recorded lacks, from what it holds (per-round log ratios, p-values), as
+/// [`verdicts`] would have.
+pub(crate) fn backfill(v: &mut Validation) {
+    for round in &mut v.rounds {
+        if round.shapes.iter().any(|s| s.q_value.is_none()) {
+            let q = benjamini_hochberg(&round.shapes.iter().map(|s| s.p_value).collect::<Vec<_>>());
+            for (s, q) in round.shapes.iter_mut().zip(q) {
+                s.q_value = Some(q);
+            }
+        }
+        for s in round.shapes.iter_mut().filter(|s| s.interval.is_none()) {
+            let logs: Vec<f64> = s.logs.iter().flatten().copied().collect();
+            if !logs.is_empty() {
+                s.interval = shape_statistics(&logs).2;
+            }
+        }
+    }
 }
 
 /// Benjamini-Hochberg adjusted p-values (q-values), in input order.
@@ -432,6 +490,57 @@ mod tests {
         assert_eq!(v[1].verdict, Verdict::Neutral);
         let s = summarize(&v, vec![], 5, 1);
         assert_eq!((s.improved, s.neutral, s.regressed), (1, 1, 0));
+    }
+
+    #[test]
+    fn t_critical_values_and_intervals() {
+        assert!((t_critical(0.05, 4.0) - 2.776).abs() < 1e-3);
+        assert!((t_critical(0.05, 2.0) - 4.303).abs() < 1e-3);
+        // A steady 10% gain with 1% jitter: the interval holds 1.1 and is
+        // narrow; one round has none.
+        let base = [100.0, 101.0, 99.0, 100.5];
+        let patched: Vec<f64> = [1.0, 0.99, 1.01, 1.0].iter().zip(&base).map(|(j, b)| b * j / 1.1).collect();
+        let (v, _) = verdicts(&[ab(0, &base, &patched)]);
+        let (lo, hi) = v[0].interval.unwrap();
+        assert!(lo < 1.1 && 1.1 < hi && hi - lo < 0.05, "{lo} {hi}");
+        assert!(lo < v[0].speedup && v[0].speedup < hi);
+        assert_eq!(v[0].q_value, Some(v[0].p_value));
+        let (v, _) = verdicts(&[ab(0, &[100.0], &[90.0])]);
+        assert_eq!(v[0].interval, None);
+    }
+
+    #[test]
+    fn older_files_read_and_are_backfilled() {
+        let (v, _) = verdicts(&[ab(0, &[100.0, 101.0, 99.0], &[90.0, 92.0, 91.0]), ab(1, &[1.0; 3], &[1.0; 3])]);
+        let mut json = serde_json::to_value(&v[0]).unwrap();
+        json.as_object_mut().unwrap().remove("interval");
+        json.as_object_mut().unwrap().remove("q_value");
+        let old: ShapeVerdict = serde_json::from_value(json).unwrap();
+        assert_eq!((old.interval, old.q_value), (None, None));
+        let round = Round {
+            round: 1,
+            pins: vec![],
+            rules: vec![],
+            patched_commit: String::new(),
+            summary: summarize(&v, vec![], 3, 1),
+            per_heuristic: vec![],
+            shapes: vec![old, v[1].clone()],
+        };
+        let mut validation = Validation {
+            patch_sha256: String::new(),
+            device: String::new(),
+            target_commit: String::new(),
+            commands_sha256: String::new(),
+            rounds: vec![round],
+            tests: None,
+            numerics_failed: vec![],
+            numerics_checked: false,
+            ready: true,
+            reasons: vec![],
+            stopped: String::new(),
+        };
+        backfill(&mut validation);
+        assert_eq!(validation.rounds[0].shapes, v);
     }
 
     #[test]

@@ -193,6 +193,67 @@ pub(crate) fn parse_command(line: &str) -> Result<Op, String> {
     }
 }
 
+/// MIOpen's default value per convolution flag: a flag at its default says
+/// nothing about the shape, so [`short_command`] leaves it out.
+const CONV_DEFAULTS: &[(&[&str], &str)] = &[
+    (&["-m", "--mode"], "conv"),
+    (&["-g", "--group_count"], "1"),
+    (&["-_", "--spatial_dim"], "2"),
+    (&["-$", "--pad_d", "-p", "--pad_h", "-q", "--pad_w"], "0"),
+    (&["-#", "--conv_stride_d", "-u", "--conv_stride_h", "-v", "--conv_stride_w"], "1"),
+    (&["-^", "--dilation_d", "-l", "--dilation_h", "-j", "--dilation_w"], "1"),
+    (&["-%", "--trans_output_pad_d", "-Y", "--trans_output_pad_h", "-X", "--trans_output_pad_w"], "0"),
+];
+
+const LAYOUT_FLAGS: &[&str] = &["-I", "--in_layout", "-O", "--out_layout", "-f", "--fil_layout"];
+
+/// A command as tables show it: the op and the flags that make its shape.
+/// Flags that do not change the shape (timing, iterations) and flags at
+/// MIOpen's default are left out, and a layout shared by every operand is
+/// written once at the end (`... -F 4 NHWC`); an ATen op keeps its operand
+/// shapes only. Two different shapes never read the same; a line that does
+/// not parse is returned as it is.
+pub(crate) fn short_command(line: &str) -> String {
+    let Some(tokens) = shlex::split(line) else {
+        return line.to_string();
+    };
+    let Some((op, args)) = tokens.split_first() else {
+        return line.to_string();
+    };
+    if op.starts_with("aten::") {
+        return match args.first() {
+            Some(shapes) => format!("{op} {}", shlex::try_quote(shapes).unwrap_or_default()),
+            None => op.clone(),
+        };
+    }
+    let Ok(pairs) = flag_pairs(args) else {
+        return line.to_string();
+    };
+    let is_default = |flag: &str, value: &str| {
+        CONV_DEFAULTS.iter().any(|(flags, default)| flags.contains(&flag) && value == *default)
+    };
+    let conv = op.starts_with("conv");
+    let mut out = vec![op.clone()];
+    let mut layouts: Vec<&str> = Vec::new();
+    for (flag, value) in &pairs {
+        if SHAPE_NEUTRAL_FLAGS.contains(&flag.as_str()) || (conv && is_default(flag, value)) {
+            continue;
+        }
+        if conv && LAYOUT_FLAGS.contains(&flag.as_str()) {
+            layouts.push(value);
+            continue;
+        }
+        out.push(flag.clone());
+        out.push(value.clone());
+    }
+    match layouts.split_first() {
+        Some((first, rest)) if rest.iter().all(|l| l.eq_ignore_ascii_case(first)) => out.push(first.to_string()),
+        Some(_) => out.extend(layouts.iter().map(|l| l.to_string())),
+        None => {}
+    }
+    out.join(" ")
+}
+
 /// Splits `--flag value`, `--flag=value` and `-f value` pairs.
 fn flag_pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
@@ -702,6 +763,31 @@ mod tests {
         assert_eq!(f.vars["batchSize"], 4);
         // 8192 / sqrt(1024) / 4 = 64.
         assert_eq!(f.vars["ratio"], 64);
+    }
+
+    #[test]
+    fn short_commands_keep_what_makes_the_shape() {
+        let conv = "convbfp16 -n 16 -c 3 -H 224 -W 224 -k 64 -y 7 -x 7 -p 3 -q 3 -u 2 -v 2 -l 1 -j 1 -m conv -g 1 -F 4 -t 1 --iter 100 --in_layout NHWC --out_layout NHWC --fil_layout NHWC";
+        assert_eq!(
+            short_command(conv),
+            "convbfp16 -n 16 -c 3 -H 224 -W 224 -k 64 -y 7 -x 7 -p 3 -q 3 -u 2 -v 2 -F 4 NHWC"
+        );
+        // Defaults dropped, the rest kept: the short form parses to the
+        // same shape.
+        let short = short_command(conv).replace(" NHWC", " --in_layout NHWC");
+        assert_eq!(feat(&short), feat(conv));
+        let unit = "convbfp16 -n 16 -c 64 -H 56 -W 56 -k 64 -y 1 -x 1 -p 0 -q 0 -u 1 -v 1 -l 1 -j 1 -m conv -g 1 -F 4 -t 1 --iter 100 --in_layout NHWC --out_layout NHWC --fil_layout NHWC";
+        assert_eq!(short_command(unit), "convbfp16 -n 16 -c 64 -H 56 -W 56 -k 64 -y 1 -x 1 -F 4 NHWC");
+        assert_eq!(short_command("convbfp16 -n 2 -c 8 -g 2 -F 1"), "convbfp16 -n 2 -c 8 -g 2 -F 1");
+        assert_eq!(
+            short_command("gemmfp16 --a_w 768 --a_h 16384 --b_w 768 -t 1 --iter 100"),
+            "gemmfp16 --a_w 768 --a_h 16384 --b_w 768"
+        );
+        assert_eq!(
+            short_command(r#"aten::mm "[[64, 65536], [65536, 32]]" "['c10::BFloat16', 'c10::BFloat16']""#),
+            "aten::mm '[[64, 65536], [65536, 32]]'"
+        );
+        assert_eq!(short_command("convbfp16 -n"), "convbfp16 -n");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::config::Config;
 use crate::core::results::{check_schema, Results, SCHEMA};
-use crate::core::validation::Validation;
+use crate::core::validation::{self, Validation};
 use crate::core::workload::Heuristic;
 use crate::core::TOOL_VERSION;
 use crate::infra::git;
@@ -209,7 +209,11 @@ impl RunDir {
         }
         let v: Validation = store::read_json(&path)?;
         check_schema(&format!("`{}`", path.display()), v.schema, &v.tool_version).map_err(anyhow::Error::msg)?;
-        Ok(Some(v).filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256))
+        let mut v = Some(v).filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256);
+        if let Some(v) = v.as_mut() {
+            validation::backfill(v);
+        }
+        Ok(v)
     }
 
     /// The run's journal; lines that are not records are reported and

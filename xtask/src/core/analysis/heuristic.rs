@@ -130,6 +130,7 @@ fn not_analysed(h: Heuristic, table: &Table, style: String, function: String, er
         audit: None,
         kept_shapes: 0,
         emitted: None,
+        changed_regions: vec![],
     }
 }
 
@@ -186,6 +187,7 @@ fn fit_strategies(
         audit: None,
         kept_shapes: table.rows.iter().filter(|r| r.frozen).count(),
         emitted: None,
+        changed_regions: vec![],
     }
 }
 

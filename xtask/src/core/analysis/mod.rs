@@ -133,6 +133,23 @@ pub(crate) struct HeuristicAnalysis {
     /// How the patch was written, and its size beside a rewrite's.
     #[serde(default)]
     pub(crate) emitted: Option<heuristic::Emitted>,
+    /// Where the patch changes the decision, from the behaviour audit;
+    /// empty until that audit is written (`report.html` draws whatever is
+    /// here).
+    #[serde(default)]
+    pub(crate) changed_regions: Vec<ChangedRegion>,
+}
+
+/// A part of the (outputSize, reductionSize) plane where the patch changes
+/// the heuristic's decision, as the behaviour audit will report it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChangedRegion {
+    /// Half-open `[lo, hi)`; `None`: unbounded on that side.
+    pub(crate) output: (Option<i64>, Option<i64>),
+    pub(crate) reduction: (Option<i64>, Option<i64>),
+    /// The decision before and after the patch, in words.
+    pub(crate) before: String,
+    pub(crate) after: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -175,6 +192,10 @@ pub(crate) struct Analysis {
     /// Folds of the cross-validation.
     pub(crate) folds: usize,
     pub(crate) shapes: usize,
+    /// Every shape's command as written, by shape id: the per-shape
+    /// tables name shapes by their command.
+    #[serde(default)]
+    pub(crate) commands: Vec<String>,
     pub(crate) skipped_lines: Vec<(usize, String)>,
     pub(crate) candidates: Vec<CandidateSummary>,
     pub(crate) failures: Vec<Failure>,
@@ -245,6 +266,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         repeats: results.bench.repeats,
         folds: settings.folds.max(2),
         shapes: results.shapes.len(),
+        commands: results.shapes.iter().map(|s| s.command.clone()).collect(),
         skipped_lines: results.commands.skipped.iter().map(|b| (b.line, b.error.clone())).collect(),
         candidates: summary::candidates(results),
         failures,

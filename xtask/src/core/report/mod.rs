@@ -19,10 +19,20 @@ pub(crate) use patch::{commit_body, pr_description, subject};
 
 use crate::core::analysis::{choice_name, Analysis, HeuristicAnalysis};
 use crate::core::numfmt::{pct as fmt_pct, short as short_n, us as fmt_us, x as fmt_x};
+use crate::core::workload::short_command;
 use std::fmt::Write;
 
 fn short(s: &str) -> &str {
     short_n(s, 10)
+}
+
+/// A shape in a table: its command, shortened ([`short_command`]), as code.
+/// `report.html` shows the full command on hover.
+fn shape_cell(a: &Analysis, shape: usize) -> String {
+    match a.commands.get(shape) {
+        Some(c) => format!("`{}`", short_command(c).replace('|', "\\|")),
+        None => format!("shape {shape}"),
+    }
 }
 
 fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
@@ -358,13 +368,13 @@ fn roofline(out: &mut String, a: &Analysis) {
             out,
             "Achieved fraction of the roofline time (max of flops/peak and bytes/bandwidth) per shape.\n"
         );
-        let _ = writeln!(out, "| shape | baseline | recommended |");
-        let _ = writeln!(out, "|---:|---:|---:|");
+        let _ = writeln!(out, "| command | baseline | recommended |");
+        let _ = writeln!(out, "|---|---:|---:|");
         for r in &a.roofline {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",
-                r.shape,
+                shape_cell(a, r.shape),
                 fmt_pct(r.baseline),
                 r.recommended.map(fmt_pct).unwrap_or("-".into())
             );
@@ -380,13 +390,13 @@ fn per_shape(out: &mut String, a: &Analysis) {
             continue;
         }
         let _ = writeln!(out, "<details><summary>{} ({} shapes)</summary>\n", h.heuristic, h.outcomes.len());
-        let _ = writeln!(out, "| shape | choice | runtime (us) | speedup | regressed |");
-        let _ = writeln!(out, "|---:|---|---:|---:|---|");
+        let _ = writeln!(out, "| command | choice | runtime (us) | speedup | regressed |");
+        let _ = writeln!(out, "|---|---|---:|---:|---|");
         for o in &h.outcomes {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
-                o.shape,
+                shape_cell(a, o.shape),
                 choice_name(&o.choice),
                 o.runtime.map(fmt_us).unwrap_or("-".into()),
                 o.speedup.map(fmt_x).unwrap_or("-".into()),

@@ -30,3 +30,29 @@ fn documents_of_a_validated_run() {
         FileChange { path: results.target.heuristic_file.clone(), old: CURRENT.into(), new: conv.source.clone() };
     insta::assert_snapshot!("patch_mail_conv", patchtext::format_patch(&meta, &[change]));
 }
+
+#[test]
+fn part6_lists_regressions_first_then_improvements_and_folds_the_neutral_shapes() {
+    use crate::core::stats::Verdict;
+    let results = synthetic(CURRENT, &FULL);
+    let (mut a, patches) = analyze(&results, CURRENT, &settings());
+    let mut v = testdata::validation(&results, &a, &patches);
+    let shapes = &mut v.rounds[0].shapes;
+    for (i, speedup) in [(0, 0.9), (1, 0.8)] {
+        shapes[i].verdict = Verdict::Regressed;
+        shapes[i].speedup = speedup;
+    }
+    a.validation = Some(v.clone());
+    let md = super::part6(&v);
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| `")).collect();
+    let cmd = |i: usize| format!("| `{}` |", crate::core::workload::short_command(&v.rounds[0].shapes[i].command));
+    // The worst regression first, then the second, then the best improvement.
+    assert!(rows[0].starts_with(&cmd(1)) && rows[0].contains("0.800x") && rows[0].contains("**regressed**"), "{md}");
+    assert!(rows[1].starts_with(&cmd(0)), "{md}");
+    assert!(rows[2].contains("5.888x") && rows[2].contains("| <0.001 | improved |"), "{md}");
+    let folded = md.find("neutral shape(s)</summary>").expect("neutral shapes folded");
+    assert!(!md[..folded].lines().any(|l| l.starts_with("| `") && l.ends_with("| neutral |")), "{md}");
+    // The pull request shows the regressions and folds the improvements.
+    let public = super::validation::part6_public(&v);
+    assert!(public.contains("improved shape(s)</summary>") && public.find(&cmd(1)) < public.find("5.888x"));
+}

@@ -5,6 +5,7 @@
 use crate::core::numfmt;
 use crate::core::stats::Verdict;
 use crate::core::validation::{AbSummary, ShapeVerdict, Validation, MIN_EFFECT};
+use crate::core::workload::short_command;
 use std::fmt::Write;
 
 /// The summary table of a patch's commit message and the report.
@@ -109,13 +110,80 @@ fn render(v: &Validation, public: bool) -> String {
     }
     let _ = writeln!(out, "\nRefinement: {}", v.stopped);
     if let Some(last) = last {
-        let regressed: Vec<&ShapeVerdict> = last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed).collect();
-        if !regressed.is_empty() {
-            let _ = writeln!(out, "\nRegressed shapes:\n");
-            for s in regressed {
-                let _ = writeln!(out, "- `{}`: {:.3}x (p = {:.3})", s.command, s.speedup, s.p_value);
-            }
-        }
+        per_shape(&mut out, &last.shapes, public);
     }
     out
+}
+
+/// Below this a q-value reads `<0.001`: more digits say nothing more.
+const Q_FLOOR: f64 = 0.001;
+
+fn q_text(q: Option<f64>) -> String {
+    match q {
+        Some(q) if q < Q_FLOOR => format!("<{Q_FLOOR}"),
+        Some(q) => format!("{q:.3}"),
+        None => "-".into(),
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Improved => "improved",
+        Verdict::Neutral => "neutral",
+        Verdict::Regressed => "**regressed**",
+    }
+}
+
+fn shape_rows(out: &mut String, shapes: &[&ShapeVerdict]) {
+    let _ =
+        writeln!(out, "| command | heuristic | baseline (us) | patched (us) | speedup (95% interval) | q | verdict |");
+    let _ = writeln!(out, "|---|---|---:|---:|---|---:|---|");
+    for s in shapes {
+        let interval = s.interval.map(|(lo, hi)| format!(" ({lo:.3}-{hi:.3})")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {}{interval} | {} | {} |",
+            short_command(&s.command).replace('|', "\\|"),
+            s.heuristic,
+            numfmt::us(s.baseline_median),
+            numfmt::us(s.patched_median),
+            numfmt::x(s.speedup),
+            q_text(s.q_value),
+            verdict_word(s.verdict)
+        );
+    }
+}
+
+/// The last round per shape: regressions (worst first), then improvements
+/// (best first); the neutral shapes, usually most of them, folded. A pull
+/// request (`public`) folds the improvements too: its reader needs the
+/// regressions and the summary, and the rest on demand.
+fn per_shape(out: &mut String, shapes: &[ShapeVerdict], public: bool) {
+    let by = |v: Verdict| -> Vec<&ShapeVerdict> { shapes.iter().filter(|s| s.verdict == v).collect() };
+    let mut regressed = by(Verdict::Regressed);
+    regressed.sort_by(|a, b| a.speedup.total_cmp(&b.speedup));
+    let mut improved = by(Verdict::Improved);
+    improved.sort_by(|a, b| b.speedup.total_cmp(&a.speedup));
+    let mut neutral = by(Verdict::Neutral);
+    neutral.sort_by(|a, b| a.speedup.total_cmp(&b.speedup));
+    let _ = writeln!(
+        out,
+        "\nPer shape (speedup = baseline over patched, geometric mean over rounds; the interval is Student's t over rounds; q is the p-value adjusted for testing every shape, Benjamini-Hochberg):\n"
+    );
+    let mut full = regressed;
+    if !public {
+        full.extend(improved.iter().copied());
+    }
+    if full.is_empty() {
+        let _ = writeln!(out, "No shape {} beyond noise.\n", if public { "regressed" } else { "changed" });
+    } else {
+        shape_rows(out, &full);
+        let _ = writeln!(out);
+    }
+    let folded = [(public, improved, "improved"), (true, neutral, "neutral")];
+    for (_, group, word) in folded.into_iter().filter(|(fold, g, _)| *fold && !g.is_empty()) {
+        let _ = writeln!(out, "<details><summary>{} {word} shape(s)</summary>\n", group.len());
+        shape_rows(out, &group);
+        let _ = writeln!(out, "\n</details>\n");
+    }
 }
