@@ -364,7 +364,10 @@ impl<'a> Validator<'a> {
             eprintln!("{stopped}");
             return Ok(());
         };
-        let (ready, reasons) = validation::verdict(last, Some(&checked.tests), &self.numerics_failed);
+        // The report of the validated rule: the analysis with the final pins.
+        let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.source, &self.pins);
+        let audits: Vec<_> = a.heuristics.iter().filter_map(|h| Some((h.heuristic, h.audit.as_ref()?))).collect();
+        let (ready, reasons) = validation::verdict(last, Some(&checked.tests), &self.numerics_failed, &audits);
         let v = Validation {
             schema: SCHEMA,
             tool_version: TOOL_VERSION.to_string(),
@@ -381,8 +384,6 @@ impl<'a> Validator<'a> {
             stopped: stopped.to_string(),
         };
         store::write_json(&self.run.validation_file(), &v)?;
-        // The report of the validated rule: the analysis with the final pins.
-        let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.source, &self.pins);
         a.validation = Some(v.clone());
         ops_analysis::render(self.run, self.results, &a)?;
         let evidence = Evidence {

@@ -161,12 +161,62 @@ pub(crate) struct Audit {
     /// Every changed grid point's (outputSize, reductionSize, class), for
     /// the feature-plane figure.
     pub(crate) plane: Vec<(i64, i64, Class)>,
+    /// The target swept (`true`: low-parallelism), and whether the other
+    /// one was audited (the codes tell the targets apart).
+    #[serde(default)]
+    pub(crate) low: bool,
+    #[serde(default)]
+    pub(crate) other_target_audited: bool,
+    /// The extent of the changed decisions backed by measurements
+    /// (measured and interpolated): inclusive outputSize and reductionSize
+    /// ranges.
+    #[serde(default)]
+    pub(crate) changed_output: Option<(i64, i64)>,
+    #[serde(default)]
+    pub(crate) changed_reduction: Option<(i64, i64)>,
 }
 
 impl Audit {
     /// Whether the patch changes only what was measured.
     pub(crate) fn clean(&self) -> bool {
         self.counts.outside_hull == 0 && self.counts.other_target == 0
+    }
+
+    /// The audit in one sentence, for the patch message and the PR
+    /// description: where decisions change, and that nothing else does.
+    pub(crate) fn statement(&self, h: Heuristic) -> String {
+        let target = target_name(self.low);
+        let mut out = match (self.changed_output, self.changed_reduction) {
+            (Some(o), Some(r)) => format!(
+                "Changes {h} decisions on {target} targets for outputSize in [{}, {}] and reductionSize in [{}, {}] only",
+                o.0, o.1, r.0, r.1
+            ),
+            _ => format!("Changes no {h} decision"),
+        };
+        let shapes = self.by_kind.get("shapes").map(|c| c.measured).unwrap_or(0);
+        let between = self.counts.interpolated;
+        if self.counts.changed() > 0 {
+            out.push_str(&format!(" ({shapes} measured shapes, {between} audited ops between them)"));
+        }
+        let other = target_name(!self.low);
+        out.push_str(&match (self.other_target_audited, self.counts.other_target) {
+            (false, _) => format!("; the code does not tell {other} targets apart"),
+            (true, 0) => format!("; {other} targets unchanged"),
+            (true, n) => format!("; {n} audited ops change on {other} targets, which were not measured"),
+        });
+        if self.counts.outside_hull > 0 {
+            out.push_str(&format!("; {} audited ops beyond the measured range change too", self.counts.outside_hull));
+        }
+        let lit = self.by_kind.get("lit").map(Counts::changed).unwrap_or(0);
+        if self.evaluated.contains_key("lit") {
+            out.push_str(&match lit {
+                0 => "; no lit case changes".to_string(),
+                1 => "; 1 lit case changes".to_string(),
+                n => format!("; {n} lit cases change"),
+            });
+        }
+        out.push('.');
+        out
     }
 }
 
@@ -338,11 +388,15 @@ fn same_kernels(a: &Decision, b: &Decision, f: &Features) -> bool {
 
 /// Audits `s` on `points` (those of other heuristics are skipped).
 pub(crate) fn audit(s: &Subject, points: &[Point]) -> Audit {
-    let mut a = Audit { hull: s.hull.clone(), ..Audit::default() };
+    let mut a = Audit { hull: s.hull.clone(), low: s.swept.first().copied().unwrap_or(false), ..Audit::default() };
     let mut examples: BTreeMap<Class, Vec<Change>> = BTreeMap::new();
     // Where neither code tells the targets apart, the other target decides
     // as the swept one: nothing of its own to audit.
     let both = s.old.reads_flag() || s.new.reads_flag();
+    a.other_target_audited = both;
+    let widen = |r: &mut Option<(i64, i64)>, v: i64| {
+        *r = Some(r.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+    };
     let audited = |p: &&Point| p.features.heuristic == s.heuristic && (both || s.swept.contains(&p.low));
     for p in points.iter().filter(audited) {
         *a.evaluated.entry(kind(&p.origin).to_string()).or_default() += 1;
@@ -352,6 +406,10 @@ pub(crate) fn audit(s: &Subject, points: &[Point]) -> Audit {
             continue;
         }
         let (class, note) = classify(s, p);
+        if matches!(class, Class::Measured | Class::Interpolated) {
+            widen(&mut a.changed_output, p.features.output_size);
+            widen(&mut a.changed_reduction, p.features.reduction_size);
+        }
         a.counts.add(class);
         a.by_kind.entry(kind(&p.origin).to_string()).or_default().add(class);
         if let Origin::Lit { file, function } = &p.origin {
@@ -541,13 +599,21 @@ static std::optional<SizeList> getMatmulLikeReductionSizes(const ReductionOp &op
         let new_src = OLD.replace("return 32;", "return 64;").replace("return 8;", "return 16;");
         let (old, new) = (model(OLD), model(&new_src));
         // Measured: outputs 128*128 .. 256*256 (middle rung), K 4096..16384.
-        let measured: Vec<(usize, Features)> = ["gemmfp16 --a_w 128 --a_h 4096 --b_w 128", "gemmfp16 --a_w 256 --a_h 16384 --b_w 256"]
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, workload::features(&workload::parse_command(c).unwrap())))
-            .collect();
+        let measured: Vec<(usize, Features)> =
+            ["gemmfp16 --a_w 128 --a_h 4096 --b_w 128", "gemmfp16 --a_w 256 --a_h 16384 --b_w 256"]
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, workload::features(&workload::parse_command(c).unwrap())))
+                .collect();
         let hull = Hull::of(measured.iter().map(|(_, f)| f));
-        let s = Subject { heuristic: Heuristic::Matmul, old: &old, new: &new, swept: &[false], hull: &hull, measured: &measured };
+        let s = Subject {
+            heuristic: Heuristic::Matmul,
+            old: &old,
+            new: &new,
+            swept: &[false],
+            hull: &hull,
+            measured: &measured,
+        };
         let grid = |c: &str| Origin::Grid { command: c.to_string() };
         let points = vec![
             // Middle rung, between the measured outputs: interpolated,

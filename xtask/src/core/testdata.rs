@@ -182,7 +182,7 @@ pub(crate) fn validation(
         updated: vec!["compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_conv.mlir".into()],
         log: String::new(),
     };
-    let (ready, reasons) = v::verdict(&round, Some(&tests), &[]);
+    let (ready, reasons) = v::verdict(&round, Some(&tests), &[], &[]);
     Validation {
         schema: SCHEMA,
         tool_version: "0.1.0".into(),

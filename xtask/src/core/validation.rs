@@ -10,6 +10,7 @@
 //! bootstrap 95% confidence interval. This module also owns the "ready or
 //! not, and why" verdict; the report renders it ([`crate::core::report`]).
 
+use crate::core::audit::Audit;
 use crate::core::numfmt;
 use crate::core::stats::{self, bootstrap_geomean_ci, bootstrap_total_ci, Verdict};
 use crate::core::workload::Heuristic;
@@ -414,9 +415,24 @@ pub(crate) struct Validation {
 }
 
 /// The verdict: ready when no shape regresses, numerics pass, the tests
-/// pass, and the geomean's interval is above 1.
-pub(crate) fn verdict(last: &Round, tests: Option<&TestOutcome>, numerics_failed: &[usize]) -> (bool, Vec<String>) {
+/// pass, the geomean's interval is above 1, and the patch changes only
+/// decisions measurements back (`audits`: each heuristic's behaviour audit).
+pub(crate) fn verdict(
+    last: &Round,
+    tests: Option<&TestOutcome>,
+    numerics_failed: &[usize],
+    audits: &[(Heuristic, &Audit)],
+) -> (bool, Vec<String>) {
     let mut reasons = Vec::new();
+    for (h, a) in audits.iter().filter(|(_, a)| !a.clean()) {
+        reasons.push(format!(
+            "the {h} patch changes decisions no measurement backs: {} beyond the measured range, {} on {} targets \
+             (report.md lists them; sweep shapes there, or tune that target too)",
+            a.counts.outside_hull,
+            a.counts.other_target,
+            crate::core::audit::target_name(!a.low)
+        ));
+    }
     for s in last.shapes.iter().filter(|s| s.verdict == Verdict::Regressed) {
         reasons.push(format!(
             "regresses `{}` ({} slower, p = {:.3})",
@@ -527,6 +543,8 @@ mod tests {
             shapes: vec![old, v[1].clone()],
         };
         let mut validation = Validation {
+            schema: crate::core::results::SCHEMA,
+            tool_version: String::new(),
             patch_sha256: String::new(),
             device: String::new(),
             target_commit: String::new(),
@@ -584,7 +602,7 @@ mod tests {
             per_heuristic: vec![],
             shapes: v,
         };
-        let (ready, reasons) = verdict(&round, None, &[]);
+        let (ready, reasons) = verdict(&round, None, &[], &[]);
         assert!(!ready);
         assert!(reasons.iter().any(|r| r.contains("regresses `cmd 3`")), "{reasons:?}");
     }

@@ -209,7 +209,8 @@ impl RunDir {
         }
         let v: Validation = store::read_json(&path)?;
         check_schema(&format!("`{}`", path.display()), v.schema, &v.tool_version).map_err(anyhow::Error::msg)?;
-        let mut v = Some(v).filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256);
+        let mut v = Some(v)
+            .filter(|v| v.target_commit == results.target.commit && v.commands_sha256 == results.commands.sha256);
         if let Some(v) = v.as_mut() {
             validation::backfill(v);
         }

@@ -270,7 +270,11 @@ fn mark_kept(table: &mut Table, results: &Results, chain: Option<&Chain>, model:
 /// The values each early-return constant may take: those whose change
 /// alters decisions only inside the evidence region, on the target swept
 /// (with a value of its own when the flag is in scope).
-fn constant_ranges(x: &Emission, measured: &[(usize, Features)], grid: &[audit::Point]) -> BTreeMap<String, (i64, i64)> {
+fn constant_ranges(
+    x: &Emission,
+    measured: &[(usize, Features)],
+    grid: &[audit::Point],
+) -> BTreeMap<String, (i64, i64)> {
     let swept = [x.low];
     let s = audit::Subject {
         heuristic: x.site.heuristic,
@@ -411,10 +415,7 @@ fn restrictable(x: &Emission) -> Vec<bool> {
     let red_declared = body.find(&format!("int64_t {red} =")).map(|at| x.site.function.body.start + at);
     let flag_ok = !x.model.reads_flag() || flag_in_scope(x).is_some();
     let before = |d: Option<usize>, e: &EarlyReturn| d.is_some_and(|d| d < e.range.start);
-    early_return_sites(x.site)
-        .iter()
-        .map(|e| flag_ok && before(declared, e) && before(red_declared, e))
-        .collect()
+    early_return_sites(x.site).iter().map(|e| flag_ok && before(declared, e) && before(red_declared, e)).collect()
 }
 
 /// Edits of the early returns `rule` switches off: each keeps its old
@@ -431,9 +432,9 @@ fn off_edits(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Vec<patch::Edi
     for &i in &rule.off {
         let (Some(site), Some(cond)) = (sites.get(i), x.model.early_returns.get(i)) else { continue };
         let fires_where = |keep: &dyn Fn(&Features) -> bool| {
-            grid.iter().filter(|p| p.low == x.low && p.features.heuristic == x.site.heuristic).any(|p| {
-                keep(&p.features) && cond.eval(&x.model.env(&p.features, x.low)).is_ok_and(|v| v.truthy())
-            })
+            grid.iter()
+                .filter(|p| p.low == x.low && p.features.heuristic == x.site.heuristic)
+                .any(|p| keep(&p.features) && cond.eval(&x.model.env(&p.features, x.low)).is_ok_and(|v| v.truthy()))
         };
         let mut keep = Vec::new();
         if x.model.reads_flag() {
@@ -614,9 +615,8 @@ fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(Heuris
         .filter(|f| !fires(x, rule, f))
         .map(|f| (f.output_size, f.reduction_size))
         .collect();
-    let reach = |o: (i64, i64), r: (i64, i64)| {
-        reaching.iter().any(|&(a, b)| o.0 <= a && a < o.1 && r.0 <= b && b < r.1)
-    };
+    let reach =
+        |o: (i64, i64), r: (i64, i64)| reaching.iter().any(|&(a, b)| o.0 <= a && a < o.1 && r.0 <= b && b < r.1);
     let retune = x.chain.map(|chain| edit::Retune {
         src: x.source,
         chain,
@@ -650,12 +650,7 @@ fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(Heuris
     };
     let expected = Expected { results: x.results, table: x.table, rule, er: x.er, old: x.model, low: x.low };
     let patched = patch::apply_checked(x.source, std::slice::from_ref(x.site), &edits)
-        .and_then(|p| {
-            if let Some(d) = std::env::var_os("XTASK_DEBUG_EMIT") {
-                let _ = std::fs::write(std::path::Path::new(&d).join(format!("{h}.cpp")), &p);
-            }
-            verify_emitted(&p, h, x.names, &expected).map(|_| p)
-        })
+        .and_then(|p| verify_emitted(&p, h, x.names, &expected).map(|_| p))
         .map_err(|e| format!("cannot write the rule as C++: {e}"))?;
     let diff = difftext::unified(&x.results.target.heuristic_file, x.source, &patched);
     let emitted = Emitted {
@@ -698,6 +693,37 @@ fn audit_patch(
     let subject =
         audit::Subject { heuristic: a.heuristic, old: x.model, new, swept: &swept, hull: &x.evidence.hull, measured };
     audit::audit(&subject, &points)
+}
+
+/// The cells of the rule (rung by reduction bucket, cut to the evidence
+/// region) where the audit found changed decisions, for the region plot.
+fn changed_regions(rule: &Rule, ev: &Evidence, a: &audit::Audit) -> Vec<super::ChangedRegion> {
+    let clip = |(lo, hi): (i64, i64), (elo, ehi): (i64, i64)| (lo.max(elo), hi.min(ehi));
+    let mut out = Vec::new();
+    let mut from = i64::MIN;
+    for rung in &rule.ladder.rungs {
+        let upper = rung.upper.unwrap_or(i64::MAX);
+        let mut rfrom = i64::MIN;
+        let buckets = rung.splits.iter().map(|s| (s.threshold, s.limit)).chain([(i64::MAX, rung.limit)]);
+        for (t, limit) in buckets {
+            let o = clip((from, upper), ev.output);
+            let r = clip((rfrom, t), ev.reduction);
+            let changed = a.plane.iter().any(|&(x, y, c)| {
+                matches!(c, audit::Class::Interpolated) && o.0 <= x && x < o.1 && r.0 <= y && y < r.1
+            });
+            if changed && o.0 < o.1 && r.0 < r.1 {
+                out.push(super::ChangedRegion {
+                    output: (Some(o.0), Some(o.1)),
+                    reduction: (Some(r.0), Some(r.1)),
+                    before: "the current code".into(),
+                    after: limit.words(),
+                });
+            }
+            rfrom = t;
+        }
+        from = upper;
+    }
+    out
 }
 
 /// Analyses heuristic `h`: the recommendation, and its patch when there is
@@ -760,6 +786,8 @@ pub(super) fn analyze_heuristic(
             let new_site = CppFile::parse(&p.source).locate(h, &names).ok();
             analysis.audit =
                 new_site.as_ref().map(|s| audit_patch(&x, &analysis, &Model::from_site(s), &measured, grid));
+            analysis.changed_regions =
+                analysis.audit.as_ref().map(|a| changed_regions(&rule, &evidence, a)).unwrap_or_default();
             analysis.cpp = changed_code(&p.source, new_site, &rule);
             analysis.diff = p.diff.clone();
             analysis.emitted = Some(emitted);

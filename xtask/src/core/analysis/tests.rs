@@ -178,16 +178,3 @@ fn a_drifting_machine_is_reported() {
 fn results_shapes_baseline(results: &Results) -> Vec<Measurement> {
     results.shapes.iter().map(|s| s.runs["baseline"].clone()).collect()
 }
-
-#[test]
-#[ignore = "debug"]
-fn debug_helper_matmul() {
-    let (_, a, _) = run(CURRENT);
-    let ha = a.heuristics.iter().find(|x| x.heuristic == Heuristic::Matmul).unwrap();
-    let au = ha.audit.as_ref().unwrap();
-    eprintln!("{:?}", au.hull);
-    for e in au.examples.iter().filter(|e| e.class == crate::core::audit::Class::OutsideHull) {
-        eprintln!("{:?} {} {} {:?} {:?} {}", e.origin, e.output_size, e.reduction_size, e.old, e.new, e.note);
-    }
-    eprintln!("{}", ha.diff);
-}

@@ -39,14 +39,6 @@ impl Leaf {
         Leaf { default: v, low: v }
     }
 
-    pub(crate) fn get(self, low: bool) -> Val {
-        if low {
-            self.low
-        } else {
-            self.default
-        }
-    }
-
     /// This leaf with the value of one target replaced.
     pub(crate) fn with(self, low: bool, v: Val) -> Leaf {
         if low {
@@ -97,9 +89,9 @@ impl Body {
     /// The leaf a shape of reduction size `reduction` gets.
     pub(crate) fn leaf(&self, reduction: i64) -> Option<Leaf> {
         match self {
-            Body::Leaves { guarded, otherwise } => Some(
-                guarded.iter().find(|(g, _)| g.holds(reduction)).map(|(_, l)| l.leaf).unwrap_or(otherwise.leaf),
-            ),
+            Body::Leaves { guarded, otherwise } => {
+                Some(guarded.iter().find(|(g, _)| g.holds(reduction)).map(|(_, l)| l.leaf).unwrap_or(otherwise.leaf))
+            }
             Body::Opaque => None,
         }
     }
@@ -334,7 +326,8 @@ impl Chain {
         let src = file.text;
         let names = super::emit::names(site, src);
         let output = [names.output.as_str()];
-        let reduction: Vec<&str> = names.reduction.iter().map(String::as_str).chain(["reductionSize", "kSize"]).collect();
+        let reduction: Vec<&str> =
+            names.reduction.iter().map(String::as_str).chain(["reductionSize", "kSize"]).collect();
         let flag = names.low_parallelism.as_deref();
         let mut items = Vec::new();
         match &site.style {
@@ -395,7 +388,12 @@ impl Chain {
         if !matches!(items.last()?.cond, Cond::Always) {
             return None;
         }
-        Some(Chain { helper: matches!(site.style, LadderStyle::Helper { .. }), items, indent: site.indent.clone(), names })
+        Some(Chain {
+            helper: matches!(site.style, LadderStyle::Helper { .. }),
+            items,
+            indent: site.indent.clone(),
+            names,
+        })
     }
 
     /// The rung that decides a shape, given the values conditions read.

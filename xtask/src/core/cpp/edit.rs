@@ -236,7 +236,9 @@ fn leaf_edits(old: &Item, new: &Canon) -> Option<Vec<(std::ops::Range<usize>, Le
 fn leaf_text(r: &Retune, leaf: Leaf) -> String {
     let v = |x: Val| match x {
         Val::Fixed(n) => n.to_string(),
-        Val::Clamp(c) => format!("std::min<int64_t>({c}, {})", r.chain.names.start_tile.as_deref().unwrap_or("startTileSize")),
+        Val::Clamp(c) => {
+            format!("std::min<int64_t>({c}, {})", r.chain.names.start_tile.as_deref().unwrap_or("startTileSize"))
+        }
         // Inside `lowParallelism ? a : b` "no split" is a budget of one
         // partial reduction: the walk then keeps every dim whole, and the
         // op stays one dispatch, as with `std::nullopt`.
@@ -375,7 +377,6 @@ fn align(old: &[&Item], new: &[NewRung], anchored_last: bool) -> Option<Vec<Step
 fn run_edits(r: &Retune, run: &[&Item], run_lo: i64, anchored: bool) -> Result<Vec<Edit>, String> {
     let new = wanted_run(r, run, run_lo);
     let steps = align(run, &new, anchored).ok_or("the new rungs cannot be aligned with the old ones")?;
-    if std::env::var_os("XTASK_DEBUG_ALIGN").is_some() { eprintln!("old {:?}\nnew {:?}\nsteps {:?}", run.iter().map(|i| (&i.cond, canon(&i.body))).collect::<Vec<_>>(), new, steps); }
     let inclusive = run.iter().any(|it| matches!(it.cond, Cond::Below { inclusive: true, .. }));
     let mut edits = Vec::new();
     let mut pending = String::new();
@@ -418,7 +419,8 @@ fn match_edits(r: &Retune, old: &Item, new: &NewRung) -> Result<Vec<Edit>, Strin
         None => {
             let block = old.block.clone().ok_or("a rung without braces cannot take new guards")?;
             let indent = format!("{}  ", r.chain.indent);
-            edits.push(Edit { range: block, text: format!("\n{}{}", body_text(r, &new.body, &indent), r.chain.indent) });
+            edits
+                .push(Edit { range: block, text: format!("\n{}{}", body_text(r, &new.body, &indent), r.chain.indent) });
         }
     }
     Ok(edits)
@@ -469,42 +471,4 @@ pub(crate) fn edits(r: &Retune) -> Result<Vec<Edit>, String> {
         edits.extend(run_edits(r, &run, run_lo, false)?);
     }
     Ok(edits)
-}
-
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
-    use crate::core::cpp::CppFile;
-    use crate::core::testdata::CURRENT;
-    use crate::core::workload::Heuristic;
-
-    #[test]
-    #[ignore = "debug"]
-    fn debug_conv() {
-        let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("/work/main/runs/nf/analysis.json").unwrap()).unwrap();
-        let rule: crate::core::rule::Rule = serde_json::from_value(a["heuristics"][0]["rule"].clone()).unwrap();
-        let f = CppFile::parse(CURRENT);
-        let site = f.locate(Heuristic::Conv, &crate::core::cpp::FunctionNames::iree_defaults(Heuristic::Conv)).unwrap();
-        let chain = crate::core::cpp::chain::Chain::read(&f, &site).unwrap();
-        let r = Retune { src: CURRENT, chain: &chain, ladder: &rule.ladder, low: false, output: (8192, 16777216), reduction: (200, 5000000), reach: &|_, _| true };
-        for it in &chain.items { eprintln!("{:?} {:?}", it.cond, canon(&it.body)); }
-        eprintln!("{}", rule.ladder.describe("outputSize"));
-        let e = edits(&r).unwrap();
-        for x in &e { eprintln!("{:?} -> {}", &CURRENT[x.range.clone()], x.text); }
-    }
-}
-
-#[cfg(test)]
-mod debug_tests2 {
-    #[test]
-    #[ignore = "debug"]
-    fn debug_matmul_er() {
-        use crate::core::workload::Heuristic;
-        let src = std::fs::read_to_string("/tmp/emit/matmul.cpp").unwrap();
-        let f = crate::core::cpp::CppFile::parse(&src);
-        let site = f.locate(Heuristic::Matmul, &crate::core::cpp::FunctionNames::iree_defaults(Heuristic::Matmul)).unwrap();
-        for e in &site.early_returns { eprintln!("{} => {:?}", e.condition_text, e.condition_expr);
-            let n = f.node_at(&e.condition).unwrap();
-            eprintln!("{:?} {}", crate::core::cpp::rules::expr_from_node(&src, n), n.to_sexp()); }
-    }
 }

@@ -88,8 +88,13 @@ pub(super) fn fit_ladder(rows: &[&Row], limits: &[LimitSpec], params: &Params, p
     let rungs =
         if rows.len() >= 2 * params.folds.max(2) { choose_rungs(rows, limits, params, pins, max_rungs) } else { 1 };
     let fits = dp_ladders(&groups, limits.len(), max_rungs, pins);
-    let mut ladder =
-        ladder_from_segments(&groups, &best_segments(&fits, rungs, groups.len()), limits, params.inclusive, &params.preferred_output);
+    let mut ladder = ladder_from_segments(
+        &groups,
+        &best_segments(&fits, rungs, groups.len()),
+        limits,
+        params.inclusive,
+        &params.preferred_output,
+    );
     if params.allow_2d {
         refine_2d(&mut ladder, rows, limits, pins, params);
     }

@@ -1,16 +1,6 @@
 //! Thresholds IREE would write: the value inside a gap between two
 //! measured sizes that reads best in C++ (`128 * 128`, `50000`).
 
-/// A threshold `t` with `lo < t <= hi` (so that `x < t` separates `lo` from
-/// `hi`) that reads well in C++: `a * a` with `a` a power of two first, then a
-/// product of two powers of two, a power of two, a round decimal; the one
-/// closest (geometrically) to the middle of the gap. With `inclusive` the
-/// comparison is `x <= t`, so `lo <= t < hi`, and `t` is returned as the
-/// exclusive bound `t + 1`.
-pub(crate) fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
-    readable(lo, hi, inclusive, Readable::PowersOfTwo, &[])
-}
-
 /// How a threshold should read: output sizes as products of powers of two
 /// (`128 * 128`), reduction sizes as round decimals (`50000`), as in IREE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,17 +9,22 @@ pub(crate) enum Readable {
     Decimal,
 }
 
-/// [`readable_threshold`] in `style`, preferring a threshold the code
-/// already has: `preferred` holds the file's thresholds as exclusive bounds
-/// (`x < t`), and one that lies in the gap keeps the same partition of the
-/// measured shapes while leaving that line of the file as it is.
+/// A threshold `t` with `lo < t <= hi` (so that `x < t` separates `lo` from
+/// `hi`) that reads well in C++: `a * a` with `a` a power of two first, then a
+/// product of two powers of two, a power of two, a round decimal; the one
+/// closest (geometrically) to the middle of the gap. With `inclusive` the
+/// comparison is `x <= t`, so `lo <= t < hi`, and `t` is returned as the
+/// exclusive bound `t + 1`. `style` picks the forms. A threshold the code
+/// already has is preferred: `preferred` holds the file's thresholds as
+/// exclusive bounds (`x < t`), and one that lies in the gap keeps the same
+/// partition of the measured shapes while leaving that line of the file as
+/// it is.
 pub(crate) fn readable(lo: i64, hi: i64, inclusive: bool, style: Readable, preferred: &[i64]) -> i64 {
     let mid_of = |a: i64, b: i64| ((a.max(1) as f64).ln() + (b.max(1) as f64).ln()) / 2.0;
-    let kept = preferred
-        .iter()
-        .copied()
-        .filter(|&p| lo < p && p <= hi)
-        .min_by(|x, y| ((*x as f64).ln() - mid_of(lo, hi)).abs().total_cmp(&((*y as f64).ln() - mid_of(lo, hi)).abs()));
+    let kept =
+        preferred.iter().copied().filter(|&p| lo < p && p <= hi).min_by(|x, y| {
+            ((*x as f64).ln() - mid_of(lo, hi)).abs().total_cmp(&((*y as f64).ln() - mid_of(lo, hi)).abs())
+        });
     if let Some(p) = kept {
         return p;
     }

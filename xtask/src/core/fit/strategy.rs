@@ -131,7 +131,9 @@ fn fit_rule(
             let p = Params { max_rungs: 1, allow_2d: false, ..params.clone() };
             Some(Rule { constants: base_constants, ladder: fit_ladder_at(rows, limits, &p, pins, 1), off: vec![] })
         }
-        Strategy::OriginalToolkit => Some(Rule { constants: base_constants, ladder: original_toolkit(rows, limits), off: vec![] }),
+        Strategy::OriginalToolkit => {
+            Some(Rule { constants: base_constants, ladder: original_toolkit(rows, limits), off: vec![] })
+        }
         Strategy::Ladder | Strategy::Ladder2d | Strategy::Ladder2dSafe => {
             let p = Params { allow_2d: strategy != Strategy::Ladder && params.allow_2d, ..params.clone() };
             // Shapes the early returns catch do not reach the ladder.
@@ -139,7 +141,8 @@ fn fit_rule(
             Some(Rule { constants: base_constants, ladder: fit_ladder(&reach, limits, &p, pins), off: vec![] })
         }
         Strategy::Ladder2dEarly | Strategy::Ladder2dEarlySafe => {
-            let mut rule = Rule { constants: base_constants, ladder: fit_ladder(rows, limits, params, pins), off: vec![] };
+            let mut rule =
+                Rule { constants: base_constants, ladder: fit_ladder(rows, limits, params, pins), off: vec![] };
             for _ in 0..EARLY_ALTERNATIONS {
                 refit_constants(all, limits, &mut rule, er, params, pins);
                 let reach: Vec<&Row> = rows.iter().copied().filter(|r| !er.fires(r, &rule)).collect();

@@ -1,7 +1,11 @@
 //! Fitting on synthetic tables whose truth is known.
 
 use super::ladder::fit_ladder;
-use super::readable::{readable, readable_threshold, Readable};
+use super::readable::{readable, Readable};
+
+fn readable_threshold(lo: i64, hi: i64, inclusive: bool) -> i64 {
+    readable(lo, hi, inclusive, Readable::PowersOfTwo, &[])
+}
 use super::strategy::original_toolkit;
 use super::*;
 use crate::core::stats::Rng;

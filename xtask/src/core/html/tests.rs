@@ -122,6 +122,7 @@ fn shapes_next_to_a_threshold_are_named_and_drawn_on_the_boundary() {
                 Rung { upper: None, limit: LimitSpec::NO_SPLIT, splits: vec![] },
             ],
         },
+        off: vec![],
     };
     let sizes = [(50, 10), (80, 2000), (80, 900), (120, 5), (400, 7), (50, 5000)];
     let marks = regions::next_to_thresholds(&rule, &sizes);

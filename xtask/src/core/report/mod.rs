@@ -18,6 +18,7 @@ use validation::part6;
 pub(crate) use patch::{commit_body, pr_description, subject};
 
 use crate::core::analysis::{choice_name, Analysis, HeuristicAnalysis};
+use crate::core::audit;
 use crate::core::numfmt::{pct as fmt_pct, short as short_n, us as fmt_us, x as fmt_x};
 use crate::core::workload::short_command;
 use std::fmt::Write;
@@ -74,18 +75,12 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     );
     match &h.rule {
         Some(rule) => {
-            let _ = writeln!(out, "Recommended rule:\n\n{}", rule.describe("outputSize", &h.constants_before, &h.early_returns));
             let _ = writeln!(
                 out,
-                "Fitted on outputSize {} to {} and reductionSize {} to {}; outside those ranges the rule extrapolates (rungs of the current code that no measured shape reaches are not kept).\n",
-                h.output_range.0, h.output_range.1, h.reduction_range.0, h.reduction_range.1
+                "Recommended rule:\n\n{}",
+                rule.describe("outputSize", &h.constants_before, &h.early_returns)
             );
-            if rule.constants.iter().any(|(k, v)| h.constants_before.get(k) != Some(v)) {
-                let _ = writeln!(
-                    out,
-                    "The early-return constants are shared by default and low-parallelism targets; only the target swept was measured.\n"
-                );
-            }
+            evidence(out, h);
             if let Some(cpp) = &h.cpp {
                 let _ = writeln!(out, "```cpp\n{cpp}\n```\n");
             }
@@ -99,6 +94,84 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     }
     if let Some(e) = &h.error {
         let _ = writeln!(out, "> {e}\n");
+    }
+}
+
+/// The evidence region, how the patch was written, and the behaviour
+/// audit of one heuristic's patch.
+fn evidence(out: &mut String, h: &HeuristicAnalysis) {
+    let Some(au) = &h.audit else {
+        let _ = writeln!(
+            out,
+            "Measured: outputSize {} to {}, reductionSize {} to {}.\n",
+            h.output_range.0, h.output_range.1, h.reduction_range.0, h.reduction_range.1
+        );
+        return;
+    };
+    let range = |q: &str| au.hull.ranges.get(q).map(|(a, b)| format!("[{a}, {b}]")).unwrap_or_else(|| "?".into());
+    let kept = match h.kept_shapes {
+        0 => String::new(),
+        1 => "; 1 measured shape is decided by a rung of the current code the retune keeps as it is".into(),
+        n => format!("; {n} measured shapes are decided by rungs of the current code the retune keeps as they are"),
+    };
+    let _ = writeln!(
+        out,
+        "Evidence region: the measured shapes span outputSize {} to {} and reductionSize {} to {}. The patch may change decisions only for outputSize in {} and reductionSize in {} (the measured range, widened to readable thresholds at most 2x beyond it) and keeps the current code everywhere else{kept}.\n",
+        h.output_range.0,
+        h.output_range.1,
+        h.reduction_range.0,
+        h.reduction_range.1,
+        range("outputSize"),
+        range("reductionSize")
+    );
+    if let Some(e) = &h.emitted {
+        let how = if e.how == "edit" {
+            "an in-place edit of the current code".to_string()
+        } else {
+            format!("a rewrite of the ladder ({})", e.note)
+        };
+        let rewrite =
+            e.rewrite_lines.map(|(a, r)| format!(" (a rewrite of the whole ladder: +{a} -{r})")).unwrap_or_default();
+        let _ = writeln!(out, "Written as {how}: +{} -{} lines{rewrite}.\n", e.lines.0, e.lines.1);
+    }
+    let kinds: Vec<String> = au.evaluated.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let _ = writeln!(
+        out,
+        "Behaviour audit (the old and the new code evaluated on {}; {}): {}\n",
+        kinds.join(", "),
+        if au.other_target_audited { "both targets" } else { "the code does not tell the targets apart" },
+        au.statement(h.heuristic)
+    );
+    let _ = writeln!(out, "| ops | changed, measured | changed, between measured shapes | changed beyond the measured range | changed on the target not measured |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (kind, c) in &au.by_kind {
+        let _ =
+            writeln!(out, "| {kind} | {} | {} | {} | {} |", c.measured, c.interpolated, c.outside_hull, c.other_target);
+    }
+    let _ = writeln!(out);
+    let unbacked: Vec<&audit::Change> = au
+        .examples
+        .iter()
+        .filter(|c| matches!(c.class, audit::Class::OutsideHull | audit::Class::OtherTarget))
+        .collect();
+    if !unbacked.is_empty() {
+        let _ = writeln!(out, "Changed decisions no measurement backs (examples):\n");
+        for c in unbacked {
+            let what = match &c.origin {
+                audit::Origin::Shape { id, .. } => format!("shape {id}"),
+                audit::Origin::Lit { file, function } => format!("`{file}` `@{function}`"),
+                audit::Origin::Grid { command } => format!("`{command}`"),
+            };
+            let _ = writeln!(
+                out,
+                "- {what} ({} target): {:?} -> {:?}; {}",
+                audit::target_name(c.low),
+                c.old.tile_sizes,
+                c.new.tile_sizes,
+                c.note
+            );
+        }
+        let _ = writeln!(out);
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) fn commit_body(
         summary.shapes,
         patch.rule.trim_end()
     );
+    if let Some(au) = ha.and_then(|x| x.audit.as_ref()) {
+        let _ = writeln!(body, "\n{}", au.statement(h));
+    }
     if let Some(e) = strategy {
         let _ = write!(
             body,
@@ -103,6 +106,10 @@ pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, pa
     md.push_str("## Summary\n\n");
     for p in patches {
         let _ = write!(md, "### {}\n\n{}\n", p.heuristic, p.rule);
+        let audit = a.heuristics.iter().find(|x| x.heuristic == p.heuristic).and_then(|x| x.audit.as_ref());
+        if let Some(au) = audit {
+            let _ = write!(md, "{}\n\n", au.statement(p.heuristic));
+        }
     }
     let _ = write!(
         md,
