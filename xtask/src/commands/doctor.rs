@@ -62,14 +62,20 @@ fn checkout(config: &Config) -> Check {
         }
     };
     match locate_sites(config, &source) {
-        Ok(sites) => ok(
+        Ok(located) => ok(
             "checkout",
             format!(
-                "`{}` at {} ({}): {}",
+                "`{}` at {} ({}): {}{}",
                 config.target.iree.display(),
                 config.target.rev,
                 git::short(commit),
-                sites.iter().map(|s| format!("{} in `{}` ({})", s.heuristic, s.function.name, s.style.name())).collect::<Vec<_>>().join(", ")
+                located
+                    .sites
+                    .iter()
+                    .map(|s| format!("{} in `{}` ({})", s.heuristic, s.function.name, s.style.name()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                located.skipped.iter().map(|n| format!("; {n}")).collect::<String>()
             ),
         ),
         Err(e) => fail(

@@ -79,6 +79,9 @@ fn announce(ctx: &Ctx, plan: &Plan) {
         git::short(plan.base),
         plan.sites.iter().map(|s| format!("{} {}", s.heuristic, s.style.name())).collect::<Vec<_>>().join(", ")
     );
+    for note in &plan.skipped_heuristics {
+        eprintln!("note: {note}");
+    }
 }
 
 fn dry_run(plan: &Plan) -> Result<()> {
