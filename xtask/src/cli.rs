@@ -78,6 +78,10 @@ pub enum Command {
     /// Check the checkout, build dir, compiler cache, benchmark environment,
     /// devices and disk before a sweep.
     Doctor,
+    /// Check the decision model against a real `iree-opt`: every shape's op
+    /// through the split-reduction pass, compared with the model's
+    /// prediction at the tuned revision.
+    CheckModel(CheckModelArgs),
     /// Create the bundled fixture (a git repository and a built user build
     /// dir) under target/fixture, or print where it is.
     Fixture(FixtureArgs),
@@ -109,6 +113,23 @@ pub struct SweepArgs {
     /// Record unparsable command lines in the run instead of stopping.
     #[arg(long)]
     pub skip_bad_lines: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckModelArgs {
+    /// Commands file (iree-boo-driver format) [sweep.commands].
+    pub commands: Option<PathBuf>,
+    /// The `iree-opt` to ask (any MLIR build of IREE, e.g. the
+    /// iree-base-compiler wheel's) [default: BUILD/tools/iree-opt].
+    #[arg(long, value_name = "PATH")]
+    pub iree_opt: Option<PathBuf>,
+    /// Leave out unparsable command lines instead of stopping.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+    /// Also write the MLIR given to `iree-opt` (a function `@shape_N` per
+    /// shape) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub mlir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -15,6 +15,7 @@ pub(crate) mod html;
 pub(crate) mod linalg;
 pub(crate) mod littest;
 pub(crate) mod lowering;
+pub(crate) mod modelcheck;
 pub(crate) mod numfmt;
 pub(crate) mod patchtext;
 pub(crate) mod report;

@@ -271,5 +271,6 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             })
             .collect(),
         recheck: None,
+        model_check: None,
     }
 }

@@ -13,6 +13,7 @@
 //! it back (for the tests on IREE's lit tests) is `read`'s. Pure: data in,
 //! data out.
 
+pub(crate) mod mlir;
 #[cfg(test)]
 pub(crate) mod read;
 

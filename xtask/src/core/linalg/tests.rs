@@ -64,3 +64,17 @@ fn unit_loops_fold_away() {
     assert_eq!(folded.output.shape, [6, 3, 4]);
     assert_eq!(folded.reduction_extents(), [9, 10]);
 }
+
+#[test]
+fn printed_mlir_reads_back_as_the_same_op() {
+    let op = read_cases(TEXT)[0].op.clone().unwrap();
+    let text = mlir::function("again", &op);
+    let back = read_cases(&text)[0].op.clone().unwrap();
+    assert_eq!(
+        back.loops.iter().map(|l| (l.extent, l.iter)).collect::<Vec<_>>(),
+        op.loops.iter().map(|l| (l.extent, l.iter)).collect::<Vec<_>>()
+    );
+    assert_eq!(back.operands().map(|o| o.map.clone()), op.operands().map(|o| o.map.clone()));
+    assert!(text.contains("iterator_types = [\"parallel\", \"parallel\", \"parallel\", \"parallel\", \"reduction\", \"reduction\", \"reduction\"]"));
+    assert!(text.contains("(d4, d1 + d5 * 2, d2 + d6, d3)"), "{text}");
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::linalg::mlir;
 use crate::core::workload::parse_command;
 
 fn op(cmd: &str) -> LinalgOp {
@@ -95,4 +96,13 @@ fn gemm_modes_and_batches() {
     assert_eq!(shape(r#"aten::bmm "[[8, 64, 4096], [8, 4096, 32]]""#), (vec![8, 64, 32, 4096], 3));
     // A unit batch folds away.
     assert_eq!(shape(r#"aten::bmm "[[1, 64, 4096], [1, 4096, 32]]""#), (vec![64, 32, 4096], 2));
+}
+
+#[test]
+fn mlir_of_the_brief_example() {
+    let text = mlir::function(
+        "wrw",
+        &op("convbfp16 -n 16 -c 16 -H 225 -W 225 -k 64 -y 3 -x 3 -p 1 -q 1 -F 4 -I NHWC -f NHWC -O NHWC"),
+    );
+    insta::assert_snapshot!("brief_wrw_nhwc", text);
 }
