@@ -4,6 +4,7 @@
 
 mod analyze;
 mod common;
+mod compiler;
 mod doctor;
 mod sweep;
 mod tidy;

@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -250,4 +251,55 @@ fn bad_input_names_file_line_and_fix() {
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("`getMatmulLikeReductionSizes`") && err.contains("SetSplitReductionSizes.cpp"), "{err}");
     assert!(err.contains("heuristics.matmul.functions"), "{err}");
+}
+
+#[test]
+#[ignore = "needs IREE_GIT_DIR, an iree-org/iree git directory: IREE_GIT_DIR=~/iree/.git cargo test --test e2e every_real_revision -- --ignored"]
+fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
+    let git_dir =
+        PathBuf::from(std::env::var_os("IREE_GIT_DIR").expect("set IREE_GIT_DIR to an iree-org/iree git directory"));
+    let file = "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp";
+    let log = Command::new("git")
+        .arg("--git-dir")
+        .arg(&git_dir)
+        .args(["log", "--format=%H", "--reverse", "4b57016a5c^..HEAD", "--", file])
+        .output()
+        .unwrap();
+    let revs: Vec<String> = String::from_utf8(log.stdout).unwrap().lines().map(str::to_string).collect();
+    assert!(revs.len() >= 15, "{revs:?}");
+    // A configured (not built) Ninja build dir: a dry run builds nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("build")).unwrap();
+    std::fs::write(tmp.path().join("build/CMakeCache.txt"), "CMAKE_GENERATOR:INTERNAL=Ninja\n").unwrap();
+    std::fs::write(
+        tmp.path().join("tuner.toml"),
+        "runs_dir = \"runs\"\n[build]\ndir = \"build\"\nwork_dir = \"work\"\n",
+    )
+    .unwrap();
+    let workloads: String = ["conv_weight_backward", "conv_forward_backward_data", "gemm_large_k"]
+        .iter()
+        .map(|w| std::fs::read_to_string(workspace().join(format!("workloads/{w}.txt"))).unwrap())
+        .collect();
+    std::fs::write(tmp.path().join("all.txt"), workloads).unwrap();
+    for (i, rev) in revs.iter().enumerate() {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--config")
+            .arg(tmp.path().join("tuner.toml"))
+            .arg("--iree")
+            .arg(&git_dir)
+            .args(["--rev", rev, "sweep", "all.txt", "--dry-run", "--name", &format!("rev{i}")])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{rev}: {err}");
+        if i == 0 {
+            assert!(
+                err.contains("note: the conv heuristic is skipped") && err.contains("(matmul inline-ladder)"),
+                "{err}"
+            );
+        } else {
+            assert!(err.contains("conv ") && err.contains("matmul "), "{rev}: {err}");
+        }
+    }
 }
