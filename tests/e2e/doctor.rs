@@ -81,6 +81,9 @@ fn doctor_passes_a_good_setup_and_names_the_fix_for_each_broken_one() {
     assert!(!good);
     assert!(line(&out, "anchors").starts_with("FAIL") && out.contains("getSomethingElse"), "{out}");
     assert!(out.contains("heuristics.<name>.functions"), "{out}");
+
+    // A benchmark that is not Python.
+    doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply(&env);
 }
 
 #[test]
@@ -124,9 +127,8 @@ done
 exec python3 -m iree.turbine.kernel.boo.driver.driver "$@"
 "#;
 
-#[test]
-fn doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply() {
-    let env = fixture(true, "");
+/// On the same built fixture as the good setup (one build less in CI).
+fn doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply(env: &Env) {
     let wrapper = env.root().join("bench-wrapper");
     std::fs::write(&wrapper, WRAPPER).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -152,7 +154,7 @@ fn doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply() {
     for name in ["numerics", "build targets", "devices"] {
         assert!(line(&out, name).starts_with("ok"), "{out}");
     }
-    insta::assert_snapshot!("cli_doctor_wrapper", redact(&env, &out));
+    insta::assert_snapshot!("cli_doctor_wrapper", redact(env, &out));
 
     // A numerics flag the driver does not know fails, with the fix; so
     // does a target the build does not have.

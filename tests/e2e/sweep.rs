@@ -228,6 +228,20 @@ fn bad_input_names_file_line_and_fix() {
     assert!(err.contains(&format!("{}:3:", commands.display())), "{err}");
     assert!(err.contains("--skip-bad-lines"), "{err}");
 
+    // Sizes past int64_t are bad lines naming the flag, with or without
+    // --skip-bad-lines; a byte-order mark is not part of the first command.
+    let text = "\u{feff}gemmfp16 --a_w 64 --a_h 65536 --b_w 64\n\
+                convbfp16 -n 4611686018427387904 -c 16 -H 225 -W 225 -k 64 -F 4\n\
+                gemmfp16 --a_w 4294967296 --a_h 16 --b_w 4294967296\n";
+    let commands = commands_file(&env, "huge.txt", text);
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--dry-run"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains(":2:") && err.contains("`-n 4611686018427387904`"), "{err}");
+    assert!(err.contains(":3:") && err.contains("`--a_w 4294967296`") && !err.contains(":1:"), "{err}");
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--dry-run", "--skip-bad-lines"]);
+    assert!(out.status.success() && stderr(&out).contains("1 shapes (2 skipped)"), "{}", stderr(&out));
+
     // A typo in the configuration names the line and the key.
     std::fs::write(env.root().join("typo.toml"), "[bench]\nrepeats = 2\nrepeets = 3\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
