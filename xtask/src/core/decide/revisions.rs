@@ -207,3 +207,37 @@ fn model_predicts_every_lit_case_of_every_revision() {
     );
     assert!(tally.failures.is_empty(), "{} failure(s):\n{}", tally.failures.len(), tally.failures.join("\n"));
 }
+
+#[test]
+#[ignore = "needs IREE_GIT_DIR, an iree-org/iree git directory: IREE_GIT_DIR=~/iree/.git cargo test model_knows -- --ignored"]
+fn model_knows_every_bundled_shape_at_every_revision() {
+    let dir = iree_git_dir();
+    let workloads: Vec<String> = ["conv_weight_backward", "conv_forward_backward_data", "gemm_large_k"]
+        .iter()
+        .map(|w| std::fs::read_to_string(format!("{}/../workloads/{w}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap())
+        .collect();
+    let (shapes, bad) = workload::parse_commands(&workloads.concat());
+    assert!(bad.is_empty(), "{bad:?}");
+    let mut unknown = Vec::new();
+    for rev in revisions(&dir) {
+        let pass = pass_at(&dir, &rev);
+        for s in &shapes {
+            for low in [false, true] {
+                if let Some(why) = predict_op(&s.op, &pass, low).decision.unknown {
+                    unknown.push(format!("{} `{}`: {why}", &rev[..10], s.command));
+                }
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "{} unknown:\n{}", unknown.len(), unknown.join("\n"));
+    // Before 53d61843c3 the convolution function refuses batch-first
+    // layouts, and the matmul-like one finds K = 2376 too small: not split.
+    let fwd =
+        parse_command("convfp16 -n 32 -c 2376 -H 15 -W 15 -k 256 -y 3 -x 3 -F 1 -I NHWC -f NHWC -O NHWC").unwrap();
+    for rev in ["41cae6df70", "955917df61"] {
+        let p = predict_op(&fwd, &pass_at(&dir, rev), false);
+        assert_eq!(p.decision.tile_sizes, None, "{rev}: {p:?}");
+        assert!(p.refusals[0].contains("batchPos.front() == 0"), "{rev}: {p:?}");
+    }
+    assert_eq!(predict_op(&fwd, &pass_at(&dir, "53d61843c3"), false).decision.tile_sizes, Some(vec![3, 3, 297]));
+}
