@@ -81,6 +81,9 @@ fn doctor_passes_a_good_setup_and_names_the_fix_for_each_broken_one() {
     assert!(!good);
     assert!(line(&out, "anchors").starts_with("FAIL") && out.contains("getSomethingElse"), "{out}");
     assert!(out.contains("heuristics.<name>.functions"), "{out}");
+
+    // A benchmark that is not Python.
+    doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply(&env);
 }
 
 #[test]
@@ -109,4 +112,60 @@ fn a_benchmark_that_ignores_the_build_is_flagged() {
     // And doctor says why.
     let (good, out) = doctor(&wired, &[]);
     assert!(!good && line(&out, "iree-compile").starts_with("FAIL"), "{out}");
+}
+
+/// A benchmark that is not a Python program: a wrapper script (standing in
+/// for a C++ driver) that takes the commands file and the CSV path.
+const WRAPPER: &str = r#"#!/bin/sh
+# Stand-in for a C++ benchmark driver: forwards to the fixture's boo driver.
+for a in "$@"; do
+  if [ "$a" = --help ]; then
+    echo "usage: bench-wrapper --commands-file FILE --csv OUT [--verify-numerics]"
+    exit 0
+  fi
+done
+exec python3 -m iree.turbine.kernel.boo.driver.driver "$@"
+"#;
+
+/// On the same built fixture as the good setup (one build less in CI).
+fn doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply(env: &Env) {
+    let wrapper = env.root().join("bench-wrapper");
+    std::fs::write(&wrapper, WRAPPER).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text = text.replace(
+        "[bench]\n",
+        &format!("[bench]\ncommand = \"{} --commands-file {{commands}} --csv {{csv}}\"\n", wrapper.display()),
+    );
+    let text = regex::Regex::new(r"(?m)^device_check = .*$")
+        .unwrap()
+        .replace(&text, "device_check = \"echo 0 fixture-gpu, through the wrapper\"")
+        .into_owned();
+    let path = env.root().join("wrapper.toml");
+    std::fs::write(&path, text).unwrap();
+    let wrapped =
+        Env { tmp: tempfile::tempdir().unwrap(), repo: env.repo.clone(), build: env.build.clone(), config: path };
+    let (good, out) = doctor(&wrapped, &[]);
+    assert!(good, "{out}");
+    for name in ["kernel cache", "iree-turbine", "iree-compile", "python bindings", "model"] {
+        assert!(line(&out, name).starts_with("skip"), "{out}");
+    }
+    for name in ["numerics", "build targets", "devices"] {
+        assert!(line(&out, name).starts_with("ok"), "{out}");
+    }
+    insta::assert_snapshot!("cli_doctor_wrapper", redact(env, &out));
+
+    // A numerics flag the driver does not know fails, with the fix; so
+    // does a target the build does not have.
+    let base = std::fs::read_to_string(&wrapped.config).unwrap();
+    let variant = |from: &str, to: &str| {
+        let path = env.root().join(format!("variant-{}.toml", to.len()));
+        std::fs::write(&path, base.replace(from, to)).unwrap();
+        Env { tmp: tempfile::tempdir().unwrap(), repo: env.repo.clone(), build: env.build.clone(), config: path }
+    };
+    let (good, out) = doctor(&variant("[validate]\n", "[validate]\nnumerics_args = [\"--check-everything\"]\n"), &[]);
+    assert!(!good && line(&out, "numerics").starts_with("FAIL") && out.contains("`--check-everything`"), "{out}");
+    let (good, out) = doctor(&variant("targets = []", "targets = [\"no-such-target\"]"), &[]);
+    assert!(!good && line(&out, "build targets").starts_with("FAIL") && out.contains("`no-such-target`"), "{out}");
 }

@@ -5,6 +5,7 @@
 mod analyze;
 mod browser;
 mod common;
+mod compiler;
 mod doctor;
 mod faults;
 mod sweep;

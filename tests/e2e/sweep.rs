@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -227,6 +228,20 @@ fn bad_input_names_file_line_and_fix() {
     assert!(err.contains(&format!("{}:3:", commands.display())), "{err}");
     assert!(err.contains("--skip-bad-lines"), "{err}");
 
+    // Sizes past int64_t are bad lines naming the flag, with or without
+    // --skip-bad-lines; a byte-order mark is not part of the first command.
+    let text = "\u{feff}gemmfp16 --a_w 64 --a_h 65536 --b_w 64\n\
+                convbfp16 -n 4611686018427387904 -c 16 -H 225 -W 225 -k 64 -F 4\n\
+                gemmfp16 --a_w 4294967296 --a_h 16 --b_w 4294967296\n";
+    let commands = commands_file(&env, "huge.txt", text);
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--dry-run"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains(":2:") && err.contains("`-n 4611686018427387904`"), "{err}");
+    assert!(err.contains(":3:") && err.contains("`--a_w 4294967296`") && !err.contains(":1:"), "{err}");
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--dry-run", "--skip-bad-lines"]);
+    assert!(out.status.success() && stderr(&out).contains("1 shapes (2 skipped)"), "{}", stderr(&out));
+
     // A typo in the configuration names the line and the key.
     std::fs::write(env.root().join("typo.toml"), "[bench]\nrepeats = 2\nrepeets = 3\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -250,4 +265,55 @@ fn bad_input_names_file_line_and_fix() {
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("`getMatmulLikeReductionSizes`") && err.contains("SetSplitReductionSizes.cpp"), "{err}");
     assert!(err.contains("heuristics.matmul.functions"), "{err}");
+}
+
+#[test]
+#[ignore = "needs IREE_GIT_DIR, an iree-org/iree git directory: IREE_GIT_DIR=~/iree/.git cargo test --test e2e every_real_revision -- --ignored"]
+fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
+    let git_dir =
+        PathBuf::from(std::env::var_os("IREE_GIT_DIR").expect("set IREE_GIT_DIR to an iree-org/iree git directory"));
+    let file = "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp";
+    let log = Command::new("git")
+        .arg("--git-dir")
+        .arg(&git_dir)
+        .args(["log", "--format=%H", "--reverse", "4b57016a5c^..HEAD", "--", file])
+        .output()
+        .unwrap();
+    let revs: Vec<String> = String::from_utf8(log.stdout).unwrap().lines().map(str::to_string).collect();
+    assert!(revs.len() >= 15, "{revs:?}");
+    // A configured (not built) Ninja build dir: a dry run builds nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("build")).unwrap();
+    std::fs::write(tmp.path().join("build/CMakeCache.txt"), "CMAKE_GENERATOR:INTERNAL=Ninja\n").unwrap();
+    std::fs::write(
+        tmp.path().join("tuner.toml"),
+        "runs_dir = \"runs\"\n[build]\ndir = \"build\"\nwork_dir = \"work\"\n",
+    )
+    .unwrap();
+    let workloads: String = ["conv_weight_backward", "conv_forward_backward_data", "gemm_large_k"]
+        .iter()
+        .map(|w| std::fs::read_to_string(workspace().join(format!("workloads/{w}.txt"))).unwrap())
+        .collect();
+    std::fs::write(tmp.path().join("all.txt"), workloads).unwrap();
+    for (i, rev) in revs.iter().enumerate() {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--config")
+            .arg(tmp.path().join("tuner.toml"))
+            .arg("--iree")
+            .arg(&git_dir)
+            .args(["--rev", rev, "sweep", "all.txt", "--dry-run", "--name", &format!("rev{i}")])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{rev}: {err}");
+        if i == 0 {
+            assert!(
+                err.contains("note: the conv heuristic is skipped") && err.contains("(matmul inline-ladder)"),
+                "{err}"
+            );
+        } else {
+            assert!(err.contains("conv ") && err.contains("matmul "), "{rev}: {err}");
+        }
+    }
 }

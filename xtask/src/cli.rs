@@ -81,6 +81,10 @@ pub enum Command {
     /// Remove a run's (or every run's) build slots, `tune/<run>/*` branches
     /// and kernel caches; run directories stay.
     Clean(CleanArgs),
+    /// Check the decision model against a real `iree-opt`: every shape's op
+    /// through the split-reduction pass, compared with the model's
+    /// prediction at the tuned revision.
+    CheckModel(CheckModelArgs),
     /// Create the bundled fixture (a git repository and a built user build
     /// dir) under target/fixture, or print where it is.
     Fixture(FixtureArgs),
@@ -118,6 +122,23 @@ pub struct SweepArgs {
     /// `runs/<name>.<time>/` (its branches likewise) and start afresh.
     #[arg(long)]
     pub replace: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckModelArgs {
+    /// Commands file (iree-boo-driver format) [sweep.commands].
+    pub commands: Option<PathBuf>,
+    /// The `iree-opt` to ask (any MLIR build of IREE, e.g. the
+    /// iree-base-compiler wheel's) [default: BUILD/tools/iree-opt].
+    #[arg(long, value_name = "PATH")]
+    pub iree_opt: Option<PathBuf>,
+    /// Leave out unparsable command lines instead of stopping.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+    /// Also write the MLIR given to `iree-opt` (a function `@shape_N` per
+    /// shape) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub mlir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

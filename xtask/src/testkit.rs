@@ -1,8 +1,17 @@
 //! What the end-to-end tests (`tests/e2e`) use from the library: creating
-//! the fixture, parsing the benchmark's CSV, hashing files, finding tools.
+//! the fixture, parsing the benchmark's CSV, hashing files, finding tools,
+//! and the MLIR `check-model` hands to `iree-opt` for a command (so a test
+//! can check it against a real compiler without going through the model).
 //! Nothing else of the library is public.
 
 pub use crate::core::boo_csv::{parse as parse_boo_csv, Row as BooRow};
 pub use crate::core::digest::sha256_hex;
 pub use crate::infra::fixture::{materialize as materialize_fixture, Fixture, Options as FixtureOptions};
 pub use crate::infra::proc::which;
+
+/// The `util.func @name` `check-model` writes for one benchmark command,
+/// and the extents of its reduction loops (what "not split" means for it).
+pub fn check_model_function(command: &str, name: &str) -> Result<(String, Vec<i64>), String> {
+    let op = crate::core::lowering::lower(&crate::core::workload::parse_command(command)?);
+    Ok((crate::core::linalg::mlir::function(name, &op), op.reduction_extents()))
+}

@@ -102,7 +102,7 @@ fn slot_rebuilds(fx: &fixture::Fixture, cfg: &Config, log: &Path, count: usize) 
     let repo = git::open(&fx.repo)?;
     let base = git::resolve(&repo, "HEAD")?;
     let source = git::read_file(&repo, base, &cfg.target.heuristic_file)?;
-    let sites = locate_sites(cfg, &source)?;
+    let sites = locate_sites(cfg, &source)?.sites;
     git::set_branch(&repo, "tune/build-bench/baseline", base)?;
     let station = Station::open(cfg, &repo, "build-bench", "tune/build-bench/baseline")?;
     let first = station.build(base, log)?;

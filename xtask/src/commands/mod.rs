@@ -6,6 +6,7 @@ pub(crate) mod analyze;
 pub(crate) mod apply;
 pub(crate) mod buildbench;
 pub(crate) mod clean;
+pub(crate) mod checkmodel;
 pub(crate) mod doctor;
 pub(crate) mod fixture;
 pub(crate) mod sweep;
@@ -47,6 +48,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Sweep(args) => sweep::run(&load(&cli.global)?, args),
         Command::Analyze(args) => analyze::run(&load(&cli.global)?, args),
         Command::Doctor => doctor::run(&load(&cli.global)?),
+        Command::CheckModel(args) => checkmodel::run(&load(&cli.global)?, args),
         Command::Validate(args) => validate::run(&load(&cli.global)?, args),
         Command::Apply(args) => apply::run(&load(&cli.global)?, args),
         Command::Clean(args) => clean::run(&load(&cli.global)?, args),

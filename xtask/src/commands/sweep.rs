@@ -12,12 +12,14 @@ use crate::cli::SweepArgs;
 use crate::core::analysis;
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
+use crate::core::modelcheck;
 use crate::core::results::{CandidateInfo, CandidateResult, CandidateStatus, Measurement, Results};
 use crate::infra::progress::Progress;
 use crate::infra::store::DirLock;
 use crate::infra::{build, git, proc, store};
 use crate::ops::candidates::{self, branch_name, Candidate, Plan, Request};
 use crate::ops::context::Ctx;
+use crate::ops::model_check;
 use crate::ops::rundir::{Event, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
 use anyhow::{bail, Context, Result};
@@ -110,6 +112,9 @@ fn announce(ctx: &Ctx, plan: &Plan) {
         git::short(plan.base),
         plan.sites.iter().map(|s| format!("{} {}", s.heuristic, s.style.name())).collect::<Vec<_>>().join(", ")
     );
+    for note in &plan.skipped_heuristics {
+        eprintln!("note: {note}");
+    }
 }
 
 fn dry_run(plan: &Plan) -> Result<()> {
@@ -142,7 +147,9 @@ impl<'a> Sweep<'a> {
         let config = &ctx.config;
         let mut journal = plan.run.journal()?;
         journal.append(Event::SweepStarted { candidates: plan.candidates.iter().map(|c| c.name.clone()).collect() })?;
-        let results = candidates::results_skeleton(config, plan);
+        let mut results = candidates::results_skeleton(config, plan);
+        results.model_check = Some(model_check::record(config, &plan.shapes));
+        eprintln!("{}", modelcheck::summary(results.model_check.as_ref().expect("set above")));
         plan.run.write_results(&results)?;
         let per_build = 1 + u64::from(config.bench.repeats);
         let steps = (plan.candidates.len() as u64 + u64::from(config.sweep.recheck_baseline)) * per_build;

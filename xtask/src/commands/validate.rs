@@ -12,8 +12,7 @@
 use crate::cli::ValidateArgs;
 use crate::config::Config;
 use crate::core::analysis::{self, HeuristicPatch};
-use crate::core::cpp::CppFile;
-use crate::core::decide::{self, Model};
+use crate::core::decide::pass::{self, Pass};
 use crate::core::digest::sha256_hex;
 use crate::core::fit::{Pin, Pins};
 use crate::core::littest;
@@ -32,7 +31,6 @@ use crate::ops::rundir::{RunDir, RunJournal};
 use crate::ops::station::{BenchJob, Station};
 use crate::ops::{analysis as ops_analysis, inputs};
 use anyhow::{bail, Result};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -445,19 +443,14 @@ fn summarize_round(
 /// Per shape: whether the patched code decides the same split as the
 /// baseline (read from both versions of the file, no build needed).
 fn unchanged_shapes(config: &Config, results: &Results, patched: &str) -> Vec<bool> {
-    let file = CppFile::parse(patched);
-    let models: BTreeMap<Heuristic, Model> = results
-        .heuristics
-        .iter()
-        .filter_map(|&h| Some((h, Model::from_site(&file.locate(h, config.heuristics.names(h)).ok()?))))
-        .collect();
+    let names = |h: Heuristic| config.heuristics.names(h);
+    let pass = Pass::from_source(patched, names(Heuristic::Conv), names(Heuristic::Matmul));
     results
         .shapes
         .iter()
         .map(|s| {
             let Some(base) = s.decisions.get("baseline").filter(|d| d.unknown.is_none()) else { return false };
-            let Some(model) = models.get(&s.features.heuristic) else { return true };
-            let new = decide::modelled(&s.features, model, config.heuristics.low_parallelism);
+            let new = pass::predict_op(&s.op, &pass, config.heuristics.low_parallelism).decision;
             new.unknown.is_none() && new.same_split(base)
         })
         .collect()

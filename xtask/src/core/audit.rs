@@ -547,7 +547,7 @@ pub(crate) fn grid() -> Vec<Point> {
     let mut out = Vec::new();
     for command in grid_commands() {
         let Ok(op) = workload::parse_command(&command) else { continue };
-        let features = workload::features(&op);
+        let Ok(features) = workload::features(&op) else { continue };
         for low in [false, true] {
             out.push(Point { origin: Origin::Grid { command: command.clone() }, features: features.clone(), low });
         }
@@ -591,7 +591,7 @@ static std::optional<SizeList> getMatmulLikeReductionSizes(const ReductionOp &op
     }
 
     fn point(command: &str, low: bool, origin: Origin) -> Point {
-        Point { origin, features: workload::features(&workload::parse_command(command).unwrap()), low }
+        Point { origin, features: workload::features(&workload::parse_command(command).unwrap()).unwrap(), low }
     }
 
     #[test]
@@ -603,7 +603,7 @@ static std::optional<SizeList> getMatmulLikeReductionSizes(const ReductionOp &op
             ["gemmfp16 --a_w 128 --a_h 4096 --b_w 128", "gemmfp16 --a_w 256 --a_h 16384 --b_w 256"]
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (i, workload::features(&workload::parse_command(c).unwrap())))
+                .map(|(i, c)| (i, workload::features(&workload::parse_command(c).unwrap()).unwrap()))
                 .collect();
         let hull = Hull::of(measured.iter().map(|(_, f)| f));
         let s = Subject {

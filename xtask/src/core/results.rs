@@ -214,6 +214,10 @@ pub(crate) struct Results {
     /// see whether the machine drifted during the sweep.
     #[serde(default)]
     pub(crate) recheck: Option<Vec<Measurement>>,
+    /// The decision model checked against the build's `iree-opt` on these
+    /// shapes before the sweep (or why it was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) model_check: Option<crate::core::modelcheck::ModelCheckRecord>,
 }
 
 /// `runs/<name>/candidates/<candidate>/result.json`: one candidate's

@@ -89,6 +89,7 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
         candidates,
         shapes,
         recheck: None,
+        model_check: None,
     }
 }
 

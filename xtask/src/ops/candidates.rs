@@ -10,14 +10,14 @@ use super::inputs::{self, locate_sites};
 use super::rundir::{sanitize_name, RunDir};
 use crate::config::Config;
 use crate::core::cpp::{line_of, patch, LadderStyle, Site};
-use crate::core::decide::{self, Model};
+use crate::core::decide::pass::{self, Pass};
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::results::{
     candidate_name, BenchInfo, CandidateInfo, CandidateStatus, CommandsInfo, Decision, Results, ShapeResult,
     TargetInfo, SCHEMA,
 };
-use crate::core::workload::{BadLine, Shape};
+use crate::core::workload::{BadLine, Heuristic, Shape};
 use crate::core::TOOL_VERSION;
 use crate::infra::build::ConfigurePlan;
 use crate::infra::git;
@@ -34,6 +34,8 @@ pub(crate) struct Candidate {
     pub(crate) diff: String,
     pub(crate) message: String,
     pub(crate) key: String,
+    /// The candidate's code, ready to predict what it decides.
+    pub(crate) pass: Pass,
 }
 
 /// What the user asked to sweep.
@@ -53,6 +55,8 @@ pub(crate) struct Plan {
     pub(crate) skipped: Vec<BadLine>,
     pub(crate) base: git2::Oid,
     pub(crate) sites: Vec<Site>,
+    /// Heuristics left out because they have nothing to tune, with why.
+    pub(crate) skipped_heuristics: Vec<String>,
     pub(crate) candidates: Vec<Candidate>,
 }
 
@@ -144,7 +148,12 @@ fn candidate(
         )?
         .as_bytes(),
     );
-    Ok(Candidate { name, limit, source, diff, message, key })
+    let pass = Pass::from_source(
+        &source,
+        config.heuristics.names(Heuristic::Conv),
+        config.heuristics.names(Heuristic::Matmul),
+    );
+    Ok(Candidate { name, limit, source, diff, message, key, pass })
 }
 
 /// Plans the sweep: parses the commands, reads the heuristic at the tuned
@@ -172,7 +181,8 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
     let base = git::resolve(&repo, &config.target.rev)?;
     refuse_tool_commit(&repo, &config.target.rev, base)?;
     let base_source = git::read_file(&repo, base, &config.target.heuristic_file)?;
-    let sites = locate_sites(config, &base_source)?;
+    let located = locate_sites(config, &base_source)?;
+    let sites = located.sites;
     let inputs = key_inputs(config, plan_cfg, &sha256_hex(commands_text.as_bytes()), base);
     let mut candidates = Vec::new();
     let mut seen = Vec::new();
@@ -182,14 +192,19 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
             candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit)?);
         }
     }
+    // Which function gets each op at this revision decides which ladder the
+    // candidates' limits go through (before 53d61843c3 the matmul-like one
+    // gets forward and backward-data convolutions).
+    let shapes = commands.shapes.into_iter().map(|s| pass::retarget(s, &candidates[0].pass)).collect();
     Ok(Plan {
         run: RunDir::new(&config.runs_dir, &run),
         commands_path,
         commands_text,
-        shapes: commands.shapes,
+        shapes,
         skipped: commands.skipped,
         base,
         sites,
+        skipped_heuristics: located.skipped,
         candidates,
     })
 }
@@ -211,27 +226,10 @@ fn refuse_tool_commit(repo: &git2::Repository, rev: &str, base: git2::Oid) -> Re
     )
 }
 
-/// Predicted decisions per shape: the baseline from the ladder read from the
-/// C++, candidates from their fixed limit.
+/// Predicted decisions per shape: what each candidate's code (the
+/// baseline's included) decides, every condition of the file evaluated.
 fn decisions(plan: &Plan, shape: &Shape, low: bool) -> BTreeMap<String, Decision> {
-    let site = plan.sites.iter().find(|s| s.heuristic == shape.features.heuristic);
-    let baseline = site.map(|s| decide::modelled(&shape.features, &Model::from_site(s), low));
-    let mut out = BTreeMap::new();
-    for c in &plan.candidates {
-        let d = match (c.limit, site) {
-            (Some(l), Some(_)) => decide::fixed(&shape.features, l),
-            _ => match &baseline {
-                Some(b) => b.clone(),
-                None => Decision {
-                    limit: None,
-                    tile_sizes: None,
-                    unknown: Some(format!("the {} heuristic is not tuned", shape.features.heuristic)),
-                },
-            },
-        };
-        out.insert(c.name.clone(), d);
-    }
-    out
+    plan.candidates.iter().map(|c| (c.name.clone(), pass::predict_op(&shape.op, &c.pass, low).decision)).collect()
 }
 
 /// results.json before any measurement: the inputs, the candidates
@@ -259,7 +257,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             device: config.bench.devices[0].clone(),
             repeats: config.bench.repeats,
         },
-        heuristics: config.heuristics.tune.clone(),
+        heuristics: plan.sites.iter().map(|s| s.heuristic).collect(),
         candidates: plan
             .candidates
             .iter()
@@ -291,5 +289,6 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             })
             .collect(),
         recheck: None,
+        model_check: None,
     }
 }

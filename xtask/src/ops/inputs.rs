@@ -6,7 +6,7 @@
 
 use crate::config::Config;
 use crate::core::analysis::Settings;
-use crate::core::cpp::{CppFile, Site};
+use crate::core::cpp::{CppFile, Missing, Site};
 use crate::core::results::Results;
 use crate::core::workload::{self, BadLine, Heuristic, Shape};
 use crate::infra::git;
@@ -44,17 +44,39 @@ pub(crate) fn read_commands(path: &Path, skip_bad_lines: bool) -> Result<Command
     Ok(Commands { shapes, skipped: bad })
 }
 
-/// Locates every tuned heuristic in `source`.
-pub(crate) fn locate_sites(config: &Config, source: &str) -> Result<Vec<Site>> {
+/// The tuned heuristics located in a file, and the ones left out.
+pub(crate) struct Located {
+    pub(crate) sites: Vec<Site>,
+    /// One sentence per heuristic with nothing to tune at this revision.
+    pub(crate) skipped: Vec<String>,
+}
+
+/// Locates every tuned heuristic in `source`. A heuristic whose function
+/// computes no limit at this revision (the convolution one at 4b57016a5c)
+/// is left out with a notice while another remains to tune.
+pub(crate) fn locate_sites(config: &Config, source: &str) -> Result<Located> {
     let file = CppFile::parse(source);
-    let mut sites = Vec::new();
+    let mut located = Located { sites: Vec::new(), skipped: Vec::new() };
+    let mut no_ladder = Vec::new();
     for &h in &config.heuristics.tune {
-        let site = file.locate(h, config.heuristics.names(h)).map_err(|e| {
-            anyhow::anyhow!("in `{}` at revision `{}`: {e}", config.target.heuristic_file, config.target.rev)
-        })?;
-        sites.push(site);
+        match file.locate(h, config.heuristics.names(h)) {
+            Ok(site) => located.sites.push(site),
+            Err(e) if e.1 == Missing::Ladder => no_ladder.push((h, e)),
+            Err(e) => bail!("in `{}` at revision `{}`: {e}", config.target.heuristic_file, config.target.rev),
+        }
     }
-    Ok(sites)
+    if located.sites.is_empty() {
+        if let Some((_, e)) = no_ladder.first() {
+            bail!("in `{}` at revision `{}`: {e}", config.target.heuristic_file, config.target.rev);
+        }
+    }
+    for (h, e) in no_ladder {
+        located.skipped.push(format!(
+            "the {h} heuristic is skipped: {} at this revision, so it has nothing to tune",
+            e.0.split(": neither").next().unwrap_or(&e.0)
+        ));
+    }
+    Ok(located)
 }
 
 /// The heuristic file at the tuned revision, from the checkout the sweep

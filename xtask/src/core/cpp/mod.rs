@@ -17,6 +17,7 @@ pub(crate) mod patch;
 #[cfg(test)]
 mod revisions;
 pub(crate) mod rules;
+pub(crate) mod steps;
 
 use crate::core::workload::Heuristic;
 use rules::{Expr, Stmt};
@@ -137,6 +138,9 @@ pub(crate) struct Site {
     pub(crate) constants: Vec<Constant>,
     /// Indentation of the ladder's statements (for inserted lines).
     pub(crate) indent: String,
+    /// Byte offset of the function's statement that computes the limit
+    /// (the inline ladder's declaration, or the helper call).
+    pub(crate) ladder_start: usize,
 }
 
 impl Site {
@@ -153,7 +157,18 @@ impl Site {
 
 /// Why a heuristic could not be located.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct LocateError(pub String);
+pub(crate) struct LocateError(pub String, pub Missing);
+
+/// What is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// The function, or something the ladder needs, is not there or not
+    /// readable.
+    Anchor,
+    /// The function is there but computes no limit (4b57016a5c's
+    /// convolution function): nothing to tune.
+    Ladder,
+}
 
 impl std::fmt::Display for LocateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +177,12 @@ impl std::fmt::Display for LocateError {
 }
 
 impl std::error::Error for LocateError {}
+
+impl LocateError {
+    fn anchor(message: String) -> LocateError {
+        LocateError(message, Missing::Anchor)
+    }
+}
 
 impl<'a> CppFile<'a> {
     pub(crate) fn parse(text: &'a str) -> CppFile<'a> {
@@ -257,7 +278,7 @@ impl<'a> CppFile<'a> {
             .iter()
             .find_map(|n| functions.iter().find(|f| &f.name == n))
             .ok_or_else(|| {
-                LocateError(format!(
+                LocateError::anchor(format!(
                     "no function named {} in the file: the {heuristic} heuristic's anchor is \
                      missing; set `heuristics.{heuristic}.functions` in tuner.toml to the \
                      function that computes `limitParallelLoops`",
@@ -281,7 +302,7 @@ impl<'a> CppFile<'a> {
                 break;
             }
             let chain = statements.get(i + 1).filter(|s| s.kind() == "if_statement").ok_or_else(|| {
-                LocateError(format!(
+                LocateError::anchor(format!(
                     "`limitParallelLoops` is declared in `{}` (line {}) but not followed by an \
                      `if` chain that assigns it",
                     function.name,
@@ -296,17 +317,23 @@ impl<'a> CppFile<'a> {
             Some(s) => s,
             None => {
                 let helper_name = names.helpers.iter().find(|h| calls(self, body, h)).ok_or_else(|| {
-                    LocateError(format!(
-                        "`{}` has no `limitParallelLoops` ladder: neither an inline \
+                    LocateError(
+                        format!(
+                            "`{}` has no `limitParallelLoops` ladder: neither an inline \
                          `int64_t limitParallelLoops;` chain nor a call to {}; this revision's \
                          {heuristic} heuristic has nothing to tune (leave it out with \
                          `--heuristics`)",
-                        function.name,
-                        names.helpers.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
-                    ))
+                            function.name,
+                            names.helpers.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
+                        ),
+                        Missing::Ladder,
+                    )
                 })?;
                 let helper = functions.iter().find(|f| &f.name == helper_name).cloned().ok_or_else(|| {
-                    LocateError(format!("`{}` calls `{helper_name}` but the file does not define it", function.name))
+                    LocateError::anchor(format!(
+                        "`{}` calls `{helper_name}` but the file does not define it",
+                        function.name
+                    ))
                 })?;
                 if ladder_start.is_none() {
                     ladder_start = find_call(self, body, helper_name).map(|n| n.start_byte());
@@ -326,7 +353,15 @@ impl<'a> CppFile<'a> {
             None => Vec::new(),
         };
         let indent = self.ladder_indent(&style);
-        Ok(Site { heuristic, function, style, ladder, early_returns, constants, indent })
+        // The model runs the function up to the statement that computes the
+        // limit: in the helper style that is the call, before the declaration.
+        let ladder_start = match &style {
+            LadderStyle::Helper { helper, .. } => {
+                find_call(self, body, &helper.name).map_or(ladder_start, |n| n.start_byte().min(ladder_start))
+            }
+            LadderStyle::Inline { .. } => ladder_start,
+        };
+        Ok(Site { heuristic, function, style, ladder, early_returns, constants, indent, ladder_start })
     }
 
     /// The ladder as statements.
@@ -335,7 +370,7 @@ impl<'a> CppFile<'a> {
             LadderStyle::Inline { chain, .. } => {
                 let node = self.node_at(chain).expect("chain node");
                 Ok(vec![rules::stmt_from_node(self.text, node)
-                    .map_err(|e| LocateError(format!("cannot read the ladder in `{}`: {e}", function.name)))?])
+                    .map_err(|e| LocateError::anchor(format!("cannot read the ladder in `{}`: {e}", function.name)))?])
             }
             LadderStyle::Helper { helper, body } => {
                 let node = self.node_at(body).expect("helper body");
@@ -343,7 +378,7 @@ impl<'a> CppFile<'a> {
                     .into_iter()
                     .map(|s| rules::stmt_from_node(self.text, s))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| LocateError(format!("cannot read the ladder in `{}`: {e}", helper.name)))
+                    .map_err(|e| LocateError::anchor(format!("cannot read the ladder in `{}`: {e}", helper.name)))
             }
         }
     }
@@ -445,7 +480,7 @@ impl<'a> CppFile<'a> {
 }
 
 /// Depth-first walk; `f` returns whether to descend into the node.
-fn visit<'t>(node: Node<'t>, f: &mut dyn FnMut(Node<'t>) -> bool) {
+pub(crate) fn visit<'t>(node: Node<'t>, f: &mut dyn FnMut(Node<'t>) -> bool) {
     if !f(node) {
         return;
     }
@@ -472,7 +507,7 @@ fn innermost_identifier(file: &CppFile, node: Node) -> String {
 }
 
 /// The statements of a `{ ... }` block.
-fn compound_statements(block: Node) -> Vec<Node> {
+pub(crate) fn compound_statements(block: Node) -> Vec<Node> {
     let mut cursor = block.walk();
     block.named_children(&mut cursor).filter(|n| n.kind() != "comment").collect()
 }
@@ -532,7 +567,7 @@ fn calls(file: &CppFile, node: Node, name: &str) -> bool {
     find_call(file, node, name).is_some()
 }
 
-fn returns_nullopt(file: &CppFile, node: Node) -> bool {
+pub(crate) fn returns_nullopt(file: &CppFile, node: Node) -> bool {
     let mut found = false;
     visit(node, &mut |n| {
         if n.kind() == "return_statement" && file.node_text(n).contains("nullopt") {

@@ -247,17 +247,15 @@ impl Expr {
                     b.eval_with(env)?
                 }
             }
+            Expr::Call(name, args) if !BUILTINS.contains(&name.as_str()) => {
+                // A call the tuner does not compute itself (`failed(convDims)`,
+                // `batchPos.front()`) is a quantity known by its spelling.
+                let spelling = self.to_string();
+                Value::Int(env(&spelling).ok_or_else(|| format!("`{spelling}` is not a quantity the tuner knows"))?)
+            }
             Expr::Call(name, args) => {
                 let values = args.iter().map(|a| a.eval_with(env)).collect::<Result<Vec<_>, _>>()?;
-                match (name.as_str(), values.as_slice()) {
-                    ("min", [Value::Int(a), Value::Int(b)]) => Value::Int(*a.min(b)),
-                    ("max", [Value::Int(a), Value::Int(b)]) => Value::Int(*a.max(b)),
-                    ("min", [a, b]) => Value::Float(a.as_f64().min(b.as_f64())),
-                    ("max", [a, b]) => Value::Float(a.as_f64().max(b.as_f64())),
-                    ("static_cast", [a]) => Value::Int(a.to_i64()?),
-                    ("sqrt", [a]) => Value::Float(a.as_f64().sqrt()),
-                    _ => return Err(format!("cannot evaluate call `{name}`")),
-                }
+                builtin(name, &values)?
             }
         })
     }
@@ -391,6 +389,28 @@ pub(crate) fn thresholds(stmts: &[Stmt], var: &str) -> Vec<i64> {
     out
 }
 
+/// Functions the evaluator computes (without namespace or template args).
+const BUILTINS: [&str; 9] = ["min", "max", "static_cast", "sqrt", "float", "double", "ceil", "floor", "divideCeil"];
+
+/// A builtin applied to its argument values.
+fn builtin(name: &str, values: &[Value]) -> Result<Value, String> {
+    Ok(match (name, values) {
+        ("min", [Value::Int(a), Value::Int(b)]) => Value::Int(*a.min(b)),
+        ("max", [Value::Int(a), Value::Int(b)]) => Value::Int(*a.max(b)),
+        ("min", [a, b]) => Value::Float(a.as_f64().min(b.as_f64())),
+        ("max", [a, b]) => Value::Float(a.as_f64().max(b.as_f64())),
+        ("static_cast", [a]) => Value::Int(a.to_i64()?),
+        ("sqrt", [a]) => Value::Float(a.as_f64().sqrt()),
+        // `float(x)` rounds to single precision first, as the C++ does.
+        ("float", [a]) => Value::Float(a.as_f64() as f32 as f64),
+        ("double", [a]) => Value::Float(a.as_f64()),
+        ("ceil", [a]) => Value::Float(a.as_f64().ceil()),
+        ("floor", [a]) => Value::Float(a.as_f64().floor()),
+        ("divideCeil", [Value::Int(a), Value::Int(b)]) if *b > 0 => Value::Int((a + b - 1).div_euclid(*b)),
+        _ => return Err(format!("cannot evaluate call `{name}` on {} argument(s)", values.len())),
+    })
+}
+
 /// Spellings of the same quantity across revisions.
 fn alias(name: &str) -> &str {
     match name {
@@ -413,8 +433,13 @@ fn is_nullopt(e: &Expr) -> bool {
 /// to `limitParallelLoops` when the ladder falls through, as the `int64_t`
 /// the C++ stores. `None`: the ladder returned `std::nullopt` (do not split).
 pub(crate) fn eval_ladder(stmts: &[Stmt], env: &Env) -> Result<Option<i64>, String> {
+    eval_ladder_with(stmts, &|name: &str| env.get(name).copied())
+}
+
+/// [`eval_ladder`] with `lookup` giving the quantities.
+pub(crate) fn eval_ladder_with(stmts: &[Stmt], lookup: &dyn Fn(&str) -> Option<i64>) -> Result<Option<i64>, String> {
     let mut assigned = None;
-    match run(stmts, env, &mut assigned)? {
+    match run(stmts, lookup, &mut assigned)? {
         Flow::Return(v) => Ok(v),
         Flow::Next => assigned.map(Some).ok_or_else(|| "the ladder assigns no limit on this path".to_string()),
     }
@@ -445,18 +470,18 @@ pub(crate) fn ladder_path(stmts: &[Stmt], env: &Env) -> Result<Vec<bool>, String
     Ok(out)
 }
 
-fn run(stmts: &[Stmt], env: &Env, assigned: &mut Option<i64>) -> Result<Flow, String> {
+fn run(stmts: &[Stmt], env: &dyn Fn(&str) -> Option<i64>, assigned: &mut Option<i64>) -> Result<Flow, String> {
     for stmt in stmts {
         match stmt {
             Stmt::If { cond, then, els } => {
-                let branch = if cond.eval(env)?.truthy() { then } else { els };
+                let branch = if cond.eval_with(env)?.truthy() { then } else { els };
                 if let Flow::Return(v) = run(branch, env, assigned)? {
                     return Ok(Flow::Return(v));
                 }
             }
             Stmt::Return(e) if is_nullopt(e) => return Ok(Flow::Return(None)),
-            Stmt::Return(e) => return Ok(Flow::Return(Some(unread(|| e.eval(env))?.to_i64()?))),
-            Stmt::Assign(_, e) => *assigned = Some(unread(|| e.eval(env))?.to_i64()?),
+            Stmt::Return(e) => return Ok(Flow::Return(Some(unread(|| e.eval_with(env))?.to_i64()?))),
+            Stmt::Assign(_, e) => *assigned = Some(unread(|| e.eval_with(env))?.to_i64()?),
             Stmt::Other(text) => return Err(format!("cannot evaluate statement `{text}`")),
         }
     }

@@ -6,8 +6,16 @@
 //! divides the remaining budget and stops at the first dim whose tile is
 //! larger than one. The ladder and early returns are the ones read from the
 //! C++ ([`crate::core::cpp`]), so the mirror follows the file at any revision.
-//! Structural checks (layouts the function refuses, dynamic shapes) are not
-//! modelled; shapes the sweep measures are static.
+//! This module holds the ladder-level pieces the analysis fits and checks
+//! (a ladder and its early returns on a shape's features); [`pass`] runs a
+//! whole revision's file on an op, every structural check and the
+//! convolution-to-matmul fallthrough included, with [`facts`] answering what
+//! the C++ asks about the op.
+
+pub(crate) mod facts;
+pub(crate) mod pass;
+#[cfg(test)]
+pub(crate) mod revisions;
 
 use crate::core::cpp::rules::{eval_ladder, Env, Expr, Stmt};
 use crate::core::cpp::Site;
@@ -155,7 +163,7 @@ mod tests {
 
     #[test]
     fn fixed_limit_decision() {
-        let f = features(&parse_command("convbfp16 -n 16 -c 16 -H 225 -W 225 -k 64 -y 3 -x 3 -p 1 -q 1 -F 4 --in_layout NHWC --out_layout NHWC --fil_layout NHWC").unwrap());
+        let f = features(&parse_command("convbfp16 -n 16 -c 16 -H 225 -W 225 -k 64 -y 3 -x 3 -p 1 -q 1 -F 4 --in_layout NHWC --out_layout NHWC --fil_layout NHWC").unwrap()).unwrap();
         assert_eq!(fixed(&f, 128).tile_sizes, Some(vec![1, 45, 225]));
     }
 }

@@ -1,0 +1,44 @@
+//! `cargo xtask check-model`: the decision model against a real compiler on
+//! a commands file, before anything is built. Prints matches/total and
+//! every shape where the model's predicted split differs from the one
+//! `iree-opt` chose, and fails when there is one.
+
+use crate::cli::CheckModelArgs;
+use crate::core::modelcheck;
+use crate::ops::context::{cwd_absolute, Ctx};
+use crate::ops::{inputs, model_check};
+use anyhow::{anyhow, bail, Context, Result};
+
+pub(crate) fn run(ctx: &Ctx, args: &CheckModelArgs) -> Result<()> {
+    let config = &ctx.config;
+    let path = match (&args.commands, &config.sweep.commands) {
+        (Some(p), _) => cwd_absolute(p),
+        (None, Some(p)) => p.clone(),
+        (None, None) => bail!("no commands file: pass one (`cargo xtask check-model FILE`) or set `sweep.commands`"),
+    };
+    let commands = inputs::read_commands(&path, args.skip_bad_lines)?;
+    let iree_opt = match &args.iree_opt {
+        Some(p) => cwd_absolute(p),
+        None => model_check::default_iree_opt(config)
+            .ok_or_else(|| anyhow!("no build dir to take `iree-opt` from: pass --iree-opt PATH or set `build.dir`"))?,
+    };
+    if let Some(why) = model_check::not_applicable(&iree_opt) {
+        bail!("{why}; pass an MLIR iree-opt with --iree-opt (for example the `iree-base-compiler` wheel's)");
+    }
+    if let Some(file) = &args.mlir {
+        let file = cwd_absolute(file);
+        std::fs::write(&file, modelcheck::module(&commands.shapes))
+            .with_context(|| format!("cannot write `{}`; pass a writable path to --mlir", file.display()))?;
+    }
+    let check = model_check::run(config, &commands.shapes, &iree_opt)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    print!("{}", modelcheck::render(&check, &name));
+    if !check.mismatches.is_empty() {
+        bail!(
+            "{} of {} shapes: the model predicts another split than `iree-opt` chose",
+            check.mismatches.len(),
+            check.total
+        );
+    }
+    Ok(())
+}
