@@ -5,8 +5,8 @@
 pub(crate) mod analyze;
 pub(crate) mod apply;
 pub(crate) mod buildbench;
-pub(crate) mod clean;
 pub(crate) mod checkmodel;
+pub(crate) mod clean;
 pub(crate) mod doctor;
 pub(crate) mod fixture;
 pub(crate) mod sweep;

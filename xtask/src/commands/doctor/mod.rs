@@ -11,8 +11,8 @@
 
 use crate::config::Config;
 use crate::core::cmake::Cache;
-use crate::infra::{build, git, slots};
 use crate::infra::proc;
+use crate::infra::{build, git, slots};
 use crate::ops::context::Ctx;
 use crate::ops::inputs::locate_sites;
 use anyhow::Result;

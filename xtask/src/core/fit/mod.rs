@@ -157,6 +157,18 @@ struct Known {
     n: usize,
 }
 
+/// The measured candidates of shape `s`: their splits and runtimes.
+fn candidates_known(s: &crate::core::results::ShapeResult, measured: &[i64]) -> Vec<Known> {
+    let mut known = Vec::new();
+    for &l in measured {
+        let Some(m) = s.runs.get(&crate::core::results::candidate_name(Some(l))) else { continue };
+        let tiles = crate::core::decide::tile_sizes(&s.features.reduction_dims, l, s.features.walk);
+        let (Some(runtime), Some(tiles)) = (m.median(), tiles) else { continue };
+        known.push(Known { tiles, runtime, noise: m.relative_noise().unwrap_or(0.0), n: m.samples.len() });
+    }
+    known
+}
+
 /// Builds the table of `heuristic` from a sweep's results.
 ///
 /// A shape's runtime depends on the split the compiler picks, not on the
@@ -189,12 +201,7 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
         };
         let dims = &s.features.reduction_dims;
         let walk = s.features.walk;
-        let mut known: Vec<Known> = Vec::new();
-        for &l in &measured {
-            let Some(m) = s.runs.get(&crate::core::results::candidate_name(Some(l))) else { continue };
-            let (Some(runtime), Some(tiles)) = (m.median(), tile_sizes(dims, l, walk)) else { continue };
-            known.push(Known { tiles, runtime, noise: m.relative_noise().unwrap_or(0.0), n: m.samples.len() });
-        }
+        let mut known = candidates_known(s, &measured);
         if known.is_empty() {
             excluded.push((i, "no candidate measured it".to_string()));
             continue;

@@ -96,7 +96,6 @@ pub(crate) fn short_command(line: &str) -> String {
     out.join(" ")
 }
 
-
 fn dynamic(what: &str) -> String {
     format!(
         "{what} is a dynamic size: the split-reduction heuristic never splits an op with a dynamic dim, \

@@ -217,10 +217,7 @@ fn a_convolution_carries_the_matmul_view_of_it() {
 #[test]
 fn short_commands_keep_what_makes_the_shape() {
     let conv = "convbfp16 -n 16 -c 3 -H 224 -W 224 -k 64 -y 7 -x 7 -p 3 -q 3 -u 2 -v 2 -l 1 -j 1 -m conv -g 1 -F 4 -t 1 --iter 100 --in_layout NHWC --out_layout NHWC --fil_layout NHWC";
-    assert_eq!(
-        short_command(conv),
-        "convbfp16 -n 16 -c 3 -H 224 -W 224 -k 64 -y 7 -x 7 -p 3 -q 3 -u 2 -v 2 -F 4 NHWC"
-    );
+    assert_eq!(short_command(conv), "convbfp16 -n 16 -c 3 -H 224 -W 224 -k 64 -y 7 -x 7 -p 3 -q 3 -u 2 -v 2 -F 4 NHWC");
     // Defaults dropped, the rest kept: the short form parses to the
     // same shape.
     let short = short_command(conv).replace(" NHWC", " --in_layout NHWC --out_layout NHWC --fil_layout NHWC");
