@@ -3,6 +3,7 @@
 
 use crate::browser;
 use crate::common::*;
+use std::path::Path;
 use std::process::Command;
 
 fn patches(env: &Env) -> std::path::PathBuf {
@@ -167,6 +168,120 @@ fn validation_with_noise_and_drift_brackets_the_noise_free_speedup() {
     eprintln!("validation CI [{lo:.4}, {hi:.4}], noise-free {truth:.4}");
     assert!(lo <= truth && truth <= hi, "noise-free speedup {truth:.4} outside the 95% CI [{lo:.4}, {hi:.4}]");
     assert!(truth > 1.0, "the recommendation should help: {truth}");
+    only_measured_decisions_change(&env, &shapes);
+}
+
+/// The driver's noise-free times of `shapes` on a build, on `arch`.
+fn times(env: &Env, build: &Path, shapes: &[String], arch: &str) -> Vec<f64> {
+    let commands = env.root().join(format!("times-{arch}.txt"));
+    std::fs::write(&commands, shapes.join("\n") + "\n").unwrap();
+    let csv = env.root().join(format!("times-{arch}.csv"));
+    let out = Command::new("python3")
+        .args(["-m", "iree.turbine.kernel.boo.driver.driver", "--commands-file"])
+        .arg(&commands)
+        .arg("--csv")
+        .arg(&csv)
+        .env("PATH", format!("{}:{}", build.join("tools").display(), std::env::var("PATH").unwrap()))
+        .env(
+            "PYTHONPATH",
+            format!(
+                "{}:{}:{}",
+                build.join("compiler/bindings/python").display(),
+                build.join("runtime/bindings/python").display(),
+                workspace().join("tests/fixtures/turbine").display()
+            ),
+        )
+        .env("FIXTURE_BOO_TRUTH", "1")
+        .env("FIXTURE_BOO_ARCH", arch)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows =
+        xtask::testkit::parse_boo_csv(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean").unwrap();
+    rows.into_iter().map(|r| r.value.unwrap()).collect()
+}
+
+/// `iree_linalg_ext.split_reduction` per function, as a build's iree-opt
+/// sets it on a lit test file.
+fn splits(build: &Path, file: &Path, low: bool) -> std::collections::BTreeMap<String, String> {
+    let mut cmd = Command::new(build.join("tools/iree-opt"));
+    cmd.arg("--iree-dispatch-creation-set-split-reduction-sizes");
+    if low {
+        cmd.arg("--iree-dispatch-creation-split-reduction-low-parallelism");
+    }
+    let out = cmd.arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut by = std::collections::BTreeMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if let Some(name) = line.split('@').nth(1).filter(|_| line.contains("func.func")) {
+            current = name.split(|c: char| c == ' ' || c == '(' || c == '{').next().unwrap().to_string();
+        }
+        if let Some(at) = line.find("iree_linalg_ext.split_reduction") {
+            by.insert(current.clone(), line[at..].to_string());
+        }
+    }
+    by
+}
+
+/// Issue 9's acceptance on the patch validation built: tuning default
+/// targets leaves every low-parallelism decision as it was (the benchmark
+/// on a low-parallelism device and the low-parallelism lit test, run on
+/// both builds), the lit cases that change are the audit's (inside the
+/// measured range), the cases outside it keep their results, and the audit
+/// counts no change beyond the measured range or on the other target.
+fn only_measured_decisions_change(env: &Env, shapes: &[String]) {
+    let run = env.runs().join("conv_weight_backward");
+    let analysis = read_json(&run.join("analysis.json"));
+    let (base, patched) = (env.work().join("slot-0/iree-build"), env.work().join("slot-1/iree-build"));
+    assert_eq!(times(env, &base, shapes, "gfx1100"), times(env, &patched, shapes, "gfx1100"));
+    let src = std::fs::read_dir(env.work().join("slot-0"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("compiler/src").is_dir())
+        .expect("the baseline slot's checkout");
+    let test_dir = src.join("compiler/src/iree/compiler/DispatchCreation/test");
+    let low_file = test_dir.join("set_split_reduction_sizes_low_parallelism.mlir");
+    assert_eq!(splits(&base, &low_file, true), splits(&patched, &low_file, true));
+    let heuristics = analysis["heuristics"].as_array().unwrap();
+    let audited: std::collections::BTreeSet<String> = heuristics
+        .iter()
+        .flat_map(|h| h["audit"]["lit_changes"].as_array().unwrap().iter().map(|c| c[1].as_str().unwrap().to_string()))
+        .collect();
+    let mut outside = 0;
+    for h in heuristics {
+        let audit = &h["audit"];
+        assert_eq!(audit["counts"]["outside_hull"], 0, "{}", h["heuristic"]);
+        assert_eq!(audit["counts"]["other_target"], 0, "{}", h["heuristic"]);
+        let range = |q: &str| {
+            let r = &audit["hull"]["ranges"][q];
+            (r[0].as_i64().unwrap(), r[1].as_i64().unwrap())
+        };
+        let ((olo, ohi), (rlo, rhi)) = (range("outputSize"), range("reductionSize"));
+        let name = if h["heuristic"] == "conv" {
+            "set_split_reduction_sizes_conv.mlir"
+        } else {
+            "set_split_reduction_sizes_gemm.mlir"
+        };
+        let file = test_dir.join(name);
+        let (before, after) = (splits(&base, &file, false), splits(&patched, &file, false));
+        let cases = xtask::testkit::lit_cases(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for (function, sizes) in cases {
+            let changed = before.get(&function) != after.get(&function);
+            assert!(!changed || audited.contains(&function), "{name} @{function} changed, and the audit did not say");
+            if sizes.is_some_and(|(o, r)| o < olo || o > ohi || r < rlo || r > rhi) {
+                outside += 1;
+                assert!(!changed, "{name} @{function} lies beyond the measured range and changed");
+            }
+        }
+    }
+    assert!(outside > 0, "the fixture's lit tests should hold cases beyond the swept range");
+    // The patches leave the low-parallelism test as it is.
+    for entry in std::fs::read_dir(patches(env)).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains("set_split_reduction_sizes_low_parallelism.mlir"));
+    }
 }
 
 #[test]

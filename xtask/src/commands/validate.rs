@@ -23,13 +23,14 @@ use crate::core::workload::{Heuristic, Shape};
 use crate::core::TOOL_VERSION;
 use crate::infra::progress::Progress;
 use crate::infra::{git, store};
+use crate::ops::analysis as ops_analysis;
 use crate::ops::candidates::branch_name;
 use crate::ops::compiler_tests::{lit_changes, run_tests};
 use crate::ops::context::Ctx;
+use crate::ops::inputs::{self, Tuned};
 use crate::ops::patches::{self, Evidence, LitTest};
 use crate::ops::rundir::{RunDir, RunJournal};
 use crate::ops::station::{BenchJob, Station};
-use crate::ops::{analysis as ops_analysis, inputs};
 use anyhow::{bail, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -87,7 +88,8 @@ struct Validator<'a> {
     run: &'a RunDir,
     results: &'a Results,
     update_tests: bool,
-    source: String,
+    /// The tuned revision's heuristic file and lit tests.
+    tuned: Tuned,
     repo: git2::Repository,
     base: git2::Oid,
     shapes: Vec<Shape>,
@@ -107,7 +109,7 @@ struct Validator<'a> {
 impl<'a> Validator<'a> {
     /// Opens the slots and builds the baseline (slot 0, the sweep's).
     fn open(config: &'a Config, run: &'a RunDir, results: &'a Results, update_tests: bool) -> Result<Validator<'a>> {
-        let source = inputs::tuned_source(config, results)?;
+        let tuned = inputs::tuned(config, results)?;
         let repo = git::open(Path::new(&results.target.checkout)).or_else(|_| git::open(&config.target.iree))?;
         let base = git2::Oid::from_str(&results.target.commit)?;
         let bench_key = sha256_hex(
@@ -125,16 +127,13 @@ impl<'a> Validator<'a> {
         let patched = stations.pop();
         let baseline = stations.pop().expect("two slots");
         baseline.build_or_fail(base, &run.validation_dir().join("baseline-build.log"), "baseline")?;
-        let mut test_files = Vec::new();
-        for g in &config.validate.test_files {
-            test_files.extend(git::glob(&repo, base, g)?);
-        }
+        let test_files = tuned.lit.iter().map(|(path, _)| path.clone()).collect();
         Ok(Validator {
             config,
             run,
             results,
             update_tests,
-            source,
+            tuned,
             shapes: inputs::shapes(results),
             bench_key,
             baseline,
@@ -155,7 +154,7 @@ impl<'a> Validator<'a> {
     /// why refinement stops here (or the round's outcome) and, when it goes
     /// on, the newly regressed shapes to pin.
     fn round(&mut self, round: usize, last_round: bool) -> Result<(String, Option<Vec<usize>>)> {
-        let (_, patches) = ops_analysis::analyze(self.config, self.results, &self.source, &self.pins);
+        let (_, patches) = ops_analysis::analyze(self.config, self.results, &self.tuned, &self.pins);
         if patches.is_empty() {
             let why = if round == 1 {
                 "nothing to validate: the analysis recommends no change".to_string()
@@ -211,7 +210,7 @@ impl<'a> Validator<'a> {
         rdir: &Path,
         patches: &[HeuristicPatch],
     ) -> Result<(git2::Oid, String, TestOutcome, Vec<LitTest>)> {
-        let combined = analysis::combined_source(&self.source, patches).map_err(|e| anyhow::anyhow!(e))?;
+        let combined = analysis::combined_source(&self.tuned.source, patches).map_err(|e| anyhow::anyhow!(e))?;
         let mut files = vec![(self.results.target.heuristic_file.clone(), combined.clone())];
         let message =
             format!("tune: {} validation round {round}\n\nsplit-reduction-tuner validation build.\n", self.results.run);
@@ -229,9 +228,14 @@ impl<'a> Validator<'a> {
             passed,
             need_update: vec![],
             updated: vec![],
+            unreadable: vec![],
             log: run.log_tail,
         };
         let lit = lit_changes(self.config, station, &self.test_files)?;
+        tests.unreadable = lit
+            .iter()
+            .filter_map(|t| Some(format!("cannot update `{}`: {}", t.path, t.unreadable.as_ref()?)))
+            .collect();
         tests.need_update = lit.iter().filter(|t| !t.changes.is_empty()).map(|t| t.path.clone()).collect();
         if !passed && self.update_tests && !tests.need_update.is_empty() {
             for t in lit.iter().filter(|t| !t.changes.is_empty()) {
@@ -363,7 +367,7 @@ impl<'a> Validator<'a> {
             return Ok(());
         };
         // The report of the validated rule: the analysis with the final pins.
-        let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.source, &self.pins);
+        let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.tuned, &self.pins);
         let audits: Vec<_> = a.heuristics.iter().filter_map(|h| Some((h.heuristic, h.audit.as_ref()?))).collect();
         let (ready, reasons) = validation::verdict(last, Some(&checked.tests), &self.numerics_failed, &audits);
         let v = Validation {
@@ -386,7 +390,7 @@ impl<'a> Validator<'a> {
         ops_analysis::render(self.run, self.results, &a)?;
         let evidence = Evidence {
             results: self.results,
-            source: &self.source,
+            source: &self.tuned.source,
             analysis: &a,
             validation: &v,
             last,

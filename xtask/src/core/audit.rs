@@ -542,6 +542,43 @@ pub(crate) fn grid_commands() -> Vec<String> {
     out
 }
 
+/// The cases of the lit tests `files` (path, text) as points of the
+/// targets their RUN lines compile for, and the files (or cases) that could not be read, with why.
+pub(crate) fn lit_points(files: &[(String, String)]) -> (Vec<Point>, Vec<String>) {
+    let mut points = Vec::new();
+    let mut unread = Vec::new();
+    for (file, text) in files {
+        let cases = match crate::core::littest::cases(text) {
+            Ok(c) => c,
+            Err(why) => {
+                unread.push(format!("`{file}`: {why}"));
+                continue;
+            }
+        };
+        // A file checks the targets its RUN lines compile for.
+        let runs = crate::core::littest::runs(text);
+        let low_flag = |r: &crate::core::littest::Run| r.command.contains("low-parallelism");
+        let targets: Vec<bool> = [false, true]
+            .into_iter()
+            .filter(|&low| runs.is_empty() || runs.iter().any(|r| low_flag(r) == low))
+            .collect();
+        for c in cases {
+            let features = match c.features {
+                Ok(f) => f,
+                Err(why) => {
+                    unread.push(format!("`{file}` `@{}`: {why}", c.function));
+                    continue;
+                }
+            };
+            for &low in &targets {
+                let origin = Origin::Lit { file: file.clone(), function: c.function.clone() };
+                points.push(Point { origin, features: features.clone(), low });
+            }
+        }
+    }
+    (points, unread)
+}
+
 /// The grid as points of both targets.
 pub(crate) fn grid() -> Vec<Point> {
     let mut out = Vec::new();

@@ -9,7 +9,7 @@
 //! a CHECK-NOT (and back) when a function stops (or starts) being split.
 //! Running the RUN command is the caller's job.
 
-use crate::core::workload::Heuristic;
+use crate::core::workload::{self, Features, Heuristic, RoleLoop};
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -164,23 +164,104 @@ pub(crate) fn apply(test: &str, changes: &[Change], keep: impl Fn(&str) -> bool)
     out
 }
 
-/// Which heuristic a test function exercises: convolutions are named or
-/// built as such (`conv` in the function's name or its ops).
-pub(crate) fn heuristic_of(test: &str, function: &str) -> Heuristic {
-    if function.to_ascii_lowercase().contains("conv") {
-        return Heuristic::Conv;
+/// One function of a lit test and the op it holds, as the heuristic sees
+/// it (or why it cannot be read).
+#[derive(Clone, Debug)]
+pub(crate) struct LitCase {
+    pub(crate) function: String,
+    pub(crate) features: Result<Features, String>,
+}
+
+/// The cases of a test file, read from its ops: MLIR (`linalg.generic` and
+/// the named matmuls, as IREE's tests write them) or the bundled fixture's
+/// IR (`fixture.conv loops = [64 parallel outputChannel, ...] output =
+/// [...]`). An error names what the file lacks.
+pub(crate) fn cases(text: &str) -> Result<Vec<LitCase>, String> {
+    if text.contains("fixture.") {
+        return Ok(fixture_cases(text));
     }
-    let mut inside = false;
-    for line in test.lines() {
-        if let Some(c) = func_re().captures(line) {
-            inside = &c[1] == function;
-            continue;
-        }
-        if inside && line.contains("conv") && !line.trim_start().starts_with("//") {
-            return Heuristic::Conv;
-        }
+    if !text.contains("linalg.") {
+        return Err("no op the tuner reads (neither `linalg.*` ops nor the fixture's IR)".into());
     }
-    Heuristic::Matmul
+    Ok(crate::core::linalg::read::read_cases(text)
+        .into_iter()
+        .map(|c| LitCase { function: c.name, features: c.op.and_then(|op| workload::of_linalg(&op, 0.0, 0.0)) })
+        .collect())
+}
+
+/// The fixture's IR: per function, its first `fixture.<kind>` op.
+fn fixture_cases(text: &str) -> Vec<LitCase> {
+    static OP: OnceLock<Regex> = OnceLock::new();
+    let op = OP.get_or_init(|| {
+        Regex::new(r"fixture\.(\w+)\s+loops\s*=\s*\[([^\]]*)\]\s*output\s*=\s*\[([^\]]*)\]").expect("a valid pattern")
+    });
+    // Functions as defined, not as CHECK-LABEL lines name them.
+    let mut starts: Vec<(usize, String)> = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if !line.trim_start().starts_with("//") {
+            if let Some(c) = func_re().captures(line) {
+                starts.push((at, c[1].to_string()));
+            }
+        }
+        at += line.len();
+    }
+    let mut out = Vec::new();
+    for (i, (start, function)) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map(|s| s.0).unwrap_or(text.len());
+        let body = &text[*start..end];
+        let features = match op.captures(body) {
+            None => Err("no `fixture.*` op in the function".to_string()),
+            Some(c) => fixture_op(&c[1], &c[2], &c[3]),
+        };
+        out.push(LitCase { function: function.clone(), features });
+    }
+    out
+}
+
+fn fixture_op(kind: &str, loops: &str, output: &str) -> Result<Features, String> {
+    let loops: Vec<RoleLoop> = loops
+        .split(',')
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.as_slice() {
+                [size, iter, role] => Ok(RoleLoop {
+                    size: size.parse().map_err(|_| format!("bad loop size `{size}`"))?,
+                    reduction: *iter == "reduction",
+                    role: role.to_string(),
+                }),
+                _ => Err(format!("cannot read loop `{}`", l.trim())),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let output: Vec<usize> = output.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+    match kind {
+        "conv" => workload::of_roles(true, &loops, &output),
+        "contract" => workload::of_roles(false, &loops, &output),
+        other => Err(format!("`fixture.{other}` is neither heuristic's op")),
+    }
+}
+
+/// Which heuristic decides each function of a test, from the op it holds
+/// (a convolution's maps or a contraction's), never from its name.
+pub(crate) fn heuristics_of(text: &str) -> BTreeMap<String, Heuristic> {
+    cases(text).unwrap_or_default().into_iter().filter_map(|c| Some((c.function, c.features.ok()?.heuristic))).collect()
+}
+
+/// Why a test file's pinned results cannot be updated, if they cannot: no
+/// RUN line piped to FileCheck, or no CHECK line of the attribute.
+pub(crate) fn unreadable(test: &str) -> Option<String> {
+    let runs = runs(test);
+    if runs.is_empty() {
+        return Some("no `// RUN: ... | FileCheck` line found".into());
+    }
+    let checks = test.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("//")
+            && l.contains(ATTR)
+            && runs.iter().any(|r| r.prefixes.iter().any(|p| l.contains(p.as_str())))
+    });
+    (!checks).then(|| format!("no `{ATTR}` CHECK lines found"))
 }
 
 #[cfg(test)]
@@ -237,7 +318,7 @@ util.func public @matmul_b(...) {\n  %0 = linalg.matmul {iree_linalg_ext.split_r
         // The LOW lines belong to another RUN line and stay.
         assert!(new.contains("//       LOW: iree_linalg_ext.split_reduction = [1 : index, 45 : index, 225 : index]"));
         // Only the convolution's change.
-        let conv_only = apply(TEST, &changes, |f| heuristic_of(TEST, f) == Heuristic::Conv);
+        let conv_only = apply(TEST, &changes, |f| f == "conv_a");
         assert!(conv_only.contains("75 : index") && conv_only.contains("CHECK-NOT"), "{conv_only}");
         // A function that is no longer split.
         let none: BTreeMap<String, Vec<String>> =

@@ -121,8 +121,25 @@ pub(crate) fn settings() -> Settings {
         peak_flops: 0.0,
         peak_bytes_per_s: 0.0,
         names: Heuristic::ALL.iter().map(|&h| (h, FunctionNames::iree_defaults(h))).collect(),
+        lit: LIT.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
     }
 }
+
+/// The fixture's lit tests, as the audit reads them.
+const LIT: [(&str, &str); 3] = [
+    (
+        "compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_conv.mlir",
+        include_str!("../../../tests/fixtures/iree/compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_conv.mlir"),
+    ),
+    (
+        "compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_gemm.mlir",
+        include_str!("../../../tests/fixtures/iree/compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_gemm.mlir"),
+    ),
+    (
+        "compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_low_parallelism.mlir",
+        include_str!("../../../tests/fixtures/iree/compiler/src/iree/compiler/DispatchCreation/test/set_split_reduction_sizes_low_parallelism.mlir"),
+    ),
+];
 
 pub(crate) const FULL: [i64; 10] = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 
@@ -176,6 +193,7 @@ pub(crate) fn validation(
         shapes: verdicts,
     };
     let tests = TestOutcome {
+        unreadable: vec![],
         command: "ctest --test-dir /work/slot-1/iree-build -R set_split_reduction_sizes --output-on-failure".into(),
         portable: "ctest --test-dir build -R set_split_reduction_sizes --output-on-failure".into(),
         passed: true,

@@ -375,6 +375,10 @@ pub(crate) struct TestOutcome {
     pub(crate) need_update: Vec<String>,
     /// Test files rewritten by `--update-tests` (and added to the patch).
     pub(crate) updated: Vec<String>,
+    /// Listed test files whose pinned results cannot be updated, with why
+    /// (`cannot update `X`: ...`).
+    #[serde(default)]
+    pub(crate) unreadable: Vec<String>,
     pub(crate) log: String,
 }
 
@@ -449,6 +453,7 @@ pub(crate) fn verdict(
     }
     if let Some(t) = tests {
         if !t.passed {
+            reasons.extend(t.unreadable.iter().cloned());
             if t.need_update.is_empty() {
                 reasons.push(format!("the compiler's tests fail (`{}`)", t.command));
             } else {

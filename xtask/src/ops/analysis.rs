@@ -3,7 +3,7 @@
 //! `validate` both end here, so the report always shows the rule that was
 //! (or will be) validated. The thinking is [`crate::core::analysis`]'s.
 
-use super::inputs;
+use super::inputs::{self, Tuned};
 use super::rundir::RunDir;
 use crate::config::Config;
 use crate::core::analysis::{self, Analysis, HeuristicPatch};
@@ -18,12 +18,13 @@ use anyhow::Result;
 pub(crate) fn analyze(
     config: &Config,
     results: &Results,
-    source: &str,
+    tuned: &Tuned,
     pins: &Pins,
 ) -> (Analysis, Vec<HeuristicPatch>) {
     let mut settings = inputs::settings(config);
     settings.pins = pins.clone();
-    analysis::analyze(results, source, &settings)
+    settings.lit = tuned.lit.clone();
+    analysis::analyze(results, &tuned.source, &settings)
 }
 
 /// Identifies a set of recommended patches (validation is tied to it).
@@ -36,14 +37,14 @@ pub(crate) fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
 /// refining validation pinned, and that validation kept in the report when
 /// it validated exactly these patches.
 pub(crate) fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
-    let source = inputs::tuned_source(config, results)?;
+    let tuned = inputs::tuned(config, results)?;
     let validation = run.read_validation(results)?;
     let pins: Pins = validation
         .as_ref()
         .and_then(|v| v.rounds.last())
         .map(|last| last.pins.iter().map(|&s| (s, Pin::Baseline)).collect())
         .unwrap_or_default();
-    let (mut a, patches) = analyze(config, results, &source, &pins);
+    let (mut a, patches) = analyze(config, results, &tuned, &pins);
     a.validation = validation.filter(|v| v.patch_sha256 == patch_fingerprint(&patches));
     Ok((a, patches))
 }

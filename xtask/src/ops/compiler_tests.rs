@@ -79,7 +79,8 @@ pub(crate) fn lit_changes(config: &Config, station: &Station, files: &[String]) 
             }
             changes.extend(littest::update(&text, &run.prefixes, &littest::attributes(&output.stdout)));
         }
-        out.push(LitTest { path: rel.clone(), text, changes });
+        let unreadable = littest::unreadable(&text);
+        out.push(LitTest { path: rel.clone(), text, changes, unreadable });
     }
     Ok(out)
 }

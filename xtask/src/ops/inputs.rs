@@ -79,9 +79,16 @@ pub(crate) fn locate_sites(config: &Config, source: &str) -> Result<Located> {
     Ok(located)
 }
 
-/// The heuristic file at the tuned revision, from the checkout the sweep
-/// used (or the configured one when that checkout moved).
-pub(crate) fn tuned_source(config: &Config, results: &Results) -> Result<String> {
+/// The tuned revision's heuristic file and lit tests (`validate.test_files`),
+/// as the sweep measured them.
+pub(crate) struct Tuned {
+    pub(crate) source: String,
+    /// Each test file's path and text.
+    pub(crate) lit: Vec<(String, String)>,
+}
+
+/// Reads [`Tuned`] from the checkout the sweep ran on.
+pub(crate) fn tuned(config: &Config, results: &Results) -> Result<Tuned> {
     let checkout = Path::new(&results.target.checkout);
     let checkout = if checkout.exists() { checkout.to_path_buf() } else { config.target.iree.clone() };
     let repo = git::open(&checkout)?;
@@ -95,7 +102,15 @@ pub(crate) fn tuned_source(config: &Config, results: &Results) -> Result<String>
             checkout.display()
         );
     }
-    git::read_file(&repo, oid, &results.target.heuristic_file)
+    let source = git::read_file(&repo, oid, &results.target.heuristic_file)?;
+    let mut lit = Vec::new();
+    for pattern in &config.validate.test_files {
+        for path in git::glob(&repo, oid, pattern)? {
+            let text = git::read_file(&repo, oid, &path)?;
+            lit.push((path, text));
+        }
+    }
+    Ok(Tuned { source, lit })
 }
 
 /// Analysis settings from the configuration (no pins).
@@ -108,6 +123,7 @@ pub(crate) fn settings(config: &Config) -> Settings {
         peak_flops: config.analyze.peak_flops,
         peak_bytes_per_s: config.analyze.peak_bytes_per_s,
         names: Heuristic::ALL.iter().map(|&h| (h, config.heuristics.names(h).clone())).collect(),
+        lit: vec![],
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) struct LitTest {
     pub(crate) path: String,
     pub(crate) text: String,
     pub(crate) changes: Vec<littest::Change>,
+    /// Why its pinned results cannot be updated, if they cannot.
+    pub(crate) unreadable: Option<String>,
 }
 
 /// What the patches say and carry.
@@ -88,7 +90,18 @@ fn file_changes(e: &Evidence, p: &HeuristicPatch) -> Vec<FileChange> {
     }];
     if e.with_tests {
         for t in e.tests {
-            let mine = littest::apply(&t.text, &t.changes, |f| littest::heuristic_of(&t.text, f) == p.heuristic);
+            // A case belongs to the patch whose audit changes it, else to
+            // the heuristic its op goes to.
+            let by_op = littest::heuristics_of(&t.text);
+            let owner = |f: &str| {
+                let audited = e.analysis.heuristics.iter().find(|h| {
+                    h.audit
+                        .as_ref()
+                        .is_some_and(|a| a.lit_changes.iter().any(|(file, func)| *file == t.path && func == f))
+                });
+                audited.map(|h| h.heuristic).or_else(|| by_op.get(f).copied())
+            };
+            let mine = littest::apply(&t.text, &t.changes, |f| owner(f) == Some(p.heuristic));
             if mine != t.text {
                 changes.push(FileChange { path: t.path.clone(), old: t.text.clone(), new: mine });
             }

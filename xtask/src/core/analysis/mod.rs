@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub(crate) peak_flops: f64,
     pub(crate) peak_bytes_per_s: f64,
     pub(crate) names: BTreeMap<Heuristic, FunctionNames>,
+    /// The tuned revision's lit tests (path, text): their cases are audited.
+    pub(crate) lit: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -210,6 +212,9 @@ pub(crate) struct Analysis {
     pub(crate) top_speedups: Vec<TopSpeedup>,
     /// Set when the candidates look like they never reached the benchmark.
     pub(crate) noop_warning: Option<String>,
+    /// Lit test files (or cases) the audit could not read, with why.
+    #[serde(default)]
+    pub(crate) lit_unread: Vec<String>,
     /// The baseline re-measured after the candidates, over the first
     /// measurement (geomean), and the shapes that moved beyond noise.
     pub(crate) drift: Option<Drift>,
@@ -244,7 +249,10 @@ pub(crate) fn combined_source(source: &str, patches: &[HeuristicPatch]) -> Resul
 pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (Analysis, Vec<HeuristicPatch>) {
     let mut heuristics = Vec::new();
     let mut patches = Vec::new();
-    let grid = audit::grid();
+    // Every op the audit evaluates: the grid and the lit tests' cases.
+    let mut grid = audit::grid();
+    let (lit, lit_unread) = audit::lit_points(&settings.lit);
+    grid.extend(lit);
     for &h in &results.heuristics {
         let (a, p) = heuristic::analyze_heuristic(results, source, h, settings, &grid);
         heuristics.push(a);
@@ -277,6 +285,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         heuristics,
         top_speedups: summary::top_speedups(results),
         noop_warning: noop_check(results),
+        lit_unread,
         drift: summary::drift(results),
         unchanged_shapes: summary::unchanged_shapes(results),
         roofline,

@@ -10,11 +10,11 @@
 //! rules), plus the rewrite IREE
 //! applies before the pass: loops of extent one are dropped
 //! (`FoldUnitExtentDims`). Printing the op as MLIR is [`mlir`]'s; reading
-//! it back (for the tests on IREE's lit tests) is `read`'s. Pure: data in,
+//! it back (IREE's lit tests, for the behaviour audit and the tests) is
+//! `read`'s. Pure: data in,
 //! data out.
 
 pub(crate) mod mlir;
-#[cfg(test)]
 pub(crate) mod read;
 
 use std::collections::BTreeSet;

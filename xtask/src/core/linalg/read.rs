@@ -1,8 +1,8 @@
 //! Reading ops back from MLIR text: the functions of a test file such as
 //! IREE's `set_split_reduction_sizes_*.mlir` (`#map` aliases per
 //! `// -----` split, `linalg.generic`, and the named `linalg.matmul` and
-//! `linalg.batch_matmul`), for the tests that run the model on IREE's own
-//! lit tests.
+//! `linalg.batch_matmul`): the behaviour audit evaluates a patch on the
+//! target revision's lit cases, and tests run the model on them.
 
 use super::{Iter, LinalgOp, Loop, MapResult, Operand, DYNAMIC};
 use regex::Regex;

@@ -343,6 +343,99 @@ fn conv_view(op: &LinalgOp, flops: f64, bytes: f64) -> Result<Option<Features>, 
     }))
 }
 
+/// A loop of an op described by roles (the bundled fixture's IR: `64
+/// parallel outputChannel`): its extent, whether it is a reduction, and
+/// its role as MLIR's `inferConvolutionDims`/`inferContractionDims` would
+/// name it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RoleLoop {
+    pub(crate) size: i64,
+    pub(crate) reduction: bool,
+    pub(crate) role: String,
+}
+
+/// Features of an op given by its loops' roles and the output positions
+/// of its loops (`output[p]` is the loop at output dim `p`): what the
+/// convolution function computes for `conv`, the matmul-like one
+/// otherwise, by the same rules as [`of_linalg`].
+pub(crate) fn of_roles(conv: bool, loops: &[RoleLoop], output: &[usize]) -> Result<Features, String> {
+    let product = |role: &str, what: &str| {
+        loops
+            .iter()
+            .filter(|l| l.role == role)
+            .try_fold(1i64, |a, l| a.checked_mul(l.size))
+            .ok_or_else(|| overflow(what))
+    };
+    let reduction_dims: Vec<i64> = loops.iter().filter(|l| l.reduction).map(|l| l.size).collect();
+    let reduction_size =
+        reduction_dims.iter().try_fold(1i64, |a, &b| a.checked_mul(b)).ok_or_else(|| overflow("reductionSize"))?;
+    if !conv {
+        let (batch, m, n) = (product("batch", "batchSize")?, product("m", "mSize")?, product("n", "nSize")?);
+        let mn = m.checked_mul(n).ok_or_else(|| overflow("mSize * nSize"))?;
+        let output_size = mn.checked_mul(batch).ok_or_else(|| overflow("outputSize"))?;
+        let start = *reduction_dims.first().unwrap_or(&1);
+        let vars = vars(&[
+            ("outputSize", output_size),
+            ("reductionSize", reduction_size),
+            ("kSize", reduction_size),
+            ("mSize", m),
+            ("nSize", n),
+            ("batchSize", batch),
+            ("ratio", cpp_ratio(reduction_size, mn, batch)),
+            ("startTileSize", start),
+        ]);
+        return Ok(Features {
+            heuristic: Heuristic::Matmul,
+            output_size,
+            reduction_size,
+            reduction_dims,
+            walk: Walk::OuterToInner,
+            start_tile_size: start,
+            vars,
+            flops: 0.0,
+            bytes: 0.0,
+            fallback: None,
+        });
+    }
+    let oc = product("outputChannel", "outputChannelSize")?;
+    let batch = product("batch", "batchSize")?;
+    let image = product("outputImage", "imageSize")?;
+    let depth = product("depth", "depthSize")?;
+    let batch_first = output.first().and_then(|&l| loops.get(l)).is_some_and(|l| l.role == "batch");
+    let main = if batch_first { image } else { batch };
+    let parallel = oc.checked_mul(main).ok_or_else(|| overflow("parallelSize"))?;
+    let output_size =
+        [batch, image, depth].iter().try_fold(oc, |a, &b| a.checked_mul(b)).ok_or_else(|| overflow("outputSize"))?;
+    let (walk, start) = match batch_first {
+        true => (Walk::InnerToOuter, *reduction_dims.last().unwrap_or(&1)),
+        false => (Walk::OuterToInner, *reduction_dims.first().unwrap_or(&1)),
+    };
+    let vars = vars(&[
+        ("outputSize", output_size),
+        ("reductionSize", reduction_size),
+        ("parallelSize", parallel),
+        ("ratio", cpp_ratio(reduction_size, parallel, 1)),
+        ("outputChannelSize", oc),
+        ("batchSize", batch),
+        ("imageSize", image),
+        ("depthSize", depth),
+        ("mainDistributedSize", main),
+        ("startTileSize", start),
+    ]);
+    Ok(Features {
+        heuristic: Heuristic::Conv,
+        output_size,
+        reduction_size,
+        reduction_dims,
+        walk,
+        start_tile_size: start,
+        vars,
+        flops: 0.0,
+        bytes: 0.0,
+        fallback: None,
+    })
+}
+
 fn reduction_loops(op: &LinalgOp) -> Vec<usize> {
     (0..op.loops.len()).filter(|&l| op.loops[l].iter == crate::core::linalg::Iter::Reduction).collect()
 }
