@@ -216,7 +216,7 @@ fn splits(build: &Path, file: &Path, low: bool) -> std::collections::BTreeMap<St
     let mut current = String::new();
     for line in text.lines() {
         if let Some(name) = line.split('@').nth(1).filter(|_| line.contains("func.func")) {
-            current = name.split(|c: char| c == ' ' || c == '(' || c == '{').next().unwrap().to_string();
+            current = name.split([' ', '(', '{']).next().unwrap().to_string();
         }
         if let Some(at) = line.find("iree_linalg_ext.split_reduction") {
             by.insert(current.clone(), line[at..].to_string());

@@ -17,9 +17,12 @@ pub fn check_model_function(command: &str, name: &str) -> Result<(String, Vec<i6
     Ok((crate::core::linalg::mlir::function(name, &op), op.reduction_extents()))
 }
 
-/// The functions of a lit test file (MLIR or the fixture's IR), each with
-/// its op's `(outputSize, reductionSize)` when the tuner reads it.
-pub fn lit_cases(text: &str) -> Result<Vec<(String, Option<(i64, i64)>)>, String> {
+/// A lit case: its function and its op's `(outputSize, reductionSize)`
+/// when the tuner reads it.
+pub type LitCase = (String, Option<(i64, i64)>);
+
+/// The functions of a lit test file (MLIR or the fixture's IR).
+pub fn lit_cases(text: &str) -> Result<Vec<LitCase>, String> {
     Ok(crate::core::littest::cases(text)?
         .into_iter()
         .map(|c| (c.function, c.features.ok().map(|f| (f.output_size, f.reduction_size))))

@@ -232,27 +232,37 @@ fn leaf_edits(old: &Item, new: &Canon) -> Option<Vec<(std::ops::Range<usize>, Le
     Some(out)
 }
 
-/// The text of a leaf statement.
-fn leaf_text(r: &Retune, leaf: Leaf) -> String {
+/// The text of a leaf at `indent` (the first line without it): one
+/// statement, or, where one target does not split and the other does, the
+/// early `return std::nullopt;` of the first behind the flag (a limit of 1
+/// would still set the attribute, with whole tiles).
+fn leaf_text(r: &Retune, leaf: Leaf, indent: &str) -> String {
     let v = |x: Val| match x {
         Val::Fixed(n) => n.to_string(),
         Val::Clamp(c) => {
             format!("std::min<int64_t>({c}, {})", r.chain.names.start_tile.as_deref().unwrap_or("startTileSize"))
         }
-        // Inside `lowParallelism ? a : b` "no split" is a budget of one
-        // partial reduction: the walk then keeps every dim whole, and the
-        // op stays one dispatch, as with `std::nullopt`.
-        Val::NoSplit => "1".into(),
+        Val::NoSplit => "std::nullopt".into(),
     };
-    let value = match (&r.chain.names.low_parallelism, leaf.default == leaf.low) {
-        (Some(flag), false) => format!("{flag} ? {} : {}", v(leaf.low), v(leaf.default)),
-        _ if leaf.default == Val::NoSplit => return "return std::nullopt;".into(),
-        _ => v(leaf.default),
+    let stmt = |value: String| {
+        if value == "std::nullopt" || r.chain.helper {
+            format!("return {value};")
+        } else {
+            format!("limitParallelLoops = {value};")
+        }
     };
-    if r.chain.helper {
-        format!("return {value};")
-    } else {
-        format!("limitParallelLoops = {value};")
+    let flag = r.chain.names.low_parallelism.as_deref();
+    match (flag, leaf.default == leaf.low) {
+        (Some(flag), false) if leaf.default == Val::NoSplit || leaf.low == Val::NoSplit => {
+            let (cond, other) = if leaf.low == Val::NoSplit {
+                (flag.to_string(), leaf.default)
+            } else {
+                (format!("!{flag}"), leaf.low)
+            };
+            format!("if ({cond}) {{\n{indent}  return std::nullopt;\n{indent}}}\n{indent}{}", stmt(v(other)))
+        }
+        (Some(flag), false) => stmt(format!("{flag} ? {} : {}", v(leaf.low), v(leaf.default))),
+        _ => stmt(v(leaf.default)),
     }
 }
 
@@ -281,22 +291,22 @@ fn body_text(r: &Retune, body: &Canon, indent: &str) -> String {
     let red = r.chain.names.reduction.as_deref().unwrap_or("reductionSize");
     let inner = format!("{indent}  ");
     if body.cuts.is_empty() {
-        return format!("{indent}{}\n", leaf_text(r, body.rest));
+        return format!("{indent}{}\n", leaf_text(r, body.rest, indent));
     }
     let mut out = String::new();
     if r.chain.helper {
         for (t, l) in &body.cuts {
             let cmp = below(red, *t);
-            out.push_str(&format!("{indent}if ({cmp}) {{\n{inner}{}\n{indent}}}\n", leaf_text(r, *l)));
+            out.push_str(&format!("{indent}if ({cmp}) {{\n{inner}{}\n{indent}}}\n", leaf_text(r, *l, &inner)));
         }
-        out.push_str(&format!("{indent}{}\n", leaf_text(r, body.rest)));
+        out.push_str(&format!("{indent}{}\n", leaf_text(r, body.rest, indent)));
     } else {
         for (i, (t, l)) in body.cuts.iter().enumerate() {
             let head = if i == 0 { indent.to_string() } else { " else ".to_string() };
             let cmp = below(red, *t);
-            out.push_str(&format!("{head}if ({cmp}) {{\n{inner}{}\n{indent}}}", leaf_text(r, *l)));
+            out.push_str(&format!("{head}if ({cmp}) {{\n{inner}{}\n{indent}}}", leaf_text(r, *l, &inner)));
         }
-        out.push_str(&format!(" else {{\n{inner}{}\n{indent}}}\n", leaf_text(r, body.rest)));
+        out.push_str(&format!(" else {{\n{inner}{}\n{indent}}}\n", leaf_text(r, body.rest, &inner)));
     }
     out
 }
@@ -414,7 +424,10 @@ fn match_edits(r: &Retune, old: &Item, new: &NewRung) -> Result<Vec<Edit>, Strin
     }
     match leaf_edits(old, &new.body) {
         Some(leaves) => {
-            edits.extend(leaves.into_iter().map(|(stmt, leaf)| Edit { range: stmt, text: leaf_text(r, leaf) }));
+            edits.extend(leaves.into_iter().map(|(stmt, leaf)| {
+                let indent = super::line_indent(r.src, stmt.start);
+                Edit { range: stmt, text: leaf_text(r, leaf, &indent) }
+            }));
         }
         None => {
             let block = old.block.clone().ok_or("a rung without braces cannot take new guards")?;
