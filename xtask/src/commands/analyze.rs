@@ -46,17 +46,29 @@ fn print_outcome(run: &RunDir, a: &Analysis, patches: &[HeuristicPatch]) {
             ),
             _ => eprintln!("{}: no change recommended ({})", h.heuristic, h.error.as_deref().unwrap_or("")),
         }
+        if let Some(e) = &h.emitted {
+            let rewrite =
+                e.rewrite_lines.map(|(a, r)| format!("; rewriting the ladder would be +{a} -{r}")).unwrap_or_default();
+            let how = if e.how == "edit" {
+                "an edit of the current code".to_string()
+            } else {
+                format!("a rewrite ({})", e.note)
+            };
+            eprintln!("{}: patch +{} -{} lines, {how}{rewrite}", h.heuristic, e.lines.0, e.lines.1);
+        }
         if let Some(au) = &h.audit {
             let c = &au.counts;
             eprintln!(
-                "{}: changed decisions: {} measured, {} interpolated, {} outside the measured hull, {} on the \
-                 target not measured ({} points audited)",
+                "{}: changed decisions: {} measured, {} between measured shapes, {} beyond the measured range, {} on \
+                 {} targets, not measured ({} ops audited{})",
                 h.heuristic,
                 c.measured,
                 c.interpolated,
                 c.outside_hull,
                 c.other_target,
-                au.evaluated.values().sum::<usize>()
+                crate::core::audit::target_name(!au.low),
+                au.evaluated.values().sum::<usize>(),
+                if au.clean() { "" } else { "; not ready: report.md lists them" }
             );
         }
     }
