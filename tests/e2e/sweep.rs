@@ -213,6 +213,15 @@ fn dry_run_writes_applicable_patches_for_both_code_styles_and_builds_nothing() {
         git_out(&clone, &["checkout", "-q", rev]);
         git_out(&clone, &["apply", "--check", dir.join("limit-64/patch.diff").to_str().unwrap()]);
         assert_eq!(std::fs::read_to_string(dir.join("baseline/patch.diff")).unwrap(), "");
+        // results.json holds every shape's predicted decision per candidate,
+        // and no runtime.
+        let results = read_json(&env.runs().join(&name).join("results.json"));
+        for s in results["shapes"].as_array().unwrap() {
+            assert!(s["runs"].as_object().unwrap().is_empty(), "{s}");
+            let d = s["decisions"].as_object().unwrap();
+            assert!(d.contains_key("baseline") && d.contains_key("limit-64"), "{s}");
+        }
+        assert!(err.contains("shape(s) split differently from the baseline"), "{err}");
     }
     assert!(!env.work().exists(), "a dry run created build slots");
 }

@@ -111,8 +111,8 @@ pub struct SweepArgs {
     /// Run name [default: the commands file's name without extension].
     #[arg(long)]
     pub name: Option<String>,
-    /// Write every candidate's patch into the run directory and stop before
-    /// building.
+    /// Write every candidate's patch, and results.json with each shape's
+    /// predicted split per candidate, into the run directory; build nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Record unparsable command lines in the run instead of stopping.

@@ -44,7 +44,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     write_plan(&plan)?;
     announce(ctx, &plan);
     if args.dry_run {
-        return dry_run(&plan);
+        return dry_run(ctx, &plan);
     }
     if plan_cfg.launcher.is_none() {
         eprintln!(
@@ -117,12 +117,30 @@ fn announce(ctx: &Ctx, plan: &Plan) {
     }
 }
 
-fn dry_run(plan: &Plan) -> Result<()> {
+/// Writes each candidate's patch and results.json with every shape's
+/// predicted decision per candidate (no runtimes), and says per candidate
+/// how many shapes it would split differently from the baseline.
+fn dry_run(ctx: &Ctx, plan: &Plan) -> Result<()> {
+    let results = candidates::results_skeleton(&ctx.config, plan);
+    plan.run.write_results(&results)?;
     for c in &plan.candidates {
         let (a, r) = difftext::stat(&c.diff);
-        eprintln!("  {:<12} +{a} -{r}  {}", c.name, plan.run.candidate_dir(&c.name).join("patch.diff").display());
+        let differ = results
+            .shapes
+            .iter()
+            .filter(|s| match (s.decisions.get(&c.name), s.decisions.get("baseline")) {
+                (Some(d), Some(b)) => !d.same_split(b),
+                _ => false,
+            })
+            .count();
+        eprintln!(
+            "  {:<12} +{a} -{r}  {} shape(s) split differently from the baseline  {}",
+            c.name,
+            differ,
+            plan.run.candidate_dir(&c.name).join("patch.diff").display()
+        );
     }
-    eprintln!("dry run: nothing built");
+    eprintln!("dry run: nothing built; predictions in `{}`", plan.run.results_file().display());
     Ok(())
 }
 
