@@ -145,6 +145,12 @@ pub struct CheckModelArgs {
 pub struct AnalyzeArgs {
     /// Run name or directory [default: the newest run].
     pub run: Option<String>,
+    /// Write the run's rule at this revision of the IREE checkout (e.g. a
+    /// newer main) instead of the one swept; validate then builds there and
+    /// the patches apply there. Without it the rule is written at the swept
+    /// revision again.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -2,13 +2,16 @@
 //! cross-validates the rules, and writes `analysis.json`, `report.md`,
 //! `report.html` and the recommended diff per heuristic into the run
 //! directory. It needs no build: only the results and the heuristic file at
-//! the tuned revision, read from git.
+//! the tuned revision, read from git. With `--rev` the rule is written at
+//! another revision (recorded in the run for `validate` and `apply`).
 
 use crate::cli::AnalyzeArgs;
 use crate::core::analysis::{Analysis, HeuristicPatch};
 use crate::core::numfmt;
+use crate::infra::git;
 use crate::ops::analysis::{analyze_run, render, write_recommended};
 use crate::ops::context::Ctx;
+use crate::ops::inputs::RetargetRecord;
 use crate::ops::rundir::RunDir;
 use anyhow::Result;
 use std::time::Instant;
@@ -16,6 +19,7 @@ use std::time::Instant;
 pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
     let run = RunDir::find(&ctx.config, args.run.as_deref())?;
     let results = run.read_results()?;
+    retarget(ctx, &run, args.rev.as_deref())?;
     let start = Instant::now();
     let (a, patches) = analyze_run(&ctx.config, &run, &results)?;
     render(&run, &results, &a)?;
@@ -30,6 +34,26 @@ pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
         elapsed.as_millis()
     );
     Ok(())
+}
+
+/// Records where the rule is written: `rev` resolved in the checkout, or
+/// the swept revision again (saying so when a retarget is undone).
+fn retarget(ctx: &Ctx, run: &RunDir, rev: Option<&str>) -> Result<()> {
+    let record = match rev {
+        None => {
+            if let Some(old) = run.read_retarget()? {
+                eprintln!("note: writing the rule at the swept revision again (it was written at `{}`)", old.rev);
+            }
+            None
+        }
+        Some(rev) => {
+            let repo = git::open(&ctx.config.target.iree)?;
+            let commit = git::resolve(&repo, rev)?;
+            eprintln!("writing the rule at `{rev}` ({})", git::short(commit));
+            Some(RetargetRecord { rev: rev.to_string(), commit: commit.to_string() })
+        }
+    };
+    run.write_retarget(record.as_ref())
 }
 
 /// The recommendation per heuristic, warnings, and the diffs written.

@@ -12,7 +12,10 @@ use std::path::Path;
 pub(crate) fn run(workspace: &Path, args: &FixtureArgs) -> Result<()> {
     let root = args.dir.clone().unwrap_or_else(|| fixture_root(workspace));
     let f = fixture::materialize(workspace, &root, &Options::default())?;
-    println!("checkout:  {}  (HEAD: 2026 helper style; tag fixture-2025: inline ladders)", f.repo.display());
+    println!(
+        "checkout:  {}  (HEAD: 2026 helper style; tags fixture-2026-early: its parent, fixture-2025: inline ladders)",
+        f.repo.display()
+    );
     println!("build dir: {}", f.build.display());
     Ok(())
 }

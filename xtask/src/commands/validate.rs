@@ -109,9 +109,10 @@ struct Validator<'a> {
 impl<'a> Validator<'a> {
     /// Opens the slots and builds the baseline (slot 0, the sweep's).
     fn open(config: &'a Config, run: &'a RunDir, results: &'a Results, update_tests: bool) -> Result<Validator<'a>> {
-        let tuned = inputs::tuned(config, results)?;
+        let tuned = inputs::tuned(config, run, results)?;
         let repo = git::open(Path::new(&results.target.checkout)).or_else(|_| git::open(&config.target.iree))?;
-        let base = git2::Oid::from_str(&results.target.commit)?;
+        // The patches apply where the rule is written (`analyze --rev`).
+        let base = git2::Oid::from_str(&tuned.base)?;
         let bench_key = sha256_hex(
             serde_json::to_string(&serde_json::json!({
                 "tool": TOOL_VERSION,
@@ -210,7 +211,7 @@ impl<'a> Validator<'a> {
         rdir: &Path,
         patches: &[HeuristicPatch],
     ) -> Result<(git2::Oid, String, TestOutcome, Vec<LitTest>)> {
-        let combined = analysis::combined_source(&self.tuned.source, patches).map_err(|e| anyhow::anyhow!(e))?;
+        let combined = analysis::combined_source(self.tuned.emit_source(), patches).map_err(|e| anyhow::anyhow!(e))?;
         let mut files = vec![(self.results.target.heuristic_file.clone(), combined.clone())];
         let message =
             format!("tune: {} validation round {round}\n\nsplit-reduction-tuner validation build.\n", self.results.run);
@@ -390,7 +391,8 @@ impl<'a> Validator<'a> {
         ops_analysis::render(self.run, self.results, &a)?;
         let evidence = Evidence {
             results: self.results,
-            source: &self.tuned.source,
+            source: self.tuned.emit_source(),
+            base_commit: &self.tuned.base,
             analysis: &a,
             validation: &v,
             last,

@@ -122,6 +122,7 @@ pub(crate) fn settings() -> Settings {
         peak_bytes_per_s: 0.0,
         names: Heuristic::ALL.iter().map(|&h| (h, FunctionNames::iree_defaults(h))).collect(),
         lit: LIT.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
+        retarget: None,
     }
 }
 

@@ -66,9 +66,9 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn fixture_hash(sources: &Path, overlay: &Path) -> Result<String> {
+fn fixture_hash(sources: &Path, overlays: &[&Path]) -> Result<String> {
     let mut h = Sha256::new();
-    for root in [sources, overlay] {
+    for root in std::iter::once(sources).chain(overlays.iter().copied()) {
         for rel in files_under(root)? {
             h.update(rel.to_string_lossy().as_bytes());
             h.update(std::fs::read(root.join(&rel)).with_context(|| format!("cannot read `{}`", rel.display()))?);
@@ -106,10 +106,11 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
     setup::ensure(setup::FIXTURE, "needed to build the bundled fixture", &workspace.join("target/setup.log"))?;
     let sources = workspace.join("tests/fixtures/iree");
     let overlay = workspace.join("tests/fixtures/history/2025-inline");
+    let early = workspace.join("tests/fixtures/history/2026-early");
     let repo_dir = root.join("iree");
     let build_dir = root.join("iree-build");
     let stamp_path = root.join("fixture.stamp");
-    let stamp = format!("{}\n{}\n", fixture_hash(&sources, &overlay)?, options.configure_args.join(" "));
+    let stamp = format!("{}\n{}\n", fixture_hash(&sources, &[&overlay, &early])?, options.configure_args.join(" "));
     let fresh = std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
         && repo_dir.join(".git").exists()
         && build_dir.join("CMakeCache.txt").exists();
@@ -132,13 +133,17 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
         )?;
         repo.tag_lightweight("fixture-2025", &repo.find_object(first, None)?, false)?;
         copy_tree(&sources, &repo_dir)?;
-        commit_all(
+        copy_tree(&early, &repo_dir)?;
+        let helpers = commit_all(
             &repo,
             "[DispatchCreation] Move split reduction ladders into helper functions\n\n\
              Adds 2-D buckets on (outputSize, reductionSize) and a low-parallelism\n\
              parameter set.\n",
             1_777_000_000,
         )?;
+        repo.tag_lightweight("fixture-2026-early", &repo.find_object(helpers, None)?, false)?;
+        copy_tree(&sources, &repo_dir)?;
+        commit_all(&repo, "[DispatchCreation] Halve the matmul limit for outputs up to 512x512\n", 1_778_000_000)?;
         let log = root.join("fixture-build.log");
         let mut configure = Job::new("cmake", root, &log, Duration::from_secs(600))
             .args(["-G", "Ninja", "-S"])

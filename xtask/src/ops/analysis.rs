@@ -10,9 +10,10 @@ use crate::core::analysis::{self, Analysis, HeuristicPatch};
 use crate::core::digest::sha256_hex;
 use crate::core::fit::{Pin, Pins};
 use crate::core::results::Results;
+use crate::core::workload::Heuristic;
 use crate::core::{html, report};
 use crate::infra::store;
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// Analyses `results` with `pins` (shapes validation saw regress).
 pub(crate) fn analyze(
@@ -24,6 +25,7 @@ pub(crate) fn analyze(
     let mut settings = inputs::settings(config);
     settings.pins = pins.clone();
     settings.lit = tuned.lit.clone();
+    settings.retarget = tuned.retarget.clone();
     analysis::analyze(results, &tuned.source, &settings)
 }
 
@@ -37,7 +39,7 @@ pub(crate) fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
 /// refining validation pinned, and that validation kept in the report when
 /// it validated exactly these patches.
 pub(crate) fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
-    let tuned = inputs::tuned(config, results)?;
+    let tuned = inputs::tuned(config, run, results)?;
     let validation = run.read_validation(results)?;
     let pins: Pins = validation
         .as_ref()
@@ -60,8 +62,16 @@ pub(crate) fn render(run: &RunDir, results: &Results, a: &Analysis) -> Result<()
 
 /// Writes `recommended-<heuristic>.diff` per patch.
 pub(crate) fn write_recommended(run: &RunDir, patches: &[HeuristicPatch]) -> Result<()> {
-    for p in patches {
-        store::write_atomic(&run.recommended_diff(p.heuristic), p.diff.as_bytes())?;
+    for h in Heuristic::ALL {
+        let path = run.recommended_diff(h);
+        match patches.iter().find(|p| p.heuristic == h) {
+            Some(p) => store::write_atomic(&path, p.diff.as_bytes())?,
+            // An earlier analysis's diff would read as this one's.
+            None if path.exists() => {
+                std::fs::remove_file(&path).with_context(|| format!("cannot remove `{}`", path.display()))?
+            }
+            None => {}
+        }
     }
     Ok(())
 }

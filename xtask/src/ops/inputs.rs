@@ -4,13 +4,15 @@
 //! sweep. Parsing and locating are the core's; this module reads the files
 //! and turns failures into messages that name the file and the fix.
 
+use super::rundir::RunDir;
 use crate::config::Config;
-use crate::core::analysis::Settings;
+use crate::core::analysis::{Retarget, Settings};
 use crate::core::cpp::{CppFile, Missing, Site};
 use crate::core::results::Results;
 use crate::core::workload::{self, BadLine, Heuristic, Shape};
 use crate::infra::git;
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// A parsed commands file.
@@ -79,16 +81,37 @@ pub(crate) fn locate_sites(config: &Config, source: &str) -> Result<Located> {
     Ok(located)
 }
 
-/// The tuned revision's heuristic file and lit tests (`validate.test_files`),
-/// as the sweep measured them.
-pub(crate) struct Tuned {
-    pub(crate) source: String,
-    /// Each test file's path and text.
-    pub(crate) lit: Vec<(String, String)>,
+/// Where a run's rule is written: another revision than the one swept
+/// (`analyze --rev`), recorded in the run directory so that `validate`
+/// builds there and the patches apply there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RetargetRecord {
+    pub(crate) rev: String,
+    pub(crate) commit: String,
 }
 
-/// Reads [`Tuned`] from the checkout the sweep ran on.
-pub(crate) fn tuned(config: &Config, results: &Results) -> Result<Tuned> {
+/// The inputs of an analysis: the swept revision's heuristic file (what
+/// the fit's baseline measured), and the revision the patch is written at
+/// with its lit tests (the swept one unless retargeted).
+pub(crate) struct Tuned {
+    pub(crate) source: String,
+    /// Each test file's path and text, at the revision written at.
+    pub(crate) lit: Vec<(String, String)>,
+    pub(crate) retarget: Option<Retarget>,
+    /// The commit the patches apply to.
+    pub(crate) base: String,
+}
+
+impl Tuned {
+    /// The heuristic file the patches edit.
+    pub(crate) fn emit_source(&self) -> &str {
+        self.retarget.as_ref().map(|r| r.source.as_str()).unwrap_or(&self.source)
+    }
+}
+
+/// Reads [`Tuned`] from the checkout the sweep ran on (the configured one
+/// for a retarget).
+pub(crate) fn tuned(config: &Config, run: &RunDir, results: &Results) -> Result<Tuned> {
     let checkout = Path::new(&results.target.checkout);
     let checkout = if checkout.exists() { checkout.to_path_buf() } else { config.target.iree.clone() };
     let repo = git::open(&checkout)?;
@@ -103,14 +126,31 @@ pub(crate) fn tuned(config: &Config, results: &Results) -> Result<Tuned> {
         );
     }
     let source = git::read_file(&repo, oid, &results.target.heuristic_file)?;
+    let record = run.read_retarget()?;
+    let (retarget, at) = match &record {
+        None => (None, oid),
+        Some(r) => {
+            let repo = git::open(&config.target.iree)?;
+            let at = git2::Oid::from_str(&r.commit)
+                .with_context(|| format!("`{}` names a bad commit `{}`", run.retarget_file().display(), r.commit))?;
+            let source = git::read_file(&repo, at, &results.target.heuristic_file).with_context(|| {
+                format!(
+                    "the rule is written at `{}` ({}); rerun `cargo xtask analyze` without --rev to undo",
+                    r.rev, r.commit
+                )
+            })?;
+            (Some(Retarget { rev: r.rev.clone(), source }), at)
+        }
+    };
+    let lit_repo = if record.is_some() { git::open(&config.target.iree)? } else { repo };
     let mut lit = Vec::new();
     for pattern in &config.validate.test_files {
-        for path in git::glob(&repo, oid, pattern)? {
-            let text = git::read_file(&repo, oid, &path)?;
+        for path in git::glob(&lit_repo, at, pattern)? {
+            let text = git::read_file(&lit_repo, at, &path)?;
             lit.push((path, text));
         }
     }
-    Ok(Tuned { source, lit })
+    Ok(Tuned { source, lit, retarget, base: at.to_string() })
 }
 
 /// Analysis settings from the configuration (no pins).
@@ -124,6 +164,7 @@ pub(crate) fn settings(config: &Config) -> Settings {
         peak_bytes_per_s: config.analyze.peak_bytes_per_s,
         names: Heuristic::ALL.iter().map(|&h| (h, config.heuristics.names(h).clone())).collect(),
         lit: vec![],
+        retarget: None,
     }
 }
 

@@ -29,8 +29,11 @@ pub(crate) struct LitTest {
 /// What the patches say and carry.
 pub(crate) struct Evidence<'a> {
     pub(crate) results: &'a Results,
-    /// The heuristic file at the tuned revision.
+    /// The heuristic file the patches edit (at the tuned revision, or the
+    /// one `analyze --rev` wrote the rule at).
     pub(crate) source: &'a str,
+    /// The commit the patches apply to.
+    pub(crate) base_commit: &'a str,
     pub(crate) analysis: &'a Analysis,
     pub(crate) validation: &'a Validation,
     pub(crate) last: &'a Round,
@@ -66,7 +69,7 @@ pub(crate) fn write(
                 p,
                 e.with_tests && changes.len() > 1,
             ),
-            base_commit: e.results.target.commit.clone(),
+            base_commit: e.base_commit.to_string(),
             tool_version: TOOL_VERSION.to_string(),
         };
         let path = patches_dir.join(format!("{}-{}.patch", e.results.run, p.heuristic));

@@ -180,6 +180,32 @@ impl RunDir {
         self.path.join("analysis.json")
     }
 
+    /// Where `analyze --rev` records the revision the rule is written at.
+    pub(crate) fn retarget_file(&self) -> PathBuf {
+        self.path.join("retarget.json")
+    }
+
+    /// The recorded retarget, if any.
+    pub(crate) fn read_retarget(&self) -> Result<Option<super::inputs::RetargetRecord>> {
+        let path = self.retarget_file();
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(store::read_json(&path)?))
+    }
+
+    /// Records (or, with `None`, removes) the revision the rule is written at.
+    pub(crate) fn write_retarget(&self, r: Option<&super::inputs::RetargetRecord>) -> Result<()> {
+        let path = self.retarget_file();
+        match r {
+            Some(r) => store::write_json(&path, r),
+            None if path.exists() => {
+                std::fs::remove_file(&path).map_err(|e| anyhow::anyhow!("cannot remove `{}`: {e}", path.display()))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn report_md(&self) -> PathBuf {
         self.path.join("report.md")
     }

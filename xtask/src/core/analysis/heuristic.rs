@@ -774,21 +774,64 @@ pub(super) fn analyze_heuristic(
     er_full.restrictable = restrictable;
     x.er = &er_full;
     let mut analysis = fit_strategies(&table, &site, source, x.er, settings, ranges);
-    let Some(mut rule) = analysis.rule.clone() else {
+    let Some(rule) = analysis.rule.clone() else {
         analysis.error =
             Some("no strategy beats the current code without regressing a shape; nothing to change".into());
         return (analysis, None);
     };
+    // Where the rule is written: the swept revision, or the one `--rev`
+    // names, read the same way.
+    let target = match &settings.retarget {
+        None => None,
+        Some(r) => match retarget_site(r, h, &names, &model, &rule) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                analysis.error = Some(format!("cannot write the rule at `{}`: {e}", r.rev));
+                return (analysis, None);
+            }
+        },
+    };
+    let owned;
+    let (x, rule) = match &target {
+        None => (x, rule),
+        Some(t) => {
+            let mut table = table.clone();
+            let t_chain = Chain::read(&CppFile::parse(&t.source), &t.site);
+            mark_kept(&mut table, results, t_chain.as_ref(), &t.model, low);
+            owned = (table, t_chain, t.er(low, &t.model));
+            let y = Emission {
+                source: &t.source,
+                site: &t.site,
+                table: &owned.0,
+                model: &t.model,
+                er: &owned.2,
+                chain: owned.1.as_ref(),
+                ..x
+            };
+            (y, t.rule.clone())
+        }
+    };
+    let mut rule = rule;
     drop_dead_constants(&x, &mut rule, grid);
     analysis.rule = Some(rule.clone());
-    match emit_rule(&x, &rule, grid) {
+    emit_and_audit(&x, analysis, &rule, &measured, grid)
+}
+
+/// Writes `rule` into the code and audits the result against the old code.
+fn emit_and_audit(
+    x: &Emission,
+    mut analysis: HeuristicAnalysis,
+    rule: &Rule,
+    measured: &[(usize, Features)],
+    grid: &[audit::Point],
+) -> (HeuristicAnalysis, Option<HeuristicPatch>) {
+    match emit_rule(x, rule, grid) {
         Ok((p, emitted)) => {
-            let new_site = CppFile::parse(&p.source).locate(h, &names).ok();
-            analysis.audit =
-                new_site.as_ref().map(|s| audit_patch(&x, &analysis, &Model::from_site(s), &measured, grid));
+            let new_site = CppFile::parse(&p.source).locate(analysis.heuristic, x.names).ok();
+            analysis.audit = new_site.as_ref().map(|s| audit_patch(x, &analysis, &Model::from_site(s), measured, grid));
             analysis.changed_regions =
-                analysis.audit.as_ref().map(|a| changed_regions(&rule, &evidence, a)).unwrap_or_default();
-            analysis.cpp = changed_code(&p.source, new_site, &rule);
+                analysis.audit.as_ref().map(|a| changed_regions(rule, x.evidence, a)).unwrap_or_default();
+            analysis.cpp = changed_code(&p.source, new_site, rule);
             analysis.diff = p.diff.clone();
             analysis.emitted = Some(emitted);
             (analysis, Some(p))
@@ -797,5 +840,98 @@ pub(super) fn analyze_heuristic(
             analysis.error = Some(e);
             (analysis, None)
         }
+    }
+}
+
+/// The heuristic at a `--rev` revision, and the rule in its words.
+struct Target {
+    source: String,
+    site: Site,
+    model: Model,
+    rule: Rule,
+}
+
+impl Target {
+    fn er(&self, low: bool, model: &Model) -> EarlyReturns {
+        EarlyReturns::from_model(model, low)
+    }
+}
+
+/// Locates heuristic `h` at revision `r` and translates `rule` to it: the
+/// ladder carries over; a changed early-return constant, or an early
+/// return switched off, must have its counterpart there (the same
+/// condition, up to the constants' names), or what changed is said.
+fn retarget_site(
+    r: &super::Retarget,
+    h: Heuristic,
+    names: &FunctionNames,
+    tuned: &Model,
+    rule: &Rule,
+) -> Result<Target, String> {
+    let site = CppFile::parse(&r.source).locate(h, names).map_err(|e| e.0)?;
+    let model = Model::from_site(&site);
+    let mut translated = Rule { constants: model.constants.clone(), ladder: rule.ladder.clone(), off: vec![] };
+    let counterpart = |i: usize, map: &mut BTreeMap<String, String>| {
+        let cond = &tuned.early_returns[i];
+        model.early_returns.iter().position(|c| {
+            let mut m = map.clone();
+            let same = alpha_eq(cond, c, &tuned.constants, &model.constants, &mut m);
+            if same {
+                *map = m;
+            }
+            same
+        })
+    };
+    let mut map = BTreeMap::new();
+    for (name, &v) in &rule.constants {
+        if tuned.constants.get(name) == Some(&v) {
+            continue;
+        }
+        let holder = tuned.early_returns.iter().position(|c| {
+            let mut vars = Vec::new();
+            c.vars(&mut vars);
+            vars.contains(name)
+        });
+        let found = holder.and_then(|i| counterpart(i, &mut map)).and_then(|_| map.get(name).cloned());
+        let Some(there) = found else {
+            return Err(format!("it has no early return like the one that reads `{name}`, which the rule changes"));
+        };
+        translated.constants.insert(there, v);
+    }
+    for &i in &rule.off {
+        let Some(j) = counterpart(i, &mut map) else {
+            return Err(format!(
+                "it has no early return like `{}`, which the rule switches off for the measured shapes",
+                tuned.early_returns[i]
+            ));
+        };
+        translated.off.push(j);
+    }
+    Ok(Target { source: r.source.clone(), site, model, rule: translated })
+}
+
+/// Whether two conditions are the same up to the names of their constants
+/// (`map` takes each constant of `a` to its name in `b`).
+fn alpha_eq(a: &rules::Expr, b: &rules::Expr, ca: &Env, cb: &Env, map: &mut BTreeMap<String, String>) -> bool {
+    use rules::Expr as E;
+    match (a, b) {
+        (E::Var(x), E::Var(y)) if ca.contains_key(x) && cb.contains_key(y) => match map.get(x) {
+            Some(m) => m == y,
+            None => {
+                map.insert(x.clone(), y.clone());
+                true
+            }
+        },
+        (E::Not(x), E::Not(y)) | (E::Neg(x), E::Neg(y)) => alpha_eq(x, y, ca, cb, map),
+        (E::Bin(o, x1, x2), E::Bin(p, y1, y2)) => {
+            o == p && alpha_eq(x1, y1, ca, cb, map) && alpha_eq(x2, y2, ca, cb, map)
+        }
+        (E::Cond(x1, x2, x3), E::Cond(y1, y2, y3)) => {
+            alpha_eq(x1, y1, ca, cb, map) && alpha_eq(x2, y2, ca, cb, map) && alpha_eq(x3, y3, ca, cb, map)
+        }
+        (E::Call(f, xs), E::Call(g, ys)) => {
+            f == g && xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| alpha_eq(x, y, ca, cb, map))
+        }
+        _ => a == b,
     }
 }

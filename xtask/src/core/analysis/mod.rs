@@ -37,8 +37,20 @@ pub(crate) struct Settings {
     pub(crate) peak_flops: f64,
     pub(crate) peak_bytes_per_s: f64,
     pub(crate) names: BTreeMap<Heuristic, FunctionNames>,
-    /// The tuned revision's lit tests (path, text): their cases are audited.
+    /// The lit tests (path, text) of the revision the patch is written at:
+    /// their cases are audited.
     pub(crate) lit: Vec<(String, String)>,
+    /// Writes the rule at another revision than the one swept (`analyze
+    /// --rev`).
+    pub(crate) retarget: Option<Retarget>,
+}
+
+/// Another revision to write the fitted rule at: its name and heuristic
+/// file.
+#[derive(Clone, Debug)]
+pub(crate) struct Retarget {
+    pub(crate) rev: String,
+    pub(crate) source: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
