@@ -47,8 +47,9 @@ pub fn wheel_iree_opt() -> PathBuf {
     if let Some(opt) = installed(&venv) {
         return opt;
     }
-    if !venv.join("bin/python").exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv");
+    // A venv made before python3-venv was installed has no pip: make it again.
+    if !venv.join("bin/pip").exists() {
+        run(Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv), "python3 -m venv");
     }
     run(
         Command::new(venv.join("bin/python")).args([

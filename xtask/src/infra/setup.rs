@@ -32,7 +32,9 @@ pub(crate) const FIXTURE: &[Need] = &[
 pub(crate) const TESTS: &[Need] = &[
     Need { tool: "chromium", package: "chromium" },
     Need { tool: "clang-format", package: "clang-format" },
-    Need { tool: "python3 -m venv", package: "python3-venv" },
+    // Debian's python3 has the venv module but not ensurepip, without which
+    // `python3 -m venv` makes an environment with no pip in it.
+    Need { tool: "python3 -m ensurepip", package: "python3-venv" },
 ];
 
 /// How long an install may take.
