@@ -99,6 +99,33 @@ fn sweep_analyze_validate_apply_end_to_end() {
     assert_eq!(checkout_state(&env.repo), before);
     std::fs::write(&tracked, original).unwrap();
 
+    // Without a git identity (a fresh machine) it says how to set one,
+    // before it changes anything.
+    for key in ["user.name", "user.email"] {
+        Command::new("git").arg("-C").arg(&env.repo).args(["config", "--unset", key]).status().unwrap();
+    }
+    let before = checkout_state(&env.repo);
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(["--patches-dir", &pd, "apply"])
+        .current_dir(env.root())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "user.useConfigOnly")
+        .env("GIT_CONFIG_VALUE_0", "true")
+        .env_remove("EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("git config --global user.email"), "{err}");
+    assert_eq!(checkout_state(&env.repo), before);
+    git_out(&env.repo, &["config", "user.name", "Fixture User"]);
+    git_out(&env.repo, &["config", "user.email", "fixture-user@iree.invalid"]);
+
     // On a clean checkout it makes a branch with both commits.
     let out = xtask(&env, &["--patches-dir", &pd, "apply"]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();

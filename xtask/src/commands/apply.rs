@@ -112,6 +112,16 @@ fn check_checkout(checkout: &Path, base: &str, files: &[PathBuf]) -> Result<()> 
     if git_dir.join("rebase-apply").exists() || git_dir.join("rebase-merge").exists() {
         bail!("`{}` is in the middle of a rebase or `git am`; finish or abort it first", checkout.display());
     }
+    // `git am` records the user as committer; without an identity it stops
+    // half-way with an error that reads like a conflict.
+    if !git::cli(checkout, &["var", "GIT_COMMITTER_IDENT"])?.success() {
+        bail!(
+            "git does not know who you are in `{}`, and `git am` needs a committer; run \
+             `git config --global user.name \"Your Name\"` and `git config --global user.email you@example.com`, \
+             then rerun `cargo xtask apply`",
+            checkout.display()
+        );
+    }
     let short_base = short(base, 12);
     if !git::cli(checkout, &["cat-file", "-e", &format!("{base}^{{commit}}")])?.success() {
         bail!(

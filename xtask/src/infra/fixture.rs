@@ -88,6 +88,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The identity the fixture's checkout gives whoever commits in it.
+const FIXTURE_USER: (&str, &str) = ("Fixture User", "fixture-user@iree.invalid");
+
 fn commit_all(repo: &Repository, message: &str, seconds: i64) -> Result<git2::Oid> {
     let mut index = repo.index()?;
     index.add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)?;
@@ -124,6 +127,11 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
         let mut init = git2::RepositoryInitOptions::new();
         init.initial_head("main");
         let repo = Repository::init_opts(&repo_dir, &init)?;
+        // `apply --fixture` runs `git am` here, which needs a committer; a
+        // fresh machine has no global git identity, and this one is ours.
+        let mut config = repo.config()?;
+        config.set_str("user.name", FIXTURE_USER.0)?;
+        config.set_str("user.email", FIXTURE_USER.1)?;
         copy_tree(&sources, &repo_dir)?;
         copy_tree(&overlay, &repo_dir)?;
         let first = commit_all(
