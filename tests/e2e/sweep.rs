@@ -326,3 +326,90 @@ fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
         }
     }
 }
+
+/// Benchmark commands the sweep's processes were given, over every
+/// candidate of a run (one line per shape and repeat; the baseline's
+/// recheck left out).
+fn commands_benchmarked(run: &std::path::Path) -> usize {
+    let mut lines = 0;
+    for c in std::fs::read_dir(run.join("candidates")).unwrap().flatten() {
+        if c.file_name() == "baseline-recheck" {
+            continue;
+        }
+        for f in std::fs::read_dir(c.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with("commands-r") {
+                lines += std::fs::read_to_string(f.path()).unwrap().lines().count();
+            }
+        }
+    }
+    lines
+}
+
+/// A document with the fields that name the run or hold its bookkeeping
+/// (names, keys, timings, the shared counts) taken out.
+fn without_bookkeeping(mut v: serde_json::Value) -> serde_json::Value {
+    const DROP: [&str; 8] = ["run", "shared", "shared_from", "key", "branch", "build_seconds", "bench_seconds", "path"];
+    match &mut v {
+        serde_json::Value::Object(m) => {
+            for k in DROP {
+                m.remove(k);
+            }
+            for x in m.values_mut() {
+                *x = without_bookkeeping(x.take());
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = without_bookkeeping(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+#[test]
+fn dedup_measures_fewer_runs_and_gives_the_same_analysis_as_no_dedup() {
+    let env = fixture(false, "");
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let commands = commands.to_str().unwrap();
+    let limits = "1,8,16,64,256,2048";
+    let err = ok(xtask(&env, &["sweep", commands, "--limits", limits, "--name", "dedup"]));
+    assert!(err.contains("share its measurement (--no-dedup measures them all)"), "{err}");
+    let saved_line = err.lines().find(|l| l.contains("benchmark runs saved")).unwrap_or_else(|| panic!("{err}"));
+    let full_err = ok(xtask(&env, &["sweep", commands, "--limits", limits, "--name", "full", "--no-dedup"]));
+    assert!(!full_err.contains("benchmark runs saved"), "{full_err}");
+
+    let (dedup, full) = (env.runs().join("dedup"), env.runs().join("full"));
+    // 7 shapes x 7 builds x 2 repeats without dedup; the saved runs are
+    // exactly the ones not given to a benchmark process.
+    let (ran, ran_full) = (commands_benchmarked(&dedup), commands_benchmarked(&full));
+    assert_eq!(ran_full, 7 * 7 * 2);
+    assert!(ran < ran_full, "dedup ran {ran} of {ran_full}");
+    assert!(saved_line.contains(&format!(": {} benchmark runs saved", ran_full - ran)), "{saved_line}");
+
+    // Every (shape, candidate) pair has a measurement either way, and the
+    // same one: the fixture's driver (no noise) times a split exactly.
+    let results = |run: &std::path::Path| without_bookkeeping(read_json(&run.join("results.json")))["shapes"].clone();
+    assert_eq!(results(&dedup), results(&full));
+    for s in read_json(&dedup.join("results.json"))["shapes"].as_array().unwrap() {
+        for (c, m) in s["runs"].as_object().unwrap() {
+            assert!(!m["samples"].as_array().unwrap().is_empty(), "{c} of {} has no samples", s["command"]);
+        }
+    }
+
+    // The same analysis, rule and patches; the report says what was saved.
+    ok(xtask(&env, &["analyze", "dedup"]));
+    ok(xtask(&env, &["analyze", "full"]));
+    let analysis = |run: &std::path::Path| without_bookkeeping(read_json(&run.join("analysis.json")));
+    let (a, b) = (analysis(&dedup), analysis(&full));
+    assert!(a == b, "{}", similar::TextDiff::from_lines(&format!("{a:#}"), &format!("{b:#}")).unified_diff());
+    for h in ["conv", "matmul"] {
+        let diff = |run: &std::path::Path| std::fs::read_to_string(run.join(format!("recommended-{h}.diff"))).ok();
+        assert_eq!(diff(&dedup), diff(&full), "{h}");
+    }
+    let md = std::fs::read_to_string(dedup.join("report.md")).unwrap();
+    let saved = format!("so {} benchmark runs were saved", ran_full - ran);
+    assert!(md.contains(&saved), "{md}");
+}
