@@ -404,7 +404,7 @@ fn dedup_measures_fewer_runs_and_gives_the_same_analysis_as_no_dedup() {
     ok(xtask(&env, &["analyze", "full"]));
     let analysis = |run: &std::path::Path| without_bookkeeping(read_json(&run.join("analysis.json")));
     let (a, b) = (analysis(&dedup), analysis(&full));
-    assert!(a == b, "{}", similar::TextDiff::from_lines(&format!("{a:#}"), &format!("{b:#}")).unified_diff());
+    assert!(a == b, "{}", similar::TextDiff::from_lines(format!("{a:#}"), format!("{b:#}")).unified_diff());
     for h in ["conv", "matmul"] {
         let diff = |run: &std::path::Path| std::fs::read_to_string(run.join(format!("recommended-{h}.diff"))).ok();
         assert_eq!(diff(&dedup), diff(&full), "{h}");
@@ -412,4 +412,92 @@ fn dedup_measures_fewer_runs_and_gives_the_same_analysis_as_no_dedup() {
     let md = std::fs::read_to_string(dedup.join("report.md")).unwrap();
     let saved = format!("so {} benchmark runs were saved", ran_full - ran);
     assert!(md.contains(&saved), "{md}");
+}
+
+/// Wall seconds per second of the fixture's simulated kernel time: about
+/// 8 s of kernels per repeat of [`EVEN_GEMMS`] (about 25 us a launch), far
+/// more than the processes' own start-up and compiles.
+const KERNEL_TIME: f64 = 400.0;
+
+/// Eight GEMMs of similar kernel time, so that four devices get similar
+/// shares.
+const EVEN_GEMMS: &str = "\
+gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 128 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 192 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 256 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 320 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 384 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 448 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 512 --a_h 65536 --b_w 64 -t 1 --iter 100
+";
+
+#[test]
+fn four_devices_benchmark_at_once_and_measure_what_one_device_measures() {
+    // The fixture's driver keeps its device busy for the simulated kernel
+    // time (a lock per device, private to this test), so devices overlap
+    // and one device serialises.
+    let locks = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[bench.env]\nFIXTURE_BOO_KERNEL_TIME = \"{KERNEL_TIME}\"\nFIXTURE_BOO_DEVICE_LOCK_DIR = \"{}\"\n",
+        locks.path().display()
+    );
+    let env = fixture(false, &extra);
+    let commands = commands_file(&env, "gemms.txt", EVEN_GEMMS);
+    let commands = commands.to_str().unwrap();
+    let sweep = |name: &str, devices: &str| {
+        ok(xtask(&env, &["sweep", commands, "--limits", "64", "--name", name, "--devices", devices, "--no-dedup"]));
+        read_json(&env.runs().join(name).join("results.json"))
+    };
+    let one = sweep("one", "0");
+    let four = sweep("four", "0,1,2,3");
+
+    // The same measurements (the driver has no noise), in the same format.
+    let shapes = |r: &serde_json::Value| without_bookkeeping(r["shapes"].clone());
+    assert_eq!(shapes(&one), shapes(&four));
+    assert_eq!(four["bench"]["device"], "0,1,2,3");
+    // Each repeat's shapes went to four processes, one per device.
+    let dir = env.runs().join("four/candidates/limit-64");
+    for r in 0..2 {
+        for d in 0..4 {
+            assert!(dir.join(format!("commands-r{r}-d{d}.txt")).is_file(), "r{r} d{d}");
+        }
+    }
+    // Benchmark wall time: the devices ran at once.
+    let bench = |r: &serde_json::Value| -> f64 {
+        r["candidates"].as_array().unwrap().iter().map(|c| c["bench_seconds"].as_f64().unwrap()).sum()
+    };
+    let (t1, t4) = (bench(&one), bench(&four));
+    assert!(t4 < 0.6 * t1, "four devices took {t4:.1} s, one {t1:.1} s");
+}
+
+#[test]
+fn a_launcher_prefixes_every_benchmark_process() {
+    // A launcher as Slurm's `srun` would be used: it gets its own arguments
+    // (placeholders expanded), then the benchmark's command line, and runs it.
+    let env = fixture(false, "");
+    let record = env.root().join("launched.txt");
+    let script = env.root().join("fake-srun");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> '{}'\nshift 2\nexec \"$@\"\n", record.display()))
+        .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = std::fs::read_to_string(&env.config).unwrap().replace(
+        "repeats = 2\n",
+        &format!("repeats = 2\nlauncher = [\"{}\", \"-N1\", \"--gpu={{device}}\"]\n", script.display()),
+    );
+    std::fs::write(&env.config, config).unwrap();
+    let commands = commands_file(&env, "two.txt", &SMALL_WORKLOAD.lines().take(3).collect::<Vec<_>>().join("\n"));
+    ok(xtask(&env, &["sweep", commands.to_str().unwrap(), "--limits", "64", "--no-dedup"]));
+
+    // One line per benchmark process (baseline, limit-64 and the baseline's
+    // recheck, 2 repeats each), each the launcher's arguments and then the
+    // benchmark command.
+    let lines: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for l in &lines {
+        assert!(l.starts_with("-N1 --gpu=0 "), "{l}");
+        assert!(l.contains("-m iree.turbine.kernel.boo.driver.driver --commands-file "), "{l}");
+    }
+    let results = read_json(&env.runs().join("two/results.json"));
+    assert!(results["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"), "{results}");
 }

@@ -312,6 +312,7 @@ impl<'a> Sweep<'a> {
             repeats: config.bench.repeats,
             timeout,
             extra_args: &[],
+            device_offset: 0,
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
@@ -371,9 +372,7 @@ impl<'a> Sweep<'a> {
         planned
             .iter()
             .zip(&self.results.shapes)
-            .map(|(o, shape)| {
-                o.filter(|&o| shape.runs.get(&self.plan.candidates[o].name).is_some_and(Measurement::ok))
-            })
+            .map(|(o, shape)| o.filter(|&o| shape.runs.get(&self.plan.candidates[o].name).is_some_and(Measurement::ok)))
             .collect()
     }
 
@@ -443,6 +442,7 @@ impl<'a> Sweep<'a> {
             repeats: config.bench.repeats,
             timeout: Duration::from_secs(config.bench.timeout_s),
             extra_args: &[],
+            device_offset: 0,
         };
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;

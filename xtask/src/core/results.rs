@@ -58,6 +58,20 @@ impl Measurement {
         !self.samples.is_empty()
     }
 
+    /// Adds what a later process measured of the same shape (its repeats
+    /// after these), as if one process had measured both.
+    pub(crate) fn absorb(&mut self, later: Measurement) {
+        self.samples.extend(later.samples);
+        self.failures.extend(later.failures);
+        self.spread.extend(later.spread);
+        self.dispatches = later.dispatches.or(self.dispatches);
+        self.numerics_pass = match (self.numerics_pass, later.numerics_pass) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (None, None) => None,
+            _ => Some(true),
+        };
+    }
+
     pub(crate) fn median(&self) -> Option<f64> {
         median(&self.samples)
     }
@@ -251,11 +265,8 @@ impl Results {
     /// that candidate's result is in.
     fn fill_shared(&mut self) {
         for shape in &mut self.shapes {
-            let wanted: Vec<(String, String)> = shape
-                .runs
-                .iter()
-                .filter_map(|(c, m)| Some((c.clone(), m.shared_from.clone()?)))
-                .collect();
+            let wanted: Vec<(String, String)> =
+                shape.runs.iter().filter_map(|(c, m)| Some((c.clone(), m.shared_from.clone()?))).collect();
             for (candidate, owner) in wanted {
                 if let Some(m) = shape.runs.get(&owner).filter(|m| m.shared_from.is_none()).cloned() {
                     shape.runs.insert(candidate, Measurement { shared_from: Some(owner), ..m });

@@ -36,7 +36,8 @@ impl Schedule {
             for c in 1..decisions.len() {
                 let Some(mine) = known(decisions[c][s]) else { continue };
                 // The first earlier candidate that measures this split itself.
-                owner[c][s] = (0..c).find(|&o| owner[o][s].is_none() && known(decisions[o][s]).is_some_and(|d| d.same_split(mine)));
+                owner[c][s] = (0..c)
+                    .find(|&o| owner[o][s].is_none() && known(decisions[o][s]).is_some_and(|d| d.same_split(mine)));
             }
         }
         Schedule { owner }
@@ -51,7 +52,22 @@ impl Schedule {
     pub(crate) fn shared(&self) -> usize {
         self.owner.iter().flatten().filter(|o| o.is_some()).count()
     }
+}
 
+/// The shapes of one benchmark repeat per device: `order` (positions in
+/// the job's shape list, in the order they run) split over `devices`, the
+/// shape at position `j` of the list on device `(j + offset) % devices`,
+/// each device's shapes in `order`'s order. Raising `offset` by one each
+/// repeat (or validation round) moves every shape to the next device, so
+/// over the repeats each build runs each shape on every device and device
+/// and build are not confounded.
+pub(crate) fn per_device(order: &[usize], devices: usize, offset: usize) -> Vec<Vec<usize>> {
+    let devices = devices.max(1);
+    let mut out = vec![Vec::new(); devices];
+    for &j in order {
+        out[(j + offset) % devices].push(j);
+    }
+    out
 }
 
 fn known(d: Option<&Decision>) -> Option<&Decision> {
@@ -96,5 +112,20 @@ mod tests {
         assert_eq!(s.measured(2), Vec::<usize>::new());
         assert_eq!(s.measured(3), vec![0, 1]);
         assert_eq!(Schedule::all(2, 3).shared(), 0);
+    }
+
+    #[test]
+    fn shapes_rotate_over_the_devices_in_their_order() {
+        let order = [4, 0, 3, 1, 2];
+        assert_eq!(per_device(&order, 1, 7), vec![vec![4, 0, 3, 1, 2]]);
+        assert_eq!(per_device(&order, 2, 0), vec![vec![4, 0, 2], vec![3, 1]]);
+        assert_eq!(per_device(&order, 2, 1), vec![vec![3, 1], vec![4, 0, 2]]);
+        // Every shape visits every device over `devices` offsets.
+        for j in 0..5 {
+            let seen: std::collections::BTreeSet<usize> =
+                (0..3).map(|r| per_device(&order, 3, r).iter().position(|d| d.contains(&j)).unwrap()).collect();
+            assert_eq!(seen.len(), 3, "shape {j}");
+        }
+        assert_eq!(per_device(&[0], 4, 0), vec![vec![0], vec![], vec![], vec![]]);
     }
 }

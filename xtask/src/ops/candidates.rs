@@ -102,7 +102,7 @@ fn knob_lines(source: &str, sites: &[Site], limit: Option<i64>) -> String {
 /// What goes into a candidate's key besides its source: everything that
 /// changes what the benchmark would measure.
 fn key_inputs(config: &Config, plan_cfg: &ConfigurePlan, commands_sha: &str, base: git2::Oid) -> serde_json::Value {
-    serde_json::json!({
+    let mut inputs = serde_json::json!({
         "tool_version": TOOL_VERSION,
         "base": base.to_string(),
         "heuristic_file": config.target.heuristic_file,
@@ -120,7 +120,17 @@ fn key_inputs(config: &Config, plan_cfg: &ConfigurePlan, commands_sha: &str, bas
             "device": config.bench.devices.first(),
         },
         "build": { "plan": plan_cfg, "targets": config.build.targets },
-    })
+    });
+    // Shapes spread over several devices: which ones is part of what was
+    // measured (one device keeps the keys it always had).
+    if config.bench.devices.len() > 1 {
+        inputs["bench"]["devices"] = serde_json::json!(config.bench.devices);
+    }
+    // Where the processes run (another node may hold another GPU).
+    if !config.bench.launcher.is_empty() {
+        inputs["bench"]["launcher"] = serde_json::json!(config.bench.launcher);
+    }
+    inputs
 }
 
 /// The source, diff, message and key of the candidate for `limit` (the
@@ -278,7 +288,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
         bench: BenchInfo {
             command: config.bench.command.clone(),
             column: config.bench.column.clone(),
-            device: config.bench.devices[0].clone(),
+            device: config.bench.devices.join(","),
             repeats: config.bench.repeats,
         },
         heuristics: plan.sites.iter().map(|s| s.heuristic).collect(),
