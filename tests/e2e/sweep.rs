@@ -388,6 +388,7 @@ fn dedup_measures_fewer_runs_and_gives_the_same_analysis_as_no_dedup() {
     assert_eq!(ran_full, 7 * 7 * 2);
     assert!(ran < ran_full, "dedup ran {ran} of {ran_full}");
     assert!(saved_line.contains(&format!(": {} benchmark runs saved", ran_full - ran)), "{saved_line}");
+    eprintln!("benchmark commands: {ran} with dedup, {ran_full} without");
 
     // Every (shape, candidate) pair has a measurement either way, and the
     // same one: the fixture's driver (no noise) times a split exactly.
@@ -468,6 +469,7 @@ fn four_devices_benchmark_at_once_and_measure_what_one_device_measures() {
         r["candidates"].as_array().unwrap().iter().map(|c| c["bench_seconds"].as_f64().unwrap()).sum()
     };
     let (t1, t4) = (bench(&one), bench(&four));
+    eprintln!("benchmark seconds: one device {t1:.1}, four devices {t4:.1} ({:.2}x)", t4 / t1);
     assert!(t4 < 0.6 * t1, "four devices took {t4:.1} s, one {t1:.1} s");
 }
 
