@@ -326,3 +326,180 @@ fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
         }
     }
 }
+
+/// Benchmark commands the sweep's processes were given, over every
+/// candidate of a run (one line per shape and repeat; the baseline's
+/// recheck left out).
+fn commands_benchmarked(run: &std::path::Path) -> usize {
+    let mut lines = 0;
+    for c in std::fs::read_dir(run.join("candidates")).unwrap().flatten() {
+        if c.file_name() == "baseline-recheck" {
+            continue;
+        }
+        for f in std::fs::read_dir(c.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with("commands-r") {
+                lines += std::fs::read_to_string(f.path()).unwrap().lines().count();
+            }
+        }
+    }
+    lines
+}
+
+/// A document with the fields that name the run or hold its bookkeeping
+/// (names, keys, timings, the shared counts) taken out.
+fn without_bookkeeping(mut v: serde_json::Value) -> serde_json::Value {
+    const DROP: [&str; 8] = ["run", "shared", "shared_from", "key", "branch", "build_seconds", "bench_seconds", "path"];
+    match &mut v {
+        serde_json::Value::Object(m) => {
+            for k in DROP {
+                m.remove(k);
+            }
+            for x in m.values_mut() {
+                *x = without_bookkeeping(x.take());
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = without_bookkeeping(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+#[test]
+fn dedup_measures_fewer_runs_and_gives_the_same_analysis_as_no_dedup() {
+    let env = fixture(false, "");
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let commands = commands.to_str().unwrap();
+    let limits = "1,8,16,64,256,2048";
+    let err = ok(xtask(&env, &["sweep", commands, "--limits", limits, "--name", "dedup"]));
+    assert!(err.contains("share its measurement (--no-dedup measures them all)"), "{err}");
+    let saved_line = err.lines().find(|l| l.contains("benchmark runs saved")).unwrap_or_else(|| panic!("{err}"));
+    let full_err = ok(xtask(&env, &["sweep", commands, "--limits", limits, "--name", "full", "--no-dedup"]));
+    assert!(!full_err.contains("benchmark runs saved"), "{full_err}");
+
+    let (dedup, full) = (env.runs().join("dedup"), env.runs().join("full"));
+    // 7 shapes x 7 builds x 2 repeats without dedup; the saved runs are
+    // exactly the ones not given to a benchmark process.
+    let (ran, ran_full) = (commands_benchmarked(&dedup), commands_benchmarked(&full));
+    assert_eq!(ran_full, 7 * 7 * 2);
+    assert!(ran < ran_full, "dedup ran {ran} of {ran_full}");
+    assert!(saved_line.contains(&format!(": {} benchmark runs saved", ran_full - ran)), "{saved_line}");
+    eprintln!("benchmark commands: {ran} with dedup, {ran_full} without");
+
+    // Every (shape, candidate) pair has a measurement either way, and the
+    // same one: the fixture's driver (no noise) times a split exactly.
+    let results = |run: &std::path::Path| without_bookkeeping(read_json(&run.join("results.json")))["shapes"].clone();
+    assert_eq!(results(&dedup), results(&full));
+    for s in read_json(&dedup.join("results.json"))["shapes"].as_array().unwrap() {
+        for (c, m) in s["runs"].as_object().unwrap() {
+            assert!(!m["samples"].as_array().unwrap().is_empty(), "{c} of {} has no samples", s["command"]);
+        }
+    }
+
+    // The same analysis, rule and patches; the report says what was saved.
+    ok(xtask(&env, &["analyze", "dedup"]));
+    ok(xtask(&env, &["analyze", "full"]));
+    let analysis = |run: &std::path::Path| without_bookkeeping(read_json(&run.join("analysis.json")));
+    let (a, b) = (analysis(&dedup), analysis(&full));
+    assert!(a == b, "{}", similar::TextDiff::from_lines(format!("{a:#}"), format!("{b:#}")).unified_diff());
+    for h in ["conv", "matmul"] {
+        let diff = |run: &std::path::Path| std::fs::read_to_string(run.join(format!("recommended-{h}.diff"))).ok();
+        assert_eq!(diff(&dedup), diff(&full), "{h}");
+    }
+    let md = std::fs::read_to_string(dedup.join("report.md")).unwrap();
+    let saved = format!("so {} benchmark runs were saved", ran_full - ran);
+    assert!(md.contains(&saved), "{md}");
+}
+
+/// Wall seconds per second of the fixture's simulated kernel time: about
+/// 8 s of kernels per repeat of [`EVEN_GEMMS`] (about 25 us a launch), far
+/// more than the processes' own start-up and compiles.
+const KERNEL_TIME: f64 = 400.0;
+
+/// Eight GEMMs of similar kernel time, so that four devices get similar
+/// shares.
+const EVEN_GEMMS: &str = "\
+gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 128 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 192 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 256 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 320 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 384 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 448 --a_h 65536 --b_w 64 -t 1 --iter 100
+gemmfp16 --a_w 512 --a_h 65536 --b_w 64 -t 1 --iter 100
+";
+
+#[test]
+fn four_devices_benchmark_at_once_and_measure_what_one_device_measures() {
+    // The fixture's driver keeps its device busy for the simulated kernel
+    // time (a lock per device, private to this test), so devices overlap
+    // and one device serialises.
+    let locks = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[bench.env]\nFIXTURE_BOO_KERNEL_TIME = \"{KERNEL_TIME}\"\nFIXTURE_BOO_DEVICE_LOCK_DIR = \"{}\"\n",
+        locks.path().display()
+    );
+    let env = fixture(false, &extra);
+    let commands = commands_file(&env, "gemms.txt", EVEN_GEMMS);
+    let commands = commands.to_str().unwrap();
+    let sweep = |name: &str, devices: &str| {
+        ok(xtask(&env, &["sweep", commands, "--limits", "64", "--name", name, "--devices", devices, "--no-dedup"]));
+        read_json(&env.runs().join(name).join("results.json"))
+    };
+    let one = sweep("one", "0");
+    let four = sweep("four", "0,1,2,3");
+
+    // The same measurements (the driver has no noise), in the same format.
+    let shapes = |r: &serde_json::Value| without_bookkeeping(r["shapes"].clone());
+    assert_eq!(shapes(&one), shapes(&four));
+    assert_eq!(four["bench"]["device"], "0,1,2,3");
+    // Each repeat's shapes went to four processes, one per device.
+    let dir = env.runs().join("four/candidates/limit-64");
+    for r in 0..2 {
+        for d in 0..4 {
+            assert!(dir.join(format!("commands-r{r}-d{d}.txt")).is_file(), "r{r} d{d}");
+        }
+    }
+    // Benchmark wall time: the devices ran at once.
+    let bench = |r: &serde_json::Value| -> f64 {
+        r["candidates"].as_array().unwrap().iter().map(|c| c["bench_seconds"].as_f64().unwrap()).sum()
+    };
+    let (t1, t4) = (bench(&one), bench(&four));
+    eprintln!("benchmark seconds: one device {t1:.1}, four devices {t4:.1} ({:.2}x)", t4 / t1);
+    assert!(t4 < 0.6 * t1, "four devices took {t4:.1} s, one {t1:.1} s");
+}
+
+#[test]
+fn a_launcher_prefixes_every_benchmark_process() {
+    // A launcher as Slurm's `srun` would be used: it gets its own arguments
+    // (placeholders expanded), then the benchmark's command line, and runs it.
+    let env = fixture(false, "");
+    let record = env.root().join("launched.txt");
+    let script = env.root().join("fake-srun");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> '{}'\nshift 2\nexec \"$@\"\n", record.display()))
+        .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = std::fs::read_to_string(&env.config).unwrap().replace(
+        "repeats = 2\n",
+        &format!("repeats = 2\nlauncher = [\"{}\", \"-N1\", \"--gpu={{device}}\"]\n", script.display()),
+    );
+    std::fs::write(&env.config, config).unwrap();
+    let commands = commands_file(&env, "two.txt", &SMALL_WORKLOAD.lines().take(3).collect::<Vec<_>>().join("\n"));
+    ok(xtask(&env, &["sweep", commands.to_str().unwrap(), "--limits", "64", "--no-dedup"]));
+
+    // One line per benchmark process (baseline, limit-64 and the baseline's
+    // recheck, 2 repeats each), each the launcher's arguments and then the
+    // benchmark command.
+    let lines: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for l in &lines {
+        assert!(l.starts_with("-N1 --gpu=0 "), "{l}");
+        assert!(l.contains("-m iree.turbine.kernel.boo.driver.driver --commands-file "), "{l}");
+    }
+    let results = read_json(&env.runs().join("two/results.json"));
+    assert!(results["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"), "{results}");
+}

@@ -122,6 +122,11 @@ pub struct SweepArgs {
     /// `runs/<name>.<time>/` (its branches likewise) and start afresh.
     #[arg(long)]
     pub replace: bool,
+    /// Benchmark every shape at every candidate, also where the predicted
+    /// split equals one already scheduled (which then shares its
+    /// measurement by default).
+    #[arg(long)]
+    pub no_dedup: bool,
 }
 
 #[derive(Args, Debug)]

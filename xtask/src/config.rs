@@ -185,6 +185,10 @@ pub(crate) struct Bench {
     pub(crate) env: BTreeMap<String, String>,
     /// Command that lists visible devices, for `doctor` (empty: skip).
     pub(crate) device_check: String,
+    /// Arguments put before every benchmark process's command line (same
+    /// placeholders as `command`), e.g. `["srun", "-N1", "--gres=gpu:1",
+    /// "--exclusive"]` to run each one on a cluster's GPU node.
+    pub(crate) launcher: Vec<String>,
 }
 
 impl Default for Bench {
@@ -205,6 +209,7 @@ impl Default for Bench {
             path: vec![],
             env: BTreeMap::new(),
             device_check: String::new(),
+            launcher: vec![],
         }
     }
 }

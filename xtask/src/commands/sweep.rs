@@ -38,6 +38,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         limits,
         name: args.name.as_deref(),
         skip_bad_lines: args.skip_bad_lines,
+        dedup: !args.no_dedup,
     };
     let plan = candidates::plan(ctx, &request, &plan_cfg)?;
     let _lock = claim_run(ctx, &plan, args.replace)?;
@@ -114,6 +115,14 @@ fn announce(ctx: &Ctx, plan: &Plan) {
     );
     for note in &plan.skipped_heuristics {
         eprintln!("note: {note}");
+    }
+    let shared = plan.schedule.shared();
+    if shared > 0 {
+        eprintln!(
+            "dedup: {shared} of {} (shape, candidate) pairs predict a split already scheduled and share its \
+             measurement (--no-dedup measures them all)",
+            plan.shapes.len() * plan.candidates.len()
+        );
     }
 }
 
@@ -279,6 +288,16 @@ impl<'a> Sweep<'a> {
     fn bench(&mut self, c: &Candidate, commit: git2::Oid, mut info: CandidateInfo) -> Result<()> {
         let config = &self.ctx.config;
         let dir = self.plan.run.candidate_dir(&c.name);
+        let index = self.plan.candidates.iter().position(|x| x.name == c.name).expect("a planned candidate");
+        let owners = self.owners(index);
+        let measured: Vec<usize> = (0..owners.len()).filter(|&s| owners[s].is_none()).collect();
+        let shapes: Vec<_> = measured.iter().map(|&s| self.plan.shapes[s].clone()).collect();
+        if shapes.is_empty() {
+            self.progress.log(&format!("{}: every shape shares the measurement of an identical split", c.name));
+            self.progress.advance(u64::from(config.bench.repeats));
+            info.bench_seconds = Some(0.0);
+            return self.record(c, info, self.spread(&owners, vec![]));
+        }
         self.progress.message(&format!("{}: benchmarking", c.name));
         let mut timeout = Duration::from_secs(config.bench.timeout_s);
         if let (Some(b), true) = (self.baseline_seconds, config.bench.timeout_factor > 0.0) {
@@ -286,13 +305,14 @@ impl<'a> Sweep<'a> {
         }
         let job = BenchJob {
             build_of: commit,
-            shapes: &self.plan.shapes,
+            shapes: &shapes,
             dir: &dir,
             cache_dir: config.work_dir().join("cache").join(&self.plan.run.name).join(&c.name),
             seed: &c.key,
             repeats: config.bench.repeats,
             timeout,
             extra_args: &[],
+            device_offset: 0,
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
@@ -301,24 +321,34 @@ impl<'a> Sweep<'a> {
             self.baseline_seconds = Some(run.seconds / f64::from(config.bench.repeats));
         }
         let ok_shapes = run.measurements.iter().filter(|m| m.ok()).count();
-        if ok_shapes == 0 {
+        if ok_shapes == 0 && !measured.is_empty() {
             info.status = CandidateStatus::BenchFailed;
             info.error = Some(run.failed_repeats.first().cloned().unwrap_or_else(|| "no shape measured".to_string()));
-        } else if ok_shapes < self.plan.shapes.len() {
+        } else if ok_shapes < measured.len() {
             info.status = CandidateStatus::Partial;
-            info.error = Some(format!("{} shape(s) failed in every attempt", self.plan.shapes.len() - ok_shapes));
+            info.error = Some(format!("{} shape(s) failed in every attempt", measured.len() - ok_shapes));
         }
         for why in &run.failed_repeats {
             self.progress.log(&format!("{}: {why}", c.name));
         }
+        let shared = self.plan.shapes.len() - measured.len();
         self.progress.log(&format!(
-            "{}: {ok_shapes}/{} shapes measured in {:.1} s",
+            "{}: {ok_shapes}/{} shapes measured in {:.1} s{}",
             c.name,
-            self.plan.shapes.len(),
-            run.seconds
+            measured.len(),
+            run.seconds,
+            if shared > 0 { format!(" ({shared} share the measurement of an identical split)") } else { String::new() }
         ));
         self.measured_now += 1;
-        let result = CandidateResult { info, measurements: run.measurements };
+        let measurements = self.spread(&owners, run.measurements);
+        self.record(c, info, measurements)
+    }
+
+    /// Writes a benchmarked candidate's result (journalled when measured)
+    /// and merges it into results.json.
+    fn record(&mut self, c: &Candidate, info: CandidateInfo, measurements: Vec<Measurement>) -> Result<()> {
+        let dir = self.plan.run.candidate_dir(&c.name);
+        let result = CandidateResult { info, measurements };
         let file = dir.join("result.json");
         if result.info.status.measured() {
             self.journal.finish(&self.plan.run, &c.name, &c.key, &file, &result)?;
@@ -331,6 +361,35 @@ impl<'a> Sweep<'a> {
             self.journal.append(Event::CandidateFailed { candidate: c.name.clone(), key: c.key.clone(), reason })?;
         }
         self.merge(&result)
+    }
+
+    /// Per shape, the candidate whose measurement candidate `index` takes
+    /// (`None`: it measures the shape itself): the plan's schedule, except
+    /// where that candidate has no good measurement of the shape (its build
+    /// or benchmark failed), which is then measured again.
+    fn owners(&self, index: usize) -> Vec<Option<usize>> {
+        let planned = &self.plan.schedule.owner[index];
+        planned
+            .iter()
+            .zip(&self.results.shapes)
+            .map(|(o, shape)| o.filter(|&o| shape.runs.get(&self.plan.candidates[o].name).is_some_and(Measurement::ok)))
+            .collect()
+    }
+
+    /// A candidate's measurements of the shapes it measured, spread over
+    /// every shape: the others name the candidate whose measurement they
+    /// share ([`Results::merge`] copies it in).
+    fn spread(&self, owners: &[Option<usize>], measured: Vec<Measurement>) -> Vec<Measurement> {
+        let mut measured = measured.into_iter();
+        owners
+            .iter()
+            .map(|o| match o {
+                None => measured.next().unwrap_or_default(),
+                Some(o) => {
+                    Measurement { shared_from: Some(self.plan.candidates[*o].name.clone()), ..Measurement::default() }
+                }
+            })
+            .collect()
     }
 
     /// What is kept when the sweep stops early.
@@ -383,6 +442,7 @@ impl<'a> Sweep<'a> {
             repeats: config.bench.repeats,
             timeout: Duration::from_secs(config.bench.timeout_s),
             extra_args: &[],
+            device_offset: 0,
         };
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;
@@ -416,6 +476,14 @@ fn clear_attempt(dir: &std::path::Path) -> Result<()> {
 /// Each candidate against the baseline, with "changed" meaning beyond the
 /// measured noise (the analysis's comparison).
 fn print_summary(results: &Results) {
+    let shared = results.shared();
+    if shared > 0 {
+        eprintln!(
+            "dedup: {shared} (shape, candidate) pairs shared the measurement of an identical predicted split: \
+             {} benchmark runs saved (--no-dedup measures them all)",
+            shared * results.bench.repeats as usize
+        );
+    }
     eprintln!("{:<12} {:>8} {:>16} {:>9} {:>10}", "candidate", "shapes", "geomean vs base", "improved", "regressed");
     for c in results.candidates.iter().filter(|c| c.limit.is_some()) {
         let status = match c.status {

@@ -291,7 +291,9 @@ impl<'a> Validator<'a> {
             for side in sides {
                 let built = if side == "baseline" { self.base } else { commit };
                 let key = sha256_hex(format!("{}|{built}|{r}|{side}", self.bench_key).as_bytes());
-                let m = self.measure(&rdir.join(format!("ab-{r}-{side}")), (side, built), &key, &[], p)?;
+                // Both sides of a round put each shape on the same device, the
+                // next device each round: device and build are not confounded.
+                let m = self.measure(&rdir.join(format!("ab-{r}-{side}")), (side, built), &key, (&[], r), p)?;
                 for (a, m) in ab.iter_mut().zip(m) {
                     let v = m.samples.first().copied();
                     if side == "baseline" {
@@ -312,7 +314,7 @@ impl<'a> Validator<'a> {
             return Ok(());
         }
         let key = sha256_hex(format!("{}|{commit}|numerics|{:?}", self.bench_key, args).as_bytes());
-        let m = self.measure(&rdir.join("numerics"), ("numerics", commit), &key, &args, p)?;
+        let m = self.measure(&rdir.join("numerics"), ("numerics", commit), &key, (&args, 0), p)?;
         self.numerics_checked = m.iter().any(|x| x.numerics_pass.is_some());
         self.numerics_failed =
             m.iter().enumerate().filter(|(_, x)| x.numerics_pass == Some(false)).map(|(i, _)| i).collect();
@@ -330,7 +332,7 @@ impl<'a> Validator<'a> {
         dir: &Path,
         (side, build_of): (&str, git2::Oid),
         key: &str,
-        extra: &[String],
+        (extra, offset): (&[String], usize),
         p: &Progress,
     ) -> Result<Vec<Measurement>> {
         let step = self.run.relative(dir);
@@ -350,6 +352,7 @@ impl<'a> Validator<'a> {
             repeats: 1,
             timeout: Duration::from_secs(self.config.bench.timeout_s),
             extra_args: extra,
+            device_offset: offset,
         };
         let run = station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {

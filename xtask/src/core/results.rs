@@ -46,11 +46,30 @@ pub(crate) struct Measurement {
     pub(crate) spread: Vec<f64>,
     /// Numerics verification, when the benchmark ran it.
     pub(crate) numerics_pass: Option<bool>,
+    /// The candidate whose measurement this is: the shape's predicted split
+    /// here equals its split there, so it was not run again (see
+    /// [`crate::core::schedule`]). `None`: measured by this candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shared_from: Option<String>,
 }
 
 impl Measurement {
     pub(crate) fn ok(&self) -> bool {
         !self.samples.is_empty()
+    }
+
+    /// Adds what a later process measured of the same shape (its repeats
+    /// after these), as if one process had measured both.
+    pub(crate) fn absorb(&mut self, later: Measurement) {
+        self.samples.extend(later.samples);
+        self.failures.extend(later.failures);
+        self.spread.extend(later.spread);
+        self.dispatches = later.dispatches.or(self.dispatches);
+        self.numerics_pass = match (self.numerics_pass, later.numerics_pass) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (None, None) => None,
+            _ => Some(true),
+        };
     }
 
     pub(crate) fn median(&self) -> Option<f64> {
@@ -239,6 +258,26 @@ impl Results {
         for (shape, m) in self.shapes.iter_mut().zip(&result.measurements) {
             shape.runs.insert(result.info.name.clone(), m.clone());
         }
+        self.fill_shared();
+    }
+
+    /// Copies each shared measurement from the candidate that made it, once
+    /// that candidate's result is in.
+    fn fill_shared(&mut self) {
+        for shape in &mut self.shapes {
+            let wanted: Vec<(String, String)> =
+                shape.runs.iter().filter_map(|(c, m)| Some((c.clone(), m.shared_from.clone()?))).collect();
+            for (candidate, owner) in wanted {
+                if let Some(m) = shape.runs.get(&owner).filter(|m| m.shared_from.is_none()).cloned() {
+                    shape.runs.insert(candidate, Measurement { shared_from: Some(owner), ..m });
+                }
+            }
+        }
+    }
+
+    /// (shape, candidate) measurements shared with another candidate.
+    pub(crate) fn shared(&self) -> usize {
+        self.shapes.iter().flat_map(|s| s.runs.values()).filter(|m| m.shared_from.is_some()).count()
     }
 }
 
@@ -262,5 +301,30 @@ mod tests {
         assert!((n - 0.029652).abs() < 1e-6, "{n}");
         let m = Measurement { samples: vec![100.0], spread: vec![5.0], ..Default::default() };
         assert_eq!(m.relative_noise(), Some(0.05));
+    }
+
+    #[test]
+    fn merge_copies_a_shared_measurement_from_the_candidate_that_made_it() {
+        use crate::core::testdata::{info, sample, synthetic};
+        let mut r = synthetic(crate::core::testdata::CURRENT, &[8]);
+        let n = r.shapes.len();
+        for s in &mut r.shapes {
+            s.runs.clear();
+        }
+        let shared = |from: &str| Measurement { shared_from: Some(from.into()), ..Default::default() };
+        // limit-8 arrives first: it measured shape 0 and shares the rest
+        // with the baseline, whose result is not in yet.
+        let mut own = vec![sample(5.0)];
+        own.extend((1..n).map(|_| shared("baseline")));
+        r.merge(&CandidateResult { info: info("limit-8", Some(8)), measurements: own });
+        assert!(!r.shapes[1].runs["limit-8"].ok());
+        r.merge(&CandidateResult { info: info("baseline", None), measurements: vec![sample(7.0); n] });
+        assert_eq!(r.shapes[0].runs["limit-8"], sample(5.0));
+        let copied = &r.shapes[1].runs["limit-8"];
+        assert_eq!(copied.samples, sample(7.0).samples);
+        assert_eq!(copied.shared_from.as_deref(), Some("baseline"));
+        assert_eq!(r.shared(), n - 1);
+        // Copies are not copied on (each names the candidate that measured).
+        assert!(r.shapes.iter().all(|s| s.runs["baseline"].shared_from.is_none()));
     }
 }

@@ -113,13 +113,16 @@ pub(crate) fn environment(
     Ok(env)
 }
 
-/// The command line, placeholders expanded token by token so that paths
-/// with spaces stay one argument.
+/// The command line (after `bench.launcher`'s arguments), placeholders
+/// expanded token by token so that paths with spaces stay one argument.
 pub(crate) fn command_line(inv: &Invocation) -> Result<Vec<String>> {
     let tokens = shlex::split(&inv.config.bench.command)
         .ok_or_else(|| anyhow::anyhow!("`bench.command` has unbalanced quotes: `{}`", inv.config.bench.command))?;
     let vars = placeholders(inv);
     let mut out = Vec::new();
+    for t in &inv.config.bench.launcher {
+        out.push(config::expand(t, &vars).context("in `bench.launcher`")?);
+    }
     for t in tokens {
         out.push(config::expand(&t, &vars).context("in `bench.command`")?);
     }

@@ -17,6 +17,7 @@ use crate::core::results::{
     candidate_name, BenchInfo, CandidateInfo, CandidateStatus, CommandsInfo, Decision, Results, ShapeResult,
     TargetInfo, SCHEMA,
 };
+use crate::core::schedule::Schedule;
 use crate::core::workload::{BadLine, Heuristic, Shape};
 use crate::core::TOOL_VERSION;
 use crate::infra::build::ConfigurePlan;
@@ -44,6 +45,9 @@ pub(crate) struct Request<'a> {
     pub(crate) limits: Vec<i64>,
     pub(crate) name: Option<&'a str>,
     pub(crate) skip_bad_lines: bool,
+    /// Share the measurement of a split already scheduled (off with
+    /// `--no-dedup`).
+    pub(crate) dedup: bool,
 }
 
 /// Everything decided before the first build.
@@ -58,6 +62,10 @@ pub(crate) struct Plan {
     /// Heuristics left out because they have nothing to tune, with why.
     pub(crate) skipped_heuristics: Vec<String>,
     pub(crate) candidates: Vec<Candidate>,
+    /// Predicted decisions, `[candidate][shape]`.
+    pub(crate) decisions: Vec<Vec<Decision>>,
+    /// Which candidate measures which shape.
+    pub(crate) schedule: Schedule,
 }
 
 /// The branch of a run's candidate.
@@ -94,7 +102,7 @@ fn knob_lines(source: &str, sites: &[Site], limit: Option<i64>) -> String {
 /// What goes into a candidate's key besides its source: everything that
 /// changes what the benchmark would measure.
 fn key_inputs(config: &Config, plan_cfg: &ConfigurePlan, commands_sha: &str, base: git2::Oid) -> serde_json::Value {
-    serde_json::json!({
+    let mut inputs = serde_json::json!({
         "tool_version": TOOL_VERSION,
         "base": base.to_string(),
         "heuristic_file": config.target.heuristic_file,
@@ -112,7 +120,17 @@ fn key_inputs(config: &Config, plan_cfg: &ConfigurePlan, commands_sha: &str, bas
             "device": config.bench.devices.first(),
         },
         "build": { "plan": plan_cfg, "targets": config.build.targets },
-    })
+    });
+    // Shapes spread over several devices: which ones is part of what was
+    // measured (one device keeps the keys it always had).
+    if config.bench.devices.len() > 1 {
+        inputs["bench"]["devices"] = serde_json::json!(config.bench.devices);
+    }
+    // Where the processes run (another node may hold another GPU).
+    if !config.bench.launcher.is_empty() {
+        inputs["bench"]["launcher"] = serde_json::json!(config.bench.launcher);
+    }
+    inputs
 }
 
 /// The source, diff, message and key of the candidate for `limit` (the
@@ -195,7 +213,21 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
     // Which function gets each op at this revision decides which ladder the
     // candidates' limits go through (before 53d61843c3 the matmul-like one
     // gets forward and backward-data convolutions).
-    let shapes = commands.shapes.into_iter().map(|s| pass::retarget(s, &candidates[0].pass)).collect();
+    let shapes: Vec<Shape> = commands.shapes.into_iter().map(|s| pass::retarget(s, &candidates[0].pass)).collect();
+    let low = config.heuristics.low_parallelism;
+    let decisions: Vec<Vec<Decision>> = candidates
+        .iter()
+        .map(|c| shapes.iter().map(|s| pass::predict_op(&s.op, &c.pass, low).decision).collect())
+        .collect();
+    let schedule = if request.dedup {
+        Schedule::dedup(&decisions.iter().map(|d| d.iter().map(Some).collect()).collect::<Vec<_>>())
+    } else {
+        Schedule::all(candidates.len(), shapes.len())
+    };
+    // A candidate's result holds the shapes it measures: the key says which.
+    for (i, c) in candidates.iter_mut().enumerate() {
+        c.key = sha256_hex(format!("{}|measures {:?}", c.key, schedule.measured(i)).as_bytes());
+    }
     Ok(Plan {
         run: RunDir::new(&config.runs_dir, &run),
         commands_path,
@@ -206,6 +238,8 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
         sites,
         skipped_heuristics: located.skipped,
         candidates,
+        decisions,
+        schedule,
     })
 }
 
@@ -226,10 +260,10 @@ fn refuse_tool_commit(repo: &git2::Repository, rev: &str, base: git2::Oid) -> Re
     )
 }
 
-/// Predicted decisions per shape: what each candidate's code (the
+/// Predicted decisions of shape `s`: what each candidate's code (the
 /// baseline's included) decides, every condition of the file evaluated.
-fn decisions(plan: &Plan, shape: &Shape, low: bool) -> BTreeMap<String, Decision> {
-    plan.candidates.iter().map(|c| (c.name.clone(), pass::predict_op(&shape.op, &c.pass, low).decision)).collect()
+fn decisions(plan: &Plan, s: usize) -> BTreeMap<String, Decision> {
+    plan.candidates.iter().zip(&plan.decisions).map(|(c, d)| (c.name.clone(), d[s].clone())).collect()
 }
 
 /// results.json before any measurement: the inputs, the candidates
@@ -254,7 +288,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
         bench: BenchInfo {
             command: config.bench.command.clone(),
             column: config.bench.column.clone(),
-            device: config.bench.devices[0].clone(),
+            device: config.bench.devices.join(","),
             repeats: config.bench.repeats,
         },
         heuristics: plan.sites.iter().map(|s| s.heuristic).collect(),
@@ -285,7 +319,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
                 op: s.op.clone(),
                 features: s.features.clone(),
                 runs: BTreeMap::new(),
-                decisions: decisions(plan, s, config.heuristics.low_parallelism),
+                decisions: decisions(plan, id),
             })
             .collect(),
         recheck: None,

@@ -10,6 +10,7 @@
 
 use crate::config::Config;
 use crate::core::results::Measurement;
+use crate::core::schedule;
 use crate::core::stats::Rng;
 use crate::core::workload::Shape;
 use crate::infra::build::{self, ConfigurePlan, Slot};
@@ -58,6 +59,9 @@ pub(crate) struct BenchJob<'a> {
     pub(crate) timeout: Duration,
     /// Appended to the benchmark command (e.g. `--verify-numerics`).
     pub(crate) extra_args: &'a [String],
+    /// Moves every shape this many devices on (validation: the round, so
+    /// each build runs each shape on every device over the rounds).
+    pub(crate) device_offset: usize,
 }
 
 /// Outcome of benchmarking one build.
@@ -153,49 +157,128 @@ impl<'a> Station<'a> {
         bench::environment(self.config, &self.slot.build, &self.slot.src, &cache, &self.config.bench.devices[0])
     }
 
-    /// Benchmarks the build `job.repeats` times, each in a fresh process
+    /// Benchmarks the build `job.repeats` times, each in fresh processes
     /// with a fresh kernel cache, the shapes in a shuffled order per repeat.
+    /// With several `bench.devices`, each repeat's shapes are split over
+    /// them ([`schedule::per_device`]) and every device runs its own
+    /// processes, one at a time, at the same time as the others; the
+    /// measurements are the same as from one device, samples in repeat order.
     pub(crate) fn bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
         self.check_holds(job.build_of)?;
         let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
-        let mut measurements = vec![Measurement::default(); job.shapes.len()];
-        let mut failed_repeats = Vec::new();
         let start = Instant::now();
         if job.cache_dir.exists() {
             std::fs::remove_dir_all(&job.cache_dir)
                 .with_context(|| format!("cannot clear `{}`", job.cache_dir.display()))?;
         }
+        let devices = &self.config.bench.devices;
+        // Per device, its processes: (repeat, tag, shapes in order).
+        let mut queues: Vec<Vec<(u32, String, Vec<usize>)>> = vec![Vec::new(); devices.len()];
         for r in 0..job.repeats {
             let order = if self.config.bench.shuffle {
                 shuffled(job.shapes.len(), &format!("{}-{r}", job.seed))
             } else {
                 (0..job.shapes.len()).collect()
             };
-            if let Some(why) = self.repeat(job, r, &order, &commands, &mut measurements)? {
-                failed_repeats.push(why);
+            let parts = schedule::per_device(&order, devices.len(), job.device_offset + r as usize);
+            for (d, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+                let tag = if devices.len() == 1 { format!("r{r}") } else { format!("r{r}-d{d}") };
+                queues[d].push((r, tag, part));
             }
-            if let Some(p) = progress {
-                p.advance(1);
+        }
+        let bencher = Bencher { config: self.config, build: &self.slot.build, src: &self.slot.src };
+        let total: usize = queues.iter().map(Vec::len).sum();
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let outcomes: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = queues
+                .iter()
+                .enumerate()
+                .map(|(d, queue)| {
+                    let (bencher, commands, finished) = (&bencher, &commands, &finished);
+                    let cache = if devices.len() == 1 {
+                        job.cache_dir.clone()
+                    } else {
+                        job.cache_dir.join(format!("device-{d}"))
+                    };
+                    scope.spawn(move || -> Result<Vec<Done>> {
+                        let mut done = Vec::new();
+                        for (r, tag, order) in queue {
+                            let mut m = vec![Measurement::default(); commands.len()];
+                            let place = Place { tag, device: &devices[d], cache: &cache };
+                            let why = bencher.repeat(job, &place, order, commands, &mut m)?;
+                            done.push(Done { repeat: *r, device: d, failed: why, measurements: m });
+                            let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                            if let Some(p) = progress {
+                                let repeats = job.repeats as usize;
+                                p.advance((n * repeats / total - (n - 1) * repeats / total) as u64);
+                            }
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark worker panicked"))))
+                .collect()
+        });
+        let mut done = Vec::new();
+        for o in outcomes {
+            done.extend(o?);
+        }
+        done.sort_by_key(|d| (d.repeat, d.device));
+        let mut measurements = vec![Measurement::default(); job.shapes.len()];
+        let mut failed_repeats = Vec::new();
+        for d in done {
+            failed_repeats.extend(d.failed);
+            for (into, m) in measurements.iter_mut().zip(d.measurements) {
+                into.absorb(m);
             }
         }
         Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats })
     }
+}
 
-    /// One repeat: one benchmark process over the shapes in `order`, and
+/// One benchmark process's part of a repeat, finished.
+struct Done {
+    repeat: u32,
+    device: usize,
+    /// Why its process failed as a whole, if it did.
+    failed: Option<String>,
+    measurements: Vec<Measurement>,
+}
+
+/// Where one process runs: its files' tag, its device, its kernel cache.
+struct Place<'p> {
+    tag: &'p str,
+    device: &'p str,
+    cache: &'p Path,
+}
+
+/// What a benchmark process of a station's build needs (shared by the
+/// device workers: no repository handle in it).
+struct Bencher<'a> {
+    config: &'a Config,
+    build: &'a Path,
+    src: &'a Path,
+}
+
+impl Bencher<'_> {
+    /// One repeat's process on one device over the shapes in `order`, and
     /// one more over those it stopped before. Returns why it failed as a
     /// whole, if it did.
     fn repeat(
         &self,
         job: &BenchJob,
-        r: u32,
+        place: &Place,
         order: &[usize],
         commands: &[String],
         measurements: &mut [Measurement],
     ) -> Result<Option<String>> {
-        let missing = match self.attempt(job, &format!("r{r}"), order, commands, measurements)? {
+        let missing = match self.attempt(job, place, place.tag, order, commands, measurements)? {
             Err(why) => {
-                for m in measurements.iter_mut() {
-                    m.failures.push(why.0.clone());
+                for &shape in order {
+                    measurements[shape].failures.push(why.0.clone());
                 }
                 return Ok(Some(why.1));
             }
@@ -206,11 +289,12 @@ impl<'a> Station<'a> {
         }
         // A process that exited part-way: the shapes it never reached get
         // one more, fresh, process before they count as failed.
-        let still = match self.attempt(job, &format!("r{r}-retry"), &missing, commands, measurements)? {
+        let retry = format!("{}-retry", place.tag);
+        let still = match self.attempt(job, place, &retry, &missing, commands, measurements)? {
             Ok(still) => still,
             Err(_) => missing,
         };
-        let log = job.dir.join(format!("bench-r{r}.log"));
+        let log = job.dir.join(format!("bench-{}.log", place.tag));
         for shape in still {
             measurements[shape].failures.push(format!(
                 "no CSV row in two benchmark processes: they stopped before this command (see `{}`)",
@@ -226,6 +310,7 @@ impl<'a> Station<'a> {
     fn attempt(
         &self,
         job: &BenchJob,
+        place: &Place,
         tag: &str,
         order: &[usize],
         commands: &[String],
@@ -239,12 +324,12 @@ impl<'a> Station<'a> {
         let log = job.dir.join(format!("bench-{tag}.log"));
         let inv = bench::Invocation {
             config: self.config,
-            build_dir: &self.slot.build,
-            source_dir: &self.slot.src,
+            build_dir: self.build,
+            source_dir: self.src,
             commands: &file,
             csv: &csv,
-            cache_dir: &job.cache_dir,
-            device: &self.config.bench.devices[0],
+            cache_dir: place.cache,
+            device: place.device,
             log: &log,
             timeout: job.timeout,
             extra_args: job.extra_args,

@@ -75,6 +75,10 @@ pub(crate) struct CandidateSummary {
     pub(crate) status: CandidateStatus,
     pub(crate) error: Option<String>,
     pub(crate) measured: usize,
+    /// Of `measured`, the shapes whose measurement is another candidate's
+    /// (the same predicted split; not run again).
+    #[serde(default)]
+    pub(crate) shared: usize,
     pub(crate) failed: usize,
     pub(crate) summary: Option<Summary>,
     pub(crate) vs_baseline: Option<Comparison>,

@@ -24,6 +24,11 @@ pub(super) fn candidates(results: &Results) -> Vec<CandidateSummary> {
                 status: c.status.clone(),
                 error: c.error.clone(),
                 measured: meds.len(),
+                shared: results
+                    .shapes
+                    .iter()
+                    .filter(|s| s.runs.get(&c.name).is_some_and(|m| m.shared_from.is_some()))
+                    .count(),
                 failed,
                 summary: stats::summary(&meds),
                 vs_baseline: if c.name == "baseline" { None } else { compare(results, &c.name) },

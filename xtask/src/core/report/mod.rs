@@ -279,6 +279,14 @@ fn part1_limits(out: &mut String, a: &Analysis) {
             }
         }
     }
+    let shared: usize = a.candidates.iter().map(|c| c.shared).sum();
+    if shared > 0 {
+        let _ = writeln!(
+            out,
+            "\n{shared} of the measured (shape, candidate) pairs share the measurement of a candidate that predicts the same split for the shape, so {} benchmark runs were saved (`sweep --no-dedup` measures them all).",
+            shared * a.repeats as usize
+        );
+    }
 }
 
 /// Part 2: every candidate against the baseline.
