@@ -78,7 +78,7 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
             heuristic_file: "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp".into(),
             styles: BTreeMap::new(),
         },
-        commands: CommandsInfo { path: "w.txt".into(), sha256: "feedfacefeedface".into(), skipped: vec![] },
+        commands: CommandsInfo { path: "w.txt".into(), sha256: "feedfacefeedface".into(), skipped: vec![], files: vec![] },
         bench: BenchInfo {
             command: "boo".into(),
             column: "iree_boo_experimental mean".into(),
@@ -90,6 +90,7 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
         shapes,
         recheck: None,
         model_check: None,
+        provenance: None,
     }
 }
 

@@ -395,8 +395,12 @@ fn failures(out: &mut String, a: &Analysis) {
     {
         let _ = writeln!(out, "None: every shape was measured by every candidate that ran.");
     }
-    for (line, why) in &a.skipped_lines {
-        let _ = writeln!(out, "- commands file line {line} skipped: {why}");
+    for (file, line, why) in &a.skipped_lines {
+        match file.as_str() {
+            "" => writeln!(out, "- commands file line {line} skipped: {why}"),
+            file => writeln!(out, "- {file} line {line} skipped: {why}"),
+        }
+        .ok();
     }
     for c in a.candidates.iter().filter(|c| c.error.is_some()) {
         let _ = writeln!(out, "- candidate {} ({}): {}", c.name, c.status, c.error.as_deref().unwrap_or(""));
