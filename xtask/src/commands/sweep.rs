@@ -21,9 +21,9 @@ use crate::infra::store::DirLock;
 use crate::infra::{build, git, proc, store};
 use crate::ops::candidates::{self, branch_name, Candidate, Plan, Request};
 use crate::ops::context::Ctx;
-use crate::ops::{model_check, provenance};
 use crate::ops::rundir::{Event, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
+use crate::ops::{model_check, provenance};
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
 

@@ -217,16 +217,14 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
             candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit)?);
         }
     }
-    let shape_file = read.iter().enumerate().flat_map(|(i, f)| std::iter::repeat_n(i, f.commands.shapes.len())).collect();
+    let shape_file =
+        read.iter().enumerate().flat_map(|(i, f)| std::iter::repeat_n(i, f.commands.shapes.len())).collect();
     let skipped = read.iter().flat_map(|f| f.commands.skipped.iter().cloned()).collect();
     // Which function gets each op at this revision decides which ladder the
     // candidates' limits go through (before 53d61843c3 the matmul-like one
     // gets forward and backward-data convolutions).
-    let shapes = read
-        .into_iter()
-        .flat_map(|f| f.commands.shapes)
-        .map(|s| pass::retarget(s, &candidates[0].pass))
-        .collect();
+    let shapes =
+        read.into_iter().flat_map(|f| f.commands.shapes).map(|s| pass::retarget(s, &candidates[0].pass)).collect();
     Ok(Plan {
         run: RunDir::new(&config.runs_dir, &run),
         files,

@@ -54,8 +54,7 @@ pub(crate) fn load(global: &Global) -> Result<Ctx> {
     let mut config = config::load(path.as_deref(), &workspace)?;
     apply_overrides(&mut config, global)?;
     config.check()?;
-    let config_name =
-        global.config.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+    let config_name = global.config.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
     Ok(Ctx { config, fixture: global.fixture && global.config.is_none(), config_name })
 }
 

@@ -445,10 +445,8 @@ fn chrono_stamp() -> String {
 
 /// Run names become branch names and directory names.
 pub(crate) fn sanitize_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.+".contains(c) { c } else { '_' })
-        .collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.+".contains(c) { c } else { '_' }).collect();
     s.trim_matches('.').to_string()
 }
 

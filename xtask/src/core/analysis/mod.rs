@@ -250,6 +250,13 @@ pub(crate) struct Analysis {
     /// Per commands file, in the run's order.
     #[serde(default)]
     pub(crate) files: Vec<FileFigures>,
+    /// The same figures over every file.
+    #[serde(default)]
+    pub(crate) files_total: Option<FileFigures>,
+    /// Where the numbers come from, one fact a line (GPU, driver,
+    /// iree-turbine, build, tool, commands files).
+    #[serde(default)]
+    pub(crate) provenance: Vec<String>,
     pub(crate) top_speedups: Vec<TopSpeedup>,
     /// Set when the candidates look like they never reached the benchmark.
     pub(crate) noop_warning: Option<String>,
@@ -304,7 +311,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
     let outcomes: BTreeMap<usize, &ShapeOutcome> =
         heuristics.iter().flat_map(|h| h.outcomes.iter().map(|o| (o.shape, o))).collect();
     let roofline = summary::roofline(results, settings, &outcomes);
-    let files = summary::per_file(results, &heuristics);
+    let (files, files_total) = summary::per_file(results, &heuristics);
     let analysis = Analysis {
         run: results.run.clone(),
         target_commit: results.target.commit.clone(),
@@ -326,6 +333,8 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         noise_source,
         heuristics,
         files,
+        files_total: Some(files_total),
+        provenance: crate::core::report::provenance::facts(results),
         top_speedups: summary::top_speedups(results),
         noop_warning: noop_check(results),
         lit_unread,

@@ -5,7 +5,7 @@
 //! guard against a benchmark that never saw the patch.
 
 use super::{
-    CandidateSummary, Comparison, Drift, FileFigures, Failure, Fitted, HeuristicAnalysis, Roofline, Settings,
+    CandidateSummary, Comparison, Drift, Failure, FileFigures, Fitted, HeuristicAnalysis, Roofline, Settings,
     TopSpeedup,
 };
 use crate::core::fit::ShapeOutcome;
@@ -105,21 +105,28 @@ fn fitted<'a>(outcomes: impl Iterator<Item = &'a ShapeOutcome>) -> Option<Fitted
     })
 }
 
-/// The recommendation per commands file, per heuristic and over the file.
-pub(super) fn per_file(results: &Results, heuristics: &[HeuristicAnalysis]) -> Vec<FileFigures> {
-    results
+/// The recommendation per commands file, per heuristic and over the file,
+/// and the same figures over every file (the totals beside them).
+pub(super) fn per_file(results: &Results, heuristics: &[HeuristicAnalysis]) -> (Vec<FileFigures>, FileFigures) {
+    let figures = |file: String, sha256: String, shapes: usize, mine: &dyn Fn(&ShapeOutcome) -> bool| {
+        let per: Vec<_> = heuristics
+            .iter()
+            .filter_map(|h| Some((h.heuristic, fitted(h.outcomes.iter().filter(|o| mine(o)))?)))
+            .collect();
+        let total = fitted(heuristics.iter().flat_map(|h| h.outcomes.iter()).filter(|o| mine(o)));
+        FileFigures { file, sha256, shapes, heuristics: per, total }
+    };
+    let files = results
         .files()
         .into_iter()
         .map(|f| {
-            let mine = |o: &&ShapeOutcome| results.shapes.get(o.shape).is_some_and(|s| s.file == f.name);
-            let per: Vec<_> = heuristics
-                .iter()
-                .filter_map(|h| Some((h.heuristic, fitted(h.outcomes.iter().filter(mine))?)))
-                .collect();
-            let total = fitted(heuristics.iter().flat_map(|h| h.outcomes.iter()).filter(mine));
-            FileFigures { file: f.name, sha256: f.sha256, shapes: f.shapes, heuristics: per, total }
+            let name = f.name.clone();
+            let mine = move |o: &ShapeOutcome| results.shapes.get(o.shape).is_some_and(|s| s.file == name);
+            figures(f.name, f.sha256, f.shapes, &mine)
         })
-        .collect()
+        .collect();
+    let all = figures("all files".into(), results.commands.sha256.clone(), results.shapes.len(), &|_| true);
+    (files, all)
 }
 
 /// The median relative noise of every measurement, and where it came from.
