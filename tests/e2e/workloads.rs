@@ -75,4 +75,15 @@ fn two_commands_files_give_one_patch_per_heuristic_that_apply_together() {
     let log = git_out(&env.repo, &["log", "--format=%s", "main..HEAD"]);
     assert!(log.contains("Retune conv") && log.contains("Retune matmul"), "{log}");
     assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(stderr(&out).contains("`git checkout main` returns to where it was"), "{}", stderr(&out));
+
+    // The same sweep again, now that HEAD is the tool's own branch: refused,
+    // naming the fix, and nothing under runs/ changes.
+    let before = dir_snapshot(&env.runs());
+    let again = xtask(&env, &["sweep", &conv, &gemm, "--limits", "64,256"]);
+    let err = stderr(&again);
+    assert!(!again.status.success() && err.contains("commit split-reduction-tuner made"), "{err}");
+    let base = git_out(&env.repo, &["rev-parse", "--short=10", "main"]);
+    assert!(err.contains(&format!("--rev {}", base.trim())), "{err}");
+    assert_eq!(dir_snapshot(&env.runs()), before, "a refused sweep changed runs/");
 }
