@@ -11,3 +11,4 @@ mod faults;
 mod sweep;
 mod tidy;
 mod validate;
+mod workloads;

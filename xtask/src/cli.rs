@@ -97,8 +97,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// Commands file (iree-boo-driver format) [sweep.commands].
-    pub commands: Option<PathBuf>,
+    /// Commands files (iree-boo-driver format), measured together in one
+    /// run [sweep.commands].
+    pub commands: Vec<PathBuf>,
     /// Limits 1, 64, 128, 256 [sweep.quick] (the default).
     #[arg(long, conflicts_with_all = ["full", "limits"])]
     pub quick: bool,
@@ -108,7 +109,8 @@ pub struct SweepArgs {
     /// Any limits, comma separated.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub limits: Option<Vec<i64>>,
-    /// Run name [default: the commands file's name without extension].
+    /// Run name [default: the commands files' names without extension,
+    /// joined by `+`].
     #[arg(long)]
     pub name: Option<String>,
     /// Write every candidate's patch, and results.json with each shape's
@@ -131,8 +133,8 @@ pub struct SweepArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckModelArgs {
-    /// Commands file (iree-boo-driver format) [sweep.commands].
-    pub commands: Option<PathBuf>,
+    /// Commands files (iree-boo-driver format) [sweep.commands].
+    pub commands: Vec<PathBuf>,
     /// The `iree-opt` to ask (any MLIR build of IREE, e.g. the
     /// iree-base-compiler wheel's) [default: BUILD/tools/iree-opt].
     #[arg(long, value_name = "PATH")]

@@ -220,8 +220,10 @@ impl Default for Bench {
 pub(crate) struct Sweep {
     pub(crate) quick: Vec<i64>,
     pub(crate) full: Vec<i64>,
-    /// Commands file used when none is given on the command line.
-    pub(crate) commands: Option<PathBuf>,
+    /// Commands files used when none is given on the command line: one
+    /// file (`commands = "a.txt"`) or a list measured together.
+    #[serde(deserialize_with = "one_or_many")]
+    pub(crate) commands: Vec<PathBuf>,
     /// Benchmark the baseline again after the candidates, to detect drift.
     pub(crate) recheck_baseline: bool,
 }
@@ -231,10 +233,24 @@ impl Default for Sweep {
         Sweep {
             quick: vec![1, 64, 128, 256],
             full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-            commands: None,
+            commands: vec![],
             recheck_baseline: true,
         }
     }
+}
+
+/// `sweep.commands` as one path or a list of them.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// Analysis settings.
@@ -347,7 +363,7 @@ impl Config {
         self.target.iree = absolute(base, &self.target.iree);
         self.build.dir = self.build.dir.as_ref().map(|d| absolute(base, d));
         self.build.work_dir = self.build.work_dir.as_ref().map(|d| absolute(base, d));
-        self.sweep.commands = self.sweep.commands.as_ref().map(|d| absolute(base, d));
+        self.sweep.commands = self.sweep.commands.iter().map(|d| absolute(base, d)).collect();
         for entry in self.bench.pythonpath.iter_mut().chain(self.bench.path.iter_mut()) {
             if !entry.contains('{') {
                 *entry = absolute(base, Path::new(entry)).to_string_lossy().into_owned();
@@ -444,6 +460,16 @@ mod tests {
         let err = parse("[bench]\nrepeats = 3\nrepeets = 4\n").unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("repeets"), "{err}");
+    }
+
+    #[test]
+    fn sweep_commands_take_one_file_or_a_list() {
+        let one = parse("[sweep]\ncommands = \"a.txt\"\n").unwrap();
+        assert_eq!(one.sweep.commands, vec![PathBuf::from("a.txt")]);
+        let many = parse("[sweep]\ncommands = [\"a.txt\", \"b.txt\"]\n").unwrap();
+        assert_eq!(many.sweep.commands, vec![PathBuf::from("a.txt"), PathBuf::from("b.txt")]);
+        let err = parse("[sweep]\ncommands = 3\n").unwrap_err().to_string();
+        assert!(err.contains("commands"), "{err}");
     }
 
     #[test]

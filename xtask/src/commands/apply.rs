@@ -26,8 +26,13 @@ pub(crate) fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     if git::cli(checkout, &["show-ref", "--verify", "--quiet", &format!("refs/heads/{branch}")])?.success() {
         bail!("branch `{branch}` already exists in `{}`; pass --branch NAME or delete it", checkout.display());
     }
-    apply_on_branch(checkout, &branch, &base, &files)?;
+    let original = apply_on_branch(checkout, &branch, &base, &files)?;
     println!("branch: {branch}");
+    eprintln!(
+        "your checkout is now on `{branch}`; `git checkout {original}` returns to where it was (tune again from \
+         there, or with `--rev {}`: a sweep refuses the tool's own commits)",
+        short(&base, 12)
+    );
     let pr = ctx.config.patches_dir.join(format!("{run}.md"));
     if pr.exists() {
         println!("PR description: {}", pr.display());
@@ -146,8 +151,8 @@ fn check_checkout(checkout: &Path, base: &str, files: &[PathBuf]) -> Result<()> 
 }
 
 /// Creates `branch` at HEAD and runs `git am -3`; on failure, aborts and
-/// puts the checkout back where it was.
-fn apply_on_branch(checkout: &Path, branch: &str, base: &str, files: &[PathBuf]) -> Result<()> {
+/// puts the checkout back where it was. Returns where it was.
+fn apply_on_branch(checkout: &Path, branch: &str, base: &str, files: &[PathBuf]) -> Result<String> {
     let original = match git::cli(checkout, &["symbolic-ref", "-q", "--short", "HEAD"])? {
         out if out.success() => out.stdout.trim().to_string(),
         _ => git::cli_ok(checkout, &["rev-parse", "HEAD"])?,
@@ -169,5 +174,5 @@ fn apply_on_branch(checkout: &Path, branch: &str, base: &str, files: &[PathBuf])
             out.stderr.trim()
         );
     }
-    Ok(())
+    Ok(original)
 }

@@ -1,5 +1,5 @@
 //! `cargo xtask check-model`: the decision model against a real compiler on
-//! a commands file, before anything is built. Prints matches/total and
+//! commands files, before anything is built. Prints matches/total and
 //! every shape where the model's predicted split differs from the one
 //! `iree-opt` chose, and fails when there is one.
 
@@ -11,12 +11,17 @@ use anyhow::{anyhow, bail, Context, Result};
 
 pub(crate) fn run(ctx: &Ctx, args: &CheckModelArgs) -> Result<()> {
     let config = &ctx.config;
-    let path = match (&args.commands, &config.sweep.commands) {
-        (Some(p), _) => cwd_absolute(p),
-        (None, Some(p)) => p.clone(),
-        (None, None) => bail!("no commands file: pass one (`cargo xtask check-model FILE`) or set `sweep.commands`"),
+    let paths: Vec<_> = if args.commands.is_empty() {
+        config.sweep.commands.clone()
+    } else {
+        args.commands.iter().map(|p| cwd_absolute(p)).collect()
     };
-    let commands = inputs::read_commands(&path, args.skip_bad_lines)?;
+    if paths.is_empty() {
+        bail!("no commands file: pass one or more (`cargo xtask check-model FILE...`) or set `sweep.commands`");
+    }
+    let files = inputs::read_commands_files(&paths, args.skip_bad_lines)?;
+    let name = files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+    let shapes: Vec<_> = files.into_iter().flat_map(|f| f.commands.shapes).collect();
     let iree_opt = match &args.iree_opt {
         Some(p) => cwd_absolute(p),
         None => model_check::default_iree_opt(config)
@@ -27,11 +32,10 @@ pub(crate) fn run(ctx: &Ctx, args: &CheckModelArgs) -> Result<()> {
     }
     if let Some(file) = &args.mlir {
         let file = cwd_absolute(file);
-        std::fs::write(&file, modelcheck::module(&commands.shapes))
+        std::fs::write(&file, modelcheck::module(&shapes))
             .with_context(|| format!("cannot write `{}`; pass a writable path to --mlir", file.display()))?;
     }
-    let check = model_check::run(config, &commands.shapes, &iree_opt)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let check = model_check::run(config, &shapes, &iree_opt)?;
     print!("{}", modelcheck::render(&check, &name));
     if !check.mismatches.is_empty() {
         bail!(

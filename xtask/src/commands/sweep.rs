@@ -13,15 +13,17 @@ use crate::core::analysis;
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::modelcheck;
-use crate::core::results::{CandidateInfo, CandidateResult, CandidateStatus, Measurement, Results};
+use crate::core::results::{
+    CandidateInfo, CandidateResult, CandidateStatus, Invocation, Measurement, Provenance, Results,
+};
 use crate::infra::progress::Progress;
 use crate::infra::store::DirLock;
 use crate::infra::{build, git, proc, store};
 use crate::ops::candidates::{self, branch_name, Candidate, Plan, Request};
 use crate::ops::context::Ctx;
-use crate::ops::model_check;
 use crate::ops::rundir::{Event, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
+use crate::ops::{model_check, provenance};
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
@@ -34,8 +36,8 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         (None, false) => config.sweep.quick.clone(),
     };
     let request = Request {
-        commands: args.commands.as_deref(),
-        limits,
+        commands: &args.commands,
+        limits: limits.clone(),
         name: args.name.as_deref(),
         skip_bad_lines: args.skip_bad_lines,
         dedup: !args.no_dedup,
@@ -53,7 +55,16 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
              Configure your build with -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache) to seed it."
         );
     }
-    let mut sweep = Sweep::start(ctx, &plan)?;
+    let invocation = Invocation {
+        fixture: ctx.fixture,
+        config: ctx.config_name.clone(),
+        heuristics: config.heuristics.tune.clone(),
+        low_parallelism: config.heuristics.low_parallelism,
+        repeats: config.bench.repeats,
+        limits,
+        skip_bad_lines: args.skip_bad_lines,
+    };
+    let mut sweep = Sweep::start(ctx, &plan, provenance::collect(ctx, invocation))?;
     for c in &plan.candidates {
         let outcome = sweep.candidate(c);
         outcome.with_context(|| sweep.kept())?;
@@ -70,7 +81,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
 fn claim_run(ctx: &Ctx, plan: &Plan, replace: bool) -> Result<DirLock> {
     let config = &ctx.config;
     let inputs = RunInputs {
-        commands: vec![(plan.commands_path.display().to_string(), sha256_hex(plan.commands_text.as_bytes()))],
+        commands: plan.files.iter().map(|f| (f.path.clone(), f.sha256.clone())).collect(),
         rev: config.target.rev.clone(),
         commit: plan.base.to_string(),
         heuristic_file: config.target.heuristic_file.clone(),
@@ -113,6 +124,10 @@ fn announce(ctx: &Ctx, plan: &Plan) {
         git::short(plan.base),
         plan.sites.iter().map(|s| format!("{} {}", s.heuristic, s.style.name())).collect::<Vec<_>>().join(", ")
     );
+    if plan.files.len() > 1 {
+        let files: Vec<String> = plan.files.iter().map(|f| format!("{} ({} shapes)", f.name, f.shapes)).collect();
+        eprintln!("commands: {}", files.join(", "));
+    }
     for note in &plan.skipped_heuristics {
         eprintln!("note: {note}");
     }
@@ -170,11 +185,12 @@ struct Sweep<'a> {
 }
 
 impl<'a> Sweep<'a> {
-    fn start(ctx: &'a Ctx, plan: &'a Plan) -> Result<Sweep<'a>> {
+    fn start(ctx: &'a Ctx, plan: &'a Plan, provenance: Provenance) -> Result<Sweep<'a>> {
         let config = &ctx.config;
         let mut journal = plan.run.journal()?;
         journal.append(Event::SweepStarted { candidates: plan.candidates.iter().map(|c| c.name.clone()).collect() })?;
         let mut results = candidates::results_skeleton(config, plan);
+        results.provenance = Some(provenance);
         results.model_check = Some(model_check::record(config, &plan.shapes));
         eprintln!("{}", modelcheck::summary(results.model_check.as_ref().expect("set above")));
         plan.run.write_results(&results)?;

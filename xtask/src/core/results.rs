@@ -204,9 +204,86 @@ pub(crate) struct TargetInfo {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CommandsInfo {
+    /// The commands files as given, joined by `, ` (their own records are
+    /// in `files`).
     pub(crate) path: String,
+    /// sha256 of every file's commands, in order, as the sweep ran them.
     pub(crate) sha256: String,
     pub(crate) skipped: Vec<BadLine>,
+    /// Each commands file; runs of earlier versions (one file) lack them
+    /// ([`Results::files`] fills them in).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) files: Vec<CommandsFileInfo>,
+}
+
+/// One commands file of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CommandsFileInfo {
+    /// Its file name: what [`ShapeResult::file`] holds.
+    pub(crate) name: String,
+    /// Where it was read (a local path: results.json and the report only).
+    pub(crate) path: String,
+    /// Its path in this tool's repository when it is one of the tool's own
+    /// files (`workloads/...`): a fresh clone of the tool has it.
+    #[serde(default)]
+    pub(crate) bundled: Option<String>,
+    /// sha256 of its commands as the sweep ran them.
+    pub(crate) sha256: String,
+    pub(crate) shapes: usize,
+}
+
+/// Where a run's numbers come from, as a reviewer needs it: the GPU and
+/// its driver, the benchmark, the build, the tool, and how the tool was
+/// invoked. What no tool can tell is `unknown` ([`UNKNOWN`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Provenance {
+    pub(crate) gpu: Gpu,
+    /// iree-turbine's version in the benchmark's interpreter.
+    pub(crate) turbine_version: String,
+    /// `CMAKE_BUILD_TYPE` of the user's build.
+    pub(crate) build_type: String,
+    /// Key options of the user's build (name to value; no paths).
+    pub(crate) build_options: BTreeMap<String, String>,
+    pub(crate) tool: Tool,
+    pub(crate) invocation: Invocation,
+}
+
+/// What nothing could tell.
+pub(crate) const UNKNOWN: &str = "unknown";
+
+/// The GPU the benchmark ran on, from the vendor's tool.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Gpu {
+    pub(crate) model: String,
+    pub(crate) driver: String,
+    /// The tool asked (`amd-smi`, `rocm-smi`, `nvidia-smi`), or why none
+    /// was.
+    pub(crate) source: String,
+}
+
+/// This tool, as a reviewer can fetch it again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Tool {
+    pub(crate) version: String,
+    /// Its git commit (`-dirty` with local changes), or [`UNKNOWN`].
+    pub(crate) commit: String,
+    /// Its public repository (the `origin` remote when it is a URL).
+    pub(crate) origin: Option<String>,
+}
+
+/// How the sweep was asked for: what a reproduction must pass again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Invocation {
+    /// `--fixture`: the bundled fixture and its configuration.
+    pub(crate) fixture: bool,
+    /// The configuration file's name, when one other than the tool's own
+    /// `tuner.toml` was read.
+    pub(crate) config: Option<String>,
+    pub(crate) heuristics: Vec<Heuristic>,
+    pub(crate) low_parallelism: bool,
+    pub(crate) repeats: u32,
+    pub(crate) limits: Vec<i64>,
+    pub(crate) skip_bad_lines: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,6 +314,9 @@ pub(crate) struct Results {
     /// shapes before the sweep (or why it was not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) model_check: Option<crate::core::modelcheck::ModelCheckRecord>,
+    /// Where the numbers come from (runs of earlier versions lack it).
+    #[serde(default)]
+    pub(crate) provenance: Option<Provenance>,
 }
 
 /// `runs/<name>/candidates/<candidate>/result.json`: one candidate's
@@ -248,6 +328,22 @@ pub(crate) struct CandidateResult {
 }
 
 impl Results {
+    /// The run's commands files, also for a run of an earlier version (one
+    /// file, recorded by path).
+    pub(crate) fn files(&self) -> Vec<CommandsFileInfo> {
+        if !self.commands.files.is_empty() {
+            return self.commands.files.clone();
+        }
+        let name = self.commands.path.rsplit('/').next().unwrap_or_default().to_string();
+        vec![CommandsFileInfo {
+            name,
+            path: self.commands.path.clone(),
+            bundled: None,
+            sha256: self.commands.sha256.clone(),
+            shapes: self.shapes.len(),
+        }]
+    }
+
     /// Puts a finished candidate's measurements into the shapes.
     pub(crate) fn merge(&mut self, result: &CandidateResult) {
         if let Some(slot) = self.candidates.iter_mut().find(|c| c.name == result.info.name) {

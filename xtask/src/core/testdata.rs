@@ -78,7 +78,12 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
             heuristic_file: "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp".into(),
             styles: BTreeMap::new(),
         },
-        commands: CommandsInfo { path: "w.txt".into(), sha256: "feedfacefeedface".into(), skipped: vec![] },
+        commands: CommandsInfo {
+            path: "w.txt".into(),
+            sha256: "feedfacefeedface".into(),
+            skipped: vec![],
+            files: vec![],
+        },
         bench: BenchInfo {
             command: "boo".into(),
             column: "iree_boo_experimental mean".into(),
@@ -90,6 +95,35 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
         shapes,
         recheck: None,
         model_check: None,
+        provenance: Some(provenance()),
+    }
+}
+
+/// Provenance as a sweep on a GPU machine records it (fixed values: the
+/// volatile ones a real run has stand in).
+pub(crate) fn provenance() -> Provenance {
+    Provenance {
+        gpu: Gpu { model: "AMD Instinct MI300X".into(), driver: "6.8.5".into(), source: "amd-smi".into() },
+        turbine_version: "3.7.0".into(),
+        build_type: "Release".into(),
+        build_options: [("CMAKE_CXX_COMPILER_LAUNCHER", "ccache"), ("IREE_TARGET_BACKEND_ROCM", "ON")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        tool: Tool {
+            version: "0.1.0".into(),
+            commit: "89abcdef0123456789abcdef0123456789abcdef".into(),
+            origin: Some("https://example.com/split-reduction-tuner.git".into()),
+        },
+        invocation: Invocation {
+            fixture: false,
+            config: None,
+            heuristics: vec![Heuristic::Conv, Heuristic::Matmul],
+            low_parallelism: false,
+            repeats: 3,
+            limits: vec![],
+            skip_bad_lines: false,
+        },
     }
 }
 

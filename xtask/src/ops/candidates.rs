@@ -5,17 +5,17 @@
 //! measure, so a rerun reuses exactly the candidates whose inputs did not
 //! change. Also the results skeleton with the predicted decisions.
 
-use super::context::{cwd_absolute, Ctx};
-use super::inputs::{self, locate_sites};
-use super::rundir::{sanitize_name, RunDir};
+use super::context::{cwd_absolute, workspace, Ctx};
+use super::inputs::{self, locate_sites, CommandsFile};
+use super::rundir::{default_run_name, sanitize_name, RunDir};
 use crate::config::Config;
 use crate::core::cpp::{line_of, patch, LadderStyle, Site};
 use crate::core::decide::pass::{self, Pass};
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::results::{
-    candidate_name, BenchInfo, CandidateInfo, CandidateStatus, CommandsInfo, Decision, Results, ShapeResult,
-    TargetInfo, SCHEMA,
+    candidate_name, BenchInfo, CandidateInfo, CandidateStatus, CommandsFileInfo, CommandsInfo, Decision, Results,
+    ShapeResult, TargetInfo, SCHEMA,
 };
 use crate::core::schedule::Schedule;
 use crate::core::workload::{BadLine, Heuristic, Shape};
@@ -41,7 +41,8 @@ pub(crate) struct Candidate {
 
 /// What the user asked to sweep.
 pub(crate) struct Request<'a> {
-    pub(crate) commands: Option<&'a std::path::Path>,
+    /// Commands files given on the command line (none: `sweep.commands`).
+    pub(crate) commands: &'a [PathBuf],
     pub(crate) limits: Vec<i64>,
     pub(crate) name: Option<&'a str>,
     pub(crate) skip_bad_lines: bool,
@@ -53,9 +54,13 @@ pub(crate) struct Request<'a> {
 /// Everything decided before the first build.
 pub(crate) struct Plan {
     pub(crate) run: RunDir,
-    pub(crate) commands_path: PathBuf,
+    /// The commands files, in the order given; the shapes follow it.
+    pub(crate) files: Vec<CommandsFileInfo>,
+    /// Every file's commands, one per line, in order.
     pub(crate) commands_text: String,
     pub(crate) shapes: Vec<Shape>,
+    /// Per shape, the index of its file in `files`.
+    pub(crate) shape_file: Vec<usize>,
     pub(crate) skipped: Vec<BadLine>,
     pub(crate) base: git2::Oid,
     pub(crate) sites: Vec<Site>,
@@ -174,21 +179,41 @@ fn candidate(
     Ok(Candidate { name, limit, source, diff, message, key, pass })
 }
 
+/// The commands files of a request: those given, else `sweep.commands`.
+fn commands_paths(config: &Config, request: &Request) -> Result<Vec<PathBuf>> {
+    if !request.commands.is_empty() {
+        return Ok(request.commands.iter().map(|p| cwd_absolute(p)).collect());
+    }
+    if config.sweep.commands.is_empty() {
+        bail!("no commands file: pass one or more (`cargo xtask sweep FILE...`) or set `sweep.commands`");
+    }
+    Ok(config.sweep.commands.clone())
+}
+
+/// What results.json records of a commands file.
+fn file_info(f: &CommandsFile) -> CommandsFileInfo {
+    let bundled = f.path.strip_prefix(workspace()).ok().map(|p| p.to_string_lossy().into_owned());
+    CommandsFileInfo {
+        name: f.name.clone(),
+        path: f.path.display().to_string(),
+        bundled,
+        sha256: sha256_hex(f.text.as_bytes()),
+        shapes: f.commands.shapes.len(),
+    }
+}
+
 /// Plans the sweep: parses the commands, reads the heuristic at the tuned
 /// revision, and patches and keys every candidate.
 pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Result<Plan> {
     let config = &ctx.config;
-    let commands_path = match (request.commands, &config.sweep.commands) {
-        (Some(p), _) => cwd_absolute(p),
-        (None, Some(p)) => p.clone(),
-        (None, None) => bail!("no commands file: pass one (`cargo xtask sweep FILE`) or set `sweep.commands`"),
+    let paths = commands_paths(config, request)?;
+    let read = inputs::read_commands_files(&paths, request.skip_bad_lines)?;
+    let files: Vec<CommandsFileInfo> = read.iter().map(file_info).collect();
+    let commands_text: String = read.iter().map(|f| f.text.as_str()).collect();
+    let run = match request.name {
+        Some(n) => sanitize_name(n),
+        None => default_run_name(&paths),
     };
-    let commands = inputs::read_commands(&commands_path, request.skip_bad_lines)?;
-    let commands_text: String = commands.shapes.iter().map(|s| format!("{}\n", s.command)).collect();
-    let run = sanitize_name(&match request.name {
-        Some(n) => n.to_string(),
-        None => commands_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or("run".into()),
-    });
     if run.is_empty() {
         bail!("the run name is empty; pass --name");
     }
@@ -210,10 +235,14 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
             candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit)?);
         }
     }
+    let shape_file =
+        read.iter().enumerate().flat_map(|(i, f)| std::iter::repeat_n(i, f.commands.shapes.len())).collect();
+    let skipped = read.iter().flat_map(|f| f.commands.skipped.iter().cloned()).collect();
     // Which function gets each op at this revision decides which ladder the
     // candidates' limits go through (before 53d61843c3 the matmul-like one
     // gets forward and backward-data convolutions).
-    let shapes: Vec<Shape> = commands.shapes.into_iter().map(|s| pass::retarget(s, &candidates[0].pass)).collect();
+    let shapes: Vec<Shape> =
+        read.into_iter().flat_map(|f| f.commands.shapes).map(|s| pass::retarget(s, &candidates[0].pass)).collect();
     let low = config.heuristics.low_parallelism;
     let decisions: Vec<Vec<Decision>> = candidates
         .iter()
@@ -230,10 +259,11 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
     }
     Ok(Plan {
         run: RunDir::new(&config.runs_dir, &run),
-        commands_path,
+        files,
         commands_text,
         shapes,
-        skipped: commands.skipped,
+        shape_file,
+        skipped,
         base,
         sites,
         skipped_heuristics: located.skipped,
@@ -281,9 +311,10 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             styles: plan.sites.iter().map(|s| (s.heuristic, s.style.name().to_string())).collect(),
         },
         commands: CommandsInfo {
-            path: plan.commands_path.display().to_string(),
+            path: plan.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", "),
             sha256: sha256_hex(plan.commands_text.as_bytes()),
             skipped: plan.skipped.clone(),
+            files: plan.files.clone(),
         },
         bench: BenchInfo {
             command: config.bench.command.clone(),
@@ -313,7 +344,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             .enumerate()
             .map(|(id, s)| ShapeResult {
                 id,
-                file: plan.commands_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                file: plan.files[plan.shape_file[id]].name.clone(),
                 line: s.line,
                 command: s.command.clone(),
                 op: s.op.clone(),
@@ -324,5 +355,6 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             .collect(),
         recheck: None,
         model_check: None,
+        provenance: None,
     }
 }

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 /// What every command works with.
 pub(crate) struct Ctx {
     pub(crate) config: Config,
+    /// `--fixture`: the bundled fixture and its configuration.
+    pub(crate) fixture: bool,
+    /// The name of the configuration file given with `--config` (a run's
+    /// provenance names it; its directory is the user's business).
+    pub(crate) config_name: Option<String>,
 }
 
 /// The tuner's repository root, fixed at build time: the xtask crate sits
@@ -29,7 +34,7 @@ pub(crate) fn fixture_root(workspace: &Path) -> PathBuf {
 pub(crate) fn ensure_fixture(workspace: &Path) -> Result<fixture::Fixture> {
     let root = fixture_root(workspace);
     if !root.join("fixture.stamp").exists() {
-        eprintln!("creating the fixture under `{}` (a cold build: about a minute)", root.display());
+        eprintln!("creating the fixture under `{}` (a cold build of a small C++ project)", root.display());
     }
     fixture::materialize(workspace, &root, &fixture::Options::default())
 }
@@ -49,7 +54,8 @@ pub(crate) fn load(global: &Global) -> Result<Ctx> {
     let mut config = config::load(path.as_deref(), &workspace)?;
     apply_overrides(&mut config, global)?;
     config.check()?;
-    Ok(Ctx { config })
+    let config_name = global.config.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+    Ok(Ctx { config, fixture: global.fixture && global.config.is_none(), config_name })
 }
 
 /// A path given on the command line, absolute (relative to the current

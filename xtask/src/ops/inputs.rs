@@ -13,7 +13,7 @@ use crate::core::workload::{self, BadLine, Heuristic, Shape};
 use crate::infra::git;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A parsed commands file.
 pub(crate) struct Commands {
@@ -22,13 +22,49 @@ pub(crate) struct Commands {
     pub(crate) skipped: Vec<BadLine>,
 }
 
+/// One commands file of a run.
+pub(crate) struct CommandsFile {
+    pub(crate) path: PathBuf,
+    /// Its file name: what results, reports and patches call it (a local
+    /// directory is nobody else's business).
+    pub(crate) name: String,
+    /// The commands the benchmark runs from it, one per line.
+    pub(crate) text: String,
+    pub(crate) commands: Commands,
+}
+
+/// Reads and parses the commands files of a run, in order. Two files of
+/// one name are refused: shapes are told apart by their file's name.
+pub(crate) fn read_commands_files(paths: &[PathBuf], skip_bad_lines: bool) -> Result<Vec<CommandsFile>> {
+    let mut files: Vec<CommandsFile> = Vec::new();
+    for path in paths {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(other) = files.iter().find(|f| f.name == name) {
+            bail!(
+                "`{}` and `{}` have the same name, and a run tells its files apart by name; pass each file once, \
+                 or rename one",
+                other.path.display(),
+                path.display()
+            );
+        }
+        let commands = read_commands(path, skip_bad_lines)?;
+        let text = commands.shapes.iter().map(|s| format!("{}\n", s.command)).collect();
+        files.push(CommandsFile { path: path.clone(), name, text, commands });
+    }
+    Ok(files)
+}
+
 /// Reads and parses a commands file; bad lines stop the run (naming file,
 /// line and fix) unless `skip_bad_lines`.
 pub(crate) fn read_commands(path: &Path, skip_bad_lines: bool) -> Result<Commands> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!("cannot read commands file `{}`; pass an existing file (iree-boo-driver format)", path.display())
     })?;
-    let (shapes, bad) = workload::parse_commands(&text);
+    let (shapes, mut bad) = workload::parse_commands(&text);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for b in &mut bad {
+        b.file = name.clone();
+    }
     if !bad.is_empty() && !skip_bad_lines {
         let list: Vec<String> =
             bad.iter().map(|b| format!("  {}:{}: {}\n    {}", path.display(), b.line, b.error, b.text)).collect();

@@ -2,8 +2,8 @@
 //! below: the context every command starts from, the run directory with its
 //! journal and resume, the inputs commands read, a station that builds and
 //! benchmarks in a slot, the sweep's plan, analysing and rendering a run,
-//! the compiler's tests, the decision model against a real `iree-opt`, and
-//! writing patches. Commands call these and never
+//! the compiler's tests, the decision model against a real `iree-opt`, a
+//! run's provenance, and writing patches. Commands call these and never
 //! each other; these call the pure core and the effects in infra.
 
 pub(crate) mod analysis;
@@ -13,5 +13,6 @@ pub(crate) mod context;
 pub(crate) mod inputs;
 pub(crate) mod model_check;
 pub(crate) mod patches;
+pub(crate) mod provenance;
 pub(crate) mod rundir;
 pub(crate) mod station;

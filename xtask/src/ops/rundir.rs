@@ -129,8 +129,8 @@ impl RunDir {
             }
             return Ok(named(dir));
         }
-        if let Some(stem) = config.sweep.commands.as_ref().and_then(|c| c.file_stem()) {
-            let dir = runs.join(sanitize_name(&stem.to_string_lossy()));
+        if !config.sweep.commands.is_empty() {
+            let dir = runs.join(default_run_name(&config.sweep.commands));
             if dir.join(RESULTS).exists() {
                 return Ok(named(dir));
             }
@@ -374,7 +374,7 @@ fn newest_run(runs: &Path) -> Option<PathBuf> {
 /// refused rather than mixed in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RunInputs {
-    /// Commands files: as given, and the hash of their shapes.
+    /// Commands files: as given, and the hash of each one's shapes.
     pub(crate) commands: Vec<(String, String)>,
     pub(crate) rev: String,
     pub(crate) commit: String,
@@ -445,16 +445,29 @@ fn chrono_stamp() -> String {
 
 /// Run names become branch names and directory names.
 pub(crate) fn sanitize_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
-        .collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.+".contains(c) { c } else { '_' }).collect();
     s.trim_matches('.').to_string()
+}
+
+/// The run name of commands files: their names without extension, joined
+/// by `+` (`conv_weight_backward+gemm_large_k`).
+pub(crate) fn default_run_name(files: &[PathBuf]) -> String {
+    let stems: Vec<String> =
+        files.iter().filter_map(|f| f.file_stem()).map(|s| s.to_string_lossy().into_owned()).collect();
+    sanitize_name(&stems.join("+"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_names_of_several_files_join_their_stems() {
+        let files = [PathBuf::from("/w/conv weight.txt"), PathBuf::from("gemm_large_k.txt")];
+        assert_eq!(default_run_name(&files), "conv_weight+gemm_large_k");
+        assert_eq!(default_run_name(&files[1..]), "gemm_large_k");
+    }
 
     #[test]
     fn old_journal_lines_still_resume() {

@@ -338,13 +338,13 @@ pub(super) fn targets_check(config: &Config) -> Check {
 }
 
 /// The decision model against the build's `iree-opt`, on the default
-/// commands file.
+/// commands files.
 pub(super) fn model_check(config: &Config) -> Check {
-    let Some(path) = &config.sweep.commands else {
+    if config.sweep.commands.is_empty() {
         return skip("model", "no `sweep.commands` to check the model on".into());
-    };
-    let shapes = match inputs::read_commands(path, true) {
-        Ok(c) => c.shapes,
+    }
+    let shapes: Vec<_> = match inputs::read_commands_files(&config.sweep.commands, true) {
+        Ok(files) => files.into_iter().flat_map(|f| f.commands.shapes).collect(),
         Err(e) => return skip("model", format!("{e:#}")),
     };
     match model_check::record(config, &shapes) {

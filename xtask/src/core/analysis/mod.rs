@@ -170,6 +170,30 @@ pub(crate) struct ChangedRegion {
     pub(crate) after: String,
 }
 
+/// The recommendation on a set of shapes, as fitted (in-sample).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Fitted {
+    pub(crate) shapes: usize,
+    /// Geomean and worst speedup of the recommended rules over the baseline.
+    pub(crate) geomean: f64,
+    pub(crate) worst: f64,
+    /// Shapes the rules make slower beyond the measured noise.
+    pub(crate) regressed: usize,
+}
+
+/// One commands file's figures beside the totals: a rule that helps one
+/// model and hurts another shows here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FileFigures {
+    pub(crate) file: String,
+    pub(crate) sha256: String,
+    pub(crate) shapes: usize,
+    /// Per heuristic that has shapes of this file.
+    pub(crate) heuristics: Vec<(Heuristic, Fitted)>,
+    /// Over every fitted shape of the file.
+    pub(crate) total: Option<Fitted>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct TopSpeedup {
     pub(crate) shape: usize,
@@ -214,7 +238,9 @@ pub(crate) struct Analysis {
     /// tables name shapes by their command.
     #[serde(default)]
     pub(crate) commands: Vec<String>,
-    pub(crate) skipped_lines: Vec<(usize, String)>,
+    /// Lines the sweep skipped: file (empty in runs of earlier versions),
+    /// line, why.
+    pub(crate) skipped_lines: Vec<(String, usize, String)>,
     pub(crate) candidates: Vec<CandidateSummary>,
     pub(crate) failures: Vec<Failure>,
     /// Shapes measured by only some of the candidates that ran.
@@ -225,6 +251,16 @@ pub(crate) struct Analysis {
     pub(crate) noise: f64,
     pub(crate) noise_source: String,
     pub(crate) heuristics: Vec<HeuristicAnalysis>,
+    /// Per commands file, in the run's order.
+    #[serde(default)]
+    pub(crate) files: Vec<FileFigures>,
+    /// The same figures over every file.
+    #[serde(default)]
+    pub(crate) files_total: Option<FileFigures>,
+    /// Where the numbers come from, one fact a line (GPU, driver,
+    /// iree-turbine, build, tool, commands files).
+    #[serde(default)]
+    pub(crate) provenance: Vec<String>,
     pub(crate) top_speedups: Vec<TopSpeedup>,
     /// Set when the candidates look like they never reached the benchmark.
     pub(crate) noop_warning: Option<String>,
@@ -279,6 +315,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
     let outcomes: BTreeMap<usize, &ShapeOutcome> =
         heuristics.iter().flat_map(|h| h.outcomes.iter().map(|o| (o.shape, o))).collect();
     let roofline = summary::roofline(results, settings, &outcomes);
+    let (files, files_total) = summary::per_file(results, &heuristics);
     let analysis = Analysis {
         run: results.run.clone(),
         target_commit: results.target.commit.clone(),
@@ -291,7 +328,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         folds: settings.folds.max(2),
         shapes: results.shapes.len(),
         commands: results.shapes.iter().map(|s| s.command.clone()).collect(),
-        skipped_lines: results.commands.skipped.iter().map(|b| (b.line, b.error.clone())).collect(),
+        skipped_lines: results.commands.skipped.iter().map(|b| (b.file.clone(), b.line, b.error.clone())).collect(),
         candidates: summary::candidates(results),
         failures,
         partial_shapes,
@@ -299,6 +336,9 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         noise,
         noise_source,
         heuristics,
+        files,
+        files_total: Some(files_total),
+        provenance: crate::core::report::provenance::facts(results),
         top_speedups: summary::top_speedups(results),
         noop_warning: noop_check(results),
         lit_unread,

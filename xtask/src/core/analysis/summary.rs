@@ -1,9 +1,13 @@
 //! Per-candidate summaries and the sweep's health checks: statistics and
-//! baseline comparisons per candidate, failures and gaps, the noise level,
+//! baseline comparisons per candidate, the recommendation per commands
+//! file, failures and gaps, the noise level,
 //! top speedups, drift, shapes no candidate changes, the roofline, and the
 //! guard against a benchmark that never saw the patch.
 
-use super::{CandidateSummary, Comparison, Drift, Failure, Roofline, Settings, TopSpeedup};
+use super::{
+    CandidateSummary, Comparison, Drift, Failure, FileFigures, Fitted, HeuristicAnalysis, Roofline, Settings,
+    TopSpeedup,
+};
 use crate::core::fit::ShapeOutcome;
 use crate::core::results::{CandidateStatus, Measurement, Results};
 use crate::core::stats::{self, Verdict};
@@ -86,6 +90,48 @@ pub(super) fn gaps(results: &Results) -> Gaps {
         }
     }
     (failures, partial, unmeasured)
+}
+
+/// The recommendation's fitted figures over `outcomes`, when any has a
+/// speedup.
+fn fitted<'a>(outcomes: impl Iterator<Item = &'a ShapeOutcome>) -> Option<Fitted> {
+    let (mut speedups, mut regressed) = (Vec::new(), 0);
+    for o in outcomes {
+        if let Some(s) = o.speedup {
+            speedups.push(s);
+            regressed += usize::from(o.regressed);
+        }
+    }
+    Some(Fitted {
+        shapes: speedups.len(),
+        geomean: stats::geomean(&speedups)?,
+        worst: speedups.iter().copied().fold(f64::INFINITY, f64::min),
+        regressed,
+    })
+}
+
+/// The recommendation per commands file, per heuristic and over the file,
+/// and the same figures over every file (the totals beside them).
+pub(super) fn per_file(results: &Results, heuristics: &[HeuristicAnalysis]) -> (Vec<FileFigures>, FileFigures) {
+    let figures = |file: String, sha256: String, shapes: usize, mine: &dyn Fn(&ShapeOutcome) -> bool| {
+        let per: Vec<_> = heuristics
+            .iter()
+            .filter_map(|h| Some((h.heuristic, fitted(h.outcomes.iter().filter(|o| mine(o)))?)))
+            .collect();
+        let total = fitted(heuristics.iter().flat_map(|h| h.outcomes.iter()).filter(|o| mine(o)));
+        FileFigures { file, sha256, shapes, heuristics: per, total }
+    };
+    let files = results
+        .files()
+        .into_iter()
+        .map(|f| {
+            let name = f.name.clone();
+            let mine = move |o: &ShapeOutcome| results.shapes.get(o.shape).is_some_and(|s| s.file == name);
+            figures(f.name, f.sha256, f.shapes, &mine)
+        })
+        .collect();
+    let all = figures("all files".into(), results.commands.sha256.clone(), results.shapes.len(), &|_| true);
+    (files, all)
 }
 
 /// The median relative noise of every measurement, and where it came from.

@@ -178,3 +178,39 @@ fn a_drifting_machine_is_reported() {
 fn results_shapes_baseline(results: &Results) -> Vec<Measurement> {
     results.shapes.iter().map(|s| s.runs["baseline"].clone()).collect()
 }
+
+#[test]
+fn figures_per_commands_file_beside_the_totals() {
+    let mut results = synthetic(CURRENT, &FULL);
+    let half = results.shapes.len() / 2;
+    for s in &mut results.shapes[half..] {
+        s.file = "b.txt".into();
+    }
+    let info = |name: &str, shapes| CommandsFileInfo {
+        name: name.into(),
+        path: format!("/somewhere/{name}"),
+        bundled: None,
+        sha256: format!("{name}-hash"),
+        shapes,
+    };
+    results.commands.files = vec![info("w.txt", half), info("b.txt", results.shapes.len() - half)];
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    let names: Vec<_> = a.files.iter().map(|f| (f.file.as_str(), f.shapes)).collect();
+    assert_eq!(names, [("w.txt", half), ("b.txt", results.shapes.len() - half)]);
+    let total = a.files_total.as_ref().unwrap();
+    let fitted = |f: &crate::core::analysis::FileFigures| f.total.as_ref().map_or(0, |t| t.shapes);
+    // Every fitted shape is in exactly one file.
+    assert_eq!(a.files.iter().map(fitted).sum::<usize>(), fitted(total));
+    for f in a.files.iter().chain([total]) {
+        let t = f.total.as_ref().unwrap();
+        assert!(t.worst <= t.geomean && t.shapes <= f.shapes, "{f:?}");
+    }
+    let md = report::markdown(&a);
+    assert!(md.contains("### Per commands file"), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| `b.txt` |")).unwrap_or_else(|| panic!("{md}"));
+    assert_eq!(row.matches(" | ").count(), 5, "{row}");
+    assert!(md.lines().any(|l| l.starts_with("| **all files** |")), "{md}");
+    // One file: no per-file table (it would repeat the totals).
+    let (one, _) = analyze(&synthetic(CURRENT, &FULL), CURRENT, &settings());
+    assert!(!report::markdown(&one).contains("Per commands file"));
+}

@@ -8,6 +8,7 @@
 //! description.
 
 mod patch;
+pub(crate) mod provenance;
 #[cfg(test)]
 mod tests;
 mod validation;
@@ -17,7 +18,7 @@ use validation::part6;
 
 pub(crate) use patch::{commit_body, pr_description, subject};
 
-use crate::core::analysis::{choice_name, Analysis, HeuristicAnalysis};
+use crate::core::analysis::{choice_name, Analysis, Fitted, HeuristicAnalysis};
 use crate::core::audit;
 use crate::core::numfmt::{pct as fmt_pct, short as short_n, us as fmt_us, x as fmt_x};
 use crate::core::workload::short_command;
@@ -209,6 +210,13 @@ fn summary(out: &mut String, a: &Analysis) {
         fmt_pct(a.noise),
         a.noise_source
     );
+    if !a.provenance.is_empty() {
+        let _ = writeln!(out, "Provenance:\n");
+        for f in &a.provenance {
+            let _ = writeln!(out, "- {f}");
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out, "## Summary\n");
     for h in &a.heuristics {
         match h.strategies.iter().find(|e| e.strategy == h.recommended) {
@@ -235,6 +243,7 @@ fn summary(out: &mut String, a: &Analysis) {
             }
         }
     }
+    per_file(out, a);
     if let Some(w) = &a.noop_warning {
         let _ = writeln!(out, "\n> **Warning:** {w}");
     }
@@ -247,6 +256,47 @@ fn summary(out: &mut String, a: &Analysis) {
             "\n> {} failed measurement(s), {} shape(s) measured by no candidate: see \"Failures and gaps\".",
             a.failures.len(),
             a.unmeasured_shapes.len()
+        );
+    }
+}
+
+/// A file's fitted figures in a table cell.
+fn fitted_cell(f: Option<&Fitted>) -> String {
+    match f {
+        Some(f) => format!("{} (worst {}, {} regressed)", fmt_x(f.geomean), fmt_x(f.worst), f.regressed),
+        None => "-".into(),
+    }
+}
+
+/// The recommendation's figures per commands file beside the totals, when
+/// the run measured several files.
+fn per_file(out: &mut String, a: &Analysis) {
+    let Some(total) = a.files_total.as_ref().filter(|_| a.files.len() > 1) else { return };
+    let _ = writeln!(
+        out,
+        "\n### Per commands file
+"
+    );
+    let _ = writeln!(
+        out,
+        "Fitted (in-sample) geomean speedup of the recommended rules on each file's shapes, worst shape and \
+         shapes slower beyond the noise: a rule that helps one file's model and hurts another's shows here.\n"
+    );
+    let heuristics: Vec<_> = a.heuristics.iter().map(|h| h.heuristic).collect();
+    let names: Vec<String> = heuristics.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "| file | shapes | sha256 | {} | all |", names.join(" | "));
+    let _ = writeln!(out, "|---|---:|---|{}---|", "---|".repeat(names.len()));
+    for f in a.files.iter().chain(std::iter::once(total)) {
+        let cells: Vec<String> =
+            heuristics.iter().map(|h| fitted_cell(f.heuristics.iter().find(|(k, _)| k == h).map(|(_, x)| x))).collect();
+        let name = if std::ptr::eq(f, total) { format!("**{}**", f.file) } else { format!("`{}`", f.file) };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            f.shapes,
+            short(&f.sha256),
+            cells.join(" | "),
+            fitted_cell(f.total.as_ref())
         );
     }
 }
@@ -403,8 +453,12 @@ fn failures(out: &mut String, a: &Analysis) {
     {
         let _ = writeln!(out, "None: every shape was measured by every candidate that ran.");
     }
-    for (line, why) in &a.skipped_lines {
-        let _ = writeln!(out, "- commands file line {line} skipped: {why}");
+    for (file, line, why) in &a.skipped_lines {
+        match file.as_str() {
+            "" => writeln!(out, "- commands file line {line} skipped: {why}"),
+            file => writeln!(out, "- {file} line {line} skipped: {why}"),
+        }
+        .ok();
     }
     for c in a.candidates.iter().filter(|c| c.error.is_some()) {
         let _ = writeln!(out, "- candidate {} ({}): {}", c.name, c.status, c.error.as_deref().unwrap_or(""));

@@ -65,11 +65,10 @@ pub(crate) fn commit_body(
     }
     let _ = write!(
         body,
-        "\nValidated against the baseline in {} interleaved A/B rounds (fresh\nprocesses, per-build kernel caches) on device {} at {}, commands\nsha256 {}:\n\n{}",
+        "\nValidated against the baseline in {} interleaved A/B rounds (fresh\nprocesses, per-build kernel caches) at {}:\n\n{}\n{}",
         summary.rounds,
-        results.bench.device,
         short(&results.target.commit, 12),
-        short(&results.commands.sha256, 16),
+        super::provenance::list(results),
         table(&summary)
     );
     // One list item per finding, so that wrapping the message keeps them
@@ -116,16 +115,11 @@ pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, pa
         "## Method\n\nA sweep of `limitParallelLoops` values (each a build of `{}` with the limit pinned and the threshold early returns disabled) over {} shapes from `{}`, benchmarked with iree-boo-driver; rules fitted by exact dynamic programming on `outputSize` with `reductionSize` buckets, chosen by {}-fold cross-validation, never regressing a measured shape beyond noise.\n\n",
         results.target.heuristic_file,
         results.shapes.len(),
-        results.commands.path,
+        results.files().iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join("`, `"),
         a.folds
     );
+    let _ = write!(md, "## Provenance\n\n{}\n", super::provenance::list(results));
     let _ = write!(md, "## Validation\n\n{}\n", part6_public(v));
-    let limits = limits(results).join(",");
-    let run = &results.run;
-    let _ = write!(
-        md,
-        "## Reproduce\n\n```sh\ncargo xtask sweep {} --limits {limits} --name {run}\ncargo xtask analyze {run}\ncargo xtask validate {run}\n```\n",
-        results.commands.path,
-    );
+    let _ = write!(md, "## Reproduce\n\n{}", super::provenance::reproduce(results, Some(v)));
     md
 }

@@ -202,6 +202,10 @@ pub(crate) struct Shape {
 /// A line that could not be parsed, with why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct BadLine {
+    /// The commands file's name (set by whoever read the file; runs of
+    /// earlier versions, one file each, lack it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) file: String,
     pub(crate) line: usize,
     pub(crate) text: String,
     pub(crate) error: String,
@@ -224,7 +228,7 @@ pub(crate) fn parse_commands(text: &str) -> (Vec<Shape>, Vec<BadLine>) {
         }
         match parse_command(line).and_then(|op| Ok((features(&op)?, op))) {
             Ok((features, op)) => shapes.push(Shape { line: idx + 1, command: line.to_string(), op, features }),
-            Err(error) => bad.push(BadLine { line: idx + 1, text: line.to_string(), error }),
+            Err(error) => bad.push(BadLine { file: String::new(), line: idx + 1, text: line.to_string(), error }),
         }
     }
     (shapes, bad)
