@@ -73,6 +73,15 @@ impl Strategy {
         Strategy::Ladder2dEarlySafe,
     ];
 
+    /// The strategy a repairing one repairs.
+    pub(crate) fn unrepaired(self) -> Option<Strategy> {
+        match self {
+            Strategy::Ladder2dSafe => Some(Strategy::Ladder2d),
+            Strategy::Ladder2dEarlySafe => Some(Strategy::Ladder2dEarly),
+            _ => None,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Strategy::Baseline => "baseline (current code)",
@@ -91,6 +100,8 @@ impl Strategy {
 #[derive(Clone, Debug)]
 pub(crate) struct Fitted {
     pub(crate) rule: Option<Rule>,
+    /// Shapes the repair pinned (beyond the pins it was given), in order.
+    pub(crate) pinned: Vec<usize>,
 }
 
 impl Fitted {
@@ -166,6 +177,7 @@ pub(crate) fn fit(
     pins: &Pins,
 ) -> Fitted {
     let mut pins = pins.clone();
+    let mut pinned = Vec::new();
     let mut rule = fit_rule(strategy, rows, limits, er, params, &pins);
     if matches!(strategy, Strategy::Ladder2dSafe | Strategy::Ladder2dEarlySafe) {
         for _ in 0..REPAIR_ROUNDS {
@@ -177,11 +189,12 @@ pub(crate) fn fit(
             if regressed.is_empty() {
                 break;
             }
+            pinned.extend(regressed.iter().copied());
             pins.extend(regressed.into_iter().map(|s| (s, Pin::NoRegression)));
             rule = fit_rule(strategy, rows, limits, er, params, &pins);
         }
     }
-    Fitted { rule }
+    Fitted { rule, pinned }
 }
 
 /// The original toolkit's method, as its documentation describes it.
@@ -266,6 +279,10 @@ pub(crate) struct Evaluation {
     /// Fraction of the oracle's log-gain captured, held out.
     pub(crate) cv_oracle_fraction: f64,
     pub(crate) fitted_oracle_fraction: f64,
+    /// Shapes the repair pinned when fitted on all shapes (kept at a limit
+    /// that does not regress them, the current decision among them).
+    #[serde(default)]
+    pub(crate) pinned: Vec<usize>,
 }
 
 /// Per-shape outcome of a rule.
@@ -376,6 +393,7 @@ pub(crate) fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: 
                 fitted_regressions: fitted_out.iter().filter(|o| o.regressed).count(),
                 cv_oracle_fraction: frac(&cl),
                 fitted_oracle_fraction: frac(&fl),
+                pinned: fitted.pinned.clone(),
             },
             fitted,
         ));

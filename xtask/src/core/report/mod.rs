@@ -70,6 +70,7 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
             fmt_pct(e.cv_oracle_fraction)
         );
     }
+    pin_cost(out, a, h);
     let _ = writeln!(out, "\nOracle (best measured choice per shape): {} geomean speedup.", fmt_x(h.oracle_geomean));
     let delta = h.vs_original_toolkit - 1.0;
     let _ = writeln!(
@@ -102,6 +103,26 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
         let _ = writeln!(out, "> {e}\n");
     }
     stability_section(out, h);
+}
+
+/// What the recommended strategy's repair pinned, and what that cost
+/// beside the same strategy unrepaired (which some shape vetoes).
+fn pin_cost(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
+    let Some(rec) = h.strategies.iter().find(|e| e.strategy == h.recommended) else { return };
+    let unrepaired = rec.strategy.unrepaired().and_then(|u| h.strategies.iter().find(|e| e.strategy == u));
+    let (Some(u), false) = (unrepaired, rec.pinned.is_empty()) else { return };
+    let shapes: Vec<String> = rec.pinned.iter().map(|&s| shape_cell(a, s)).collect();
+    let _ = writeln!(
+        out,
+        "\nPinned, not abandoned: the recommended strategy keeps {} shape(s) at a limit that does not regress them ({}); unrepaired, {} fits {} with {} regression(s), so the pins cost {} of the fitted geomean ({} cross-validated).",
+        rec.pinned.len(),
+        shapes.join(", "),
+        u.name,
+        fmt_x(u.fitted_geomean),
+        u.fitted_regressions,
+        fmt_pct(1.0 - rec.fitted_geomean / u.fitted_geomean),
+        fmt_pct(1.0 - rec.cv_geomean / u.cv_geomean)
+    );
 }
 
 /// The stability figure after a verdict line: `; **unstable**: ...`.
