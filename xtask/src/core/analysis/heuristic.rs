@@ -196,6 +196,28 @@ fn fit_strategies(
     }
 }
 
+/// The recommendation's stability figure ([`stability::stability`]).
+fn stability_of(
+    results: &Results,
+    table: &Table,
+    current: &[LimitSpec],
+    er: &EarlyReturns,
+    params: &Params,
+    settings: &Settings,
+    analysis: &HeuristicAnalysis,
+) -> stability::Stability {
+    stability::stability(&stability::Refit {
+        results,
+        table,
+        current,
+        er,
+        params,
+        pins: &settings.pins,
+        strategy: analysis.recommended,
+        rule: analysis.rule.as_ref(),
+    })
+}
+
 /// The changed code as the report shows it: the helper (2026 style), or the
 /// changed constants and the new chain (2025 style).
 fn changed_code(patched: &str, site: Option<Site>, rule: &Rule) -> Option<String> {
@@ -780,16 +802,7 @@ pub(super) fn analyze_heuristic(
     x.er = &er_full;
     let params = params(&site, source, settings, ranges);
     let mut analysis = fit_strategies(&table, &site, x.er, settings, &params);
-    analysis.stability = Some(stability::stability(&stability::Refit {
-        results,
-        table: &table,
-        current: &current,
-        er: x.er,
-        params: &params,
-        pins: &settings.pins,
-        strategy: analysis.recommended,
-        rule: analysis.rule.as_ref(),
-    }));
+    analysis.stability = Some(stability_of(results, &table, &current, x.er, &params, settings, &analysis));
     let Some(rule) = analysis.rule.clone() else {
         analysis.error =
             Some("no strategy beats the current code without regressing a shape; nothing to change".into());
