@@ -56,19 +56,26 @@ fn retarget(ctx: &Ctx, run: &RunDir, rev: Option<&str>) -> Result<()> {
     run.write_retarget(record.as_ref())
 }
 
+/// The stability figure after a verdict line.
+fn stability(h: &crate::core::analysis::HeuristicAnalysis) -> String {
+    h.stability.as_ref().map(|s| format!("; {}", s.words())).unwrap_or_default()
+}
+
 /// The recommendation per heuristic, warnings, and the diffs written.
 fn print_outcome(run: &RunDir, a: &Analysis, patches: &[HeuristicPatch]) {
     for h in &a.heuristics {
         match h.strategies.iter().find(|e| e.strategy == h.recommended) {
             Some(e) if h.rule.is_some() => eprintln!(
-                "{}: {} — cross-validated geomean speedup {} (fitted {}), {} vs the original toolkit",
+                "{}: {} — cross-validated geomean speedup {} (fitted {}), {} of the oracle's gain, {} vs the original toolkit{}",
                 h.heuristic,
                 e.name,
                 numfmt::x(e.cv_geomean),
                 numfmt::x(e.fitted_geomean),
-                numfmt::x(h.vs_original_toolkit)
+                numfmt::pct(e.cv_oracle_fraction),
+                numfmt::x(h.vs_original_toolkit),
+                stability(h)
             ),
-            _ => eprintln!("{}: no change recommended ({})", h.heuristic, h.error.as_deref().unwrap_or("")),
+            _ => eprintln!("{}: no change recommended ({}){}", h.heuristic, h.error.as_deref().unwrap_or(""), stability(h)),
         }
         if let Some(e) = &h.emitted {
             let rewrite =

@@ -5,7 +5,7 @@
 //! the rule does for the target swept, and as the old code does elsewhere)
 //! and audited.
 
-use super::{Cluster, HeuristicAnalysis, HeuristicPatch, Settings};
+use super::{stability, Cluster, HeuristicAnalysis, HeuristicPatch, Settings};
 use crate::core::audit;
 use crate::core::cpp::chain::Chain;
 use crate::core::cpp::rules::{self, Env};
@@ -131,19 +131,13 @@ fn not_analysed(h: Heuristic, table: &Table, style: String, function: String, er
         kept_shapes: 0,
         emitted: None,
         changed_regions: vec![],
+        stability: None,
     }
 }
 
-/// Every strategy fitted and cross-validated, and the recommended one.
-fn fit_strategies(
-    table: &Table,
-    site: &Site,
-    source: &str,
-    er: &EarlyReturns,
-    settings: &Settings,
-    constant_ranges: BTreeMap<String, (i64, i64)>,
-) -> HeuristicAnalysis {
-    let params = Params {
+/// The fitting parameters for `site`.
+fn params(site: &Site, source: &str, settings: &Settings, constant_ranges: BTreeMap<String, (i64, i64)>) -> Params {
+    Params {
         max_rungs: settings.max_rungs.max(1),
         folds: settings.folds.max(2),
         inclusive: emit::uses_inclusive(site),
@@ -151,8 +145,18 @@ fn fit_strategies(
         preferred_output: rules::thresholds(&site.ladder, "outputSize"),
         preferred_reduction: rules::thresholds(&site.ladder, "reductionSize"),
         constant_ranges: Some(constant_ranges),
-    };
-    let evals = fit::evaluate(table, er, &params, &settings.pins);
+    }
+}
+
+/// Every strategy fitted and cross-validated, and the recommended one.
+fn fit_strategies(
+    table: &Table,
+    site: &Site,
+    er: &EarlyReturns,
+    settings: &Settings,
+    params: &Params,
+) -> HeuristicAnalysis {
+    let evals = fit::evaluate(table, er, params, &settings.pins);
     let (rec_eval, rec_fit) = &evals[fit::recommend(&evals)];
     let toolkit =
         evals.iter().find(|(e, _)| e.strategy == Strategy::OriginalToolkit).map(|(e, _)| e.cv_geomean).unwrap_or(1.0);
@@ -188,7 +192,30 @@ fn fit_strategies(
         kept_shapes: table.rows.iter().filter(|r| r.frozen).count(),
         emitted: None,
         changed_regions: vec![],
+        stability: None,
     }
+}
+
+/// The recommendation's stability figure ([`stability::stability`]).
+fn stability_of(
+    results: &Results,
+    table: &Table,
+    current: &[LimitSpec],
+    er: &EarlyReturns,
+    params: &Params,
+    settings: &Settings,
+    analysis: &HeuristicAnalysis,
+) -> stability::Stability {
+    stability::stability(&stability::Refit {
+        results,
+        table,
+        current,
+        er,
+        params,
+        pins: &settings.pins,
+        strategy: analysis.recommended,
+        rule: analysis.rule.as_ref(),
+    })
 }
 
 /// The changed code as the report shows it: the helper (2026 style), or the
@@ -773,7 +800,9 @@ pub(super) fn analyze_heuristic(
     let mut er_full = er.clone();
     er_full.restrictable = restrictable;
     x.er = &er_full;
-    let mut analysis = fit_strategies(&table, &site, source, x.er, settings, ranges);
+    let params = params(&site, source, settings, ranges);
+    let mut analysis = fit_strategies(&table, &site, x.er, settings, &params);
+    analysis.stability = Some(stability_of(results, &table, &current, x.er, &params, settings, &analysis));
     let Some(rule) = analysis.rule.clone() else {
         analysis.error =
             Some("no strategy beats the current code without regressing a shape; nothing to change".into());

@@ -8,10 +8,12 @@
 //! and source text in, an [`Analysis`] and patched sources out.
 
 mod heuristic;
+mod stability;
 mod summary;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use stability::Stability;
 pub(crate) use summary::{compare, noop_check};
 
 use crate::core::audit::{self, Audit};
@@ -156,6 +158,10 @@ pub(crate) struct HeuristicAnalysis {
     /// here).
     #[serde(default)]
     pub(crate) changed_regions: Vec<ChangedRegion>,
+    /// How often the recommendation comes back when the measurements are
+    /// resampled; `None` when nothing was fitted.
+    #[serde(default)]
+    pub(crate) stability: Option<Stability>,
 }
 
 /// A part of the (outputSize, reductionSize) plane where the patch changes

@@ -214,3 +214,39 @@ fn figures_per_commands_file_beside_the_totals() {
     let (one, _) = analyze(&synthetic(CURRENT, &FULL), CURRENT, &settings());
     assert!(!report::markdown(&one).contains("Per commands file"));
 }
+
+#[test]
+fn ambiguous_measurements_make_an_unstable_recommendation() {
+    // Repeats that agree: the recommendation comes back every time.
+    let mut results = synthetic(CURRENT, &FULL);
+    for s in &mut results.shapes {
+        for m in s.runs.values_mut() {
+            let t = m.median().unwrap();
+            m.samples = vec![t; 3];
+        }
+    }
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    for h in &a.heuristics {
+        let s = h.stability.as_ref().unwrap();
+        assert!(s.stable && s.recommendation == 1.0, "{}: {s:?}", h.heuristic);
+    }
+    // Deliberately ambiguous: each repeat off by up to 25% at random (a
+    // seeded generator), so that resampling the repeats changes which limit
+    // looks best for many shapes.
+    let mut results = synthetic(CURRENT, &FULL);
+    let mut rng = crate::core::stats::Rng::new(14);
+    for s in &mut results.shapes {
+        for m in s.runs.values_mut() {
+            for x in &mut m.samples {
+                *x *= 1.0 + 0.25 * (rng.below(2001) as f64 / 1000.0 - 1.0);
+            }
+        }
+    }
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    let unstable: Vec<_> = a.heuristics.iter().filter(|h| h.stability.as_ref().is_some_and(|s| !s.stable)).collect();
+    assert!(!unstable.is_empty(), "{:?}", a.heuristics.iter().map(|h| &h.stability).collect::<Vec<_>>());
+    let md = report::markdown(&a);
+    assert!(md.contains("**unstable: comes back in only"), "{md}");
+    let json = serde_json::to_value(&a).unwrap();
+    assert!(json["heuristics"].as_array().unwrap().iter().any(|h| h["stability"]["stable"] == false));
+}

@@ -23,12 +23,12 @@ mod tests;
 
 pub(crate) use early::EarlyReturns;
 pub(crate) use readable::Readable;
-pub(crate) use strategy::{evaluate, oracle, outcomes, recommend, Evaluation, ShapeOutcome, Strategy};
+pub(crate) use strategy::{evaluate, fit, oracle, outcomes, recommend, Evaluation, ShapeOutcome, Strategy};
 
 use crate::core::cpp::rules::{Env, Expr, Stmt};
 use crate::core::results::{Measurement, Results};
 use crate::core::rule::LimitSpec;
-use crate::core::stats::noise_threshold;
+use crate::core::validation::{t_test_p, FDR};
 use crate::core::workload::Heuristic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +37,12 @@ use std::collections::BTreeMap;
 /// forbids. It dwarfs any real difference (e^1000), so the fit breaks a pin
 /// only when no limit at all satisfies it.
 const PIN_PENALTY: f64 = 1e3;
+
+/// The smallest regression (2% slower) that lets a shape veto a rule,
+/// however significant: below it the report calls the shape unchanged.
+/// With the multiplicity of shapes controlled ([`FDR`], Benjamini-Hochberg,
+/// as validation does) this is the veto's stated error rate.
+pub(crate) const MIN_REGRESSION_EFFECT: f64 = 0.02;
 
 /// An unmeasured (shape, split) counts as this many times the shape's worst
 /// known runtime: pessimistic enough that a rule never relies on a split
@@ -124,15 +130,44 @@ impl Row {
         }
     }
 
-    /// Limits that do not regress this shape beyond noise.
+    /// Limits that do not regress this shape: its regression at `k` is not
+    /// both significant on its own (one-sided p below [`FDR`]) and larger
+    /// than [`MIN_REGRESSION_EFFECT`]. Unadjusted, so stricter than the
+    /// veto over all shapes (a q-value is never below its p-value): a shape
+    /// pinned to an allowed limit never vetoes the rule.
     pub(crate) fn allowed(&self, k: usize) -> bool {
-        match self.runtime[k] {
-            Some(r) => {
-                let t = noise_threshold(self.baseline_noise, self.baseline_n, self.noise[k], self.n[k]);
-                r <= self.baseline * (1.0 + t)
-            }
+        match self.regression(k) {
+            Some((effect, p)) => !(p < FDR && effect > MIN_REGRESSION_EFFECT.ln_1p()),
             None => false,
         }
+    }
+
+    /// The evidence that limit `k` is slower than the current code: the
+    /// log ratio of medians (positive: slower) and its one-sided p-value
+    /// (Student's t on the medians' standard errors, about 1.25 sigma /
+    /// sqrt(n) each). Without noise a slower median is certain (p = 0) and
+    /// only [`MIN_REGRESSION_EFFECT`] decides. `None`: not measured.
+    pub(crate) fn regression(&self, k: usize) -> Option<(f64, f64)> {
+        let r = self.runtime[k]?;
+        let effect = (r / self.baseline).ln();
+        let se2 = |s: f64, n: usize| (1.25 * s).powi(2) / n.max(1) as f64;
+        let se = (se2(self.baseline_noise, self.baseline_n) + se2(self.noise[k], self.n[k])).sqrt();
+        let p = if se <= 0.0 {
+            if effect > 0.0 {
+                0.0
+            } else {
+                1.0
+            }
+        } else {
+            let df = (self.baseline_n + self.n[k]).saturating_sub(2).max(1) as f64;
+            let two_sided = t_test_p(effect / se, df);
+            if effect > 0.0 {
+                two_sided / 2.0
+            } else {
+                1.0 - two_sided / 2.0
+            }
+        };
+        Some((effect, p))
     }
 }
 
@@ -289,7 +324,7 @@ pub(crate) struct Params {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Pin {
-    /// A limit that does not regress it beyond noise, by the sweep's data.
+    /// A limit that does not regress it ([`Row::allowed`]), by the sweep's data.
     NoRegression,
     /// The split the current code gives it (validation measured a
     /// regression the sweep's data did not show).

@@ -5,9 +5,10 @@
 
 use super::early::{refit_constants, EarlyReturns};
 use super::ladder::{fit_ladder, fit_ladder_at};
-use super::{column, kfold, Choice, Params, Pin, Pins, Row, Table};
+use super::{column, kfold, Choice, Params, Pin, Pins, Row, Table, MIN_REGRESSION_EFFECT};
 use crate::core::rule::{Ladder, LimitSpec, Rule, Rung};
-use crate::core::stats::{self, noise_threshold};
+use crate::core::stats;
+use crate::core::validation::{benjamini_hochberg, FDR};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -53,8 +54,8 @@ pub(crate) enum Strategy {
     Ladder2d,
     /// Ladder2d with refitted early-return constants.
     Ladder2dEarly,
-    /// Ladder2d, refitted with every shape it regressed beyond noise pinned
-    /// to limits that do not regress it, until none is left.
+    /// Ladder2d, refitted with every shape it regressed (see [`judge`])
+    /// pinned to limits that do not regress it, until none is left.
     Ladder2dSafe,
     /// The same repair on Ladder2dEarly.
     Ladder2dEarlySafe,
@@ -71,6 +72,15 @@ impl Strategy {
         Strategy::Ladder2dSafe,
         Strategy::Ladder2dEarlySafe,
     ];
+
+    /// The strategy a repairing one repairs.
+    pub(crate) fn unrepaired(self) -> Option<Strategy> {
+        match self {
+            Strategy::Ladder2dSafe => Some(Strategy::Ladder2d),
+            Strategy::Ladder2dEarlySafe => Some(Strategy::Ladder2dEarly),
+            _ => None,
+        }
+    }
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -90,6 +100,8 @@ impl Strategy {
 #[derive(Clone, Debug)]
 pub(crate) struct Fitted {
     pub(crate) rule: Option<Rule>,
+    /// Shapes the repair pinned (beyond the pins it was given), in order.
+    pub(crate) pinned: Vec<usize>,
 }
 
 impl Fitted {
@@ -165,24 +177,24 @@ pub(crate) fn fit(
     pins: &Pins,
 ) -> Fitted {
     let mut pins = pins.clone();
+    let mut pinned = Vec::new();
     let mut rule = fit_rule(strategy, rows, limits, er, params, &pins);
     if matches!(strategy, Strategy::Ladder2dSafe | Strategy::Ladder2dEarlySafe) {
         for _ in 0..REPAIR_ROUNDS {
             let Some(r) = &rule else { break };
-            let regressed: Vec<usize> = rows
-                .iter()
-                .filter(|row| outcome(row, limits, choose(r, row, er)).regressed)
-                .map(|row| row.shape)
-                .filter(|s| !pins.contains_key(s))
-                .collect();
+            let mut outs: Vec<ShapeOutcome> = rows.iter().map(|row| outcome(row, limits, choose(r, row, er))).collect();
+            judge(&mut outs);
+            let regressed: Vec<usize> =
+                outs.iter().filter(|o| o.regressed).map(|o| o.shape).filter(|s| !pins.contains_key(s)).collect();
             if regressed.is_empty() {
                 break;
             }
+            pinned.extend(regressed.iter().copied());
             pins.extend(regressed.into_iter().map(|s| (s, Pin::NoRegression)));
             rule = fit_rule(strategy, rows, limits, er, params, &pins);
         }
     }
-    Fitted { rule }
+    Fitted { rule, pinned }
 }
 
 /// The original toolkit's method, as its documentation describes it.
@@ -260,11 +272,17 @@ pub(crate) struct Evaluation {
     pub(crate) cv_worst: f64,
     /// Worst per-shape speedup, fitted.
     pub(crate) fitted_worst: f64,
-    /// Shapes regressed beyond noise by the fitted rule.
+    /// Shapes the fitted rule regresses: significantly (false discovery
+    /// rate [`FDR`] over the heuristic's shapes) and by more than
+    /// [`MIN_REGRESSION_EFFECT`].
     pub(crate) fitted_regressions: usize,
     /// Fraction of the oracle's log-gain captured, held out.
     pub(crate) cv_oracle_fraction: f64,
     pub(crate) fitted_oracle_fraction: f64,
+    /// Shapes the repair pinned when fitted on all shapes (kept at a limit
+    /// that does not regress them, the current decision among them).
+    #[serde(default)]
+    pub(crate) pinned: Vec<usize>,
 }
 
 /// Per-shape outcome of a rule.
@@ -274,20 +292,41 @@ pub(crate) struct ShapeOutcome {
     pub(crate) choice: Choice,
     pub(crate) runtime: Option<f64>,
     pub(crate) speedup: Option<f64>,
+    /// Significantly slower (q below [`FDR`]) by more than
+    /// [`MIN_REGRESSION_EFFECT`]: the shape vetoes the rule.
     pub(crate) regressed: bool,
+    /// One-sided p-value of "slower than the current code" (`None`: the
+    /// current code's own decision, or not measured).
+    #[serde(default)]
+    pub(crate) p_value: Option<f64>,
+    /// That p-value adjusted for testing every shape (Benjamini-Hochberg).
+    #[serde(default)]
+    pub(crate) q_value: Option<f64>,
 }
 
+/// A shape's outcome under `choice`; [`judge`] decides the regressions.
 fn outcome(row: &Row, limits: &[LimitSpec], choice: Choice) -> ShapeOutcome {
     let runtime = row.runtime_of(limits, choice);
     let speedup = runtime.map(|r| row.baseline / r);
-    let regressed = match (choice, speedup) {
-        (Choice::Limit(l), Some(s)) => {
-            let k = column(limits, l).expect("a chosen limit is a column");
-            s < 1.0 / (1.0 + noise_threshold(row.baseline_noise, row.baseline_n, row.noise[k], row.n[k]))
-        }
-        _ => false,
+    let p_value = match choice {
+        Choice::Limit(l) => column(limits, l).and_then(|k| row.regression(k)).map(|(_, p)| p),
+        Choice::Baseline => None,
     };
-    ShapeOutcome { shape: row.shape, choice, runtime, speedup, regressed }
+    ShapeOutcome { shape: row.shape, choice, runtime, speedup, regressed: false, p_value, q_value: None }
+}
+
+/// Decides which of `outs` (one rule on a set of shapes) are regressions:
+/// Benjamini-Hochberg over the shapes tested, so that dozens of shapes at
+/// once do not veto a rule on noise alone, and at least
+/// [`MIN_REGRESSION_EFFECT`] slower.
+fn judge(outs: &mut [ShapeOutcome]) {
+    let tested: Vec<usize> = (0..outs.len()).filter(|&i| outs[i].p_value.is_some()).collect();
+    let q = benjamini_hochberg(&tested.iter().map(|&i| outs[i].p_value.unwrap_or(1.0)).collect::<Vec<_>>());
+    for (&i, q) in tested.iter().zip(q) {
+        let o = &mut outs[i];
+        o.q_value = Some(q);
+        o.regressed = q < FDR && o.speedup.is_some_and(|s| s < 1.0 / (1.0 + MIN_REGRESSION_EFFECT));
+    }
 }
 
 /// The best measured choice per shape.
@@ -304,7 +343,10 @@ pub(crate) fn oracle(row: &Row, limits: &[LimitSpec]) -> (Choice, f64) {
 }
 
 pub(crate) fn outcomes(table: &Table, fitted: &Fitted, er: &EarlyReturns) -> Vec<ShapeOutcome> {
-    table.rows.iter().map(|r| outcome(r, &table.limits, fitted.choose(r, er))).collect()
+    let mut outs: Vec<ShapeOutcome> =
+        table.rows.iter().map(|r| outcome(r, &table.limits, fitted.choose(r, er))).collect();
+    judge(&mut outs);
+    outs
 }
 
 fn log_speedups(outs: &[ShapeOutcome]) -> Vec<f64> {
@@ -333,8 +375,9 @@ pub(crate) fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: 
                 }
             }
         }
-        let cv_out: Vec<ShapeOutcome> =
+        let mut cv_out: Vec<ShapeOutcome> =
             cv_out.into_iter().enumerate().map(|(i, o)| o.unwrap_or_else(|| fitted_out[i].clone())).collect();
+        judge(&mut cv_out);
         let (fl, cl) = (log_speedups(&fitted_out), log_speedups(&cv_out));
         let gm = |l: &[f64]| stats::mean(l).map(f64::exp).unwrap_or(1.0);
         let worst = |o: &[ShapeOutcome]| o.iter().filter_map(|x| x.speedup).fold(f64::INFINITY, f64::min);
@@ -350,6 +393,7 @@ pub(crate) fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: 
                 fitted_regressions: fitted_out.iter().filter(|o| o.regressed).count(),
                 cv_oracle_fraction: frac(&cl),
                 fitted_oracle_fraction: frac(&fl),
+                pinned: fitted.pinned.clone(),
             },
             fitted,
         ));
@@ -358,7 +402,7 @@ pub(crate) fn evaluate(table: &Table, er: &EarlyReturns, params: &Params, pins: 
 }
 
 /// The recommendation: the best cross-validated geomean among strategies
-/// whose fitted rule regresses no shape beyond noise (the baseline itself
+/// whose fitted rule regresses no shape (see [`judge`]) (the baseline itself
 /// when nothing beats it).
 pub(crate) fn recommend(evals: &[(Evaluation, Fitted)]) -> usize {
     let mut best = evals.iter().position(|(e, _)| e.strategy == Strategy::Baseline).unwrap_or(0);

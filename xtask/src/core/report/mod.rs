@@ -50,7 +50,13 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
         h.limits.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", "),
         a.folds
     );
-    let _ = writeln!(out, "| strategy | fitted geomean | cross-validated geomean | worst shape (CV) | regressions beyond noise (fitted) | oracle gain captured (CV) |");
+    let _ = writeln!(
+        out,
+        "A shape vetoes a rule when the rule makes it slower by more than {} and significantly so, at a false discovery rate of {} over the heuristic's shapes (one-sided test on the medians' standard errors, Benjamini-Hochberg).\n",
+        fmt_pct(crate::core::fit::MIN_REGRESSION_EFFECT),
+        fmt_pct(crate::core::validation::FDR)
+    );
+    let _ = writeln!(out, "| strategy | fitted geomean | cross-validated geomean | worst shape (CV) | regressions (fitted) | oracle gain captured (CV) |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
     for e in &h.strategies {
         let mark = if e.strategy == h.recommended { " **(recommended)**" } else { "" };
@@ -65,6 +71,7 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
             fmt_pct(e.cv_oracle_fraction)
         );
     }
+    pin_cost(out, a, h);
     let _ = writeln!(out, "\nOracle (best measured choice per shape): {} geomean speedup.", fmt_x(h.oracle_geomean));
     let delta = h.vs_original_toolkit - 1.0;
     let _ = writeln!(
@@ -96,6 +103,60 @@ fn heuristic_section(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
     if let Some(e) = &h.error {
         let _ = writeln!(out, "> {e}\n");
     }
+    stability_section(out, h);
+}
+
+/// What the recommended strategy's repair pinned, and what that cost
+/// beside the same strategy unrepaired (which some shape vetoes).
+fn pin_cost(out: &mut String, a: &Analysis, h: &HeuristicAnalysis) {
+    let Some(rec) = h.strategies.iter().find(|e| e.strategy == h.recommended) else { return };
+    let unrepaired = rec.strategy.unrepaired().and_then(|u| h.strategies.iter().find(|e| e.strategy == u));
+    let (Some(u), false) = (unrepaired, rec.pinned.is_empty()) else { return };
+    let shapes: Vec<String> = rec.pinned.iter().map(|&s| shape_cell(a, s)).collect();
+    let _ = writeln!(
+        out,
+        "\nPinned, not abandoned: the recommended strategy keeps {} shape(s) at a limit that does not regress them ({}); unrepaired, {} fits {} with {} regression(s), so the pins cost {} of the fitted geomean ({} cross-validated).",
+        rec.pinned.len(),
+        shapes.join(", "),
+        u.name,
+        fmt_x(u.fitted_geomean),
+        u.fitted_regressions,
+        fmt_pct(1.0 - rec.fitted_geomean / u.fitted_geomean),
+        fmt_pct(1.0 - rec.cv_geomean / u.cv_geomean)
+    );
+}
+
+/// The stability figure after a verdict line: `; **unstable**: ...`.
+fn stability_note(h: &HeuristicAnalysis) -> String {
+    match &h.stability {
+        Some(s) if s.stable => format!("; {}", s.words()),
+        Some(s) => format!("; **{}**", s.words()),
+        None => String::new(),
+    }
+}
+
+/// How often the recommendation, its rungs and its thresholds come back
+/// when the repeats are resampled.
+fn stability_section(out: &mut String, h: &HeuristicAnalysis) {
+    let Some(s) = &h.stability else { return };
+    let list = |v: &[f64]| v.iter().map(|f| fmt_pct(*f)).collect::<Vec<_>>().join(", ");
+    let _ = write!(
+        out,
+        "Stability ({} bootstrap resamples of each measurement's repeats, the recommended strategy refitted on each): the recommendation comes back in {}",
+        s.resamples,
+        fmt_pct(s.recommendation)
+    );
+    if !s.rungs.is_empty() {
+        let _ = write!(out, "; each rung (limit and buckets): {}", list(&s.rungs));
+    }
+    if !s.thresholds.is_empty() {
+        let _ = write!(out, "; each outputSize threshold (within its rounding interval): {}", list(&s.thresholds));
+    }
+    let _ = writeln!(
+        out,
+        ".{}\n",
+        if s.stable { "" } else { " **Unstable**: measure again with more repeats before relying on it." }
+    );
 }
 
 /// The evidence region, how the patch was written, and the behaviour
@@ -223,22 +284,24 @@ fn summary(out: &mut String, a: &Analysis) {
             Some(e) if h.rule.is_some() => {
                 let _ = writeln!(
                     out,
-                    "- **{}**: {} recommended; cross-validated geomean speedup {} (fitted {}), worst shape {}, {} of the oracle's gain; {} vs the original toolkit's method.",
+                    "- **{}**: {} recommended; cross-validated geomean speedup {} (fitted {}), worst shape {}, {} of the oracle's gain; {} vs the original toolkit's method{}.",
                     h.heuristic,
                     e.name,
                     fmt_x(e.cv_geomean),
                     fmt_x(e.fitted_geomean),
                     fmt_x(e.cv_worst),
                     fmt_pct(e.cv_oracle_fraction),
-                    fmt_x(h.vs_original_toolkit)
+                    fmt_x(h.vs_original_toolkit),
+                    stability_note(h)
                 );
             }
             _ => {
                 let _ = writeln!(
                     out,
-                    "- **{}**: no change recommended ({}).",
+                    "- **{}**: no change recommended ({}){}.",
                     h.heuristic,
-                    h.error.as_deref().unwrap_or("the current code is best")
+                    h.error.as_deref().unwrap_or("the current code is best"),
+                    stability_note(h)
                 );
             }
         }
