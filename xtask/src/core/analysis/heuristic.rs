@@ -667,18 +667,31 @@ fn emit_rule(x: &Emission, rule: &Rule, grid: &[audit::Point]) -> Result<(Heuris
         e.extend(besides());
         e
     });
-    let (edits, how, note) = match retune.as_ref().map(edit::edits) {
+    let expected = Expected { results: x.results, table: x.table, rule, er: x.er, old: x.model, low: x.low };
+    let checked = |edits: &[patch::Edit]| {
+        patch::apply_checked(x.source, std::slice::from_ref(x.site), edits)
+            .and_then(|p| verify_emitted(&p, h, x.names, &expected).map(|_| (p, edits.to_vec())))
+    };
+    let edited = match retune.as_ref().map(edit::edits) {
         Some(Ok(mut e)) => {
             e.extend(besides());
-            (e, "edit", String::new())
+            checked(&e).map_err(|why| format!("the in-place edit does not give the rule ({why})"))
         }
-        Some(Err(why)) => (rewrite.clone()?, "rewrite", why),
-        None => (rewrite.clone()?, "rewrite", "the ladder has a form the editor does not read".to_string()),
+        Some(Err(why)) => Err(why),
+        None => Err("the ladder has a form the editor does not read".to_string()),
     };
-    let expected = Expected { results: x.results, table: x.table, rule, er: x.er, old: x.model, low: x.low };
-    let patched = patch::apply_checked(x.source, std::slice::from_ref(x.site), &edits)
-        .and_then(|p| verify_emitted(&p, h, x.names, &expected).map(|_| p))
-        .map_err(|e| format!("cannot write the rule as C++: {e}"))?;
+    // Both forms are checked against the rule on every measured shape; the
+    // rewrite is the fallback when the in-place edit cannot say it.
+    let ((patched, edits), how, note) = match edited {
+        Ok(p) => (p, "edit", String::new()),
+        Err(why) => {
+            let p = rewrite
+                .clone()
+                .and_then(|e| checked(&e))
+                .map_err(|e| format!("cannot write the rule as C++: {why}; as a rewrite of the ladder: {e}"))?;
+            (p, "rewrite", why)
+        }
+    };
     let diff = difftext::unified(&x.results.target.heuristic_file, x.source, &patched);
     let emitted = Emitted {
         how: how.into(),

@@ -429,12 +429,23 @@ fn match_edits(r: &Retune, old: &Item, new: &NewRung) -> Result<Vec<Edit>, Strin
                 Edit { range: stmt, text: leaf_text(r, leaf, &indent) }
             }));
         }
-        None => {
-            let block = old.block.clone().ok_or("a rung without braces cannot take new guards")?;
-            let indent = format!("{}  ", r.chain.indent);
-            edits
-                .push(Edit { range: block, text: format!("\n{}{}", body_text(r, &new.body, &indent), r.chain.indent) });
-        }
+        None => match old.block.clone() {
+            Some(block) => {
+                let indent = format!("{}  ", r.chain.indent);
+                edits.push(Edit {
+                    range: block,
+                    text: format!("\n{}{}", body_text(r, &new.body, &indent), r.chain.indent),
+                });
+            }
+            // A helper's closing `return X;`: the new guards go before it,
+            // at the chain's own indentation.
+            None if matches!(old.cond, Cond::Always) && r.chain.helper => {
+                let text = body_text(r, &new.body, &r.chain.indent);
+                let text = text.strip_prefix(r.chain.indent.as_str()).unwrap_or(&text).trim_end_matches('\n');
+                edits.push(Edit { range: old.stmt.clone(), text: text.to_string() });
+            }
+            None => return Err("a rung without braces cannot take new guards".into()),
+        },
     }
     Ok(edits)
 }
