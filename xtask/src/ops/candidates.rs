@@ -248,8 +248,23 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
         .iter()
         .map(|c| shapes.iter().map(|s| pass::predict_op(&s.op, &c.pass, low).decision).collect())
         .collect();
+    // A prediction may share a measurement only when the model saw the
+    // candidate's pinned limit (its early returns are off, so every shape
+    // that reaches the heuristic gets the pin). Where the model misses the
+    // pin (it does not read every form a pinned ladder takes), or predicts
+    // no limit at all, the shape is measured: a wrong share is a wrong
+    // result, a missed one only costs a benchmark run.
+    let trusted = |c: &Candidate, d: &Decision| match c.limit {
+        Some(pin) => d.limit == Some(pin),
+        None => true,
+    };
     let schedule = if request.dedup {
-        Schedule::dedup(&decisions.iter().map(|d| d.iter().map(Some).collect()).collect::<Vec<_>>())
+        let known: Vec<Vec<Option<&Decision>>> = candidates
+            .iter()
+            .zip(&decisions)
+            .map(|(c, ds)| ds.iter().map(|d| trusted(c, d).then_some(d)).collect())
+            .collect();
+        Schedule::dedup(&known)
     } else {
         Schedule::all(candidates.len(), shapes.len())
     };
