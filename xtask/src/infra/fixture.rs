@@ -7,6 +7,7 @@
 //! tagged `fixture-2025` and the 2026 one on `main`, so that `--rev` selects
 //! the code style exactly as it selects a revision of real IREE.
 
+use crate::infra::git;
 use crate::infra::proc::{self, which, Job};
 use crate::infra::setup;
 use anyhow::{bail, Context, Result};
@@ -109,11 +110,17 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
     setup::ensure(setup::FIXTURE, "needed to build the bundled fixture", &workspace.join("target/setup.log"))?;
     let sources = workspace.join("tests/fixtures/iree");
     let overlay = workspace.join("tests/fixtures/history/2025-inline");
-    let early = workspace.join("tests/fixtures/history/2026-early");
+    // The 2026 helper style before HEAD's last change: HEAD's sources with
+    // that change undone, kept as the diff it is.
+    let early = workspace.join("tests/fixtures/history/2026-early.diff");
     let repo_dir = root.join("iree");
     let build_dir = root.join("iree-build");
     let stamp_path = root.join("fixture.stamp");
-    let stamp = format!("{}\n{}\n", fixture_hash(&sources, &[&overlay, &early])?, options.configure_args.join(" "));
+    let stamp = format!(
+        "{}\n{}\n",
+        fixture_hash(&sources, &[&workspace.join("tests/fixtures/history")])?,
+        options.configure_args.join(" ")
+    );
     let fresh = std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
         && repo_dir.join(".git").exists()
         && build_dir.join("CMakeCache.txt").exists();
@@ -141,7 +148,7 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
         )?;
         repo.tag_lightweight("fixture-2025", &repo.find_object(first, None)?, false)?;
         copy_tree(&sources, &repo_dir)?;
-        copy_tree(&early, &repo_dir)?;
+        git::cli_ok(&repo_dir, &["apply", &early.to_string_lossy()])?;
         let helpers = commit_all(
             &repo,
             "[DispatchCreation] Move split reduction ladders into helper functions\n\n\

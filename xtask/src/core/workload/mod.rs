@@ -307,44 +307,100 @@ fn conv_view(op: &LinalgOp, flops: f64, bytes: f64) -> Result<Option<Features>, 
         positions(loops).iter().try_fold(1i64, |a, &p| a.checked_mul(out.shape[p])).ok_or_else(|| overflow(what))
     };
     let oc = size_at(&dims.output_channel, "outputChannelSize")?;
-    let batch = size_at(&dims.batch, "batchSize")?;
-    let image = size_at(&dims.output_image, "imageSize")?;
-    let depth = size_at(&dims.depth, "depthSize")?;
-    let batch_first = positions(&dims.batch).first() == Some(&0);
-    let main = if batch_first { image } else { batch };
-    let parallel = oc.checked_mul(main).ok_or_else(|| overflow("parallelSize"))?;
-    let reduction_dims = op.reduction_extents();
-    let reduction_size = op.size_of(&reduction_loops(op)).ok_or_else(|| overflow("reductionSize"))?;
-    let output_size =
-        [batch, image, depth].iter().try_fold(oc, |a, &b| a.checked_mul(b)).ok_or_else(|| overflow("outputSize"))?;
-    let (walk, start) = match batch_first {
-        true => (Walk::InnerToOuter, *reduction_dims.last().unwrap_or(&1)),
-        false => (Walk::OuterToInner, *reduction_dims.first().unwrap_or(&1)),
+    let sizes = ConvSizes {
+        oc,
+        batch: size_at(&dims.batch, "batchSize")?,
+        image: size_at(&dims.output_image, "imageSize")?,
+        depth: size_at(&dims.depth, "depthSize")?,
+        batch_first: positions(&dims.batch).first() == Some(&0),
+        reduction_size: op.size_of(&reduction_loops(op)).ok_or_else(|| overflow("reductionSize"))?,
+        reduction_dims: op.reduction_extents(),
+    };
+    conv_features(sizes, flops, bytes).map(Some)
+}
+
+/// What the convolution function reads off a convolution, in both
+/// descriptions of an op (linalg, roles).
+struct ConvSizes {
+    oc: i64,
+    batch: i64,
+    image: i64,
+    depth: i64,
+    batch_first: bool,
+    reduction_size: i64,
+    reduction_dims: Vec<i64>,
+}
+
+/// The convolution function's quantities from its sizes.
+fn conv_features(s: ConvSizes, flops: f64, bytes: f64) -> Result<Features, String> {
+    let main = if s.batch_first { s.image } else { s.batch };
+    let parallel = s.oc.checked_mul(main).ok_or_else(|| overflow("parallelSize"))?;
+    let output_size = [s.batch, s.image, s.depth]
+        .iter()
+        .try_fold(s.oc, |a, &b| a.checked_mul(b))
+        .ok_or_else(|| overflow("outputSize"))?;
+    let (walk, start) = match s.batch_first {
+        true => (Walk::InnerToOuter, *s.reduction_dims.last().unwrap_or(&1)),
+        false => (Walk::OuterToInner, *s.reduction_dims.first().unwrap_or(&1)),
     };
     let vars = vars(&[
         ("outputSize", output_size),
-        ("reductionSize", reduction_size),
+        ("reductionSize", s.reduction_size),
         ("parallelSize", parallel),
-        ("ratio", cpp_ratio(reduction_size, parallel, 1)),
-        ("outputChannelSize", oc),
-        ("batchSize", batch),
-        ("imageSize", image),
-        ("depthSize", depth),
+        ("ratio", cpp_ratio(s.reduction_size, parallel, 1)),
+        ("outputChannelSize", s.oc),
+        ("batchSize", s.batch),
+        ("imageSize", s.image),
+        ("depthSize", s.depth),
         ("mainDistributedSize", main),
         ("startTileSize", start),
     ]);
-    Ok(Some(Features {
+    Ok(Features {
         heuristic: Heuristic::Conv,
         output_size,
-        reduction_size,
-        reduction_dims,
+        reduction_size: s.reduction_size,
+        reduction_dims: s.reduction_dims,
         walk,
         start_tile_size: start,
         vars,
         flops,
         bytes,
         fallback: None,
-    }))
+    })
+}
+
+/// The matmul-like function's quantities from its sizes.
+fn matmul_features(
+    (batch, m, n, k): (i64, i64, i64, i64),
+    reduction_dims: Vec<i64>,
+    flops: f64,
+    bytes: f64,
+) -> Result<Features, String> {
+    let mn = m.checked_mul(n).ok_or_else(|| overflow("mSize * nSize"))?;
+    let output_size = mn.checked_mul(batch).ok_or_else(|| overflow("outputSize"))?;
+    let start = *reduction_dims.first().unwrap_or(&1);
+    let vars = vars(&[
+        ("outputSize", output_size),
+        ("reductionSize", k),
+        ("kSize", k),
+        ("mSize", m),
+        ("nSize", n),
+        ("batchSize", batch),
+        ("ratio", cpp_ratio(k, mn, batch)),
+        ("startTileSize", start),
+    ]);
+    Ok(Features {
+        heuristic: Heuristic::Matmul,
+        output_size,
+        reduction_size: k,
+        reduction_dims,
+        walk: Walk::OuterToInner,
+        start_tile_size: start,
+        vars,
+        flops,
+        bytes,
+        fallback: None,
+    })
 }
 
 /// A loop of an op described by roles (the bundled fixture's IR: `64
@@ -374,70 +430,19 @@ pub(crate) fn of_roles(conv: bool, loops: &[RoleLoop], output: &[usize]) -> Resu
     let reduction_size =
         reduction_dims.iter().try_fold(1i64, |a, &b| a.checked_mul(b)).ok_or_else(|| overflow("reductionSize"))?;
     if !conv {
-        let (batch, m, n) = (product("batch", "batchSize")?, product("m", "mSize")?, product("n", "nSize")?);
-        let mn = m.checked_mul(n).ok_or_else(|| overflow("mSize * nSize"))?;
-        let output_size = mn.checked_mul(batch).ok_or_else(|| overflow("outputSize"))?;
-        let start = *reduction_dims.first().unwrap_or(&1);
-        let vars = vars(&[
-            ("outputSize", output_size),
-            ("reductionSize", reduction_size),
-            ("kSize", reduction_size),
-            ("mSize", m),
-            ("nSize", n),
-            ("batchSize", batch),
-            ("ratio", cpp_ratio(reduction_size, mn, batch)),
-            ("startTileSize", start),
-        ]);
-        return Ok(Features {
-            heuristic: Heuristic::Matmul,
-            output_size,
-            reduction_size,
-            reduction_dims,
-            walk: Walk::OuterToInner,
-            start_tile_size: start,
-            vars,
-            flops: 0.0,
-            bytes: 0.0,
-            fallback: None,
-        });
+        let sizes = (product("batch", "batchSize")?, product("m", "mSize")?, product("n", "nSize")?, reduction_size);
+        return matmul_features(sizes, reduction_dims, 0.0, 0.0);
     }
-    let oc = product("outputChannel", "outputChannelSize")?;
-    let batch = product("batch", "batchSize")?;
-    let image = product("outputImage", "imageSize")?;
-    let depth = product("depth", "depthSize")?;
-    let batch_first = output.first().and_then(|&l| loops.get(l)).is_some_and(|l| l.role == "batch");
-    let main = if batch_first { image } else { batch };
-    let parallel = oc.checked_mul(main).ok_or_else(|| overflow("parallelSize"))?;
-    let output_size =
-        [batch, image, depth].iter().try_fold(oc, |a, &b| a.checked_mul(b)).ok_or_else(|| overflow("outputSize"))?;
-    let (walk, start) = match batch_first {
-        true => (Walk::InnerToOuter, *reduction_dims.last().unwrap_or(&1)),
-        false => (Walk::OuterToInner, *reduction_dims.first().unwrap_or(&1)),
-    };
-    let vars = vars(&[
-        ("outputSize", output_size),
-        ("reductionSize", reduction_size),
-        ("parallelSize", parallel),
-        ("ratio", cpp_ratio(reduction_size, parallel, 1)),
-        ("outputChannelSize", oc),
-        ("batchSize", batch),
-        ("imageSize", image),
-        ("depthSize", depth),
-        ("mainDistributedSize", main),
-        ("startTileSize", start),
-    ]);
-    Ok(Features {
-        heuristic: Heuristic::Conv,
-        output_size,
+    let sizes = ConvSizes {
+        oc: product("outputChannel", "outputChannelSize")?,
+        batch: product("batch", "batchSize")?,
+        image: product("outputImage", "imageSize")?,
+        depth: product("depth", "depthSize")?,
+        batch_first: output.first().and_then(|&l| loops.get(l)).is_some_and(|l| l.role == "batch"),
         reduction_size,
         reduction_dims,
-        walk,
-        start_tile_size: start,
-        vars,
-        flops: 0.0,
-        bytes: 0.0,
-        fallback: None,
-    })
+    };
+    conv_features(sizes, 0.0, 0.0)
 }
 
 fn reduction_loops(op: &LinalgOp) -> Vec<usize> {
@@ -449,32 +454,7 @@ fn matmul_view(op: &LinalgOp, flops: f64, bytes: f64) -> Result<Features, String
     let size = |loops: &[usize], what: &str| op.size_of(loops).ok_or_else(|| overflow(what));
     let (batch, m, n, k) =
         (size(&dims.batch, "batchSize")?, size(&dims.m, "mSize")?, size(&dims.n, "nSize")?, size(&dims.k, "kSize")?);
-    let mn = m.checked_mul(n).ok_or_else(|| overflow("mSize * nSize"))?;
-    let output_size = mn.checked_mul(batch).ok_or_else(|| overflow("outputSize"))?;
-    let reduction_dims = op.reduction_extents();
-    let start = *reduction_dims.first().unwrap_or(&1);
-    let vars = vars(&[
-        ("outputSize", output_size),
-        ("reductionSize", k),
-        ("kSize", k),
-        ("mSize", m),
-        ("nSize", n),
-        ("batchSize", batch),
-        ("ratio", cpp_ratio(k, mn, batch)),
-        ("startTileSize", start),
-    ]);
-    Ok(Features {
-        heuristic: Heuristic::Matmul,
-        output_size,
-        reduction_size: k,
-        reduction_dims,
-        walk: Walk::OuterToInner,
-        start_tile_size: start,
-        vars,
-        flops,
-        bytes,
-        fallback: None,
-    })
+    matmul_features((batch, m, n, k), op.reduction_extents(), flops, bytes)
 }
 
 #[cfg(test)]
