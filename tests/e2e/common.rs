@@ -182,6 +182,12 @@ gemmfp16 --a_w 768 --a_h 16384 --b_w 768 -t 1 --iter 100
 pub fn redact(env: &Env, text: &str) -> String {
     let mut out = text.replace(&env.root().display().to_string(), "[TMP]");
     out = out.replace(&workspace().display().to_string(), "[WORKSPACE]");
+    // A build's progress line appears only when the build took long (on a
+    // busy machine): it says how far ninja was, not what the tool did.
+    out = out.lines().filter(|l| !l.contains(" build steps, ")).map(|l| format!("{l}\n")).collect();
+    if !text.ends_with('\n') {
+        out.pop();
+    }
     let rules = [
         (r"\d+(\.\d+)? (s|ms)\b", "[TIME]"),
         (r"in \d+ ms", "in [TIME]"),

@@ -13,6 +13,7 @@ use crate::core::cpp::patch;
 use crate::infra::fixture::{self, Options};
 use crate::infra::git;
 use crate::infra::proc::{self, Job};
+use crate::infra::progress::Progress;
 use crate::ops::inputs::locate_sites;
 use crate::ops::station::Station;
 use anyhow::{bail, Context, Result};
@@ -105,7 +106,8 @@ fn slot_rebuilds(fx: &fixture::Fixture, cfg: &Config, log: &Path, count: usize) 
     let sites = locate_sites(cfg, &source)?.sites;
     git::set_branch(&repo, "tune/build-bench/baseline", base)?;
     let station = Station::open(cfg, &repo, "build-bench", "tune/build-bench/baseline")?;
-    let first = station.build(base, log)?;
+    let progress = Progress::for_build("build-bench");
+    let first = station.build(base, log, &progress, "the slot's first build")?;
     if !first.ok {
         bail!("the slot's first build failed; see `{}`", log.display());
     }
@@ -121,7 +123,7 @@ fn slot_rebuilds(fx: &fixture::Fixture, cfg: &Config, log: &Path, count: usize) 
         // A fresh commit per measurement, so repeated limits still rebuild.
         let message = format!("build-bench limit {limit} #{}\n", per_candidate.len());
         let commit = git::commit_file(&repo, base, &cfg.target.heuristic_file, &patched, &message)?;
-        let built = station.build(commit, log)?;
+        let built = station.build(commit, log, &progress, &format!("limit {limit}"))?;
         if !built.ok {
             bail!("candidate build failed; see `{}`", log.display());
         }

@@ -272,7 +272,9 @@ impl<'a> Sweep<'a> {
         // Logs and CSVs of an interrupted attempt would mix with this one's.
         clear_attempt(&dir)?;
         let log = dir.join("build.log");
-        let built = self.station()?.build(commit, &log)?;
+        self.station()?;
+        let station = self.station.as_ref().expect("opened above");
+        let built = station.build(commit, &log, &self.progress, &c.name)?;
         self.progress.advance(1);
         info.build_seconds = Some(built.seconds);
         if built.ok {
@@ -442,7 +444,9 @@ impl<'a> Sweep<'a> {
         self.progress.message("baseline recheck: building");
         let log = dir.join("build.log");
         let base = self.plan.base;
-        let built = self.station()?.build(base, &log)?;
+        self.station()?;
+        let station = self.station.as_ref().expect("opened above");
+        let built = station.build(base, &log, &self.progress, "baseline recheck")?;
         self.progress.advance(1);
         if !built.ok {
             self.progress.log(&format!("baseline recheck: the baseline no longer builds; see `{}`", log.display()));

@@ -15,6 +15,7 @@ use crate::core::cmake::Cache;
 use crate::core::digest::sha256_hex;
 use crate::infra::git::{self, Worktree};
 use crate::infra::proc::{self, Job, Outcome};
+use crate::infra::progress::BuildSteps;
 use crate::infra::slots::SlotLock;
 use crate::infra::store;
 use anyhow::{bail, Context, Result};
@@ -230,7 +231,14 @@ pub(crate) fn configure_hash(plan: &ConfigurePlan) -> Result<String> {
 /// Builds the slot: `build.first_targets` the first time (everything the
 /// benchmark needs), `build.targets` after that. On success the slot
 /// records `built_key` as what it holds; until then it holds nothing.
-pub(crate) fn build(slot: &Slot, config: &Config, log: &Path, built_key: &str) -> Result<Outcome> {
+/// `watch` sees how far ninja is while it runs.
+pub(crate) fn build(
+    slot: &Slot,
+    config: &Config,
+    log: &Path,
+    built_key: &str,
+    watch: &mut dyn FnMut(&BuildSteps),
+) -> Result<Outcome> {
     let mut st = state(slot);
     st.built.clear();
     set_state(slot, &st)?;
@@ -247,7 +255,11 @@ pub(crate) fn build(slot: &Slot, config: &Config, log: &Path, built_key: &str) -
         job = job.arg("-j").arg(j.to_string());
     }
     job.env.extend(build_env(config));
-    let outcome = proc::run(&job)?;
+    let mut steps = BuildSteps::follow(log);
+    let outcome = proc::run_watched(&job, &mut || {
+        steps.poll();
+        watch(&steps);
+    })?;
     if outcome.success() {
         if first {
             std::fs::write(&marker, b"").with_context(|| format!("cannot write `{}`", marker.display()))?;

@@ -3,12 +3,15 @@
 //!
 //! The fixture's sources live in `tests/fixtures/iree/` (the 2026 code style)
 //! and `tests/fixtures/history/2025-inline/` (files that differ in the 2025
-//! style). Materialising makes a repository with two commits, the 2025 one
-//! tagged `fixture-2025` and the 2026 one on `main`, so that `--rev` selects
-//! the code style exactly as it selects a revision of real IREE.
+//! style). Materialising makes a repository with three commits, the 2025 one
+//! tagged `fixture-2025`, the early 2026 one `fixture-2026-early` and HEAD on
+//! `main`, so that `--rev` selects the code style exactly as it selects a
+//! revision of real IREE. The build shows its progress (ninja's steps) as it
+//! goes: on a fresh machine it is the first long wait a user meets.
 
 use crate::infra::git;
 use crate::infra::proc::{self, which, Job};
+use crate::infra::progress::{BuildSteps, Progress};
 use crate::infra::setup;
 use anyhow::{bail, Context, Result};
 use git2::{Repository, Signature, Time};
@@ -180,7 +183,13 @@ pub fn materialize(workspace: &Path, root: &Path, options: &Options) -> Result<F
         }
         if options.build {
             let build = Job::new("cmake", root, &log, Duration::from_secs(1800)).arg("--build").arg(&build_dir);
-            let outcome = proc::run(&build)?;
+            let progress = Progress::for_build("fixture");
+            let mut steps = BuildSteps::follow(&log);
+            let outcome = proc::run_watched(&build, &mut || {
+                steps.poll();
+                progress.build_steps("building the fixture", &steps);
+            })?;
+            progress.finish();
             if !outcome.success() {
                 bail!(
                     "building the fixture failed ({}); see `{}`:\n{}",

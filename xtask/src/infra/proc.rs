@@ -114,16 +114,21 @@ impl From<Status> for Ended {
 /// How often the tool looks at a running child, its clock and the signals.
 const POLL: Duration = Duration::from_millis(20);
 
+/// How often a watched job's observer is called (see [`run_watched`]).
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
 /// Starts `job` under a supervisor and waits until it ends, times out (its
 /// whole tree is killed) or the tool is interrupted (likewise, then the
-/// error is [`Interrupted`]).
-fn supervise(job: &Job, stdout: &File, stderr: &File) -> Result<Outcome> {
+/// error is [`Interrupted`]). `watch` is called every [`WATCH_EVERY`]
+/// while the job runs.
+fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -> Result<Outcome> {
     signals::check()?;
     let spec =
         Spec { program: &job.program, args: &job.args, cwd: &job.cwd, env: &job.env, env_remove: &job.env_remove };
     let start = Instant::now();
     let mut child = supervisor::spawn(&spec, stdout, stderr)
         .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
+    let mut watched = start;
     loop {
         if let Some(status) = child.try_wait()? {
             let ended = match status {
@@ -144,12 +149,22 @@ fn supervise(job: &Job, stdout: &File, stderr: &File) -> Result<Outcome> {
             child.kill()?;
             return Ok(Outcome { ended: Ended::TimedOut, seconds: start.elapsed().as_secs_f64() });
         }
+        if watched.elapsed() >= WATCH_EVERY {
+            watch();
+            watched = Instant::now();
+        }
         std::thread::sleep(POLL);
     }
 }
 
 /// Runs `job`, appending its stdout and stderr to its log.
 pub(crate) fn run(job: &Job) -> Result<Outcome> {
+    run_watched(job, &mut || {})
+}
+
+/// [`run`], calling `watch` now and then while the job runs (a build's
+/// progress is read from its log that way).
+pub(crate) fn run_watched(job: &Job, watch: &mut dyn FnMut()) -> Result<Outcome> {
     if let Some(dir) = job.log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
@@ -160,7 +175,7 @@ pub(crate) fn run(job: &Job) -> Result<Outcome> {
         .with_context(|| format!("cannot open log `{}`", job.log.display()))?;
     use std::io::Write;
     writeln!(log, "$ {}", job.display()).with_context(|| format!("cannot write `{}`", job.log.display()))?;
-    supervise(job, &log, &log)
+    supervise(job, &log, &log, watch)
 }
 
 /// Runs `job` with the tool's own stdout and stderr (for `cargo xtask
@@ -169,7 +184,7 @@ pub(crate) fn run_inherit(job: &Job) -> Result<Outcome> {
     use std::os::fd::AsFd;
     let out = File::from(std::io::stdout().as_fd().try_clone_to_owned().context("cannot duplicate stdout")?);
     let err = File::from(std::io::stderr().as_fd().try_clone_to_owned().context("cannot duplicate stderr")?);
-    supervise(job, &out, &err)
+    supervise(job, &out, &err, &mut || {})
 }
 
 /// What a short command printed, and how it ended.
@@ -195,7 +210,7 @@ pub(crate) fn capture(job: &Job) -> Result<Captured> {
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let out = File::create(&out_path).with_context(|| format!("cannot create `{}`", out_path.display()))?;
     let err = File::create(&err_path).with_context(|| format!("cannot create `{}`", err_path.display()))?;
-    let outcome = supervise(job, &out, &err)?;
+    let outcome = supervise(job, &out, &err, &mut || {})?;
     let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     Ok(Captured { ended: outcome.ended, stdout: read(&out_path), stderr: read(&err_path) })
 }

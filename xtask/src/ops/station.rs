@@ -119,8 +119,9 @@ impl<'a> Station<'a> {
         Ok(())
     }
 
-    /// Builds `commit`: checkout, configure when needed, build.
-    pub(crate) fn build(&self, commit: git2::Oid, log: &Path) -> Result<Built> {
+    /// Builds `commit`: checkout, configure when needed, build, showing
+    /// the build's steps as `what` on `progress`.
+    pub(crate) fn build(&self, commit: git2::Oid, log: &Path, progress: &Progress, what: &str) -> Result<Built> {
         let start = Instant::now();
         git::checkout(&self.slot.worktree, commit)?;
         if let Some(outcome) = build::configure(&self.slot, &self.plan, self.config, log)? {
@@ -128,7 +129,8 @@ impl<'a> Station<'a> {
                 return Ok(Built { ok: false, seconds: start.elapsed().as_secs_f64() });
             }
         }
-        let outcome = build::build(&self.slot, self.config, log, &self.built_key(commit)?)?;
+        let key = self.built_key(commit)?;
+        let outcome = build::build(&self.slot, self.config, log, &key, &mut |s| progress.build_steps(what, s))?;
         Ok(Built { ok: outcome.success(), seconds: start.elapsed().as_secs_f64() })
     }
 
@@ -136,7 +138,9 @@ impl<'a> Station<'a> {
     /// does not build; returns the seconds it took.
     pub(crate) fn build_or_fail(&self, commit: git2::Oid, log: &Path, what: &str) -> Result<f64> {
         let _ = std::fs::remove_file(log);
-        let built = self.build(commit, log)?;
+        let progress = Progress::for_build(what);
+        let built = self.build(commit, log, &progress, what)?;
+        progress.finish();
         if !built.ok {
             bail!(
                 "the {what} build failed after {:.1} s: {}\nsee `{}`:\n{}",
