@@ -103,6 +103,9 @@ fn print_outcome(run: &RunDir, a: &Analysis, patches: &[HeuristicPatch]) {
             );
         }
     }
+    if let Some(w) = &a.noise_warning {
+        eprintln!("warning: {w}");
+    }
     if let Some(w) = &a.noop_warning {
         eprintln!("warning: {w}");
     }

@@ -256,6 +256,9 @@ pub(crate) struct Analysis {
     /// Median relative noise of the measurements, and where it came from.
     pub(crate) noise: f64,
     pub(crate) noise_source: String,
+    /// Why the measured noise is implausible for a GPU, when it is.
+    #[serde(default)]
+    pub(crate) noise_warning: Option<String>,
     pub(crate) heuristics: Vec<HeuristicAnalysis>,
     /// Per commands file, in the run's order.
     #[serde(default)]
@@ -317,7 +320,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         patches.extend(p);
     }
     let (failures, partial_shapes, unmeasured_shapes) = summary::gaps(results);
-    let (noise, noise_source) = summary::noise(results);
+    let (noise, noise_source, noise_warning) = summary::noise(results);
     let outcomes: BTreeMap<usize, &ShapeOutcome> =
         heuristics.iter().flat_map(|h| h.outcomes.iter().map(|o| (o.shape, o))).collect();
     let roofline = summary::roofline(results, settings, &outcomes);
@@ -341,6 +344,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         unmeasured_shapes,
         noise,
         noise_source,
+        noise_warning,
         heuristics,
         files,
         files_total: Some(files_total),

@@ -134,8 +134,12 @@ pub(super) fn per_file(results: &Results, heuristics: &[HeuristicAnalysis]) -> (
     (files, all)
 }
 
-/// The median relative noise of every measurement, and where it came from.
-pub(super) fn noise(results: &Results) -> (f64, String) {
+/// The median relative noise of every measurement, where it came from, and
+/// a warning when it is exactly zero although there were repeats: no GPU
+/// times a kernel to the same nanosecond twice, so such a benchmark reports
+/// something other than fresh measurements, and every "beyond noise" claim
+/// rests on the 0.5% floor alone.
+pub(super) fn noise(results: &Results) -> (f64, String, Option<String>) {
     let noises: Vec<f64> =
         results.shapes.iter().flat_map(|s| s.runs.values()).filter_map(Measurement::relative_noise).collect();
     let noise = crate::core::stats::median(&noises).unwrap_or(0.0);
@@ -148,7 +152,13 @@ pub(super) fn noise(results: &Results) -> (f64, String) {
         (false, false) => "none measured (one run, no spread): a 0.5% floor is used",
     }
     .to_string();
-    (noise, noise_source)
+    let warning = (has_repeats && noise == 0.0).then(|| {
+        "the measured noise is exactly 0: every repeat of every measurement took the same time, which no GPU does. \
+         Check that each repeat runs the kernel (not a cached or simulated time) and that `bench.column` is a \
+         measured time; until then the 0.5% floor stands in for the noise"
+            .to_string()
+    });
+    (noise, noise_source, warning)
 }
 
 /// The best measured candidate per shape, largest speedups first.

@@ -250,3 +250,25 @@ fn ambiguous_measurements_make_an_unstable_recommendation() {
     let json = serde_json::to_value(&a).unwrap();
     assert!(json["heuristics"].as_array().unwrap().iter().any(|h| h["stability"]["stable"] == false));
 }
+
+#[test]
+fn a_noise_of_exactly_zero_is_flagged_as_implausible() {
+    let mut results = synthetic(CURRENT, &[1, 64]);
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    assert!(a.noise > 0.0 && a.noise_warning.is_none());
+    assert!(!report::markdown(&a).contains("exactly 0"));
+    for m in results.shapes.iter_mut().flat_map(|s| s.runs.values_mut()) {
+        let t = m.samples[1];
+        m.samples = vec![t; 3];
+    }
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    assert_eq!(a.noise, 0.0);
+    let md = report::markdown(&a);
+    assert!(md.contains("> **Warning:** the measured noise is exactly 0: every repeat"), "{md}");
+    // One run per measurement shows no noise either way: nothing to flag.
+    for m in results.shapes.iter_mut().flat_map(|s| s.runs.values_mut()) {
+        m.samples.truncate(1);
+    }
+    let (a, _) = analyze(&results, CURRENT, &settings());
+    assert!(a.noise_warning.is_none());
+}

@@ -307,6 +307,9 @@ fn summary(out: &mut String, a: &Analysis) {
         }
     }
     per_file(out, a);
+    if let Some(w) = &a.noise_warning {
+        let _ = writeln!(out, "\n> **Warning:** {w}.");
+    }
     if let Some(w) = &a.noop_warning {
         let _ = writeln!(out, "\n> **Warning:** {w}");
     }
