@@ -4,7 +4,8 @@
 //! [`crate::core::patchtext`]'s.
 
 use super::validation::{part6_public, table};
-use crate::core::analysis::{Analysis, HeuristicPatch};
+use crate::core::analysis::{Analysis, HeuristicAnalysis, HeuristicPatch};
+use crate::core::audit::target_name;
 use crate::core::numfmt::short;
 use crate::core::results::Results;
 use crate::core::validation::{Round, Validation};
@@ -14,6 +15,41 @@ use std::fmt::Write;
 /// The patch's subject line.
 pub(crate) fn subject(h: Heuristic) -> String {
     format!("[DispatchCreation] Retune {h} split-reduction limits from measurements")
+}
+
+/// What the measurements do not cover, in the words a reviewer needs: the
+/// target measured, the measured ranges, and what the patched code does
+/// beyond them. report.md says it at length; the patch and the PR must say
+/// it too, since they are what upstream reads.
+fn caveats(h: &HeuristicAnalysis) -> Option<String> {
+    let au = h.audit.as_ref()?;
+    let (measured, other) = (target_name(au.low), target_name(!au.low));
+    let range = |q: &str| au.hull.ranges.get(q).map(|(a, b)| format!("[{a}, {b}]"));
+    let mut out = format!(
+        "Caveats: measured on {measured} targets only; {other} targets were not benchmarked{}. \
+         The measured shapes span outputSize {} to {} and reductionSize {} to {}.",
+        if au.other_target_audited {
+            " and keep their current decisions".to_string()
+        } else {
+            format!(", and the code decides for them as for {measured} ones")
+        },
+        h.output_range.0,
+        h.output_range.1,
+        h.reduction_range.0,
+        h.reduction_range.1
+    );
+    if let (Some(o), Some(r)) = (range("outputSize"), range("reductionSize")) {
+        out.push_str(&format!(
+            " The rule's thresholds lie within outputSize {o} and reductionSize {r} (that range, widened to \
+             readable thresholds); a decision that depends on a quantity beyond the measured range stays as \
+             the current code makes it"
+        ));
+        out.push_str(&match au.counts.outside_hull {
+            0 => format!(" (audited on {} ops: none changes).", au.evaluated.values().sum::<usize>()),
+            n => format!(", except for {n} audited ops that change there (see the report)."),
+        });
+    }
+    Some(out)
 }
 
 /// The swept limits, as the sweep command line takes them.
@@ -51,6 +87,9 @@ pub(crate) fn commit_body(
     );
     if let Some(au) = ha.and_then(|x| x.audit.as_ref()) {
         let _ = writeln!(body, "\n{}", au.statement(h));
+    }
+    if let Some(c) = ha.and_then(caveats) {
+        let _ = writeln!(body, "\n{c}");
     }
     if let Some(e) = strategy {
         let _ = write!(
@@ -108,6 +147,9 @@ pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, pa
         let audit = a.heuristics.iter().find(|x| x.heuristic == p.heuristic).and_then(|x| x.audit.as_ref());
         if let Some(au) = audit {
             let _ = write!(md, "{}\n\n", au.statement(p.heuristic));
+        }
+        if let Some(c) = a.heuristics.iter().find(|x| x.heuristic == p.heuristic).and_then(caveats) {
+            let _ = write!(md, "{c}\n\n");
         }
     }
     let _ = write!(
