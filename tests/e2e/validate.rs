@@ -69,8 +69,28 @@ fn sweep_analyze_validate_apply_end_to_end() {
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     am.extend(names.iter().map(String::as_str));
     git_out(&clone, &am);
-    let log = git_out(&clone, &["log", "--format=%s", "-2"]);
-    assert!(log.contains("[DispatchCreation] Retune conv split-reduction limits"), "{log}");
+    // The subjects survive exactly as patches/README.md says: with
+    // `--keep-non-patch` as written; plain `git am` strips the leading tag
+    // (git's mailinfo drops every leading `[...]`), which the README warns of.
+    let subjects: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let line = text.lines().find_map(|l| l.strip_prefix("Subject: [PATCH] ")).unwrap().to_string();
+            assert!(line.starts_with("[DispatchCreation] "), "{line}");
+            line
+        })
+        .collect();
+    let log = git_out(&clone, &["log", "--format=%s", &format!("-{}", files.len())]);
+    assert_eq!(log.lines().rev().collect::<Vec<_>>(), subjects, "{log}");
+    let plain = env.root().join("plain");
+    git_out(env.root(), &["clone", "-q", env.repo.to_str().unwrap(), plain.to_str().unwrap()]);
+    let mut am = vec!["-c", "user.name=t", "-c", "user.email=t@t", "am", "-3"];
+    am.extend(names.iter().map(String::as_str));
+    git_out(&plain, &am);
+    let log = git_out(&plain, &["log", "--format=%s", &format!("-{}", files.len())]);
+    let stripped: Vec<&str> = subjects.iter().map(|s| s.trim_start_matches("[DispatchCreation] ")).collect();
+    assert_eq!(log.lines().rev().collect::<Vec<_>>(), stripped, "{log}");
     let build = clone.join("build");
     let run_ok = |c: &mut Command| {
         let o = c.output().unwrap();
