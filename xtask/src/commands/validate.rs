@@ -374,6 +374,9 @@ impl<'a> Validator<'a> {
         let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.tuned, &self.pins);
         let audits: Vec<_> = a.heuristics.iter().filter_map(|h| Some((h.heuristic, h.audit.as_ref()?))).collect();
         let (ready, reasons) = validation::verdict(last, Some(&checked.tests), &self.numerics_failed, &audits);
+        let stabilities: Vec<_> =
+            a.heuristics.iter().filter_map(|h| Some((h.heuristic, h.stability.as_ref()?))).collect();
+        let notes = validation::stability_notes(&stabilities);
         let v = Validation {
             schema: SCHEMA,
             tool_version: TOOL_VERSION.to_string(),
@@ -387,6 +390,7 @@ impl<'a> Validator<'a> {
             numerics_checked: self.numerics_checked,
             ready,
             reasons: reasons.clone(),
+            notes: notes.clone(),
             stopped: stopped.to_string(),
         };
         store::write_json(&self.run.validation_file(), &v)?;
@@ -406,6 +410,9 @@ impl<'a> Validator<'a> {
         eprintln!("verdict: {}", if ready { "ready" } else { "not ready" });
         for r in &reasons {
             eprintln!("  - {r}");
+        }
+        for (_, n) in &notes {
+            eprintln!("  note: {n}");
         }
         eprintln!("refinement: {stopped}");
         for p in &written {

@@ -250,6 +250,7 @@ pub(crate) fn validation(
         numerics_checked: true,
         ready,
         reasons,
+        notes: vec![],
         stopped: "round 1 regressed no shape".into(),
     }
 }

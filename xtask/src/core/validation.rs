@@ -414,8 +414,35 @@ pub(crate) struct Validation {
     pub(crate) numerics_checked: bool,
     pub(crate) ready: bool,
     pub(crate) reasons: Vec<String>,
+    /// What a reader of a ready verdict must know besides (see
+    /// [`stability_notes`]).
+    #[serde(default)]
+    pub(crate) notes: Vec<(Heuristic, String)>,
     /// Why refinement stopped.
     pub(crate) stopped: String,
+}
+
+/// Notes beside the verdict: each heuristic whose recommendation is
+/// unstable under resampling of the sweep. The validated gain is measured
+/// either way, so this does not make a patch not ready; but a reviewer
+/// should know that a rerun of the sweep may fit other thresholds.
+pub(crate) fn stability_notes(
+    stabilities: &[(Heuristic, &crate::core::analysis::Stability)],
+) -> Vec<(Heuristic, String)> {
+    stabilities
+        .iter()
+        .filter(|(_, s)| !s.stable)
+        .map(|(h, s)| {
+            let text = format!(
+                "the {h} recommendation is unstable: it comes back in only {} of {} bootstrap resamples of the \
+                 sweep (below {}), so a rerun may fit other thresholds; the validated gain is measured either way",
+                numfmt::pct(s.recommendation),
+                s.resamples,
+                numfmt::pct(crate::core::analysis::STABLE_FRACTION)
+            );
+            (*h, text)
+        })
+        .collect()
 }
 
 /// The verdict: ready when no shape regresses, numerics pass, the tests
@@ -560,6 +587,7 @@ mod tests {
             numerics_checked: false,
             ready: true,
             reasons: vec![],
+            notes: vec![],
             stopped: String::new(),
         };
         backfill(&mut validation);
@@ -610,5 +638,27 @@ mod tests {
         let (ready, reasons) = verdict(&round, None, &[], &[]);
         assert!(!ready);
         assert!(reasons.iter().any(|r| r.contains("regresses `cmd 3`")), "{reasons:?}");
+    }
+
+    #[test]
+    fn an_unstable_recommendation_is_noted_beside_the_verdict_not_against_it() {
+        use crate::core::analysis::Stability;
+        let s = |recommendation: f64| Stability {
+            resamples: 20,
+            recommendation,
+            rungs: vec![],
+            thresholds: vec![],
+            stable: recommendation >= 0.8,
+        };
+        let (stable, unstable) = (s(0.95), s(0.1));
+        let notes = stability_notes(&[(Heuristic::Conv, &unstable), (Heuristic::Matmul, &stable)]);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].0, Heuristic::Conv);
+        assert!(
+            notes[0].1.starts_with(
+                "the conv recommendation is unstable: it comes back in only 10.0% of 20 bootstrap resamples"
+            ),
+            "{notes:?}"
+        );
     }
 }

@@ -116,6 +116,9 @@ pub(crate) fn commit_body(
     for r in &v.reasons {
         let _ = writeln!(body, "- {r}");
     }
+    for (_, n) in v.notes.iter().filter(|(x, _)| *x == h) {
+        let _ = writeln!(body, "- Note: {n}.");
+    }
     if let Some(t) = &v.tests {
         let _ = writeln!(
             body,

@@ -67,6 +67,9 @@ fn render(v: &Validation, public: bool) -> String {
     for r in &v.reasons {
         let _ = writeln!(out, "- {r}");
     }
+    for (_, n) in &v.notes {
+        let _ = writeln!(out, "- Note: {n}.");
+    }
     if let Some(t) = &v.tests {
         let _ = writeln!(
             out,
