@@ -91,6 +91,9 @@ pub enum Command {
     /// Measure cold build, per-candidate rebuild and the rebuild floor on
     /// the fixture.
     BuildBench(BuildBenchArgs),
+    /// Measure, on the fixture, whether the recommendation flips with the
+    /// benchmark's noise: one full sweep per seed, priced by a noise-free one.
+    NoiseBench(NoiseBenchArgs),
     /// Install what the tests need (with apt-get) and run them.
     Test(TestArgs),
 }
@@ -211,6 +214,24 @@ pub struct TestArgs {
 #[derive(Args, Debug)]
 pub struct FixtureArgs {
     /// Where to create it [default: target/fixture].
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct NoiseBenchArgs {
+    /// Seeds of the simulated GPU's noise (1 to N).
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// Per-iteration noise (lognormal sigma).
+    #[arg(long, default_value_t = 0.02)]
+    pub noise: f64,
+    /// Per-process drift (lognormal sigma).
+    #[arg(long, default_value_t = 0.02)]
+    pub drift: f64,
+    /// Where the runs go [default: target/noise-bench]. `--repeats N`
+    /// sets the repeats per candidate (default: the fixture's
+    /// bench.repeats).
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ pub(crate) mod checkmodel;
 pub(crate) mod clean;
 pub(crate) mod doctor;
 pub(crate) mod fixture;
+pub(crate) mod noisebench;
 pub(crate) mod sweep;
 pub(crate) mod test;
 pub(crate) mod validate;
@@ -44,6 +45,7 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Fixture(args) => fixture::run(&workspace, args),
         Command::BuildBench(args) => buildbench::run(&workspace, args),
+        Command::NoiseBench(args) => noisebench::run(&workspace, args, cli.global.repeats),
         Command::Test(args) => test::run(&workspace, args),
         Command::Sweep(args) => sweep::run(&load(&cli.global)?, args),
         Command::Analyze(args) => analyze::run(&load(&cli.global)?, args),

@@ -24,6 +24,7 @@ pub(crate) mod report;
 pub(crate) mod results;
 pub(crate) mod rule;
 pub(crate) mod schedule;
+pub(crate) mod seeds;
 pub(crate) mod stats;
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -146,10 +146,7 @@ pub(super) fn stability(x: &Refit) -> Stability {
         }
         let mut all = !fit::outcomes(&table, &f, x.er).iter().any(|o| o.regressed);
         for (i, (a, b)) in rungs.iter().zip(&rule.ladder.rungs).enumerate() {
-            let limits = |r: &Rung| (r.limit, r.splits.iter().map(|s| s.limit).collect::<Vec<_>>());
-            let rung = limits(a) == limits(b)
-                && a.splits.iter().zip(&b.splits).all(|(p, q)| close(Some(p.threshold), Some(q.threshold)));
-            let threshold = close(a.upper, b.upper) || gap(&sizes, a.upper) == gap(&sizes, b.upper);
+            let (rung, threshold) = same_rung(a, b, &sizes);
             rung_hits[i] += usize::from(rung);
             threshold_hits[i] += usize::from(threshold);
             all &= rung && threshold;
@@ -167,6 +164,27 @@ pub(super) fn stability(x: &Refit) -> Stability {
         thresholds: threshold_hits.into_iter().take(bounded).map(frac).collect(),
         stable: recommendation >= STABLE_FRACTION,
     }
+}
+
+/// Whether rung `b` is rung `a` again: the same limits and buckets (bucket
+/// thresholds within the rounding interval), and whether its upper bound is
+/// the same threshold (within the rounding interval, or separating the
+/// measured output `sizes` alike).
+fn same_rung(a: &Rung, b: &Rung, sizes: &[i64]) -> (bool, bool) {
+    let limits = |r: &Rung| (r.limit, r.splits.iter().map(|s| s.limit).collect::<Vec<_>>());
+    let rung = limits(a) == limits(b)
+        && a.splits.iter().zip(&b.splits).all(|(p, q)| close(Some(p.threshold), Some(q.threshold)));
+    let threshold = close(a.upper, b.upper) || gap(sizes, a.upper) == gap(sizes, b.upper);
+    (rung, threshold)
+}
+
+/// Whether two rules are the same recommendation as the stability figure
+/// counts it: as many rungs, each the same with the same threshold
+/// (early-return constants are not compared). `sizes`: the measured
+/// outputSizes.
+pub(crate) fn same_rule(a: &Rule, b: &Rule, sizes: &[i64]) -> bool {
+    a.ladder.rungs.len() == b.ladder.rungs.len()
+        && a.ladder.rungs.iter().zip(&b.ladder.rungs).all(|(x, y)| same_rung(x, y, sizes) == (true, true))
 }
 
 /// Two thresholds within a factor of [`ROUNDING_STEP`] of each other (both
