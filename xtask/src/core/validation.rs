@@ -435,10 +435,13 @@ pub(crate) fn stability_notes(
         .map(|(h, s)| {
             let text = format!(
                 "the {h} recommendation is unstable: it comes back in only {} of {} bootstrap resamples of the \
-                 sweep (below {}), so a rerun may fit other thresholds; the validated gain is measured either way",
+                 sweep (below {}), so a rerun may fit other thresholds{}; the validated gain is measured either way",
                 numfmt::pct(s.recommendation),
                 s.resamples,
-                numfmt::pct(crate::core::analysis::STABLE_FRACTION)
+                numfmt::pct(crate::core::analysis::STABLE_FRACTION),
+                s.worst_loss
+                    .map(|l| format!(" (worth at most {} less on this sweep's data)", numfmt::pct(l)))
+                    .unwrap_or_default()
             );
             (*h, text)
         })
@@ -649,6 +652,7 @@ mod tests {
             rungs: vec![],
             thresholds: vec![],
             stable: recommendation >= 0.8,
+            worst_loss: Some(0.004),
         };
         let (stable, unstable) = (s(0.95), s(0.1));
         let notes = stability_notes(&[(Heuristic::Conv, &unstable), (Heuristic::Matmul, &stable)]);
