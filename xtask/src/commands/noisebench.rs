@@ -36,8 +36,10 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
         args.seeds,
         dir.display()
     );
+    let exe = own_copy(&dir)?;
+    let step = |config: &Path, args: &[&str]| step(&exe, &dir, config, args);
     let truth_config = write_config(&dir, &base, "truth", 1, &[("FIXTURE_BOO_TRUTH", "1".into())])?;
-    step(&dir, &truth_config, &["sweep", "--full", "--name", "truth"])?;
+    step(&truth_config, &["sweep", "--full", "--name", "truth"])?;
     let truth = RunDir::new(&dir.join("runs"), "truth").read_results()?;
     let tag = format!("n{}-d{}-r{repeats}", args.noise, args.drift);
     let mut runs = Vec::new();
@@ -49,8 +51,8 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
             ("FIXTURE_BOO_SEED", seed.to_string()),
         ];
         let config = write_config(&dir, &base, &name, repeats, &env)?;
-        step(&dir, &config, &["sweep", "--full", "--name", &name])?;
-        step(&dir, &config, &["analyze", &name])?;
+        step(&config, &["sweep", "--full", "--name", &name])?;
+        step(&config, &["analyze", &name])?;
         let run = RunDir::new(&dir.join("runs"), &name);
         let analysis: Analysis = store::read_json(&run.analysis_file())?;
         eprintln!("seed {seed}: swept and analysed (`{}`)", run.path.display());
@@ -77,10 +79,23 @@ fn write_config(dir: &Path, base: &Config, name: &str, repeats: u32, env: &[(&st
     Ok(path)
 }
 
-/// Runs the tool itself with `config` and `args`, its output in
-/// `dir/noise-bench.log`.
-fn step(dir: &Path, config: &Path, args: &[&str]) -> Result<()> {
+/// A copy of the running tool in `dir`: the study takes minutes, and a
+/// `cargo build` meanwhile replaces (deletes) the executable it started as.
+fn own_copy(dir: &Path) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the running tool's executable")?;
+    let copy = dir.join("xtask");
+    // Copied beside, then renamed over: an earlier study may still be
+    // running the old copy, which cannot be written to.
+    let fresh = dir.join(format!("xtask.{}", std::process::id()));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::copy(&exe, &fresh).with_context(|| format!("cannot copy `{}` to `{}`", exe.display(), fresh.display()))?;
+    std::fs::rename(&fresh, &copy).with_context(|| format!("cannot rename `{}`", fresh.display()))?;
+    Ok(copy)
+}
+
+/// Runs the tool (`exe`) with `config` and `args`, its output in
+/// `dir/noise-bench.log`.
+fn step(exe: &Path, dir: &Path, config: &Path, args: &[&str]) -> Result<()> {
     let log = dir.join("noise-bench.log");
     let job = Job::new(exe, dir, &log, STEP_TIMEOUT).arg("--config").arg(config).args(args.iter().copied());
     let outcome = proc::run(&job)?;
