@@ -77,6 +77,9 @@ fn print_outcome(run: &RunDir, a: &Analysis, patches: &[HeuristicPatch]) {
             ),
             _ => eprintln!("{}: no change recommended ({}){}", h.heuristic, h.error.as_deref().unwrap_or(""), stability(h)),
         }
+        if let (Some(_), Some(err)) = (&h.rule, &h.error) {
+            eprintln!("{}: no patch: {err}", h.heuristic);
+        }
         if let Some(e) = &h.emitted {
             let rewrite =
                 e.rewrite_lines.map(|(a, r)| format!("; rewriting the ladder would be +{a} -{r}")).unwrap_or_default();

@@ -272,3 +272,17 @@ fn a_noise_of_exactly_zero_is_flagged_as_implausible() {
     let (a, _) = analyze(&results, CURRENT, &settings());
     assert!(a.noise_warning.is_none());
 }
+
+#[test]
+fn a_rule_that_cannot_be_written_says_so_beside_the_recommendation() {
+    let (_, mut a, _) = run(CURRENT);
+    let h = &mut a.heuristics[0];
+    assert!(h.rule.is_some());
+    h.error = Some("the editor cannot place a rung here".into());
+    let md = report::markdown(&a);
+    assert!(
+        md.contains("recommended; cross-validated")
+            && md.contains("  No patch is written: the editor cannot place a rung here."),
+        "{md}"
+    );
+}

@@ -294,6 +294,9 @@ fn summary(out: &mut String, a: &Analysis) {
                     fmt_x(h.vs_original_toolkit),
                     stability_note(h)
                 );
+                if let Some(err) = &h.error {
+                    let _ = writeln!(out, "  No patch is written: {err}.");
+                }
             }
             _ => {
                 let _ = writeln!(
