@@ -539,8 +539,8 @@ fn ambiguous_pairs_are_measured_again_and_a_rerun_reuses_them() {
     // At most a quarter of the 7 shapes (2) per candidate.
     assert!(pairs <= 2 * 2, "{pairs} pairs");
     let expected = format!(
-        "remeasure: {pairs} ambiguous (shape, candidate) pairs measured again ({baseline} shapes' baseline too): \
-         {samples} more benchmark runs"
+        "remeasure: {pairs} ambiguous (shape, candidate) pairs and the baseline of {baseline} shape(s) measured \
+         again: {samples} more benchmark runs"
     );
     assert!(line.starts_with(&expected), "{line}\nexpected: {expected}");
 

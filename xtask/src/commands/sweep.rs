@@ -57,6 +57,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
              Configure your build with -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache) to seed it."
         );
     }
+    let extra_repeats = if args.no_remeasure { 0 } else { config.sweep.remeasure_repeats };
     let invocation = Invocation {
         fixture: ctx.fixture,
         config: ctx.config_name.clone(),
@@ -65,9 +66,10 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         repeats: config.bench.repeats,
         limits,
         skip_bad_lines: args.skip_bad_lines,
+        remeasure_repeats: Some(extra_repeats),
     };
     let mut sweep = Sweep::start(ctx, &plan, provenance::collect(ctx, invocation))?;
-    sweep.extra_repeats = if args.no_remeasure { 0 } else { config.sweep.remeasure_repeats };
+    sweep.extra_repeats = extra_repeats;
     for c in &plan.candidates {
         let outcome = sweep.candidate(c);
         outcome.with_context(|| sweep.kept())?;
@@ -405,11 +407,13 @@ impl<'a> Sweep<'a> {
             .iter()
             .enumerate()
             .filter_map(|(shape, s)| {
+                let candidate = s.runs.get(&c.name)?;
                 Some(Pair {
                     shape,
                     family: s.features.heuristic as usize,
                     baseline: s.runs.get("baseline")?,
-                    candidate: s.runs.get(&c.name).filter(|m| m.shared_from.is_none())?,
+                    candidate,
+                    own: candidate.shared_from.is_none(),
                 })
             })
             .collect();
@@ -648,8 +652,8 @@ fn print_summary(results: &Results) {
     let (pairs, baseline, runs) = results.remeasured();
     if pairs > 0 {
         eprintln!(
-            "remeasure: {pairs} ambiguous (shape, candidate) pairs measured again ({baseline} shapes' baseline too): \
-             {runs} more benchmark runs (--no-remeasure skips them)"
+            "remeasure: {pairs} ambiguous (shape, candidate) pairs and the baseline of {baseline} shape(s) measured \
+             again: {runs} more benchmark runs (--no-remeasure skips them)"
         );
     }
     eprintln!("{:<12} {:>8} {:>16} {:>9} {:>10}", "candidate", "shapes", "geomean vs base", "improved", "regressed");

@@ -300,6 +300,10 @@ pub(crate) struct Invocation {
     pub(crate) repeats: u32,
     pub(crate) limits: Vec<i64>,
     pub(crate) skip_bad_lines: bool,
+    /// `sweep.remeasure_repeats` as the sweep used it (0 with
+    /// `--no-remeasure`); runs of earlier versions lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) remeasure_repeats: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

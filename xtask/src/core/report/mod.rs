@@ -412,7 +412,7 @@ fn part1_limits(out: &mut String, a: &Analysis) {
         let samples: usize = a.candidates.iter().map(|c| c.extra_samples).sum();
         let _ = writeln!(
             out,
-            "\n{pairs} (shape, candidate) pairs whose regression evidence was ambiguous (not a veto, but within noise of one) were measured again in fresh processes, and the baseline's side of {baseline} shapes: {samples} more benchmark runs (`sweep --no-remeasure` skips them)."
+            "\n{pairs} (shape, candidate) pairs whose regression evidence was ambiguous (not a veto, but within noise of one) were measured again in fresh processes, and the baseline's side of {baseline} shape(s): {samples} more benchmark runs (`sweep --no-remeasure` skips them)."
         );
     }
 }
