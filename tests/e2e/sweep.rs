@@ -503,3 +503,65 @@ fn a_launcher_prefixes_every_benchmark_process() {
     let results = read_json(&env.runs().join("two/results.json"));
     assert!(results["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"), "{results}");
 }
+
+#[test]
+fn ambiguous_pairs_are_measured_again_and_a_rerun_reuses_them() {
+    // Seeded noise and drift (5% each, two repeats): several shapes of each
+    // candidate sit within noise of a regression.
+    let extra = "\n[bench.env]\nFIXTURE_BOO_NOISE = \"0.05\"\nFIXTURE_BOO_DRIFT = \"0.05\"\nFIXTURE_BOO_SEED = \"1\"\n";
+    let env = fixture(false, extra);
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let args = ["sweep", commands.to_str().unwrap(), "--limits", "1,64", "--name", "noisy"];
+    let err = ok(xtask(&env, &args));
+    let line = err.lines().find(|l| l.starts_with("remeasure: ")).unwrap_or_else(|| panic!("{err}"));
+    assert!(err.contains("ambiguous pair(s) measured again, 6 more repeats each"), "{err}");
+
+    // The extra samples are in the pairs' measurements (2 repeats + 6).
+    let run = env.runs().join("noisy");
+    let results = read_json(&run.join("results.json"));
+    let (mut pairs, mut baseline, mut samples) = (0, 0, 0);
+    for s in results["shapes"].as_array().unwrap() {
+        for (c, m) in s["runs"].as_object().unwrap() {
+            let Some(extra) = m.get("extra_samples").and_then(|e| e.as_u64()) else { continue };
+            assert_eq!(m["samples"].as_array().unwrap().len() as u64, 2 + extra, "{c}: {m}");
+            if m.get("shared_from").is_some() {
+                continue;
+            }
+            if c == "baseline" {
+                baseline += 1;
+            } else {
+                pairs += 1;
+            }
+            samples += extra;
+        }
+    }
+    assert!(pairs > 0, "{err}");
+    // At most a quarter of the 7 shapes (2) per candidate.
+    assert!(pairs <= 2 * 2, "{pairs} pairs");
+    let expected = format!(
+        "remeasure: {pairs} ambiguous (shape, candidate) pairs and the baseline of {baseline} shape(s) measured \
+         again: {samples} more benchmark runs"
+    );
+    assert!(line.starts_with(&expected), "{line}\nexpected: {expected}");
+
+    // A rerun benchmarks nothing: every file of the candidates but their
+    // patches (written before anything runs) stays as it was.
+    let files = || {
+        let mut all = dir_snapshot(&run.join("candidates"));
+        all.retain(|p, _| !p.ends_with("patch.diff"));
+        all
+    };
+    let before = files();
+    let again = ok(xtask(&env, &args));
+    assert!(again.contains("reusing the finished re-measurement"), "{again}");
+    assert!(!again.contains("measured again,"), "{again}");
+    let changed: Vec<_> = files().into_iter().filter(|(p, f)| before.get(p) != Some(f)).map(|(p, _)| p).collect();
+    assert!(changed.is_empty(), "the rerun changed {changed:?}");
+    assert!(again.contains(&expected), "{again}");
+
+    // The report says what it cost.
+    ok(xtask(&env, &["analyze", "noisy"]));
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let said = format!("{pairs} (shape, candidate) pairs whose regression evidence was ambiguous");
+    assert!(md.contains(&said) && md.contains(&format!("{samples} more benchmark runs")), "{md}");
+}

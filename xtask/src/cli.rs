@@ -132,6 +132,10 @@ pub struct SweepArgs {
     /// measurement by default).
     #[arg(long)]
     pub no_dedup: bool,
+    /// Do not measure again the (shape, candidate) pairs whose regression
+    /// evidence is ambiguous [sweep.remeasure_repeats = 0].
+    #[arg(long)]
+    pub no_remeasure: bool,
 }
 
 #[derive(Args, Debug)]

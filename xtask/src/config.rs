@@ -226,6 +226,10 @@ pub(crate) struct Sweep {
     pub(crate) commands: Vec<PathBuf>,
     /// Benchmark the baseline again after the candidates, to detect drift.
     pub(crate) recheck_baseline: bool,
+    /// Extra fresh-process repeats of each (shape, candidate) pair whose
+    /// regression evidence is ambiguous ([`crate::core::remeasure`]); 0
+    /// turns the re-measurement off (as `sweep --no-remeasure` does).
+    pub(crate) remeasure_repeats: u32,
 }
 
 impl Default for Sweep {
@@ -235,6 +239,7 @@ impl Default for Sweep {
             full: vec![1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
             commands: vec![],
             recheck_baseline: true,
+            remeasure_repeats: crate::core::remeasure::REMEASURE_REPEATS,
         }
     }
 }

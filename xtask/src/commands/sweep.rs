@@ -13,6 +13,7 @@ use crate::core::analysis;
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::modelcheck;
+use crate::core::remeasure::{self, Pair};
 use crate::core::results::{
     CandidateInfo, CandidateResult, CandidateStatus, Invocation, Measurement, Provenance, Results,
 };
@@ -25,6 +26,7 @@ use crate::ops::rundir::{Event, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
 use crate::ops::{model_check, provenance};
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
@@ -55,6 +57,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
              Configure your build with -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache) to seed it."
         );
     }
+    let extra_repeats = if args.no_remeasure { 0 } else { config.sweep.remeasure_repeats };
     let invocation = Invocation {
         fixture: ctx.fixture,
         config: ctx.config_name.clone(),
@@ -63,14 +66,21 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         repeats: config.bench.repeats,
         limits,
         skip_bad_lines: args.skip_bad_lines,
+        remeasure_repeats: Some(extra_repeats),
     };
     let mut sweep = Sweep::start(ctx, &plan, provenance::collect(ctx, invocation))?;
+    sweep.extra_repeats = extra_repeats;
     for c in &plan.candidates {
         let outcome = sweep.candidate(c);
         outcome.with_context(|| sweep.kept())?;
     }
     if config.sweep.recheck_baseline {
         sweep.recheck_baseline()?;
+    } else if sweep.extra_repeats > 0 && !sweep.ambiguous_shapes.is_empty() {
+        eprintln!(
+            "note: the baseline's side of the ambiguous pairs is not measured again: it is measured with the \
+             baseline's recheck (`sweep.recheck_baseline = true`)"
+        );
     }
     sweep.finish()
 }
@@ -182,6 +192,11 @@ struct Sweep<'a> {
     /// Candidates this invocation measured (not reused): a recheck of the
     /// baseline made before them would not show drift over them.
     measured_now: usize,
+    /// Extra repeats of an ambiguous pair (0: none are measured again).
+    extra_repeats: u32,
+    /// Shapes of every candidate's ambiguous pairs: the baseline's side is
+    /// measured again with the recheck.
+    ambiguous_shapes: BTreeSet<usize>,
 }
 
 impl<'a> Sweep<'a> {
@@ -206,6 +221,8 @@ impl<'a> Sweep<'a> {
             station: None,
             baseline_seconds: None,
             measured_now: 0,
+            extra_repeats: 0,
+            ambiguous_shapes: BTreeSet::new(),
         })
     }
 
@@ -229,7 +246,12 @@ impl<'a> Sweep<'a> {
                     self.baseline_seconds = done.info.bench_seconds.map(|s| s / f64::from(repeats));
                 }
                 self.progress.advance(1 + u64::from(repeats));
-                return self.merge(&done);
+                self.merge(&done)?;
+                let commit = git2::Oid::from_str(&done.info.commit).ok();
+                return match commit {
+                    Some(commit) => self.remeasure_candidate(c, commit, false),
+                    None => Ok(()),
+                };
             }
         }
         let config = &self.ctx.config;
@@ -261,7 +283,8 @@ impl<'a> Sweep<'a> {
         if !self.build(c, commit, &mut info)? {
             return self.merge(&CandidateResult { info, measurements: vec![] });
         }
-        self.bench(c, commit, info)
+        self.bench(c, commit, info)?;
+        self.remeasure_candidate(c, commit, true)
     }
 
     /// Builds a candidate; false (with the failure recorded) when it does
@@ -317,10 +340,7 @@ impl<'a> Sweep<'a> {
             return self.record(c, info, self.spread(&owners, vec![]));
         }
         self.progress.message(&format!("{}: benchmarking", c.name));
-        let mut timeout = Duration::from_secs(config.bench.timeout_s);
-        if let (Some(b), true) = (self.baseline_seconds, config.bench.timeout_factor > 0.0) {
-            timeout = timeout.min(Duration::from_secs_f64((b * config.bench.timeout_factor).max(60.0)));
-        }
+        let timeout = self.timeout();
         let job = BenchJob {
             build_of: commit,
             shapes: &shapes,
@@ -360,6 +380,115 @@ impl<'a> Sweep<'a> {
         self.measured_now += 1;
         let measurements = self.spread(&owners, run.measurements);
         self.record(c, info, measurements)
+    }
+
+    /// A benchmark process's timeout: `bench.timeout_s`, or a multiple of
+    /// the baseline's time once known.
+    fn timeout(&self) -> Duration {
+        let bench = &self.ctx.config.bench;
+        let timeout = Duration::from_secs(bench.timeout_s);
+        match (self.baseline_seconds, bench.timeout_factor > 0.0) {
+            (Some(b), true) => timeout.min(Duration::from_secs_f64((b * bench.timeout_factor).max(60.0))),
+            _ => timeout,
+        }
+    }
+
+    /// Measures the ambiguous pairs of candidate `c` again (see
+    /// [`remeasure`]), right after its benchmark while its build is in the
+    /// slot (`built`), or after building it again when its result was reused.
+    fn remeasure_candidate(&mut self, c: &Candidate, commit: git2::Oid, built: bool) -> Result<()> {
+        let measured = self.results.candidates.iter().any(|x| x.name == c.name && x.status.measured());
+        if self.extra_repeats == 0 || c.limit.is_none() || !measured {
+            return Ok(());
+        }
+        let pairs: Vec<Pair> = self
+            .results
+            .shapes
+            .iter()
+            .enumerate()
+            .filter_map(|(shape, s)| {
+                let candidate = s.runs.get(&c.name)?;
+                Some(Pair {
+                    shape,
+                    family: s.features.heuristic as usize,
+                    baseline: s.runs.get("baseline")?,
+                    candidate,
+                    own: candidate.shared_from.is_none(),
+                })
+            })
+            .collect();
+        let shapes: Vec<usize> = remeasure::ambiguous(&pairs).into_iter().map(|a| a.shape).collect();
+        if shapes.is_empty() {
+            return Ok(());
+        }
+        self.ambiguous_shapes.extend(shapes.iter().copied());
+        self.measure_again(&c.name, &c.key, commit, built, shapes)
+    }
+
+    /// Benchmarks `shapes` of `who`'s build `extra_repeats` more times in
+    /// fresh processes (building it first unless `built`) and adds the
+    /// samples to its measurements; a journalled step of its own, reused
+    /// by a rerun with the same key.
+    fn measure_again(
+        &mut self,
+        who: &str,
+        key: &str,
+        commit: git2::Oid,
+        built: bool,
+        shapes: Vec<usize>,
+    ) -> Result<()> {
+        let (extra, n) = (self.extra_repeats, shapes.len());
+        let step = format!("{who}-remeasure");
+        let key = sha256_hex(format!("{key}|remeasure {extra} {shapes:?}").as_bytes());
+        let earlier = self.journal.reuse::<Vec<Measurement>>(&self.plan.run, &step, &key);
+        if let Some(done) = earlier.filter(|d| d.len() == n) {
+            self.progress.log(&format!("{who}: reusing the finished re-measurement of {n} ambiguous pair(s)"));
+            return self.absorb_extra(who, &shapes, done);
+        }
+        let dir = self.plan.run.candidate_dir(&step);
+        clear_attempt(&dir)?;
+        if !built {
+            self.progress.message(&format!("{who}: building again to measure {n} ambiguous pair(s) again"));
+            let log = dir.join("build.log");
+            self.station()?;
+            let station = self.station.as_ref().expect("opened above");
+            if !station.build(commit, &log, &self.progress, &format!("{who} again"))?.ok {
+                self.progress.log(&format!(
+                    "{who}: no longer builds, ambiguous pairs not measured again; see `{}`",
+                    log.display()
+                ));
+                return Ok(());
+            }
+        }
+        self.progress.message(&format!("{who}: measuring {n} ambiguous pair(s) again"));
+        let subset: Vec<_> = shapes.iter().map(|&s| self.plan.shapes[s].clone()).collect();
+        let job = BenchJob {
+            build_of: commit,
+            shapes: &subset,
+            dir: &dir,
+            cache_dir: self.ctx.config.work_dir().join("cache").join(&self.plan.run.name).join(&step),
+            seed: &key,
+            repeats: extra,
+            timeout: self.timeout(),
+            extra_args: &[],
+            device_offset: 0,
+        };
+        self.station()?;
+        let run = self.station.as_ref().expect("opened above").bench(&job, None)?;
+        self.journal.finish(&self.plan.run, &step, &key, &dir.join("result.json"), &run.measurements)?;
+        let got: usize = run.measurements.iter().map(|m| m.samples.len()).sum();
+        let what = if who == "baseline" { "shape(s) of ambiguous pairs" } else { "ambiguous pair(s)" };
+        self.progress.log(&format!(
+            "{who}: {n} {what} measured again, {extra} more repeats each: {got} runs in {:.1} s",
+            run.seconds
+        ));
+        self.absorb_extra(who, &shapes, run.measurements)
+    }
+
+    fn absorb_extra(&mut self, who: &str, shapes: &[usize], measured: Vec<Measurement>) -> Result<()> {
+        let extra: Vec<(usize, Measurement)> = shapes.iter().copied().zip(measured).collect();
+        self.results.absorb_extra(who, &extra);
+        self.plan.run.write_results(&self.results)
     }
 
     /// Writes a benchmarked candidate's result (journalled when measured)
@@ -426,8 +555,22 @@ impl<'a> Sweep<'a> {
     }
 
     /// Benchmarks the baseline once more after the candidates (SHARK
-    /// tuner's drift check), reusing an earlier recheck with the same key.
+    /// tuner's drift check), reusing an earlier recheck with the same key;
+    /// then, its build in the slot, measures the baseline's side of every
+    /// ambiguous pair again.
     fn recheck_baseline(&mut self) -> Result<()> {
+        let built = self.recheck()?;
+        let shapes: Vec<usize> = self.ambiguous_shapes.iter().copied().collect();
+        if self.extra_repeats == 0 || shapes.is_empty() || built.is_none() {
+            return Ok(());
+        }
+        let baseline = &self.plan.candidates[0];
+        self.measure_again("baseline", &baseline.key, self.plan.base, built == Some(true), shapes)
+    }
+
+    /// The drift check: whether the baseline's build is in the slot now
+    /// (`None`: it no longer builds).
+    fn recheck(&mut self) -> Result<Option<bool>> {
         let config = &self.ctx.config;
         let baseline = &self.plan.candidates[0];
         let key = sha256_hex(format!("{}-recheck", baseline.key).as_bytes());
@@ -438,7 +581,8 @@ impl<'a> Sweep<'a> {
             self.progress.log("baseline recheck: reusing the finished result");
             self.progress.advance(1 + u64::from(config.bench.repeats));
             self.results.recheck = Some(m);
-            return self.plan.run.write_results(&self.results);
+            self.plan.run.write_results(&self.results)?;
+            return Ok(Some(false));
         }
         clear_attempt(&dir)?;
         self.progress.message("baseline recheck: building");
@@ -450,7 +594,7 @@ impl<'a> Sweep<'a> {
         self.progress.advance(1);
         if !built.ok {
             self.progress.log(&format!("baseline recheck: the baseline no longer builds; see `{}`", log.display()));
-            return Ok(());
+            return Ok(None);
         }
         self.progress.message("baseline recheck: benchmarking");
         let job = BenchJob {
@@ -467,7 +611,8 @@ impl<'a> Sweep<'a> {
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;
         self.results.recheck = Some(run.measurements);
-        self.plan.run.write_results(&self.results)
+        self.plan.run.write_results(&self.results)?;
+        Ok(Some(true))
     }
 
     fn finish(mut self) -> Result<()> {
@@ -502,6 +647,13 @@ fn print_summary(results: &Results) {
             "dedup: {shared} (shape, candidate) pairs shared the measurement of an identical predicted split: \
              {} benchmark runs saved (--no-dedup measures them all)",
             shared * results.bench.repeats as usize
+        );
+    }
+    let (pairs, baseline, runs) = results.remeasured();
+    if pairs > 0 {
+        eprintln!(
+            "remeasure: {pairs} ambiguous (shape, candidate) pairs and the baseline of {baseline} shape(s) measured \
+             again: {runs} more benchmark runs (--no-remeasure skips them)"
         );
     }
     eprintln!("{:<12} {:>8} {:>16} {:>9} {:>10}", "candidate", "shapes", "geomean vs base", "improved", "regressed");

@@ -20,6 +20,7 @@ pub(crate) mod modelcheck;
 pub(crate) mod numfmt;
 pub(crate) mod patchtext;
 pub(crate) mod provenance;
+pub(crate) mod remeasure;
 pub(crate) mod report;
 pub(crate) mod results;
 pub(crate) mod rule;

@@ -51,6 +51,15 @@ pub(crate) struct Measurement {
     /// [`crate::core::schedule`]). `None`: measured by this candidate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) shared_from: Option<String>,
+    /// How many of `samples` (the last ones) the sweep added when it
+    /// measured this pair again because its evidence was ambiguous (see
+    /// [`crate::core::remeasure`]). Runs of earlier versions lack it (0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) extra_samples: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Measurement {
@@ -74,6 +83,13 @@ impl Measurement {
 
     pub(crate) fn median(&self) -> Option<f64> {
         median(&self.samples)
+    }
+
+    /// The measurement as first made, without the samples a re-measurement
+    /// added later ([`Measurement::extra_samples`]).
+    pub(crate) fn without_extra(&self) -> Measurement {
+        let keep = self.samples.len().saturating_sub(self.extra_samples);
+        Measurement { samples: self.samples[..keep].to_vec(), extra_samples: 0, ..self.clone() }
     }
 
     /// This measurement against `baseline`: the speedup (baseline median
@@ -284,6 +300,10 @@ pub(crate) struct Invocation {
     pub(crate) repeats: u32,
     pub(crate) limits: Vec<i64>,
     pub(crate) skip_bad_lines: bool,
+    /// `sweep.remeasure_repeats` as the sweep used it (0 with
+    /// `--no-remeasure`); runs of earlier versions lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) remeasure_repeats: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -371,6 +391,36 @@ impl Results {
         }
     }
 
+    /// Adds the extra samples of `candidate` (shape index and what was
+    /// measured again) to its measurements, and to those that share them.
+    pub(crate) fn absorb_extra(&mut self, candidate: &str, extra: &[(usize, Measurement)]) {
+        for (s, m) in extra {
+            let Some(into) = self.shapes.get_mut(*s).and_then(|shape| shape.runs.get_mut(candidate)) else { continue };
+            into.extra_samples += m.samples.len();
+            into.absorb(m.clone());
+        }
+        self.fill_shared();
+    }
+
+    /// What the sweep measured again: (shape, candidate) pairs (not
+    /// counting those that share another's measurement), shapes whose
+    /// baseline was measured again, and the extra samples of both.
+    pub(crate) fn remeasured(&self) -> (usize, usize, usize) {
+        let (mut pairs, mut baseline, mut samples) = (0, 0, 0);
+        for (c, m) in self.shapes.iter().flat_map(|s| s.runs.iter()) {
+            if m.shared_from.is_some() || m.extra_samples == 0 {
+                continue;
+            }
+            if c == "baseline" {
+                baseline += 1;
+            } else {
+                pairs += 1;
+            }
+            samples += m.extra_samples;
+        }
+        (pairs, baseline, samples)
+    }
+
     /// (shape, candidate) measurements shared with another candidate.
     pub(crate) fn shared(&self) -> usize {
         self.shapes.iter().flat_map(|s| s.runs.values()).filter(|m| m.shared_from.is_some()).count()
@@ -397,6 +447,38 @@ mod tests {
         assert!((n - 0.029652).abs() < 1e-6, "{n}");
         let m = Measurement { samples: vec![100.0], spread: vec![5.0], ..Default::default() };
         assert_eq!(m.relative_noise(), Some(0.05));
+    }
+
+    #[test]
+    fn extra_samples_join_the_measurement_and_those_sharing_it() {
+        use crate::core::testdata::{info, sample, synthetic};
+        let mut r = synthetic(crate::core::testdata::CURRENT, &[8]);
+        let n = r.shapes.len();
+        for s in &mut r.shapes {
+            s.runs.clear();
+        }
+        r.merge(&CandidateResult { info: info("baseline", None), measurements: vec![sample(7.0); n] });
+        let shared = Measurement { shared_from: Some("baseline".into()), ..Default::default() };
+        let mut own = vec![sample(5.0)];
+        own.extend((1..n).map(|_| shared.clone()));
+        r.merge(&CandidateResult { info: info("limit-8", Some(8)), measurements: own });
+        let again = Measurement { samples: vec![5.5, 5.6], ..Default::default() };
+        r.absorb_extra("limit-8", &[(0, again.clone())]);
+        r.absorb_extra("baseline", &[(1, again)]);
+        let m = &r.shapes[0].runs["limit-8"];
+        assert_eq!((m.samples.len(), m.extra_samples), (sample(5.0).samples.len() + 2, 2));
+        assert_eq!(m.without_extra(), sample(5.0));
+        // The copy of the baseline's measurement at limit-8 has them too,
+        // but is not counted twice.
+        assert_eq!(r.shapes[1].runs["limit-8"].extra_samples, 2);
+        assert_eq!(r.remeasured(), (1, 1, 4));
+        // results.json of earlier versions has no `extra_samples`.
+        let old: Measurement = serde_json::from_str(
+            r#"{"samples":[1.0],"failures":[],"dispatches":null,"spread":[],"numerics_pass":null}"#,
+        )
+        .unwrap();
+        assert_eq!(old.extra_samples, 0);
+        assert!(!serde_json::to_string(&old).unwrap().contains("extra_samples"));
     }
 
     #[test]

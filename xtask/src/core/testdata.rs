@@ -123,6 +123,7 @@ pub(crate) fn provenance() -> Provenance {
             repeats: 3,
             limits: vec![],
             skip_bad_lines: false,
+            remeasure_repeats: None,
         },
     }
 }

@@ -81,11 +81,22 @@ pub(crate) struct CandidateSummary {
     /// (the same predicted split; not run again).
     #[serde(default)]
     pub(crate) shared: usize,
+    /// Of `measured`, the shapes the sweep measured again because their
+    /// evidence was ambiguous ([`crate::core::remeasure`]; for the
+    /// baseline: its side of such pairs), and the samples that added.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) remeasured: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) extra_samples: usize,
     pub(crate) failed: usize,
     pub(crate) summary: Option<Summary>,
     pub(crate) vs_baseline: Option<Comparison>,
     /// Shapes whose split this candidate changes, predicted from the code.
     pub(crate) predicted_changes: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -22,6 +22,15 @@ pub(super) fn candidates(results: &Results) -> Vec<CandidateSummary> {
             let meds: Vec<f64> =
                 results.shapes.iter().filter_map(|s| s.runs.get(&c.name).and_then(Measurement::median)).collect();
             let failed = results.shapes.iter().filter(|s| s.runs.get(&c.name).is_some_and(|m| !m.ok())).count();
+            // Measured again by this candidate (not a shared copy).
+            let again = |c: &crate::core::results::CandidateInfo| {
+                let name = c.name.clone();
+                results
+                    .shapes
+                    .iter()
+                    .filter_map(move |s| s.runs.get(&name))
+                    .filter(|m| m.shared_from.is_none() && m.extra_samples > 0)
+            };
             CandidateSummary {
                 name: c.name.clone(),
                 limit: c.limit,
@@ -33,6 +42,8 @@ pub(super) fn candidates(results: &Results) -> Vec<CandidateSummary> {
                     .iter()
                     .filter(|s| s.runs.get(&c.name).is_some_and(|m| m.shared_from.is_some()))
                     .count(),
+                remeasured: again(c).count(),
+                extra_samples: again(c).map(|m| m.extra_samples).sum(),
                 failed,
                 summary: stats::summary(&meds),
                 vs_baseline: if c.name == "baseline" { None } else { compare(results, &c.name) },
@@ -224,7 +235,10 @@ pub(super) fn drift(results: &Results) -> Option<Drift> {
     let recheck = results.recheck.as_ref()?;
     let (mut ratios, mut moved) = (Vec::new(), 0);
     for (s, r) in results.shapes.iter().zip(recheck) {
-        let Some((speedup, v)) = s.runs.get("baseline").and_then(|b| r.versus(b)) else { continue };
+        // The baseline as first measured: samples a re-measurement added at
+        // the end of the sweep would hide the drift.
+        let first = s.runs.get("baseline").map(Measurement::without_extra);
+        let Some((speedup, v)) = first.and_then(|b| r.versus(&b)) else { continue };
         ratios.push(1.0 / speedup);
         if v != Verdict::Neutral {
             moved += 1;

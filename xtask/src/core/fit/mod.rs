@@ -149,26 +149,50 @@ impl Row {
     /// only [`MIN_REGRESSION_EFFECT`] decides. `None`: not measured.
     pub(crate) fn regression(&self, k: usize) -> Option<(f64, f64)> {
         let r = self.runtime[k]?;
-        let effect = (r / self.baseline).ln();
-        let se2 = |s: f64, n: usize| (1.25 * s).powi(2) / n.max(1) as f64;
-        let se = (se2(self.baseline_noise, self.baseline_n) + se2(self.noise[k], self.n[k])).sqrt();
-        let p = if se <= 0.0 {
-            if effect > 0.0 {
-                0.0
-            } else {
-                1.0
-            }
-        } else {
-            let df = (self.baseline_n + self.n[k]).saturating_sub(2).max(1) as f64;
-            let two_sided = t_test_p(effect / se, df);
-            if effect > 0.0 {
-                two_sided / 2.0
-            } else {
-                1.0 - two_sided / 2.0
-            }
-        };
-        Some((effect, p))
+        let e = slower((self.baseline, self.baseline_noise, self.baseline_n), (r, self.noise[k], self.n[k]));
+        Some((e.effect, e.p))
     }
+}
+
+/// The evidence that one measurement is slower than another.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Slower {
+    /// Log ratio of the medians (positive: slower).
+    pub(crate) effect: f64,
+    /// Its standard error (0: no noise measured).
+    pub(crate) se: f64,
+    /// Degrees of freedom of its t statistic.
+    pub(crate) df: f64,
+    /// One-sided p-value of "slower".
+    pub(crate) p: f64,
+}
+
+/// The evidence that `candidate` is slower than `baseline`, each given as
+/// (median, relative noise, repeats): Student's t on the medians' standard
+/// errors (about 1.25 sigma / sqrt(n) each). Without noise a slower median
+/// is certain (p = 0). What the fitter's veto ([`Row::regression`]) and
+/// the sweep's re-measurement of ambiguous pairs both judge by.
+pub(crate) fn slower(baseline: (f64, f64, usize), candidate: (f64, f64, usize)) -> Slower {
+    let ((b, b_noise, b_n), (r, noise, n)) = (baseline, candidate);
+    let effect = (r / b).ln();
+    let se2 = |s: f64, n: usize| (1.25 * s).powi(2) / n.max(1) as f64;
+    let se = (se2(b_noise, b_n) + se2(noise, n)).sqrt();
+    let df = (b_n + n).saturating_sub(2).max(1) as f64;
+    let p = if se <= 0.0 {
+        if effect > 0.0 {
+            0.0
+        } else {
+            1.0
+        }
+    } else {
+        let two_sided = t_test_p(effect / se, df);
+        if effect > 0.0 {
+            two_sided / 2.0
+        } else {
+            1.0 - two_sided / 2.0
+        }
+    };
+    Slower { effect, se, df, p }
 }
 
 /// The measurements of one heuristic's shapes, ready for fitting.

@@ -406,6 +406,15 @@ fn part1_limits(out: &mut String, a: &Analysis) {
             shared * a.repeats as usize
         );
     }
+    let pairs: usize = a.candidates.iter().filter(|c| c.limit.is_some()).map(|c| c.remeasured).sum();
+    if pairs > 0 {
+        let baseline: usize = a.candidates.iter().filter(|c| c.limit.is_none()).map(|c| c.remeasured).sum();
+        let samples: usize = a.candidates.iter().map(|c| c.extra_samples).sum();
+        let _ = writeln!(
+            out,
+            "\n{pairs} (shape, candidate) pairs whose regression evidence was ambiguous (not a veto, but within noise of one) were measured again in fresh processes, and the baseline's side of {baseline} shape(s): {samples} more benchmark runs (`sweep --no-remeasure` skips them)."
+        );
+    }
 }
 
 /// Part 2: every candidate against the baseline.

@@ -79,8 +79,9 @@ pub(crate) fn reproduce(results: &Results, v: Option<&Validation>) -> String {
     let run = &results.run;
     let g = global.join(" ");
     let skip = if inv.skip_bad_lines { " --skip-bad-lines" } else { "" };
+    let remeasure = if inv.remeasure_repeats == Some(0) { " --no-remeasure" } else { "" };
     out.push_str(&format!(
-        "cargo xtask {g} sweep {} --limits {} --name {run}{skip}\n",
+        "cargo xtask {g} sweep {} --limits {} --name {run}{skip}{remeasure}\n",
         files.join(" "),
         limits.join(",")
     ));
@@ -95,6 +96,12 @@ pub(crate) fn reproduce(results: &Results, v: Option<&Validation>) -> String {
     if inv.low_parallelism {
         out.push_str("\nWith `heuristics.low_parallelism = true` in the configuration.\n");
     }
+    match inv.remeasure_repeats {
+        Some(n) if n > 0 && n != crate::core::remeasure::REMEASURE_REPEATS => {
+            out.push_str(&format!("\nWith `sweep.remeasure_repeats = {n}` in the configuration.\n"));
+        }
+        _ => {}
+    }
     let own: Vec<String> = results.files().into_iter().filter(|f| f.bundled.is_none()).map(|f| f.name).collect();
     if !own.is_empty() {
         out.push_str(&format!(
@@ -104,4 +111,24 @@ pub(crate) fn reproduce(results: &Results, v: Option<&Validation>) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::testdata::{synthetic, CURRENT, FULL};
+
+    #[test]
+    fn the_reproduction_repeats_how_ambiguous_pairs_were_measured() {
+        let mut results = synthetic(CURRENT, &FULL);
+        let sweep_line = |r: &crate::core::results::Results| {
+            super::reproduce(r, None).lines().find(|l| l.contains(" sweep ")).unwrap_or_default().to_string()
+        };
+        assert!(!sweep_line(&results).contains("remeasure"));
+        let inv = &mut results.provenance.as_mut().expect("synthetic provenance").invocation;
+        inv.remeasure_repeats = Some(0);
+        assert!(sweep_line(&results).ends_with(" --no-remeasure"), "{}", sweep_line(&results));
+        let inv = &mut results.provenance.as_mut().expect("synthetic provenance").invocation;
+        inv.remeasure_repeats = Some(3);
+        assert!(super::reproduce(&results, None).contains("`sweep.remeasure_repeats = 3`"));
+    }
 }

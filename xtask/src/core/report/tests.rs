@@ -63,3 +63,19 @@ fn part6_lists_regressions_first_then_improvements_and_folds_the_neutral_shapes(
     let public = super::validation::part6_public(&v);
     assert!(public.contains("improved shape(s)</summary>") && public.find(&cmd(1)) < public.find(&best));
 }
+
+#[test]
+fn the_report_says_how_many_ambiguous_pairs_were_measured_again_and_what_it_cost() {
+    let mut results = synthetic(CURRENT, &FULL);
+    let md = |r: &crate::core::results::Results| super::markdown(&analyze(r, CURRENT, &settings()).0);
+    assert!(!md(&results).contains("ambiguous"));
+    let again = crate::core::results::Measurement { samples: vec![1.0; 6], ..Default::default() };
+    results.absorb_extra("limit-64", &[(0, again.clone()), (1, again.clone())]);
+    results.absorb_extra("baseline", &[(0, again)]);
+    let text = md(&results);
+    assert!(
+        text.contains("2 (shape, candidate) pairs whose regression evidence was ambiguous")
+            && text.contains("the baseline's side of 1 shape(s): 18 more benchmark runs"),
+        "{text}"
+    );
+}
