@@ -440,7 +440,7 @@ pub(crate) fn stability_notes(
                 s.resamples,
                 numfmt::pct(crate::core::analysis::STABLE_FRACTION),
                 s.worst_loss
-                    .map(|l| format!(" (worth at most {} less on this sweep's data)", numfmt::pct(l)))
+                    .map(|l| format!(" ({} on this sweep's data)", crate::core::analysis::worth_words(l)))
                     .unwrap_or_default()
             );
             (*h, text)
@@ -664,5 +664,9 @@ mod tests {
             ),
             "{notes:?}"
         );
+        assert!(notes[0].1.contains("(worth at most 0.4% less on this sweep's data)"), "{notes:?}");
+        let flat = Stability { worst_loss: Some(0.0001), ..s(0.1) };
+        let notes = stability_notes(&[(Heuristic::Conv, &flat)]);
+        assert!(notes[0].1.contains("(worth the same on this sweep's data)"), "{notes:?}");
     }
 }

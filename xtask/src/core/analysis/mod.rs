@@ -13,7 +13,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use stability::{same_rule, Stability, STABLE_FRACTION};
+pub(crate) use stability::{same_rule, worth_words, Stability, STABLE_FRACTION};
 pub(crate) use summary::{compare, noop_check};
 
 use crate::core::audit::{self, Audit};

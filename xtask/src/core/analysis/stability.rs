@@ -74,7 +74,7 @@ impl Stability {
         } else {
             let worth = self
                 .worst_loss
-                .map(|l| format!("; the refitted rules are worth at most {} less on this sweep's data", pct(l)))
+                .map(|l| format!("; the refitted rules are {} on this sweep's data", self::worth_words(l)))
                 .unwrap_or_default();
             format!(
                 "unstable: comes back in only {} of {} resamples (below {}){worth}",
@@ -83,6 +83,16 @@ impl Stability {
                 pct(STABLE_FRACTION)
             )
         }
+    }
+}
+
+/// A refit's worst loss in words: below what one decimal of a percent shows,
+/// "worth the same".
+pub(crate) fn worth_words(loss: f64) -> String {
+    if loss < 0.0005 {
+        "worth the same".to_string()
+    } else {
+        format!("worth at most {} less", crate::core::numfmt::pct(loss))
     }
 }
 
