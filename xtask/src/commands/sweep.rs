@@ -236,6 +236,13 @@ impl<'a> Sweep<'a> {
         Ok(self.station.as_ref().expect("opened above"))
     }
 
+    /// Builds `commit` in the slot, its steps shown as `what` on the bar.
+    fn build_in_slot(&mut self, commit: git2::Oid, log: &std::path::Path, what: &str) -> Result<station::Built> {
+        self.station()?;
+        let station = self.station.as_ref().expect("opened by station()");
+        station.build(commit, log, &self.progress, what)
+    }
+
     /// Builds and benchmarks one candidate, or reuses its finished result.
     fn candidate(&mut self, c: &Candidate) -> Result<()> {
         let repeats = self.ctx.config.bench.repeats;
@@ -295,9 +302,7 @@ impl<'a> Sweep<'a> {
         // Logs and CSVs of an interrupted attempt would mix with this one's.
         clear_attempt(&dir)?;
         let log = dir.join("build.log");
-        self.station()?;
-        let station = self.station.as_ref().expect("opened above");
-        let built = station.build(commit, &log, &self.progress, &c.name)?;
+        let built = self.build_in_slot(commit, &log, &c.name)?;
         self.progress.advance(1);
         info.build_seconds = Some(built.seconds);
         if built.ok {
@@ -450,9 +455,7 @@ impl<'a> Sweep<'a> {
         if !built {
             self.progress.message(&format!("{who}: building again to measure {n} ambiguous pair(s) again"));
             let log = dir.join("build.log");
-            self.station()?;
-            let station = self.station.as_ref().expect("opened above");
-            if !station.build(commit, &log, &self.progress, &format!("{who} again"))?.ok {
+            if !self.build_in_slot(commit, &log, &format!("{who} again"))?.ok {
                 self.progress.log(&format!(
                     "{who}: no longer builds, ambiguous pairs not measured again; see `{}`",
                     log.display()
@@ -588,9 +591,7 @@ impl<'a> Sweep<'a> {
         self.progress.message("baseline recheck: building");
         let log = dir.join("build.log");
         let base = self.plan.base;
-        self.station()?;
-        let station = self.station.as_ref().expect("opened above");
-        let built = station.build(base, &log, &self.progress, "baseline recheck")?;
+        let built = self.build_in_slot(base, &log, "baseline recheck")?;
         self.progress.advance(1);
         if !built.ok {
             self.progress.log(&format!("baseline recheck: the baseline no longer builds; see `{}`", log.display()));

@@ -9,7 +9,7 @@
 //! Running the sweeps is `noise-bench`'s; the figures are here.
 
 use crate::core::analysis::{same_rule, Analysis, HeuristicAnalysis};
-use crate::core::fit::{self, Choice};
+use crate::core::fit;
 use crate::core::results::Results;
 use crate::core::workload::Heuristic;
 use std::fmt::Write;
@@ -48,8 +48,12 @@ impl Spread {
     /// max/min - 1 of the truth speedups.
     pub(crate) fn spread(&self) -> Option<f64> {
         let t: Vec<f64> = self.truth.iter().copied().collect::<Option<Vec<_>>>()?;
-        let (lo, hi) = t.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        (!t.is_empty()).then(|| hi / lo - 1.0)
+        range(&t).map(|(lo, hi)| hi / lo - 1.0)
+    }
+
+    /// The lowest and highest truth speedup of the seeds that have one.
+    fn truth_range(&self) -> Option<(f64, f64)> {
+        range(&self.truth.iter().flatten().copied().collect::<Vec<_>>())
     }
 
     /// A recommendation in every seed, and their noise-free speedups within
@@ -62,6 +66,11 @@ impl Spread {
     pub(crate) fn same_rule(&self) -> bool {
         self.same as f64 >= SAME_TARGET * self.seeds as f64
     }
+}
+
+fn range(values: &[f64]) -> Option<(f64, f64)> {
+    let lo = values.iter().copied().reduce(f64::min)?;
+    Some((lo, values.iter().copied().fold(lo, f64::max)))
 }
 
 /// The noise-free geomean speedup of `h`'s recommended choices (the rule's
@@ -83,18 +92,7 @@ pub(crate) fn truth_speedup(truth: &Results, h: &HeuristicAnalysis) -> Option<f6
 /// every measured limit, per shape.
 fn truth_oracle(truth: &Results, h: Heuristic) -> Option<f64> {
     let table = fit::table(truth, h, &[]);
-    let logs: Vec<f64> = table
-        .rows
-        .iter()
-        .map(|r| {
-            let best = table
-                .limits
-                .iter()
-                .filter_map(|&l| r.runtime_of(&table.limits, Choice::Limit(l)))
-                .fold(r.baseline, f64::min);
-            (r.baseline / best).ln()
-        })
-        .collect();
+    let logs: Vec<f64> = table.rows.iter().map(|r| (r.baseline / fit::oracle(r, &table.limits).1).ln()).collect();
     crate::core::stats::mean(&logs).map(f64::exp)
 }
 
@@ -161,8 +159,7 @@ pub(crate) fn render(runs: &[SeedRun], spreads: &[Spread], truth: &Results) -> S
         }
     }
     for s in spreads {
-        let truths: Vec<f64> = s.truth.iter().flatten().copied().collect();
-        let (lo, hi) = truths.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        let (lo, hi) = s.truth_range().unwrap_or((f64::NAN, f64::NAN));
         let met = |ok: bool| if ok { "met" } else { "NOT met" };
         let _ = writeln!(
             out,

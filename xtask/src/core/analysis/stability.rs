@@ -17,7 +17,7 @@
 use crate::core::fit::{self, EarlyReturns, Params, Pins, Strategy, Table};
 use crate::core::results::Results;
 use crate::core::rule::{LimitSpec, Rule, Rung};
-use crate::core::stats::{self, Rng};
+use crate::core::stats::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Bootstrap resamples per heuristic: each costs one fit of the
@@ -133,8 +133,7 @@ fn gap(sizes: &[i64], t: Option<i64>) -> Option<usize> {
 /// Geomean speedup of `f`'s choices on `table` (an unmeasured choice counts
 /// as no change).
 fn worth(table: &Table, f: &fit::Fitted, er: &EarlyReturns) -> f64 {
-    let logs: Vec<f64> = fit::outcomes(table, f, er).iter().map(|o| o.speedup.map(f64::ln).unwrap_or(0.0)).collect();
-    stats::mean(&logs).map(f64::exp).unwrap_or(1.0)
+    fit::geomean_speedup(&fit::outcomes(table, f, er))
 }
 
 /// The bootstrap of [`Stability`]; seeded by the heuristic's name.
@@ -168,8 +167,7 @@ pub(super) fn stability(x: &Refit) -> Stability {
             let gains = Strategy::ALL.iter().filter(|&&s| s != Strategy::Baseline).any(|&s| {
                 let f = fit::fit(s, &rows, &table.limits, x.er, x.params, x.pins);
                 let outs = fit::outcomes(&table, &f, x.er);
-                let logs: Vec<f64> = outs.iter().map(|o| o.speedup.map(f64::ln).unwrap_or(0.0)).collect();
-                !outs.iter().any(|o| o.regressed) && stats::mean(&logs).is_some_and(|m| m.exp() > NO_CHANGE_MARGIN)
+                !outs.iter().any(|o| o.regressed) && fit::geomean_speedup(&outs) > NO_CHANGE_MARGIN
             });
             same += usize::from(!gains);
             continue;

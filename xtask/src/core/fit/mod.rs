@@ -23,7 +23,9 @@ mod tests;
 
 pub(crate) use early::EarlyReturns;
 pub(crate) use readable::Readable;
-pub(crate) use strategy::{evaluate, fit, oracle, outcomes, recommend, Evaluation, Fitted, ShapeOutcome, Strategy};
+pub(crate) use strategy::{
+    evaluate, fit, geomean_speedup, oracle, outcomes, recommend, Evaluation, Fitted, ShapeOutcome, Strategy,
+};
 
 use crate::core::cpp::rules::{Env, Expr, Stmt};
 use crate::core::results::{Measurement, Results};

@@ -349,6 +349,12 @@ pub(crate) fn outcomes(table: &Table, fitted: &Fitted, er: &EarlyReturns) -> Vec
     outs
 }
 
+/// Geomean speedup of `outs` (a limit not measured for a shape counts as
+/// no gain).
+pub(crate) fn geomean_speedup(outs: &[ShapeOutcome]) -> f64 {
+    crate::core::stats::mean(&log_speedups(outs)).map(f64::exp).unwrap_or(1.0)
+}
+
 fn log_speedups(outs: &[ShapeOutcome]) -> Vec<f64> {
     // A limit that was not measured for a shape counts as no gain.
     outs.iter().map(|o| o.speedup.map(f64::ln).unwrap_or(0.0)).collect()
