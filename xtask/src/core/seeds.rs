@@ -219,5 +219,7 @@ mod tests {
         let text = render(&runs, &spreads, &truth);
         assert!(text.contains("a recommendation in 1/2 seeds"), "{text}");
         assert!(text.contains("the same rule in 1/2 (target 90.0%) NOT met"), "{text}");
+        // What noise-bench prints, as a reader sees it.
+        insta::assert_snapshot!("noise_bench_output", text);
     }
 }
