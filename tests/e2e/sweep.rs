@@ -72,6 +72,55 @@ fn quick_sweep_measures_every_candidate_and_leaves_the_user_tree_alone() {
         assert!(message.contains("early return disabled"), "{message}");
     }
 
+    // The slot stood on the user's build as an overlay: no build directory
+    // of its own, the rebuilt heuristic object in its layer.
+    assert!(err.contains("build slot 0: an overlay on your checkout and build directory"), "{err}");
+    assert!(!env.work().join("slot-0/iree-build").exists());
+    let layer = env.work().join("slot-0/overlay");
+    let heuristic = "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp";
+    assert!(layer.join("src/upper").join(heuristic).is_file());
+    assert!(walk_files(&layer.join("build/upper")).iter().any(|p| p.ends_with("SetSplitReductionSizes.cpp.o")));
+
+    // Each candidate benchmarked with its own kernel cache.
+    for c in &names {
+        assert!(env.work().join("cache/conv_weight_backward").join(c).is_dir(), "no cache dir for {c}");
+    }
+}
+
+/// Every file under `dir`.
+fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_checkout_with_uncommitted_changes_gets_a_worktree_slot_configured_like_the_users_build() {
+    let env = fixture(true, "");
+    // A tracked file changed and not committed: an overlay would build it in.
+    let readme = env.repo.join("compiler/CMakeLists.txt");
+    let changed = format!("{}\n# local notes\n", std::fs::read_to_string(&readme).unwrap());
+    std::fs::write(&readme, &changed).unwrap();
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let err = ok(xtask(&env, &["sweep", commands.to_str().unwrap(), "--limits", "64"]));
+    assert!(
+        err.contains(
+            "build slot 0: a worktree with its own build directory (its first build is a full one): \
+                      your checkout has uncommitted changes (`compiler/CMakeLists.txt`)"
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), changed);
+
     // The sibling build reproduces the user's configuration.
     let cache = std::fs::read_to_string(env.work().join("slot-0/iree-build/CMakeCache.txt")).unwrap();
     for entry in [
@@ -85,10 +134,12 @@ fn quick_sweep_measures_every_candidate_and_leaves_the_user_tree_alone() {
     let home = cache.lines().find(|l| l.starts_with("CMAKE_HOME_DIRECTORY")).unwrap();
     assert!(home.ends_with("slot-0/iree"), "{home}");
 
-    // Each candidate benchmarked with its own kernel cache.
-    for c in &names {
-        assert!(env.work().join("cache/conv_weight_backward").join(c).is_dir(), "no cache dir for {c}");
-    }
+    // `build.overlay = "on"` refuses instead, saying why.
+    let config = std::fs::read_to_string(&env.config).unwrap().replace("[build]\n", "[build]\noverlay = \"on\"\n");
+    std::fs::write(&env.config, config).unwrap();
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--limits", "64", "--name", "strict"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot make build slot 0 an overlay on your build: your checkout has uncommitted changes (`compiler/CMakeLists.txt`)"), "{}", stderr(&out));
 }
 
 /// Lines of the journal as (event, candidate or step, key).

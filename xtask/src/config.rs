@@ -115,7 +115,26 @@ pub(crate) struct Build {
     /// Build slots runs may use at once (a sweep takes one, a validation
     /// two); a run that finds them all held waits.
     pub(crate) slots: u32,
+    /// Whether a slot stands on the user's checkout and build directory as
+    /// overlays (its first build incremental) or is a worktree with a build
+    /// directory of its own (its first build a full one).
+    pub(crate) overlay: OverlayMode,
     pub(crate) timeout_s: u64,
+}
+
+/// `build.overlay`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum OverlayMode {
+    /// Overlay slots where they work (a built `build.dir`, a clean checkout,
+    /// overlayfs in user namespaces, no `bench.launcher`); worktree slots
+    /// otherwise, saying why.
+    #[default]
+    Auto,
+    /// Overlay slots, or an error saying why not.
+    On,
+    /// Worktree slots.
+    Off,
 }
 
 impl Default for Build {
@@ -147,6 +166,7 @@ impl Default for Build {
             first_targets: vec![],
             jobs: None,
             slots: 3,
+            overlay: OverlayMode::Auto,
             timeout_s: 4 * 3600,
         }
     }

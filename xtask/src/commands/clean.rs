@@ -7,7 +7,7 @@
 
 use crate::cli::CleanArgs;
 use crate::config::Config;
-use crate::infra::{build, git, slots};
+use crate::infra::{build, git, overlay, slots};
 use crate::ops::context::Ctx;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -67,9 +67,9 @@ impl Plan {
         let locks = slots::take_these(&work, &self.slots, &me)?;
         for &index in &self.slots {
             let (dir, _, _) = build::slot_paths(config, index);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove `{}`", dir.display()))?;
-            }
+            // Also removes an overlay slot's layers, whose work directories
+            // the kernel leaves without permissions.
+            overlay::remove(&dir)?;
             git::prune_worktree(&repo, &build::worktree_name(config, index))?;
         }
         drop(locks);

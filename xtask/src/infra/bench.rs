@@ -30,6 +30,8 @@ pub(crate) struct Invocation<'a> {
     pub(crate) timeout: Duration,
     /// Extra arguments appended to the command (e.g. `--verify-numerics`).
     pub(crate) extra_args: &'a [String],
+    /// The build slot's overlays, which the process must see.
+    pub(crate) overlays: &'a [crate::infra::overlay::Mount],
 }
 
 /// `PYTHONPATH` entries of a build, from its `.env` when IREE's CMake wrote
@@ -140,6 +142,7 @@ pub(crate) fn run(inv: &Invocation) -> Result<Outcome> {
     let mut job = Job::new(&argv[0], inv.build_dir, inv.log, inv.timeout).args(&argv[1..]);
     job.env = environment(inv.config, inv.build_dir, inv.source_dir, inv.cache_dir, inv.device)?;
     job.env_remove.push("PYTHONPATH".to_string());
+    job.overlays = inv.overlays.to_vec();
     // The command file's directory is a sensible place for relative output.
     job.cwd = inv.commands.parent().map(Path::to_path_buf).unwrap_or_else(|| inv.build_dir.to_path_buf());
     proc::run(&job)

@@ -10,29 +10,64 @@
 //! slot layout, configuration and the build call; what to build comes from
 //! the commands.
 
-use crate::config::Config;
+use crate::config::{Config, OverlayMode};
 use crate::core::cmake::Cache;
 use crate::core::digest::sha256_hex;
 use crate::infra::git::{self, Worktree};
+use crate::infra::overlay;
 use crate::infra::proc::{self, Job, Outcome};
 use crate::infra::progress::BuildSteps;
 use crate::infra::slots::SlotLock;
 use crate::infra::store;
 use anyhow::{bail, Context, Result};
-use git2::Repository;
+use git2::{Oid, Repository};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A slot this process holds: its directories and its worktree.
+/// A slot this process holds: its directories and its tree.
 pub(crate) struct Slot {
     pub(crate) index: u32,
     pub(crate) dir: PathBuf,
+    /// The checkout and build directory as the slot's jobs see them: the
+    /// slot's own (a worktree), or the user's paths (an overlay slot).
     pub(crate) src: PathBuf,
     pub(crate) build: PathBuf,
-    pub(crate) worktree: Worktree,
+    pub(crate) tree: Tree,
     /// Held as long as the slot is in use.
     _lock: SlotLock,
+}
+
+/// Where a slot's sources and build live.
+pub(crate) enum Tree {
+    /// A git worktree of the user's repository and a build directory of the
+    /// slot's own, configured like the user's.
+    Worktree(Worktree),
+    /// Overlays over the user's checkout and build directory
+    /// ([`crate::infra::overlay`]); `repo` is the user's checkout, read only.
+    Overlay { layers: overlay::Layers, repo: Repository },
+}
+
+impl Slot {
+    /// The overlays every job of this slot runs under (none for a worktree).
+    pub(crate) fn overlays(&self) -> Vec<overlay::Mount> {
+        match &self.tree {
+            Tree::Overlay { layers, .. } => layers.mounts(),
+            Tree::Worktree(_) => Vec::new(),
+        }
+    }
+
+    /// The text of `rel` in the slot's checkout, as its jobs see it.
+    pub(crate) fn read_source(&self, rel: &str) -> Result<String> {
+        let bytes = match &self.tree {
+            Tree::Overlay { layers, .. } => layers.read_source(Path::new(rel))?,
+            Tree::Worktree(_) => {
+                let path = self.src.join(rel);
+                std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?
+            }
+        };
+        String::from_utf8(bytes).with_context(|| format!("`{rel}` is not UTF-8"))
+    }
 }
 
 /// How sibling builds are configured.
@@ -116,7 +151,8 @@ pub(crate) fn build_env(config: &Config) -> Vec<(String, std::ffi::OsString)> {
     env
 }
 
-fn common_ancestor(paths: &[PathBuf]) -> Option<PathBuf> {
+/// The deepest directory above every path (not `/`).
+pub(crate) fn common_ancestor(paths: &[PathBuf]) -> Option<PathBuf> {
     let mut it = paths.iter();
     let mut common: PathBuf = it.next()?.clone();
     for p in it {
@@ -135,16 +171,89 @@ pub(crate) fn worktree_name(config: &Config, index: u32) -> String {
     format!("tune-slot-{index}-{}", &digest[..8])
 }
 
-/// Opens the slot `lock` holds, creating its worktree at `branch` when needed.
+/// Opens the slot `lock` holds: an overlay slot when `build.overlay`
+/// allows and [`overlay_blocker`] finds nothing against it, else a worktree
+/// (created at `branch` when needed).
 pub(crate) fn open_slot(repo: &Repository, config: &Config, lock: SlotLock, run: &str, branch: &str) -> Result<Slot> {
     let index = lock.index;
     let (dir, src, build) = slot_paths(config, index);
-    let worktree = git::ensure_worktree(repo, &worktree_name(config, index), &src, branch)?;
-    let slot = Slot { index, dir, src, build, worktree, _lock: lock };
+    let blocker = match config.build.overlay {
+        OverlayMode::Off => Some("`build.overlay` is \"off\"".to_string()),
+        _ => overlay_blocker(repo, config, &dir),
+    };
+    let slot = match blocker {
+        None => {
+            let (checkout, user_build) = user_trees(repo, config)?;
+            let layers = overlay::Layers::new(&dir, &checkout, &user_build);
+            layers.create()?;
+            let tree = Tree::Overlay { layers, repo: git::open(&checkout)? };
+            eprintln!(
+                "build slot {index}: an overlay on your checkout and build directory (its first build is incremental)"
+            );
+            Slot { index, dir, src: checkout, build: user_build, tree, _lock: lock }
+        }
+        Some(why) => {
+            if config.build.overlay == OverlayMode::On {
+                bail!("cannot make build slot {index} an overlay on your build: {why}; fix that or set `build.overlay = \"auto\"`");
+            }
+            if config.build.dir.is_some() && config.build.overlay == OverlayMode::Auto {
+                eprintln!("build slot {index}: a worktree with its own build directory (its first build is a full one): {why}");
+            }
+            let worktree = git::ensure_worktree(repo, &worktree_name(config, index), &src, branch)?;
+            Slot { index, dir, src, build, tree: Tree::Worktree(worktree), _lock: lock }
+        }
+    };
     let mut st = state(&slot);
     st.last_run = run.to_string();
     set_state(&slot, &st)?;
     Ok(slot)
+}
+
+/// The user's checkout and build directory, as absolute paths without links
+/// (the paths an overlay is mounted at).
+fn user_trees(repo: &Repository, config: &Config) -> Result<(PathBuf, PathBuf)> {
+    let canonical = |p: &Path| p.canonicalize().with_context(|| format!("cannot resolve `{}`", p.display()));
+    let build = config.build.dir.as_deref().context("no `build.dir`")?;
+    Ok((canonical(&git::workdir(repo))?, canonical(build)?))
+}
+
+/// Why slot directory `slot_dir` cannot be an overlay slot, if anything
+/// speaks against it.
+pub(crate) fn overlay_blocker(repo: &Repository, config: &Config, slot_dir: &Path) -> Option<String> {
+    let Some(build_dir) = &config.build.dir else {
+        return Some("there is no `build.dir` to stand on".into());
+    };
+    if !build_dir.join(".ninja_log").exists() {
+        return Some(format!("`{}` is not a Ninja build directory that has been built", build_dir.display()));
+    }
+    if !config.bench.launcher.is_empty() {
+        return Some("`bench.launcher` runs benchmarks elsewhere, where the overlay is not mounted".into());
+    }
+    let (checkout, build) = match user_trees(repo, config) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("{e:#}")),
+    };
+    let _ = std::fs::create_dir_all(slot_dir);
+    let ours = [slot_dir.to_path_buf(), config.runs_dir.clone()].map(|p| p.canonicalize().unwrap_or(p));
+    for lower in [&checkout, &build] {
+        for upper in &ours {
+            if let Some(problem) = overlay::path_problem(lower, upper) {
+                return Some(problem);
+            }
+        }
+    }
+    match git::first_uncommitted(repo) {
+        Ok(Some(path)) => {
+            return Some(format!(
+                "your checkout has uncommitted changes (`{path}`), which an overlay would build in; \
+                 commit or stash them for an incremental first build"
+            ))
+        }
+        Ok(None) => {}
+        Err(e) => return Some(format!("{e:#}")),
+    }
+    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBE.get_or_init(|| overlay::probe(&config.work_dir())).clone().err()
 }
 
 /// What a slot's build directory holds, kept in `slot-N/slot.json`.
@@ -158,6 +267,13 @@ struct SlotState {
     /// The run that used the slot last (what `clean RUN` removes).
     #[serde(default)]
     last_run: String,
+    /// An overlay slot: the user's HEAD and build directory's fingerprint
+    /// its layers were built on; the layers are thrown away when they change.
+    #[serde(default)]
+    overlay_base: String,
+    /// An overlay slot: the files written into its source layer.
+    #[serde(default)]
+    written: Vec<String>,
 }
 
 /// The run that used slot `index` last, if any did.
@@ -175,14 +291,87 @@ fn set_state(slot: &Slot, state: &SlotState) -> Result<()> {
     store::write_json(&slot.dir.join("slot.json"), state)
 }
 
-/// The built key of what the slot's build directory holds now.
-pub(crate) fn built(slot: &Slot) -> String {
-    state(slot).built
+/// Whether the slot holds a finished build of `commit` whose built key is
+/// `key`, on the user's trees as they are now (an overlay slot).
+pub(crate) fn holds(slot: &Slot, commit: Oid, key: &str) -> Result<bool> {
+    let st = state(slot);
+    let key = stored_key(slot, key);
+    Ok(match &slot.tree {
+        Tree::Worktree(wt) => wt.repo.head().ok().and_then(|h| h.target()) == Some(commit) && st.built == key,
+        Tree::Overlay { layers, repo } => st.built == key && st.overlay_base == overlay_base(repo, layers)?,
+    })
+}
+
+/// A built key as the slot's state keeps it: with the kind of tree that
+/// holds the build, since a slot directory can hold both a worktree build
+/// and overlay layers, and one's build says nothing about the other's.
+fn stored_key(slot: &Slot, key: &str) -> String {
+    match slot.tree {
+        Tree::Overlay { .. } => format!("overlay:{key}"),
+        Tree::Worktree(_) => key.to_string(),
+    }
+}
+
+fn overlay_base(repo: &Repository, layers: &overlay::Layers) -> Result<String> {
+    let head = repo.head().ok().and_then(|h| h.target()).context("your checkout has no HEAD commit")?;
+    Ok(format!("{head} {}", overlay::fingerprint(&layers.build.lower)))
+}
+
+/// Puts `commit` in the slot's tree: a checkout in a worktree; in an
+/// overlay slot, the files where `commit` differs from the user's HEAD (and
+/// every file written before, back to its content at `commit`) written into
+/// the source layer. An overlay slot whose user trees changed since its
+/// layers were built on them starts over from them.
+pub(crate) fn check_out(slot: &Slot, commit: Oid) -> Result<()> {
+    let (layers, repo) = match &slot.tree {
+        Tree::Worktree(wt) => return git::checkout(wt, commit),
+        Tree::Overlay { layers, repo } => (layers, repo),
+    };
+    if let Some(path) = git::first_uncommitted(repo)? {
+        bail!(
+            "your checkout `{}` changed under the run: `{path}` is no longer as its HEAD has it, and an overlay \
+             slot would build it in; commit or stash it and rerun (finished work is kept), or set \
+             `build.overlay = \"off\"`",
+            layers.checkout.lower.display()
+        );
+    }
+    let mut st = state(slot);
+    let base = overlay_base(repo, layers)?;
+    if st.overlay_base != base {
+        layers.reset()?;
+        let _ = std::fs::remove_file(slot.dir.join("first-build.done"));
+        st = SlotState { overlay_base: base, written: Vec::new(), built: String::new(), ..st };
+    }
+    let head = repo.head()?.target().context("your checkout has no HEAD commit")?;
+    let mut written: std::collections::BTreeSet<String> = st.written.iter().cloned().collect();
+    for (path, content) in git::changed_files(repo, head, commit)? {
+        if content.is_none() {
+            bail!(
+                "{} deletes `{path}` (or moves a submodule) relative to your checkout's HEAD, which an overlay \
+                 slot cannot show; check out the tuned revision, or set `build.overlay = \"off\"`",
+                git::short(commit)
+            );
+        }
+        written.insert(path);
+    }
+    // Recorded before writing, so an interruption leaves no written file
+    // unknown to the next run.
+    st.written = written.iter().cloned().collect();
+    st.built.clear();
+    set_state(slot, &st)?;
+    for path in &written {
+        layers.write_source(Path::new(path), &git::read_bytes(repo, commit, path)?)?;
+    }
+    Ok(())
 }
 
 /// Configures the slot's build directory unless it is already configured
 /// with exactly this plan. Returns the outcome when it ran CMake.
 pub(crate) fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log: &Path) -> Result<Option<Outcome>> {
+    if let Tree::Overlay { .. } = slot.tree {
+        // It stands on the user's configured build directory.
+        return Ok(None);
+    }
     let hash = configure_hash(plan)?;
     let current = state(slot);
     if current.configure_hash == hash && slot.build.join("CMakeCache.txt").exists() {
@@ -202,7 +391,7 @@ pub(crate) fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log:
     job.env.extend(build_env(config));
     let outcome = proc::run(&job)?;
     if outcome.success() {
-        set_state(slot, &SlotState { configure_hash: hash, built: String::new(), last_run: current.last_run })?;
+        set_state(slot, &SlotState { configure_hash: hash, built: String::new(), ..current })?;
     }
     Ok(Some(outcome))
 }
@@ -255,6 +444,7 @@ pub(crate) fn build(
         job = job.arg("-j").arg(j.to_string());
     }
     job.env.extend(build_env(config));
+    job.overlays = slot.overlays();
     let mut steps = BuildSteps::follow(log);
     let outcome = proc::run_watched(&job, &mut || {
         steps.poll();
@@ -264,7 +454,7 @@ pub(crate) fn build(
         if first {
             std::fs::write(&marker, b"").with_context(|| format!("cannot write `{}`", marker.display()))?;
         }
-        st.built = built_key.to_string();
+        st.built = stored_key(slot, built_key);
         set_state(slot, &st)?;
     }
     Ok(outcome)

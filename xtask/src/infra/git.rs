@@ -56,6 +56,16 @@ pub(crate) fn read_file(repo: &Repository, commit: Oid, path: &str) -> Result<St
     String::from_utf8(blob.content().to_vec()).with_context(|| format!("`{path}` is not UTF-8"))
 }
 
+/// The bytes of file `path` at `commit`.
+pub(crate) fn read_bytes(repo: &Repository, commit: Oid, path: &str) -> Result<Vec<u8>> {
+    let tree = repo.find_commit(commit)?.tree()?;
+    let entry = tree
+        .get_path(Path::new(path))
+        .with_context(|| format!("`{path}` does not exist at {} in `{}`", short(commit), workdir(repo).display()))?;
+    let blob = repo.find_blob(entry.id()).with_context(|| format!("`{path}` is not a file"))?;
+    Ok(blob.content().to_vec())
+}
+
 pub(crate) fn short(oid: Oid) -> String {
     oid.to_string()[..10].to_string()
 }
@@ -291,6 +301,41 @@ pub(crate) fn checkout(wt: &Worktree, oid: Oid) -> Result<()> {
         .with_context(|| format!("cannot check out {} in `{}`", short(oid), wt.path.display()))?;
     wt.repo.set_head_detached(oid)?;
     Ok(())
+}
+
+/// The first tracked file of `repo`'s working tree that differs from its
+/// HEAD (a submodule at another commit included), if any: a checkout with
+/// one is not what its HEAD says.
+pub(crate) fn first_uncommitted(repo: &Repository) -> Result<Option<String>> {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(false).include_ignored(false).exclude_submodules(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .with_context(|| format!("cannot read the status of `{}`", workdir(repo).display()))?;
+    Ok(statuses.iter().find(|s| s.status() != git2::Status::CURRENT).map(|s| s.path().unwrap_or("?").to_string()))
+}
+
+/// A file that differs between two commits: its path and its content at
+/// the second (`None`: the second has no such file, or it is a submodule).
+pub(crate) type Changed = (String, Option<Vec<u8>>);
+
+/// The files that differ between commits `from` and `to`.
+pub(crate) fn changed_files(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<Changed>> {
+    let tree = |oid: Oid| repo.find_commit(oid).and_then(|c| c.tree());
+    let (a, b) = (tree(from)?, tree(to)?);
+    let diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
+    let mut out = Vec::new();
+    for delta in diff.deltas() {
+        let new = delta.new_file();
+        let path = new.path().or(delta.old_file().path()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let blob = match delta.status() {
+            git2::Delta::Deleted => None,
+            _ if new.mode() == git2::FileMode::Commit => None,
+            _ => Some(repo.find_blob(new.id())?.content().to_vec()),
+        };
+        out.push((path, blob));
+    }
+    Ok(out)
 }
 
 /// Runs the git command line in `dir` (for what libgit2 lacks: `am`,

@@ -7,6 +7,7 @@ pub(crate) mod bench;
 pub(crate) mod build;
 pub(crate) mod fixture;
 pub(crate) mod git;
+pub(crate) mod overlay;
 pub(crate) mod proc;
 pub(crate) mod progress;
 pub(crate) mod setup;

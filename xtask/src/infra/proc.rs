@@ -9,6 +9,7 @@
 //! about to use. Output goes to a log file (or, for queries, is captured),
 //! never to the terminal.
 
+use crate::infra::overlay::Mount;
 use crate::infra::signals;
 use crate::infra::supervisor::{self, Spec, Status};
 use anyhow::{bail, Context, Result};
@@ -29,6 +30,10 @@ pub(crate) struct Job {
     pub(crate) env_remove: Vec<String>,
     pub(crate) log: PathBuf,
     pub(crate) timeout: Duration,
+    /// Overlays the job sees over their lower directories, in a user and
+    /// mount namespace of its own (an overlay slot's build and everything
+    /// run against it); empty for every other job.
+    pub(crate) overlays: Vec<Mount>,
 }
 
 impl Job {
@@ -41,6 +46,7 @@ impl Job {
             env_remove: Vec::new(),
             log: log.to_path_buf(),
             timeout,
+            overlays: Vec::new(),
         }
     }
 
@@ -123,8 +129,14 @@ const WATCH_EVERY: Duration = Duration::from_millis(250);
 /// while the job runs.
 fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -> Result<Outcome> {
     signals::check()?;
-    let spec =
-        Spec { program: &job.program, args: &job.args, cwd: &job.cwd, env: &job.env, env_remove: &job.env_remove };
+    let spec = Spec {
+        program: &job.program,
+        args: &job.args,
+        cwd: &job.cwd,
+        env: &job.env,
+        env_remove: &job.env_remove,
+        overlays: &job.overlays,
+    };
     let start = Instant::now();
     let mut child = supervisor::spawn(&spec, stdout, stderr)
         .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
@@ -136,6 +148,12 @@ fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -
                     "cannot run `{}` in `{}` (not executable, or the directory is gone)",
                     job.display(),
                     job.cwd.display()
+                ),
+                Status::Exited(supervisor::CANNOT_ISOLATE) if !job.overlays.is_empty() => bail!(
+                    "cannot mount the build slot's overlays for `{}`: {}; run `cargo xtask doctor`, \
+                     or set `build.overlay = \"off\"` in tuner.toml to build in worktree slots",
+                    job.display(),
+                    isolation_error(&job.log)
                 ),
                 other => Ended::from(other),
             };
@@ -155,6 +173,16 @@ fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// The supervisor's line on why a job could not be isolated, from its log.
+fn isolation_error(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("xtask: cannot isolate the job: "))
+        .unwrap_or("no reason in the log (it went to a pipe)")
+        .to_string()
 }
 
 /// Runs `job`, appending its stdout and stderr to its log.
@@ -210,7 +238,10 @@ pub(crate) fn capture(job: &Job) -> Result<Captured> {
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let out = File::create(&out_path).with_context(|| format!("cannot create `{}`", out_path.display()))?;
     let err = File::create(&err_path).with_context(|| format!("cannot create `{}`", err_path.display()))?;
-    let outcome = supervise(job, &out, &err, &mut || {})?;
+    // Its stderr file stands in for the log, where a failure to isolate
+    // the job is explained.
+    let job = Job { log: err_path.clone(), ..job.clone() };
+    let outcome = supervise(&job, &out, &err, &mut || {})?;
     let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     Ok(Captured { ended: outcome.ended, stdout: read(&out_path), stderr: read(&err_path) })
 }

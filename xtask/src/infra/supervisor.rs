@@ -18,6 +18,7 @@
 //! multi-threaded): everything it needs (paths, argv, the environment) is
 //! prepared before the fork, and it never allocates.
 
+use crate::infra::overlay::Mount;
 use anyhow::{bail, Context, Result};
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -36,6 +37,10 @@ pub(crate) const KILLED_BY_SUPERVISOR: i32 = 125;
 
 /// Exit code of a job that could not be started (as a shell says it).
 pub(crate) const CANNOT_EXEC: i32 = 127;
+
+/// Exit code of a job whose overlay mounts could not be made (it wrote why
+/// to its stderr, the log).
+pub(crate) const CANNOT_ISOLATE: i32 = 123;
 
 /// A running, supervised child.
 pub(crate) struct Supervised {
@@ -99,6 +104,35 @@ struct Prepared {
     argv: Vec<CString>,
     envp: Vec<CString>,
     cwd: CString,
+    isolation: Option<PreparedIsolation>,
+}
+
+/// A private mount namespace's setup, as bytes the child writes and paths
+/// it mounts (see [`isolate`]).
+struct PreparedIsolation {
+    /// `/proc/self/uid_map` and `gid_map`: the user's own ids, mapped to
+    /// themselves, so the job runs as the user (and loses the namespace's
+    /// capabilities at exec).
+    uid_map: CString,
+    gid_map: CString,
+    /// Per mount: its target (the lower directory itself) and options.
+    mounts: Vec<(CString, CString)>,
+}
+
+fn prepare_isolation(mounts: &[Mount]) -> Result<PreparedIsolation> {
+    // SAFETY: getuid and getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let mut prepared = Vec::new();
+    for m in mounts {
+        let options =
+            format!("lowerdir={},upperdir={},workdir={}", m.lower.display(), m.upper.display(), m.work.display());
+        prepared.push((cstring(m.lower.as_os_str())?, cstring(OsStr::new(&options))?));
+    }
+    Ok(PreparedIsolation {
+        uid_map: cstring(OsStr::new(&format!("{uid} {uid} 1\n")))?,
+        gid_map: cstring(OsStr::new(&format!("{gid} {gid} 1\n")))?,
+        mounts: prepared,
+    })
 }
 
 fn cstring(s: &OsStr) -> Result<CString> {
@@ -138,6 +172,9 @@ pub(crate) struct Spec<'a> {
     pub(crate) cwd: &'a Path,
     pub(crate) env: &'a [(String, OsString)],
     pub(crate) env_remove: &'a [String],
+    /// Overlays the job sees instead of their lower directories (empty: the
+    /// job shares the tool's view of the file system).
+    pub(crate) overlays: &'a [Mount],
 }
 
 fn prepare(spec: &Spec) -> Result<Prepared> {
@@ -157,13 +194,14 @@ fn prepare(spec: &Spec) -> Result<Prepared> {
         kv.push(v);
         envp.push(cstring(&kv)?);
     }
-    Ok(Prepared { program: cstring(program.as_os_str())?, argv, envp, cwd: cstring(spec.cwd.as_os_str())? })
+    let isolation = if spec.overlays.is_empty() { None } else { Some(prepare_isolation(spec.overlays)?) };
+    Ok(Prepared { program: cstring(program.as_os_str())?, argv, envp, cwd: cstring(spec.cwd.as_os_str())?, isolation })
 }
 
 /// Starts `spec` under a supervisor, with stdin from /dev/null and stdout
 /// and stderr to the given files.
 pub(crate) fn spawn(spec: &Spec, stdout: &std::fs::File, stderr: &std::fs::File) -> Result<Supervised> {
-    if !spec.cwd.is_dir() {
+    if spec.overlays.is_empty() && !spec.cwd.is_dir() {
         bail!("cannot start `{}`: `{}` is not a directory", spec.program.to_string_lossy(), spec.cwd.display());
     }
     let p = prepare(spec)?;
@@ -178,7 +216,24 @@ pub(crate) fn spawn(spec: &Spec, stdout: &std::fs::File, stderr: &std::fs::File)
     // SAFETY: both descriptors were just created and are owned here.
     let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let io = [devnull.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()];
-    let exec = Exec { program: p.program.as_ptr(), argv: argv.as_ptr(), envp: envp.as_ptr(), cwd: p.cwd.as_ptr(), io };
+    let mounts: Vec<[*const libc::c_char; 2]> = p
+        .isolation
+        .iter()
+        .flat_map(|i| i.mounts.iter().map(|(target, options)| [target.as_ptr(), options.as_ptr()]))
+        .collect();
+    let isolation = p.isolation.as_ref().map(|i| Isolation {
+        uid_map: i.uid_map.as_bytes(),
+        gid_map: i.gid_map.as_bytes(),
+        mounts: &mounts,
+    });
+    let exec = Exec {
+        program: p.program.as_ptr(),
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        cwd: p.cwd.as_ptr(),
+        io,
+        isolation: isolation.as_ref(),
+    };
     // SAFETY: the child runs only `supervise`, which makes async-signal-safe
     // calls on memory prepared above and never returns.
     let pid = unsafe { libc::fork() };
@@ -194,13 +249,22 @@ pub(crate) fn spawn(spec: &Spec, stdout: &std::fs::File, stderr: &std::fs::File)
 }
 
 /// Raw pointers into [`Prepared`], for the child.
-struct Exec {
+struct Exec<'p> {
     program: *const libc::c_char,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     cwd: *const libc::c_char,
     /// stdin, stdout, stderr.
     io: [RawFd; 3],
+    isolation: Option<&'p Isolation<'p>>,
+}
+
+/// [`PreparedIsolation`] borrowed for the child.
+struct Isolation<'p> {
+    uid_map: &'p [u8],
+    gid_map: &'p [u8],
+    /// Target and options of each mount, in order.
+    mounts: &'p [[*const libc::c_char; 2]],
 }
 
 /// The supervisor: starts the job, then waits for it or for the lifeline to
@@ -280,11 +344,79 @@ unsafe fn start_job(supervisor: libc::pid_t, exec: &Exec) -> ! {
     }
     // Nothing else of the tool's leaks into the job.
     libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    if let Some(isolation) = exec.isolation {
+        isolate(isolation);
+    }
+    // After the mounts, so a working directory under one is the overlay's.
     if libc::chdir(exec.cwd) != 0 {
         libc::_exit(CANNOT_EXEC);
     }
     libc::execve(exec.program, exec.argv, exec.envp);
     libc::_exit(CANNOT_EXEC);
+}
+
+/// Puts the job in a user and mount namespace of its own whose overlays
+/// stand over their lower directories, or exits with [`CANNOT_ISOLATE`]
+/// after saying why on its stderr. Nothing outside the job sees the mounts,
+/// and they vanish with it.
+///
+/// # Safety
+/// Only in a freshly forked, single-threaded child.
+unsafe fn isolate(isolation: &Isolation) {
+    unsafe fn fail(what: &[u8]) -> ! {
+        let errno = *libc::__errno_location();
+        let prefix = b"xtask: cannot isolate the job: ";
+        libc::write(2, prefix.as_ptr().cast(), prefix.len());
+        libc::write(2, what.as_ptr().cast(), what.len());
+        // ` (errno N)` without allocating.
+        let mut digits = [0u8; 24];
+        let mut at = digits.len();
+        digits[at - 1] = b'\n';
+        digits[at - 2] = b')';
+        at -= 2;
+        let mut n = errno.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let label = b" (errno ";
+        libc::write(2, label.as_ptr().cast(), label.len());
+        libc::write(2, digits[at..].as_ptr().cast(), digits.len() - at);
+        libc::_exit(CANNOT_ISOLATE);
+    }
+    unsafe fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> bool {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
+        if fd < 0 {
+            return false;
+        }
+        let ok = libc::write(fd, bytes.as_ptr().cast(), bytes.len()) == bytes.len() as isize;
+        libc::close(fd);
+        ok
+    }
+    if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) != 0 {
+        fail(b"unshare(CLONE_NEWUSER | CLONE_NEWNS) failed (user namespaces disabled?)");
+    }
+    if !write_file(c"/proc/self/uid_map", isolation.uid_map)
+        || !write_file(c"/proc/self/setgroups", b"deny")
+        || !write_file(c"/proc/self/gid_map", isolation.gid_map)
+    {
+        fail(b"cannot map the user's ids into the new user namespace");
+    }
+    // Nothing mounted here propagates back to the tool's namespace.
+    if libc::mount(c"none".as_ptr(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null())
+        != 0
+    {
+        fail(b"cannot make the mount namespace private");
+    }
+    for [target, options] in isolation.mounts {
+        if libc::mount(c"overlay".as_ptr(), *target, c"overlay".as_ptr(), 0, options.cast()) != 0 {
+            fail(b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11)");
+        }
+    }
 }
 
 /// Kills the job's group and every process reparented to the supervisor,

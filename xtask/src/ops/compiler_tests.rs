@@ -7,8 +7,8 @@ use super::patches::LitTest;
 use super::station::Station;
 use crate::config::{self, Config};
 use crate::core::littest;
-use crate::infra::proc::{self, Job};
-use anyhow::{bail, Context, Result};
+use crate::infra::proc;
+use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -49,8 +49,7 @@ pub(crate) fn run_tests(config: &Config, station: &Station, log: &Path) -> Resul
     }
     let _ = std::fs::remove_file(log);
     let timeout = Duration::from_secs(config.build.timeout_s);
-    let mut job = Job::new(&argv[0], &slot.build, log, timeout).args(&argv[1..]);
-    job.env = station.tool_env()?;
+    let job = station.tool_job(&argv[0], &slot.build, log, timeout)?.args(&argv[1..]);
     let outcome = proc::run(&job)?;
     Ok(TestRun { passed: outcome.success(), log_tail: proc::log_tail(log, 30), command, portable })
 }
@@ -58,21 +57,18 @@ pub(crate) fn run_tests(config: &Config, station: &Station, log: &Path) -> Resul
 /// The lit tests' pinned results as the station's build prints them: for
 /// each test file, its text and the line changes that would make it pass.
 pub(crate) fn lit_changes(config: &Config, station: &Station, files: &[String]) -> Result<Vec<LitTest>> {
-    let env = station.tool_env()?;
     let src = &station.slot.src;
     let mut out = Vec::new();
     for rel in files {
         let path = src.join(rel);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let text = station.slot.read_source(rel)?;
         let mut changes = Vec::new();
         for run in littest::runs(&text) {
             let quoted = shlex::try_quote(&path.to_string_lossy()).map(|q| q.into_owned()).unwrap_or_default();
             let command = run.command.replace("%s", &quoted);
             let cwd = path.parent().unwrap_or(src);
-            let mut job = Job::new("sh", cwd, Path::new("/dev/null"), Duration::from_secs(config.build.timeout_s))
-                .arg("-c")
-                .arg(&command);
-            job.env = env.clone();
+            let timeout = Duration::from_secs(config.build.timeout_s);
+            let job = station.tool_job("sh", cwd, Path::new("/dev/null"), timeout)?.arg("-c").arg(&command);
             let output = proc::capture(&job)?;
             if !output.success() {
                 bail!("`{command}` (RUN line of `{rel}`) failed in the patched build: {}", output.stderr.trim());

@@ -18,7 +18,6 @@ use crate::infra::progress::Progress;
 use crate::infra::slots::{self, Holder};
 use crate::infra::{bench, git, proc, store};
 use anyhow::{bail, Context, Result};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -106,8 +105,7 @@ impl<'a> Station<'a> {
     /// Fails unless the slot holds a finished build of `commit`: another
     /// process, or an interrupted build, may have left something else.
     fn check_holds(&self, commit: git2::Oid) -> Result<()> {
-        let head = self.slot.worktree.repo.head().ok().and_then(|h| h.target());
-        if head != Some(commit) || build::built(&self.slot) != self.built_key(commit)? {
+        if !build::holds(&self.slot, commit, &self.built_key(commit)?)? {
             bail!(
                 "build slot {} (`{}`) does not hold a finished build of {}: it was changed under this run; \
                  rerun the command (finished work is kept)",
@@ -123,7 +121,7 @@ impl<'a> Station<'a> {
     /// the build's steps as `what` on `progress`.
     pub(crate) fn build(&self, commit: git2::Oid, log: &Path, progress: &Progress, what: &str) -> Result<Built> {
         let start = Instant::now();
-        git::checkout(&self.slot.worktree, commit)?;
+        build::check_out(&self.slot, commit)?;
         if let Some(outcome) = build::configure(&self.slot, &self.plan, self.config, log)? {
             if !outcome.success() {
                 return Ok(Built { ok: false, seconds: start.elapsed().as_secs_f64() });
@@ -154,11 +152,16 @@ impl<'a> Station<'a> {
         Ok(built.seconds)
     }
 
-    /// The environment of commands run against this build (the compiler's
-    /// tests, lit RUN lines): the benchmark's, with a cache of its own.
-    pub(crate) fn tool_env(&self) -> Result<Vec<(String, OsString)>> {
+    /// A job run against this build (the compiler's tests, a lit RUN
+    /// line): the benchmark's environment with a cache of its own, and the
+    /// slot's overlays.
+    pub(crate) fn tool_job(&self, program: &str, cwd: &Path, log: &Path, timeout: Duration) -> Result<proc::Job> {
         let cache = self.slot.dir.join("tool-cache");
-        bench::environment(self.config, &self.slot.build, &self.slot.src, &cache, &self.config.bench.devices[0])
+        let mut job = proc::Job::new(program, cwd, log, timeout);
+        job.env =
+            bench::environment(self.config, &self.slot.build, &self.slot.src, &cache, &self.config.bench.devices[0])?;
+        job.overlays = self.slot.overlays();
+        Ok(job)
     }
 
     /// Benchmarks the build `job.repeats` times, each in fresh processes
@@ -190,7 +193,9 @@ impl<'a> Station<'a> {
                 queues[d].push((r, tag, part));
             }
         }
-        let bencher = Bencher { config: self.config, build: &self.slot.build, src: &self.slot.src };
+        let overlays = self.slot.overlays();
+        let bencher =
+            Bencher { config: self.config, build: &self.slot.build, src: &self.slot.src, overlays: &overlays };
         let total: usize = queues.iter().map(Vec::len).sum();
         let finished = std::sync::atomic::AtomicUsize::new(0);
         let outcomes: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
@@ -265,6 +270,7 @@ struct Bencher<'a> {
     config: &'a Config,
     build: &'a Path,
     src: &'a Path,
+    overlays: &'a [crate::infra::overlay::Mount],
 }
 
 impl Bencher<'_> {
@@ -337,6 +343,7 @@ impl Bencher<'_> {
             log: &log,
             timeout: job.timeout,
             extra_args: job.extra_args,
+            overlays: self.overlays,
         };
         let outcome = bench::run(&inv)?;
         // A process that died part-way still wrote the rows before it (boo

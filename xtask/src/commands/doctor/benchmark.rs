@@ -85,9 +85,12 @@ pub(super) fn cache_isolation(config: &Config, kind: &Kind) -> Check {
 
 /// The build a candidate's benchmark would see: the first slot's when a
 /// sweep has built it, else the user's build as its stand-in.
-fn candidate_build(config: &Config) -> Option<(PathBuf, PathBuf)> {
+/// The build a candidate's benchmark would run: the user's (which an
+/// overlay slot's jobs see at the same path), else a worktree slot's once
+/// one is configured, else the user's.
+fn candidate_build(config: &Config, overlay: bool) -> Option<(PathBuf, PathBuf)> {
     let (_, src, slot) = build::slot_paths(config, 0);
-    if slot.join("CMakeCache.txt").exists() {
+    if !overlay && slot.join("CMakeCache.txt").exists() {
         return Some((slot, src));
     }
     config.build.dir.clone().filter(|d| d.is_dir()).map(|d| (d, config.target.iree.clone()))
@@ -115,8 +118,8 @@ struct BenchView {
 }
 
 /// The checks that run inside the benchmark's environment.
-pub(super) fn environment_checks(config: &Config, kind: &Kind) -> Vec<Check> {
-    let Some((build, src)) = candidate_build(config) else {
+pub(super) fn environment_checks(config: &Config, kind: &Kind, overlay: bool) -> Vec<Check> {
+    let Some((build, src)) = candidate_build(config, overlay) else {
         return vec![warn(
             "benchmark env",
             "no build to check the benchmark's environment against".into(),
@@ -279,6 +282,7 @@ fn numerics_check(config: &Config, view: &BenchView) -> Check {
         log: Path::new("/dev/null"),
         timeout: QUERY_TIMEOUT,
         extra_args: &["--help".to_string()],
+        overlays: &[],
     };
     let help = bench::command_line(&invocation).ok().and_then(|argv| {
         let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
@@ -308,9 +312,9 @@ fn numerics_check(config: &Config, view: &BenchView) -> Check {
 
 /// The targets a sweep and a validation build exist in the build (Ninja
 /// says which).
-pub(super) fn targets_check(config: &Config) -> Check {
+pub(super) fn targets_check(config: &Config, overlay: bool) -> Check {
     let wanted: Vec<&String> = config.build.targets.iter().chain(&config.validate.targets).collect();
-    let Some((build, _)) = candidate_build(config) else {
+    let Some((build, _)) = candidate_build(config, overlay) else {
         return skip("build targets", "no build dir to ask Ninja".into());
     };
     let job = Job::new("ninja", &build, Path::new("/dev/null"), QUERY_TIMEOUT).args(["-t", "targets", "all"]);

@@ -149,7 +149,44 @@ fn build_dir(config: &Config) -> (Check, Option<Cache>) {
     )
 }
 
-fn compiler_cache(cache: Option<&Cache>) -> Check {
+/// How a build slot's first build goes: incremental on an overlay of the
+/// user's build, or (and why) a full build in a worktree, with the compiler
+/// cache settings that let it hit the user's cache instead.
+fn first_build(config: &Config) -> (Check, bool) {
+    let blocker = match (config.build.overlay, git::open(&config.target.iree)) {
+        (crate::config::OverlayMode::Off, _) => Some("`build.overlay` is \"off\"".to_string()),
+        (_, Ok(repo)) => build::overlay_blocker(&repo, config, &build::slot_paths(config, 0).0),
+        (_, Err(e)) => Some(format!("{e:#}")),
+    };
+    let Some(why) = blocker else {
+        return (
+            ok(
+                "first build",
+                "incremental: build slots stand on `build.dir` and your checkout as overlays (overlayfs in a user \
+                 namespace), so a slot's first candidate rebuilds the heuristic and relinks"
+                    .into(),
+            ),
+            true,
+        );
+    };
+    let roots: Vec<std::path::PathBuf> =
+        [config.work_dir(), config.target.iree.clone()].into_iter().chain(config.build.dir.clone()).collect();
+    let base = build::common_ancestor(&roots).map(|p| p.display().to_string()).unwrap_or_else(|| "/".into());
+    (
+        warn(
+            "first build",
+            format!("a full build per build slot (hours for IREE): {why}"),
+            format!(
+                "fix that, or let slot builds hit your compiler cache: build your tree with ccache and \
+                 `CCACHE_BASEDIR={base} CCACHE_NOHASHDIR=1` in the environment (the settings slot builds use), \
+                 e.g. `CCACHE_BASEDIR={base} CCACHE_NOHASHDIR=1 cmake --build <your build dir>`"
+            ),
+        ),
+        false,
+    )
+}
+
+fn compiler_cache(cache: Option<&Cache>, overlay: bool) -> Check {
     let fix = "reconfigure with -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache), \
                and set ccache's base_dir to a directory above your checkout";
     match cache.and_then(Cache::launcher) {
@@ -164,6 +201,9 @@ fn compiler_cache(cache: Option<&Cache>) -> Check {
                     "install it, or reconfigure without it".into(),
                 )
             }
+        }
+        None if overlay => {
+            ok("compiler cache", "none (slots stand on your build: their first build needs none)".into())
         }
         None => warn(
             "compiler cache",
@@ -288,11 +328,13 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     let mut out = vec![checkout(config)];
     let (b, cache) = build_dir(config);
     out.push(b);
-    out.push(compiler_cache(cache.as_ref()));
+    let (first, overlay) = first_build(config);
+    out.push(compiler_cache(cache.as_ref(), overlay));
+    out.push(first);
     let kind = benchmark::Kind::of(config);
     out.push(benchmark::cache_isolation(config, &kind));
-    out.extend(benchmark::environment_checks(config, &kind));
-    out.push(benchmark::targets_check(config));
+    out.extend(benchmark::environment_checks(config, &kind, overlay));
+    out.push(benchmark::targets_check(config, overlay));
     out.push(benchmark::model_check(config));
     out.push(disk(config));
     out.push(slots_check(config));

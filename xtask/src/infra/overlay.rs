@@ -1,0 +1,223 @@
+//! Overlay slots: a build slot that stands on the user's own checkout and
+//! build directory instead of copying them, so its first build is an
+//! incremental one (the heuristic's translation unit and the relinks), not
+//! a build of LLVM, MLIR and IREE.
+//!
+//! Each job of an overlay slot (its builds, benchmarks, tests) runs in a
+//! user and mount namespace of its own ([`crate::infra::supervisor`] makes
+//! it) where the user's checkout and build directory are overlayfs mounts
+//! at their own paths: the user's files below, the slot's upper layer
+//! above. Every absolute path CMake and ninja wrote stays valid, every
+//! write lands in the slot's upper layer, and the mounts vanish with the
+//! job, so nothing outside the slot is written. This module owns the
+//! layers' layout, what is written into the source layer (a candidate's
+//! files), the fingerprint that says whether the user's build directory
+//! changed under the layers, and the check that the mounts work here;
+//! when a slot is an overlay slot is [`crate::infra::build`]'s decision.
+
+use crate::infra::proc::{self, Job};
+use crate::infra::store;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One overlayfs mount: `upper` (with its `work` directory) over `lower`,
+/// mounted at `lower`'s own path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Mount {
+    pub(crate) lower: PathBuf,
+    pub(crate) upper: PathBuf,
+    pub(crate) work: PathBuf,
+}
+
+/// An overlay slot's two layers: over the user's checkout and over their
+/// build directory.
+#[derive(Clone, Debug)]
+pub(crate) struct Layers {
+    /// `slot-N/overlay`.
+    pub(crate) dir: PathBuf,
+    pub(crate) checkout: Mount,
+    pub(crate) build: Mount,
+}
+
+impl Layers {
+    /// The layers of a slot in `slot_dir` over `checkout` and `build`.
+    pub(crate) fn new(slot_dir: &Path, checkout: &Path, build: &Path) -> Layers {
+        let dir = slot_dir.join("overlay");
+        let mount = |name: &str, lower: &Path| Mount {
+            lower: lower.to_path_buf(),
+            upper: dir.join(name).join("upper"),
+            work: dir.join(name).join("work"),
+        };
+        Layers { checkout: mount("src", checkout), build: mount("build", build), dir }
+    }
+
+    /// The mounts in the order they must be made: a directory before one
+    /// inside it (a build directory inside the checkout).
+    pub(crate) fn mounts(&self) -> Vec<Mount> {
+        let mut mounts = vec![self.checkout.clone(), self.build.clone()];
+        mounts.sort_by_key(|m| m.lower.components().count());
+        mounts
+    }
+
+    /// Creates the layers' directories.
+    pub(crate) fn create(&self) -> Result<()> {
+        for m in [&self.checkout, &self.build] {
+            for d in [&m.upper, &m.work] {
+                std::fs::create_dir_all(d).with_context(|| format!("cannot create `{}`", d.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Throws the layers away (the slot then stands on the user's trees as
+    /// they are now) and creates them empty.
+    pub(crate) fn reset(&self) -> Result<()> {
+        remove(&self.dir)?;
+        self.create()
+    }
+
+    /// What the slot's jobs see at `rel` in the checkout: the upper
+    /// layer's file if the slot wrote one, else the user's.
+    pub(crate) fn read_source(&self, rel: &Path) -> Result<Vec<u8>> {
+        let upper = self.checkout.upper.join(rel);
+        let path = if upper.exists() { upper } else { self.checkout.lower.join(rel) };
+        std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))
+    }
+
+    /// Makes the slot's jobs see `content` at `rel` in the checkout. A
+    /// file whose content changes is written anew, so its time is newer
+    /// than every object built from it and ninja rebuilds them; one whose
+    /// content is already that is left alone, so nothing rebuilds. (Going
+    /// back to the user's version is a write too, never a deletion from the
+    /// upper layer: the user's older file would not look changed to ninja.)
+    /// Returns whether it wrote.
+    pub(crate) fn write_source(&self, rel: &Path, content: &[u8]) -> Result<bool> {
+        let upper = self.checkout.upper.join(rel);
+        let current = std::fs::read(&upper).or_else(|_| std::fs::read(self.checkout.lower.join(rel))).ok();
+        if current.as_deref() == Some(content) {
+            return Ok(false);
+        }
+        if let Some(parent) = upper.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        store::write_atomic(&upper, content)?;
+        Ok(true)
+    }
+}
+
+/// Removes `dir`, including overlayfs's work directories (which the kernel
+/// leaves without permissions).
+pub(crate) fn remove(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    allow_removal(dir);
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove `{}`", dir.display()))
+}
+
+fn allow_removal(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                allow_removal(&e.path());
+            }
+        }
+    }
+}
+
+/// The files of a build directory that change whenever it is built or
+/// configured: if their sizes and times are the same, the layers built on
+/// top of it are still valid.
+const BUILD_STATE_FILES: [&str; 4] = ["CMakeCache.txt", "build.ninja", ".ninja_log", ".ninja_deps"];
+
+/// A fingerprint of the user's build directory's state (see
+/// [`BUILD_STATE_FILES`]).
+pub(crate) fn fingerprint(build: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    BUILD_STATE_FILES
+        .iter()
+        .map(|f| match std::fs::metadata(build.join(f)) {
+            Ok(m) => format!("{f}:{}:{}.{}", m.len(), m.mtime(), m.mtime_nsec()),
+            Err(_) => format!("{f}:absent"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why an overlay cannot be made over `lower` with its layers in `upper`,
+/// judged by paths alone.
+pub(crate) fn path_problem(lower: &Path, upper: &Path) -> Option<String> {
+    for p in [lower, upper] {
+        let text = p.to_string_lossy();
+        if text.contains([',', ':', '\\']) {
+            return Some(format!("`{}` holds `,`, `:` or `\\`, which overlayfs options cannot hold", p.display()));
+        }
+    }
+    if upper.starts_with(lower) {
+        return Some(format!("the slot's layers (`{}`) would lie inside `{}`", upper.display(), lower.display()));
+    }
+    None
+}
+
+/// Whether this machine can mount overlays in a user namespace: mounts a
+/// scratch overlay in `dir` and runs `true` under it. The error says why not.
+pub(crate) fn probe(dir: &Path) -> Result<(), String> {
+    let inner = || -> Result<Result<(), String>> {
+        let root = dir.join("overlay-probe");
+        remove(&root)?;
+        let lower = root.join("lower");
+        std::fs::create_dir_all(&lower).with_context(|| format!("cannot create `{}`", lower.display()))?;
+        let layers = Layers::new(&root, &lower, &root.join("unused"));
+        layers.create()?;
+        let log = root.join("probe.log");
+        let mut job = Job::new("true", &lower, &log, Duration::from_secs(30));
+        job.overlays = vec![layers.checkout.clone()];
+        let outcome = proc::run(&job);
+        remove(&root)?;
+        Ok(match outcome {
+            Ok(o) if o.success() => Ok(()),
+            Ok(o) => Err(format!("a probe under an overlay ended with {}", o.ended)),
+            Err(e) => Err(format!("{e:#}")),
+        })
+    };
+    inner().unwrap_or_else(|e| Err(format!("{e:#}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_inside_another_is_mounted_after_it() {
+        let layers = Layers::new(Path::new("/w/slot-0"), Path::new("/u/iree"), Path::new("/u/iree/build"));
+        let order: Vec<PathBuf> = layers.mounts().into_iter().map(|m| m.lower).collect();
+        assert_eq!(order, vec![PathBuf::from("/u/iree"), PathBuf::from("/u/iree/build")]);
+    }
+
+    #[test]
+    fn paths_overlayfs_cannot_take_are_named() {
+        assert!(path_problem(Path::new("/u/ir,ee"), Path::new("/w/up")).unwrap().contains("`/u/ir,ee`"));
+        assert!(path_problem(Path::new("/u/iree"), Path::new("/u/iree/tune/up")).unwrap().contains("inside"));
+        assert_eq!(path_problem(Path::new("/u/iree"), Path::new("/u/iree-build-tune/up")), None);
+    }
+
+    #[test]
+    fn writing_the_users_content_writes_nothing_and_a_change_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (checkout, build) = (dir.path().join("iree"), dir.path().join("build"));
+        std::fs::create_dir_all(checkout.join("a")).unwrap();
+        std::fs::write(checkout.join("a/h.cpp"), "old").unwrap();
+        let layers = Layers::new(&dir.path().join("slot-0"), &checkout, &build);
+        layers.create().unwrap();
+        let rel = Path::new("a/h.cpp");
+        assert!(!layers.write_source(rel, b"old").unwrap());
+        assert!(layers.write_source(rel, b"new").unwrap());
+        assert_eq!(layers.read_source(rel).unwrap(), b"new");
+        // Back to the user's version: written again (newer than any object).
+        assert!(layers.write_source(rel, b"old").unwrap());
+        assert_eq!(std::fs::read(checkout.join("a/h.cpp")).unwrap(), b"old");
+    }
+}
