@@ -102,6 +102,10 @@ fn a_benchmark_that_ignores_the_build_is_flagged() {
             workspace().join("tests/fixtures/turbine").display()
         ),
     );
+    // Worktree slots: in an overlay slot the user's build path is the
+    // candidate's build, so this wiring would measure the candidates.
+    let text = std::fs::read_to_string(&wired.config).unwrap().replace("[build]\n", "[build]\noverlay = \"off\"\n");
+    std::fs::write(&wired.config, text).unwrap();
     let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
     ok(xtask(&wired, &["sweep", commands.to_str().unwrap(), "--quick"]));
     let err = ok(xtask(&wired, &["analyze", "small"]));

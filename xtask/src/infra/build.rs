@@ -217,6 +217,24 @@ fn user_trees(repo: &Repository, config: &Config) -> Result<(PathBuf, PathBuf)> 
     Ok((canonical(&git::workdir(repo))?, canonical(build)?))
 }
 
+/// `path` with links resolved as far as it exists (the rest as written).
+fn resolved(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+    let mut out = existing.canonicalize().unwrap_or(existing);
+    out.extend(rest.iter().rev());
+    out
+}
+
 /// Why slot directory `slot_dir` cannot be an overlay slot, if anything
 /// speaks against it.
 pub(crate) fn overlay_blocker(repo: &Repository, config: &Config, slot_dir: &Path) -> Option<String> {
@@ -233,8 +251,7 @@ pub(crate) fn overlay_blocker(repo: &Repository, config: &Config, slot_dir: &Pat
         Ok(t) => t,
         Err(e) => return Some(format!("{e:#}")),
     };
-    let _ = std::fs::create_dir_all(slot_dir);
-    let ours = [slot_dir.to_path_buf(), config.runs_dir.clone()].map(|p| p.canonicalize().unwrap_or(p));
+    let ours = [slot_dir, &config.runs_dir].map(|p| resolved(p));
     for lower in [&checkout, &build] {
         for upper in &ours {
             if let Some(problem) = overlay::path_problem(lower, upper) {
