@@ -251,7 +251,7 @@ pub(crate) fn overlay_blocker(repo: &Repository, config: &Config, slot_dir: &Pat
         Ok(t) => t,
         Err(e) => return Some(format!("{e:#}")),
     };
-    let ours = [slot_dir, &config.runs_dir].map(|p| resolved(p));
+    let ours = [slot_dir, &config.runs_dir].map(resolved);
     for lower in [&checkout, &build] {
         for upper in &ours {
             if let Some(problem) = overlay::path_problem(lower, upper) {
