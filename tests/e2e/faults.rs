@@ -94,20 +94,36 @@ fn small(env: &Env) -> String {
 
 #[test]
 fn two_sweeps_started_together_each_measure_their_own_builds() {
-    let env = fixture(false, "");
-    let cmds = small(&env);
-    let mut a = spawn(&env, "a", &["sweep", &cmds, "--limits", "1,64", "--name", "a"], &[]);
-    let mut b = spawn(&env, "b", &["sweep", &cmds, "--limits", "1,64", "--name", "b"], &[]);
-    assert!(a.wait().unwrap().success(), "{}", err_of(&env, "a"));
-    assert!(b.wait().unwrap().success(), "{}", err_of(&env, "b"));
+    two_sweeps_together(&fixture(false, ""));
+}
+
+/// The same with overlay slots: two sets of layers on one user build, each
+/// mounted only for its own jobs.
+#[test]
+fn two_sweeps_on_overlays_of_one_build_each_measure_their_own_builds() {
+    let env = fixture(true, "");
+    let checkout_before = checkout_state(&env.repo);
+    let build_before = dir_snapshot(&env.build);
+    two_sweeps_together(&env);
+    assert!(err_of(&env, "a").contains("an overlay on your checkout"), "{}", err_of(&env, "a"));
+    assert_eq!(checkout_state(&env.repo), checkout_before);
+    assert_eq!(dir_snapshot(&env.build), build_before, "the user's build dir changed");
+}
+
+fn two_sweeps_together(env: &Env) {
+    let cmds = small(env);
+    let mut a = spawn(env, "a", &["sweep", &cmds, "--limits", "1,64", "--name", "a"], &[]);
+    let mut b = spawn(env, "b", &["sweep", &cmds, "--limits", "1,64", "--name", "b"], &[]);
+    assert!(a.wait().unwrap().success(), "{}", err_of(env, "a"));
+    assert!(b.wait().unwrap().success(), "{}", err_of(env, "b"));
     // One slot each, and equal numbers from both.
     let used: Vec<String> = (0..2)
         .map(|i| read_json(&env.work().join(format!("slot-{i}/slot.json")))["last_run"].as_str().unwrap().to_string())
         .collect();
     assert!(used.contains(&"a".to_string()) && used.contains(&"b".to_string()), "{used:?}");
-    assert_consistent(&env, "a");
-    assert_consistent(&env, "b");
-    assert_eq!(measured(&env, "a"), measured(&env, "b"));
+    assert_consistent(env, "a");
+    assert_consistent(env, "b");
+    assert_eq!(measured(env, "a"), measured(env, "b"));
 }
 
 #[test]
@@ -151,6 +167,33 @@ fn kill_9_during_a_build_leaves_no_process_behind() {
     assert!(left.is_empty(), "still running 2 s after kill -9:\n{}", left.join("\n"));
     // The rerun finishes the work.
     ok(xtask(&env, &["sweep", &cmds, "--limits", "64", "--name", "k"]));
+    assert_consistent(&env, "k");
+}
+
+/// `kill -9` while an overlay slot's benchmark runs (in a namespace of
+/// its own): nothing survives, the user's trees are as they were, and the
+/// rerun finishes the work.
+#[test]
+fn kill_9_during_an_overlay_benchmark_leaves_no_process_and_no_trace() {
+    let env = fixture(true, "");
+    let checkout_before = checkout_state(&env.repo);
+    let build_before = dir_snapshot(&env.build);
+    let cmds = small(&env);
+    let slow = [("FIXTURE_BOO_DELAY_S", "0.15")];
+    let args = ["sweep", cmds.as_str(), "--limits", "64", "--name", "k"];
+    let mut child = spawn(&env, "killed", &args, &slow);
+    let bench = env.runs().join("k/candidates/limit-64/bench-r0.log");
+    assert!(wait_for(Duration::from_secs(180), || bench.exists()), "{}", err_of(&env, "killed"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(err_of(&env, "killed").contains("an overlay on your checkout"), "{}", err_of(&env, "killed"));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let left = processes_under(env.root());
+    assert!(left.is_empty(), "still running 2 s after kill -9:\n{}", left.join("\n"));
+    assert_eq!(checkout_state(&env.repo), checkout_before);
+    assert_eq!(dir_snapshot(&env.build), build_before, "the user's build dir changed");
+    ok(xtask(&env, &args));
     assert_consistent(&env, "k");
 }
 
