@@ -142,6 +142,62 @@ fn a_checkout_with_uncommitted_changes_gets_a_worktree_slot_configured_like_the_
     assert!(stderr(&out).contains("cannot make build slot 0 an overlay on your build: your checkout has uncommitted changes (`compiler/CMakeLists.txt`)"), "{}", stderr(&out));
 }
 
+/// Per shape and candidate: the samples and kernels per launch.
+fn samples(run: &std::path::Path) -> Vec<(String, String, String)> {
+    let r = read_json(&run.join("results.json"));
+    let mut out = Vec::new();
+    for s in r["shapes"].as_array().unwrap() {
+        for (c, m) in s["runs"].as_object().unwrap() {
+            out.push((
+                s["command"].as_str().unwrap().to_string(),
+                c.clone(),
+                format!("{} {}", m["samples"], m["dispatches"]),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_probe_strategy_builds_once_and_measures_what_rebuilt_candidates_measure() {
+    let env = fixture(false, "");
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let args = ["sweep", commands.to_str().unwrap(), "--limits", "1,64,256", "--name", "p", "--strategy", "both"];
+    let err = ok(xtask(&env, &args));
+    // One build serves every candidate of the probe run (and its recheck).
+    let probe_part = &err[..err.find("strategy both: the same sweep rebuilt").expect("a second sweep")];
+    assert_eq!(probe_part.matches(": built in").count(), 1, "{probe_part}");
+    for c in ["limit-1", "limit-64", "limit-256"] {
+        assert!(probe_part.contains(&format!("{c}: the probe build serves it (no build)")), "{probe_part}");
+    }
+    assert!(err.contains("of `p` (probe) and `p-rebuild` (rebuilt): the same splits, runtimes within noise"), "{err}");
+    // Noise-free: the same samples, split for split.
+    assert_eq!(samples(&env.runs().join("p")), samples(&env.runs().join("p-rebuild")));
+    // Every probe candidate's branch is the one probe commit; the rebuilt
+    // ones each have their own.
+    let probe_commit = git_out(&env.repo, &["rev-parse", "tune/p/baseline"]);
+    for c in ["limit-1", "limit-64", "limit-256"] {
+        assert_eq!(git_out(&env.repo, &["rev-parse", &format!("tune/p/{c}")]), probe_commit);
+    }
+    let message = git_out(&env.repo, &["log", "-1", "--format=%B", "tune/p/baseline"]);
+    assert!(message.contains("IREE_TUNE_LIMIT_PARALLEL_LOOPS"), "{message}");
+
+    // With the variables unset the probe build is the original compiler:
+    // the fixture's lit tests pass on it unmodified.
+    let args = ["sweep", commands.to_str().unwrap(), "--limits", "64", "--name", "p2", "--strategy", "probe"];
+    ok(xtask(&env, &args));
+    let slot_head = git_out(&env.work().join("slot-0/iree"), &["rev-parse", "HEAD"]);
+    assert_eq!(slot_head, git_out(&env.repo, &["rev-parse", "tune/p2/baseline"]), "the slot holds another build");
+    let build = env.work().join("slot-0/iree-build");
+    let lit = std::process::Command::new("ctest")
+        .args(["--test-dir", build.to_str().unwrap(), "-R", "set_split_reduction_sizes", "--output-on-failure"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&lit.stdout);
+    assert!(lit.status.success(), "{out}");
+    assert!(out.contains("100% tests passed"), "{out}");
+}
+
 /// Lines of the journal as (event, candidate or step, key).
 fn journal(run: &std::path::Path) -> Vec<(String, String, String)> {
     std::fs::read_to_string(run.join("journal.jsonl"))
@@ -361,7 +417,7 @@ fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
             .arg(tmp.path().join("tuner.toml"))
             .arg("--iree")
             .arg(&git_dir)
-            .args(["--rev", rev, "sweep", "all.txt", "--dry-run", "--name", &format!("rev{i}")])
+            .args(["--rev", rev, "sweep", "all.txt", "--dry-run", "--strategy", "probe", "--name", &format!("rev{i}")])
             .current_dir(tmp.path())
             .output()
             .unwrap();
@@ -375,6 +431,8 @@ fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
         } else {
             assert!(err.contains("conv ") && err.contains("matmul "), "{rev}: {err}");
         }
+        // The probe patch is written (and parsed back) at every revision.
+        assert!(err.contains("the build every candidate shares"), "{rev}: {err}");
     }
 }
 

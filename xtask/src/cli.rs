@@ -136,6 +136,20 @@ pub struct SweepArgs {
     /// evidence is ambiguous [sweep.remeasure_repeats = 0].
     #[arg(long)]
     pub no_remeasure: bool,
+    /// How candidates are built: `rebuild` (a build per candidate),
+    /// `probe` (one build that reads the limit from the benchmark's
+    /// environment), `both` (probe, then rebuild as `<name>-rebuild`, and
+    /// check they measured the same) [sweep.strategy].
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+}
+
+/// `sweep --strategy`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrategyArg {
+    Rebuild,
+    Probe,
+    Both,
 }
 
 #[derive(Args, Debug)]

@@ -250,6 +250,25 @@ pub(crate) struct Sweep {
     /// regression evidence is ambiguous ([`crate::core::remeasure`]); 0
     /// turns the re-measurement off (as `sweep --no-remeasure` does).
     pub(crate) remeasure_repeats: u32,
+    /// How candidates are built (`sweep --strategy`).
+    pub(crate) strategy: Strategy,
+}
+
+/// `sweep.strategy`: how a sweep gets a compiler per candidate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Strategy {
+    /// A commit and an incremental build per candidate, the limit written
+    /// into the code.
+    #[default]
+    Rebuild,
+    /// One build of the probe patch (the limit and the early-return switch
+    /// read from the environment); a candidate is a benchmark run with its
+    /// variables set, the baseline one with them unset.
+    Probe,
+    /// The probe sweep, then the same sweep rebuilt (as `<name>-rebuild`),
+    /// and a check that both measured the same splits and runtimes.
+    Both,
 }
 
 impl Default for Sweep {
@@ -260,6 +279,7 @@ impl Default for Sweep {
             commands: vec![],
             recheck_baseline: true,
             remeasure_repeats: crate::core::remeasure::REMEASURE_REPEATS,
+            strategy: Strategy::Rebuild,
         }
     }
 }

@@ -8,8 +8,11 @@
 //! where it stopped; `results.json` is rewritten atomically after every
 //! candidate. Building and benchmarking are [`crate::ops::station`]'s.
 
-use crate::cli::SweepArgs;
+use crate::cli::{StrategyArg, SweepArgs};
+use crate::config::{OverlayMode, Strategy};
 use crate::core::analysis;
+use crate::core::cpp::patch;
+use crate::core::crosscheck;
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::modelcheck;
@@ -22,7 +25,7 @@ use crate::infra::store::DirLock;
 use crate::infra::{build, git, proc, store};
 use crate::ops::candidates::{self, branch_name, Candidate, Plan, Request};
 use crate::ops::context::Ctx;
-use crate::ops::rundir::{Event, RunInputs, RunJournal};
+use crate::ops::rundir::{Event, RunDir, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
 use crate::ops::{model_check, provenance};
 use anyhow::{bail, Context, Result};
@@ -30,6 +33,37 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
+    let strategy = match args.strategy {
+        Some(StrategyArg::Rebuild) => Strategy::Rebuild,
+        Some(StrategyArg::Probe) => Strategy::Probe,
+        Some(StrategyArg::Both) => Strategy::Both,
+        None => ctx.config.sweep.strategy,
+    };
+    match strategy {
+        Strategy::Rebuild => sweep_once(ctx, args, false, None).map(drop),
+        Strategy::Probe => sweep_once(ctx, args, true, None).map(drop),
+        Strategy::Both => {
+            let probed = sweep_once(ctx, args, true, None)?;
+            let rebuilt = format!("{}-rebuild", probed.name);
+            eprintln!("strategy both: the same sweep rebuilt per candidate, as run `{rebuilt}`");
+            let rebuilt = sweep_once(ctx, args, false, Some(&rebuilt))?;
+            let (a, b) = (probed.read_results()?, rebuilt.read_results()?);
+            let check = crosscheck::compare(&a, &b);
+            eprintln!("{}", crosscheck::summary(&check, &probed.name, &rebuilt.name));
+            if !check.mismatches.is_empty() {
+                bail!(
+                    "the probe build and the rebuilt candidates measured different splits or runtimes (above); \
+                     use `--strategy rebuild` and report this"
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One sweep (with the probe build when `probe`), named `name` or as
+/// `--name` says; returns its run directory.
+fn sweep_once(ctx: &Ctx, args: &SweepArgs, probe: bool, name: Option<&str>) -> Result<RunDir> {
     let config = &ctx.config;
     let plan_cfg = station::configure_plan(config, 0)?;
     let limits = match (&args.limits, args.full) {
@@ -40,18 +74,20 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     let request = Request {
         commands: &args.commands,
         limits: limits.clone(),
-        name: args.name.as_deref(),
+        name: name.or(args.name.as_deref()),
         skip_bad_lines: args.skip_bad_lines,
         dedup: !args.no_dedup,
+        probe,
     };
     let plan = candidates::plan(ctx, &request, &plan_cfg)?;
     let _lock = claim_run(ctx, &plan, args.replace)?;
     write_plan(&plan)?;
     announce(ctx, &plan);
     if args.dry_run {
-        return dry_run(ctx, &plan);
+        dry_run(ctx, &plan)?;
+        return Ok(plan.run);
     }
-    if plan_cfg.launcher.is_none() {
+    if plan_cfg.launcher.is_none() && config.build.overlay == OverlayMode::Off {
         eprintln!(
             "note: the build uses no compiler cache; each build slot's first build is a cold build. \
              Configure your build with -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache) to seed it."
@@ -82,7 +118,8 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
              baseline's recheck (`sweep.recheck_baseline = true`)"
         );
     }
-    sweep.finish()
+    sweep.finish()?;
+    Ok(plan.run)
 }
 
 /// Locks the run directory for this sweep and records its inputs; a run of
@@ -174,6 +211,14 @@ fn dry_run(ctx: &Ctx, plan: &Plan) -> Result<()> {
             plan.run.candidate_dir(&c.name).join("patch.diff").display()
         );
     }
+    let base = &plan.candidates[0];
+    if base.build_source != base.source {
+        let diff = difftext::unified(&ctx.config.target.heuristic_file, &base.source, &base.build_source);
+        let path = plan.run.candidate_dir("probe").join("patch.diff");
+        store::write_atomic(&path, diff.as_bytes())?;
+        let (a, r) = difftext::stat(&diff);
+        eprintln!("  {:<12} +{a} -{r}  the build every candidate shares  {}", "probe", path.display());
+    }
     eprintln!("dry run: nothing built; predictions in `{}`", plan.run.results_file().display());
     Ok(())
 }
@@ -197,6 +242,9 @@ struct Sweep<'a> {
     /// Shapes of every candidate's ambiguous pairs: the baseline's side is
     /// measured again with the recheck.
     ambiguous_shapes: BTreeSet<usize>,
+    /// The commit of each heuristic file built so far, by its digest: with
+    /// the probe strategy every candidate's is the one probe commit.
+    commits: std::collections::BTreeMap<String, git2::Oid>,
 }
 
 impl<'a> Sweep<'a> {
@@ -223,14 +271,19 @@ impl<'a> Sweep<'a> {
             measured_now: 0,
             extra_repeats: 0,
             ambiguous_shapes: BTreeSet::new(),
+            commits: std::collections::BTreeMap::new(),
         })
     }
 
     /// The build slot, opened (and its worktree created) on first use.
     fn station(&mut self) -> Result<&Station<'a>> {
         if self.station.is_none() {
+            // A worktree slot is created at a branch: the first candidate's,
+            // unless it already points at its own build (the probe's).
             let first = branch_name(&self.plan.run.name, &self.plan.candidates[0].name);
-            git::set_branch(&self.repo, &first, self.plan.base)?;
+            if self.repo.find_branch(&first, git2::BranchType::Local).is_err() {
+                git::set_branch(&self.repo, &first, self.plan.base)?;
+            }
             self.station = Some(Station::open(&self.ctx.config, &self.repo, &self.plan.run.name, &first)?);
         }
         Ok(self.station.as_ref().expect("opened above"))
@@ -261,14 +314,8 @@ impl<'a> Sweep<'a> {
                 };
             }
         }
-        let config = &self.ctx.config;
         let branch = branch_name(&self.plan.run.name, &c.name);
-        let commit = match c.limit {
-            None => self.plan.base,
-            Some(_) => {
-                git::commit_file(&self.repo, self.plan.base, &config.target.heuristic_file, &c.source, &c.message)?
-            }
-        };
+        let commit = self.commit_for(c)?;
         git::set_branch(&self.repo, &branch, commit)?;
         self.journal.append(Event::CandidateStarted {
             candidate: c.name.clone(),
@@ -294,6 +341,37 @@ impl<'a> Sweep<'a> {
         self.remeasure_candidate(c, commit, true)
     }
 
+    /// The commit candidate `c`'s compiler is built from: the tuned
+    /// revision when it builds the file unchanged, else a commit of its
+    /// file on it, made once per distinct file.
+    fn commit_for(&mut self, c: &Candidate) -> Result<git2::Oid> {
+        if c.build_source == self.plan.candidates[0].source {
+            return Ok(self.plan.base);
+        }
+        let digest = sha256_hex(c.build_source.as_bytes());
+        if let Some(&oid) = self.commits.get(&digest) {
+            return Ok(oid);
+        }
+        let message = if c.build_source == c.source {
+            c.message.clone()
+        } else {
+            format!(
+                "tune: {} probe\n\nsplit-reduction-tuner probe build of run `{}`, on {}: the tuned heuristics read \
+                 limitParallelLoops from {} and skip their early returns when {} is set; unset, they decide as \
+                 the code does.\n",
+                self.plan.run.name,
+                self.plan.run.name,
+                git::short(self.plan.base),
+                patch::PROBE_LIMIT_VAR,
+                patch::PROBE_NO_EARLY_RETURNS_VAR
+            )
+        };
+        let file = &self.ctx.config.target.heuristic_file;
+        let oid = git::commit_file(&self.repo, self.plan.base, file, &c.build_source, &message)?;
+        self.commits.insert(digest, oid);
+        Ok(oid)
+    }
+
     /// Builds a candidate; false (with the failure recorded) when it does
     /// not build.
     fn build(&mut self, c: &Candidate, commit: git2::Oid, info: &mut CandidateInfo) -> Result<bool> {
@@ -302,6 +380,15 @@ impl<'a> Sweep<'a> {
         // Logs and CSVs of an interrupted attempt would mix with this one's.
         clear_attempt(&dir)?;
         let log = dir.join("build.log");
+        if self.station()?.holds(commit)? {
+            // The probe build, already made for an earlier candidate.
+            self.progress.advance(1);
+            info.build_seconds = Some(0.0);
+            self.progress.log(&format!("{}: the probe build serves it (no build)", c.name));
+            let event = Event::CandidateBuilt { candidate: c.name.clone(), key: c.key.clone(), seconds: 0.0 };
+            self.journal.append(event)?;
+            return Ok(true);
+        }
         let built = self.build_in_slot(commit, &log, &c.name)?;
         self.progress.advance(1);
         info.build_seconds = Some(built.seconds);
@@ -356,6 +443,7 @@ impl<'a> Sweep<'a> {
             timeout,
             extra_args: &[],
             device_offset: 0,
+            env: &c.env,
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
@@ -427,21 +515,15 @@ impl<'a> Sweep<'a> {
             return Ok(());
         }
         self.ambiguous_shapes.extend(shapes.iter().copied());
-        self.measure_again(&c.name, &c.key, commit, built, shapes)
+        self.measure_again(c, commit, built, shapes)
     }
 
     /// Benchmarks `shapes` of `who`'s build `extra_repeats` more times in
     /// fresh processes (building it first unless `built`) and adds the
     /// samples to its measurements; a journalled step of its own, reused
     /// by a rerun with the same key.
-    fn measure_again(
-        &mut self,
-        who: &str,
-        key: &str,
-        commit: git2::Oid,
-        built: bool,
-        shapes: Vec<usize>,
-    ) -> Result<()> {
+    fn measure_again(&mut self, c: &Candidate, commit: git2::Oid, built: bool, shapes: Vec<usize>) -> Result<()> {
+        let (who, key) = (c.name.as_str(), c.key.as_str());
         let (extra, n) = (self.extra_repeats, shapes.len());
         let step = format!("{who}-remeasure");
         let key = sha256_hex(format!("{key}|remeasure {extra} {shapes:?}").as_bytes());
@@ -475,6 +557,7 @@ impl<'a> Sweep<'a> {
             timeout: self.timeout(),
             extra_args: &[],
             device_offset: 0,
+            env: &c.env,
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, None)?;
@@ -568,7 +651,8 @@ impl<'a> Sweep<'a> {
             return Ok(());
         }
         let baseline = &self.plan.candidates[0];
-        self.measure_again("baseline", &baseline.key, self.plan.base, built == Some(true), shapes)
+        let commit = self.commit_for(baseline)?;
+        self.measure_again(baseline, commit, built == Some(true), shapes)
     }
 
     /// The drift check: whether the baseline's build is in the slot now
@@ -590,7 +674,7 @@ impl<'a> Sweep<'a> {
         clear_attempt(&dir)?;
         self.progress.message("baseline recheck: building");
         let log = dir.join("build.log");
-        let base = self.plan.base;
+        let base = self.commit_for(baseline)?;
         let built = self.build_in_slot(base, &log, "baseline recheck")?;
         self.progress.advance(1);
         if !built.ok {
@@ -599,7 +683,7 @@ impl<'a> Sweep<'a> {
         }
         self.progress.message("baseline recheck: benchmarking");
         let job = BenchJob {
-            build_of: self.plan.base,
+            build_of: base,
             shapes: &self.plan.shapes,
             dir: &dir,
             cache_dir: config.work_dir().join("cache").join(&self.plan.run.name).join(step),
@@ -608,6 +692,7 @@ impl<'a> Sweep<'a> {
             timeout: Duration::from_secs(config.bench.timeout_s),
             extra_args: &[],
             device_offset: 0,
+            env: &[],
         };
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;

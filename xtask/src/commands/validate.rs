@@ -353,6 +353,7 @@ impl<'a> Validator<'a> {
             timeout: Duration::from_secs(self.config.bench.timeout_s),
             extra_args: extra,
             device_offset: offset,
+            env: &[],
         };
         let run = station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {

@@ -8,6 +8,7 @@ pub(crate) mod audit;
 pub(crate) mod boo_csv;
 pub(crate) mod cmake;
 pub(crate) mod cpp;
+pub(crate) mod crosscheck;
 pub(crate) mod decide;
 pub(crate) mod difftext;
 pub(crate) mod digest;

@@ -32,6 +32,9 @@ pub(crate) struct Invocation<'a> {
     pub(crate) extra_args: &'a [String],
     /// The build slot's overlays, which the process must see.
     pub(crate) overlays: &'a [crate::infra::overlay::Mount],
+    /// Variables set last, over the benchmark's environment (a probe
+    /// build's limit and switch).
+    pub(crate) env: &'a [(String, String)],
 }
 
 /// `PYTHONPATH` entries of a build, from its `.env` when IREE's CMake wrote
@@ -143,6 +146,10 @@ pub(crate) fn run(inv: &Invocation) -> Result<Outcome> {
     job.env = environment(inv.config, inv.build_dir, inv.source_dir, inv.cache_dir, inv.device)?;
     job.env_remove.push("PYTHONPATH".to_string());
     job.overlays = inv.overlays.to_vec();
+    for (k, v) in inv.env {
+        job.env.retain(|(name, _)| name != k);
+        job.env.push((k.clone(), v.into()));
+    }
     // The command file's directory is a sensible place for relative output.
     job.cwd = inv.commands.parent().map(Path::to_path_buf).unwrap_or_else(|| inv.build_dir.to_path_buf());
     proc::run(&job)

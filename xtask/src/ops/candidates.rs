@@ -30,8 +30,14 @@ use std::path::PathBuf;
 pub(crate) struct Candidate {
     pub(crate) name: String,
     pub(crate) limit: Option<i64>,
-    /// The heuristic file as this candidate builds it.
+    /// The heuristic file as this candidate decides: what its predictions,
+    /// diff and message describe.
     pub(crate) source: String,
+    /// The heuristic file the candidate's compiler is built from: `source`,
+    /// or with the probe strategy the probe patch, shared by every candidate.
+    pub(crate) build_source: String,
+    /// Variables its benchmark runs with (the probe's limit and switch).
+    pub(crate) env: Vec<(String, String)>,
     pub(crate) diff: String,
     pub(crate) message: String,
     pub(crate) key: String,
@@ -49,6 +55,8 @@ pub(crate) struct Request<'a> {
     /// Share the measurement of a split already scheduled (off with
     /// `--no-dedup`).
     pub(crate) dedup: bool,
+    /// One probe build for every candidate instead of one build each.
+    pub(crate) probe: bool,
 }
 
 /// Everything decided before the first build.
@@ -147,6 +155,7 @@ fn candidate(
     sites: &[Site],
     inputs: &serde_json::Value,
     limit: Option<i64>,
+    probe: Option<&str>,
 ) -> Result<Candidate> {
     let (base, base_source) = base;
     let name = candidate_name(limit);
@@ -165,18 +174,38 @@ fn candidate(
         git::short(base),
         knob_lines(base_source, sites, limit)
     );
-    let key = sha256_hex(
-        serde_json::to_string(
-            &serde_json::json!({ "inputs": inputs, "source_sha256": sha256_hex(source.as_bytes()) }),
-        )?
-        .as_bytes(),
-    );
+    let mut key_of = serde_json::json!({ "inputs": inputs, "source_sha256": sha256_hex(source.as_bytes()) });
+    let (build_source, env) = match probe {
+        None => (source.clone(), Vec::new()),
+        Some(probe_source) => {
+            let env = limit.map(probe_env).unwrap_or_default();
+            key_of["probe"] = serde_json::json!({ "source_sha256": sha256_hex(probe_source.as_bytes()), "env": env });
+            (probe_source.to_string(), env)
+        }
+    };
+    let key = sha256_hex(serde_json::to_string(&key_of)?.as_bytes());
     let pass = Pass::from_source(
         &source,
         config.heuristics.names(Heuristic::Conv),
         config.heuristics.names(Heuristic::Matmul),
     );
-    Ok(Candidate { name, limit, source, diff, message, key, pass })
+    Ok(Candidate { name, limit, source, build_source, env, diff, message, key, pass })
+}
+
+/// The probe build's variables for the candidate of `limit`.
+fn probe_env(limit: i64) -> Vec<(String, String)> {
+    vec![
+        (patch::PROBE_LIMIT_VAR.to_string(), limit.to_string()),
+        (patch::PROBE_NO_EARLY_RETURNS_VAR.to_string(), "1".to_string()),
+    ]
+}
+
+/// The heuristic file with the probe patch on every tuned site.
+pub(crate) fn probe_source(config: &Config, base_source: &str, sites: &[Site]) -> Result<String> {
+    let edits: Vec<patch::Edit> = sites.iter().flat_map(|s| patch::probe_edits(base_source, s)).collect();
+    let patched = patch::apply_checked(base_source, sites, &edits)
+        .map_err(|e| anyhow::anyhow!("cannot write the probe patch of `{}`: {e}", config.target.heuristic_file))?;
+    Ok(patch::with_include(&patched, "cstdlib"))
 }
 
 /// The commands files of a request: those given, else `sweep.commands`.
@@ -227,12 +256,14 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
     let located = locate_sites(config, &base_source)?;
     let sites = located.sites;
     let inputs = key_inputs(config, plan_cfg, &sha256_hex(commands_text.as_bytes()), base);
+    let probe = if request.probe { Some(probe_source(config, &base_source, &sites)?) } else { None };
     let mut candidates = Vec::new();
     let mut seen = Vec::new();
     for limit in std::iter::once(None).chain(request.limits.iter().map(|&l| Some(l))) {
         if !seen.contains(&limit) {
             seen.push(limit);
-            candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit)?);
+            let probe = probe.as_deref();
+            candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit, probe)?);
         }
     }
     let shape_file =

@@ -61,6 +61,9 @@ pub(crate) struct BenchJob<'a> {
     /// Moves every shape this many devices on (validation: the round, so
     /// each build runs each shape on every device over the rounds).
     pub(crate) device_offset: usize,
+    /// Variables the benchmark processes get on top of the benchmark's
+    /// environment (a probe build's limit and switch).
+    pub(crate) env: &'a [(String, String)],
 }
 
 /// Outcome of benchmarking one build.
@@ -102,10 +105,15 @@ impl<'a> Station<'a> {
         Ok(slots::built_key(&commit.to_string(), &hash, &self.config.build.targets))
     }
 
+    /// Whether the slot holds a finished build of `commit` now.
+    pub(crate) fn holds(&self, commit: git2::Oid) -> Result<bool> {
+        build::holds(&self.slot, commit, &self.built_key(commit)?)
+    }
+
     /// Fails unless the slot holds a finished build of `commit`: another
     /// process, or an interrupted build, may have left something else.
     fn check_holds(&self, commit: git2::Oid) -> Result<()> {
-        if !build::holds(&self.slot, commit, &self.built_key(commit)?)? {
+        if !self.holds(commit)? {
             bail!(
                 "build slot {} (`{}`) does not hold a finished build of {}: it was changed under this run; \
                  rerun the command (finished work is kept)",
@@ -344,6 +352,7 @@ impl Bencher<'_> {
             timeout: job.timeout,
             extra_args: job.extra_args,
             overlays: self.overlays,
+            env: job.env,
         };
         let outcome = bench::run(&inv)?;
         // A process that died part-way still wrote the rows before it (boo

@@ -283,6 +283,7 @@ fn numerics_check(config: &Config, view: &BenchView) -> Check {
         timeout: QUERY_TIMEOUT,
         extra_args: &["--help".to_string()],
         overlays: &[],
+        env: &[],
     };
     let help = bench::command_line(&invocation).ok().and_then(|argv| {
         let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();

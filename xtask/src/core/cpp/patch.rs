@@ -41,6 +41,62 @@ pub(crate) fn apply_edits(src: &str, edits: &[Edit]) -> Result<String, String> {
     Ok(out)
 }
 
+/// The probe build's variable whose value replaces `limitParallelLoops` in
+/// every tuned heuristic (unset: the code's own limit).
+pub(crate) const PROBE_LIMIT_VAR: &str = "IREE_TUNE_LIMIT_PARALLEL_LOOPS";
+
+/// The probe build's variable that, set, disables the tuned heuristics'
+/// threshold early returns (unset: they return as the code says).
+pub(crate) const PROBE_NO_EARLY_RETURNS_VAR: &str = "IREE_TUNE_DISABLE_EARLY_RETURNS";
+
+/// Edits that make one heuristic read its limit and its early-return switch
+/// from [`PROBE_LIMIT_VAR`] and [`PROBE_NO_EARLY_RETURNS_VAR`]: with both
+/// set, the code decides as [`fixed_limit_edits`]'s candidate for that
+/// limit; with both unset, as the original. One build of it serves every
+/// candidate of a sweep.
+pub(crate) fn probe_edits(src: &str, site: &Site) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    let comment = format!("// {MARKER}: probe");
+    let read = format!("const char *tunerLimit = std::getenv(\"{PROBE_LIMIT_VAR}\")");
+    match &site.style {
+        LadderStyle::Inline { chain, .. } => edits.push(Edit {
+            range: chain.end..chain.end,
+            text: format!("\n{}if ({read}) limitParallelLoops = std::atoll(tunerLimit); {comment}", site.indent),
+        }),
+        LadderStyle::Helper { body, .. } => edits.push(Edit {
+            range: body.start + 1..body.start + 1,
+            text: format!("\n{}if ({read}) return std::atoll(tunerLimit); {comment}", site.indent),
+        }),
+    }
+    for er in &site.early_returns {
+        let cond = &src[er.condition.clone()];
+        edits.push(Edit {
+            range: er.condition.clone(),
+            text: format!("/*{MARKER}: probe*/ !std::getenv(\"{PROBE_NO_EARLY_RETURNS_VAR}\") && ({cond})"),
+        });
+    }
+    edits
+}
+
+/// `src` with `#include <header>` after its last include, unless it has it.
+/// (Outside every heuristic function, so not an [`apply_checked`] edit.)
+pub(crate) fn with_include(src: &str, header: &str) -> String {
+    let line = format!("#include <{header}>");
+    if src.lines().any(|l| l.trim() == line) {
+        return src.to_string();
+    }
+    let mut pos = 0;
+    let mut at = None;
+    for l in src.split_inclusive('\n') {
+        pos += l.len();
+        if l.trim_start().starts_with("#include") {
+            at = Some(pos);
+        }
+    }
+    let at = at.unwrap_or(0);
+    format!("{}{line}\n{}", &src[..at], &src[at..])
+}
+
 /// Edits that pin one heuristic's limit to `limit` and disable its threshold
 /// early returns, leaving every other line as it was.
 pub(crate) fn fixed_limit_edits(src: &str, site: &Site, limit: i64) -> Vec<Edit> {
