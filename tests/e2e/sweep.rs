@@ -544,6 +544,17 @@ gemmfp16 --a_w 512 --a_h 65536 --b_w 64 -t 1 --iter 100
 
 #[test]
 fn four_devices_benchmark_at_once_and_measure_what_one_device_measures() {
+    four_devices(false);
+}
+
+/// The same in an overlay slot: four benchmark processes at once, each in
+/// a namespace of its own with the slot's layers mounted read-only.
+#[test]
+fn four_devices_on_an_overlay_slot_benchmark_at_once() {
+    four_devices(true);
+}
+
+fn four_devices(built: bool) {
     // The fixture's driver keeps its device busy for the simulated kernel
     // time (a lock per device, private to this test), so devices overlap
     // and one device serialises.
@@ -552,11 +563,14 @@ fn four_devices_benchmark_at_once_and_measure_what_one_device_measures() {
         "\n[bench.env]\nFIXTURE_BOO_KERNEL_TIME = \"{KERNEL_TIME}\"\nFIXTURE_BOO_DEVICE_LOCK_DIR = \"{}\"\n",
         locks.path().display()
     );
-    let env = fixture(false, &extra);
+    // Built: the slots are overlays on the user's build.
+    let env = fixture(built, &extra);
     let commands = commands_file(&env, "gemms.txt", EVEN_GEMMS);
     let commands = commands.to_str().unwrap();
     let sweep = |name: &str, devices: &str| {
-        ok(xtask(&env, &["sweep", commands, "--limits", "64", "--name", name, "--devices", devices, "--no-dedup"]));
+        let args = ["sweep", commands, "--limits", "64", "--name", name, "--devices", devices, "--no-dedup"];
+        let err = ok(xtask(&env, &args));
+        assert_eq!(err.contains("an overlay on your checkout"), built, "{err}");
         read_json(&env.runs().join(name).join("results.json"))
     };
     let one = sweep("one", "0");

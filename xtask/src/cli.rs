@@ -94,6 +94,9 @@ pub enum Command {
     /// Measure, on the fixture, whether the recommendation flips with the
     /// benchmark's noise: one full sweep per seed, priced by a noise-free one.
     NoiseBench(NoiseBenchArgs),
+    /// Measure a full sweep's cost on the fixture by strategy (rebuild,
+    /// probe) and devices (1, 4), against the original toolkit's way.
+    SweepBench(SweepBenchArgs),
     /// Install what the tests need (with apt-get) and run them.
     Test(TestArgs),
 }
@@ -250,6 +253,18 @@ pub struct NoiseBenchArgs {
     /// Where the runs go [default: target/noise-bench]. `--repeats N`
     /// sets the repeats per candidate (default: the fixture's
     /// bench.repeats).
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepBenchArgs {
+    /// Wall seconds the simulated GPU stays busy per second of simulated
+    /// kernel time (FIXTURE_BOO_KERNEL_TIME): what makes the benchmarks
+    /// take time, as on a GPU.
+    #[arg(long, default_value_t = 5.0)]
+    pub kernel_time: f64,
+    /// Scratch directory [default: target/sweep-bench], cleared first.
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,
 }

@@ -11,6 +11,7 @@ pub(crate) mod doctor;
 pub(crate) mod fixture;
 pub(crate) mod noisebench;
 pub(crate) mod sweep;
+pub(crate) mod sweepbench;
 pub(crate) mod test;
 pub(crate) mod validate;
 
@@ -46,6 +47,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Fixture(args) => fixture::run(&workspace, args),
         Command::BuildBench(args) => buildbench::run(&workspace, args),
         Command::NoiseBench(args) => noisebench::run(&workspace, args, cli.global.repeats),
+        Command::SweepBench(args) => sweepbench::run(&workspace, args),
         Command::Test(args) => test::run(&workspace, args),
         Command::Sweep(args) => sweep::run(&load(&cli.global)?, args),
         Command::Analyze(args) => analyze::run(&load(&cli.global)?, args),

@@ -49,10 +49,13 @@ pub(crate) enum Tree {
 }
 
 impl Slot {
-    /// The overlays every job of this slot runs under (none for a worktree).
-    pub(crate) fn overlays(&self) -> Vec<overlay::Mount> {
+    /// The overlays a job of this slot runs under (none for a worktree):
+    /// writable for one that writes into the trees (a build, the compiler's
+    /// tests), read-only for one that only reads them (a benchmark), of
+    /// which several may run at once.
+    pub(crate) fn overlays(&self, writes: bool) -> Vec<overlay::Mount> {
         match &self.tree {
-            Tree::Overlay { layers, .. } => layers.mounts(),
+            Tree::Overlay { layers, .. } => layers.mounts(!writes),
             Tree::Worktree(_) => Vec::new(),
         }
     }
@@ -461,7 +464,7 @@ pub(crate) fn build(
         job = job.arg("-j").arg(j.to_string());
     }
     job.env.extend(build_env(config));
-    job.overlays = slot.overlays();
+    job.overlays = slot.overlays(true);
     let mut steps = BuildSteps::follow(log);
     let outcome = proc::run_watched(&job, &mut || {
         steps.poll();

@@ -28,6 +28,26 @@ pub(crate) struct Mount {
     pub(crate) lower: PathBuf,
     pub(crate) upper: PathBuf,
     pub(crate) work: PathBuf,
+    /// Mounted read-only, `upper` as one more lower layer: any number of
+    /// such mounts may stand at once (a benchmark process per device),
+    /// where a writable one needs its upper and work directories to itself.
+    pub(crate) read_only: bool,
+}
+
+impl Mount {
+    /// overlayfs's mount options for it.
+    pub(crate) fn options(&self) -> String {
+        if self.read_only {
+            format!("lowerdir={}:{}", self.upper.display(), self.lower.display())
+        } else {
+            format!(
+                "lowerdir={},upperdir={},workdir={}",
+                self.lower.display(),
+                self.upper.display(),
+                self.work.display()
+            )
+        }
+    }
 }
 
 /// An overlay slot's two layers: over the user's checkout and over their
@@ -48,14 +68,21 @@ impl Layers {
             lower: lower.to_path_buf(),
             upper: dir.join(name).join("upper"),
             work: dir.join(name).join("work"),
+            read_only: false,
         };
         Layers { checkout: mount("src", checkout), build: mount("build", build), dir }
     }
 
     /// The mounts in the order they must be made: a directory before one
-    /// inside it (a build directory inside the checkout).
-    pub(crate) fn mounts(&self) -> Vec<Mount> {
+    /// inside it (a build directory inside the checkout). Writable mounts
+    /// for jobs that write (builds, the compiler's tests), one at a time;
+    /// read-only ones for jobs that only read (benchmarks, lit RUN lines),
+    /// as many at once as there are devices.
+    pub(crate) fn mounts(&self, read_only: bool) -> Vec<Mount> {
         let mut mounts = vec![self.checkout.clone(), self.build.clone()];
+        for m in &mut mounts {
+            m.read_only = read_only;
+        }
         mounts.sort_by_key(|m| m.lower.components().count());
         mounts
     }
@@ -168,13 +195,17 @@ pub(crate) fn probe(dir: &Path) -> Result<(), String> {
     let inner = || -> Result<Result<(), String>> {
         let root = dir.join("overlay-probe");
         remove(&root)?;
-        let lower = root.join("lower");
-        std::fs::create_dir_all(&lower).with_context(|| format!("cannot create `{}`", lower.display()))?;
-        let layers = Layers::new(&root, &lower, &root.join("unused"));
+        // Both kinds of mount: writable over one scratch tree, read-only
+        // over the other.
+        let (lower, other) = (root.join("lower"), root.join("other"));
+        for d in [&lower, &other] {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create `{}`", d.display()))?;
+        }
+        let layers = Layers::new(&root, &lower, &other);
         layers.create()?;
         let log = root.join("probe.log");
         let mut job = Job::new("true", &lower, &log, Duration::from_secs(30));
-        job.overlays = vec![layers.checkout.clone()];
+        job.overlays = vec![layers.checkout.clone(), Mount { read_only: true, ..layers.build.clone() }];
         let outcome = proc::run(&job);
         remove(&root)?;
         Ok(match outcome {
@@ -193,7 +224,7 @@ mod tests {
     #[test]
     fn a_directory_inside_another_is_mounted_after_it() {
         let layers = Layers::new(Path::new("/w/slot-0"), Path::new("/u/iree"), Path::new("/u/iree/build"));
-        let order: Vec<PathBuf> = layers.mounts().into_iter().map(|m| m.lower).collect();
+        let order: Vec<PathBuf> = layers.mounts(false).into_iter().map(|m| m.lower).collect();
         assert_eq!(order, vec![PathBuf::from("/u/iree"), PathBuf::from("/u/iree/build")]);
     }
 

@@ -124,9 +124,7 @@ fn prepare_isolation(mounts: &[Mount]) -> Result<PreparedIsolation> {
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let mut prepared = Vec::new();
     for m in mounts {
-        let options =
-            format!("lowerdir={},upperdir={},workdir={}", m.lower.display(), m.upper.display(), m.work.display());
-        prepared.push((cstring(m.lower.as_os_str())?, cstring(OsStr::new(&options))?));
+        prepared.push((cstring(m.lower.as_os_str())?, cstring(OsStr::new(&m.options()))?));
     }
     Ok(PreparedIsolation {
         uid_map: cstring(OsStr::new(&format!("{uid} {uid} 1\n")))?,
@@ -414,7 +412,10 @@ unsafe fn isolate(isolation: &Isolation) {
     }
     for [target, options] in isolation.mounts {
         if libc::mount(c"overlay".as_ptr(), *target, c"overlay".as_ptr(), 0, options.cast()) != 0 {
-            fail(b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11)");
+            fail(
+                b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11; a writable overlay's \
+                   layers may not be in use by another)",
+            );
         }
     }
 }

@@ -49,7 +49,7 @@ pub(crate) fn run_tests(config: &Config, station: &Station, log: &Path) -> Resul
     }
     let _ = std::fs::remove_file(log);
     let timeout = Duration::from_secs(config.build.timeout_s);
-    let job = station.tool_job(&argv[0], &slot.build, log, timeout)?.args(&argv[1..]);
+    let job = station.tool_job(&argv[0], &slot.build, log, timeout, true)?.args(&argv[1..]);
     let outcome = proc::run(&job)?;
     Ok(TestRun { passed: outcome.success(), log_tail: proc::log_tail(log, 30), command, portable })
 }
@@ -68,7 +68,7 @@ pub(crate) fn lit_changes(config: &Config, station: &Station, files: &[String]) 
             let command = run.command.replace("%s", &quoted);
             let cwd = path.parent().unwrap_or(src);
             let timeout = Duration::from_secs(config.build.timeout_s);
-            let job = station.tool_job("sh", cwd, Path::new("/dev/null"), timeout)?.arg("-c").arg(&command);
+            let job = station.tool_job("sh", cwd, Path::new("/dev/null"), timeout, false)?.arg("-c").arg(&command);
             let output = proc::capture(&job)?;
             if !output.success() {
                 bail!("`{command}` (RUN line of `{rel}`) failed in the patched build: {}", output.stderr.trim());

@@ -15,4 +15,5 @@ pub(crate) mod model_check;
 pub(crate) mod patches;
 pub(crate) mod provenance;
 pub(crate) mod rundir;
+pub(crate) mod selfrun;
 pub(crate) mod station;

@@ -163,12 +163,20 @@ impl<'a> Station<'a> {
     /// A job run against this build (the compiler's tests, a lit RUN
     /// line): the benchmark's environment with a cache of its own, and the
     /// slot's overlays.
-    pub(crate) fn tool_job(&self, program: &str, cwd: &Path, log: &Path, timeout: Duration) -> Result<proc::Job> {
+    /// `writes`: the job writes into the build (ctest's `Testing/`).
+    pub(crate) fn tool_job(
+        &self,
+        program: &str,
+        cwd: &Path,
+        log: &Path,
+        timeout: Duration,
+        writes: bool,
+    ) -> Result<proc::Job> {
         let cache = self.slot.dir.join("tool-cache");
         let mut job = proc::Job::new(program, cwd, log, timeout);
         job.env =
             bench::environment(self.config, &self.slot.build, &self.slot.src, &cache, &self.config.bench.devices[0])?;
-        job.overlays = self.slot.overlays();
+        job.overlays = self.slot.overlays(writes);
         Ok(job)
     }
 
@@ -201,7 +209,8 @@ impl<'a> Station<'a> {
                 queues[d].push((r, tag, part));
             }
         }
-        let overlays = self.slot.overlays();
+        // Read-only: one benchmark process per device at once.
+        let overlays = self.slot.overlays(false);
         let bencher =
             Bencher { config: self.config, build: &self.slot.build, src: &self.slot.src, overlays: &overlays };
         let total: usize = queues.iter().map(Vec::len).sum();

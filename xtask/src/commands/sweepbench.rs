@@ -1,0 +1,211 @@
+//! `cargo xtask sweep-bench`: what a full sweep costs, by strategy and
+//! devices, against the original toolkit's way, on the fixture.
+//!
+//! Each way is the fixture's full sweep (the baseline and ten limits) of
+//! its bundled workload, with the simulated GPU keeping its device busy for
+//! the kernels' time (`FIXTURE_BOO_KERNEL_TIME`), so device parallelism and
+//! dedup show in wall time. The tool's ways (rebuild and probe, one and four
+//! devices) are the tool itself in a process of its own, in fresh slots;
+//! the toolkit's way edits a scratch copy of the fixture in place, rebuilds
+//! it and benchmarks every shape on one device, per candidate. Neither
+//! re-measures ambiguous pairs nor rechecks the baseline, so the ways do
+//! the same benchmark work. A benchmark to read, not a timed test.
+
+use crate::cli::SweepBenchArgs;
+use crate::config::{self, Config};
+use crate::core::cpp::patch;
+use crate::core::results::Results;
+use crate::infra::proc::{self, Job};
+use crate::infra::{bench, fixture, overlay, store};
+use crate::ops::inputs::{locate_sites, read_commands_files};
+use crate::ops::rundir::RunDir;
+use crate::ops::{context, selfrun};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One way's figures.
+struct Row {
+    way: String,
+    wall: f64,
+    builds: usize,
+    build_seconds: f64,
+    bench_seconds: f64,
+    saved_runs: usize,
+}
+
+impl Row {
+    /// Wall time not spent in a build or a benchmark process: the tool's
+    /// own work (planning, predictions, results files, its own start).
+    fn overhead(&self) -> f64 {
+        (self.wall - self.build_seconds - self.bench_seconds).max(0.0)
+    }
+
+    /// A tool sweep's figures from its results.
+    fn of_sweep(way: String, wall: f64, results: &Results, repeats: u32) -> Row {
+        let builds: Vec<f64> = results.candidates.iter().filter_map(|c| c.build_seconds).filter(|&s| s > 0.0).collect();
+        let shared = results.shapes.iter().flat_map(|s| s.runs.values()).filter(|m| m.shared_from.is_some()).count();
+        Row {
+            way,
+            wall,
+            builds: builds.len(),
+            build_seconds: builds.iter().sum(),
+            bench_seconds: results.candidates.iter().filter_map(|c| c.bench_seconds).sum(),
+            saved_runs: shared * repeats as usize,
+        }
+    }
+}
+
+pub(crate) fn run(workspace: &Path, args: &SweepBenchArgs) -> Result<()> {
+    context::ensure_fixture(workspace)?;
+    let dir = args.dir.clone().unwrap_or_else(|| workspace.join("target/sweep-bench"));
+    // Wall time must not include a resumed run: every way starts afresh.
+    overlay::remove(&dir)?;
+    let mut base = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
+    base.runs_dir = dir.join("runs");
+    base.sweep.recheck_baseline = false;
+    base.bench.env.insert("FIXTURE_BOO_KERNEL_TIME".into(), args.kernel_time.to_string());
+    base.bench.env.insert("FIXTURE_BOO_DEVICE_LOCK_DIR".into(), dir.join("locks").display().to_string());
+    let limits = base.sweep.full.clone();
+    eprintln!(
+        "sweep-bench: the fixture's full sweep (baseline and {} limits, {} repeats, kernel time x{}); runs under `{}`",
+        limits.len(),
+        base.bench.repeats,
+        args.kernel_time,
+        dir.display()
+    );
+    let exe = selfrun::own_copy(&dir)?;
+    let log = dir.join("sweep-bench.log");
+    let mut rows = Vec::new();
+    for (strategy, devices) in [("rebuild", 1), ("rebuild", 4), ("probe", 1), ("probe", 4)] {
+        let name = format!("{strategy}-{devices}");
+        let mut cfg = base.clone();
+        cfg.build.work_dir = Some(dir.join(format!("work-{name}")));
+        cfg.bench.devices = (0..devices).map(|d| d.to_string()).collect();
+        let config = selfrun::write_config(&dir, &name, &cfg)?;
+        eprintln!("{name}: sweeping...");
+        let sweep = ["sweep", "--full", "--no-remeasure", "--strategy", strategy, "--name", &name];
+        let wall = selfrun::step(&exe, &dir, &log, &config, &sweep)?;
+        let results = RunDir::new(&base.runs_dir, &name).read_results()?;
+        let plural = if devices == 1 { "device" } else { "devices" };
+        rows.push(Row::of_sweep(format!("{strategy}, {devices} {plural}"), wall, &results, cfg.bench.repeats));
+    }
+    eprintln!("the toolkit's way: a scratch copy edited in place, rebuilt, every shape on one device...");
+    let toolkit = toolkit_way(workspace, &dir, &base, &limits)?;
+    print!("{}", render(&toolkit, &rows));
+    Ok(())
+}
+
+/// The original toolkit's way on a scratch copy of the fixture: per
+/// candidate, the heuristic file edited in place, the build directory
+/// rebuilt, every shape benchmarked `bench.repeats` times on device 0.
+fn toolkit_way(workspace: &Path, dir: &Path, base: &Config, limits: &[i64]) -> Result<Row> {
+    let fx = fixture::materialize(workspace, &dir.join("toolkit"), &fixture::Options::default())?;
+    let mut cfg = base.clone();
+    cfg.target.iree = fx.repo.clone();
+    cfg.build.dir = Some(fx.build.clone());
+    let heuristic = fx.repo.join(&cfg.target.heuristic_file);
+    let original =
+        std::fs::read_to_string(&heuristic).with_context(|| format!("cannot read `{}`", heuristic.display()))?;
+    let sites = locate_sites(&cfg, &original)?.sites;
+    let files = read_commands_files(&cfg.sweep.commands, false)?;
+    let text: String = files.iter().map(|f| f.text.as_str()).collect();
+    let commands = dir.join("toolkit/commands.txt");
+    store::write_atomic(&commands, text.as_bytes())?;
+    let log = dir.join("toolkit/toolkit.log");
+    let start = Instant::now();
+    let mut row = Row {
+        way: "toolkit (in place, 1 device)".into(),
+        wall: 0.0,
+        builds: 0,
+        build_seconds: 0.0,
+        bench_seconds: 0.0,
+        saved_runs: 0,
+    };
+    for limit in std::iter::once(None).chain(limits.iter().map(|&l| Some(l))) {
+        let source = match limit {
+            None => original.clone(),
+            Some(l) => {
+                let edits: Vec<patch::Edit> =
+                    sites.iter().flat_map(|s| patch::fixed_limit_edits(&original, s, l)).collect();
+                patch::apply_checked(&original, &sites, &edits).map_err(|e| anyhow::anyhow!(e))?
+            }
+        };
+        std::fs::write(&heuristic, &source).with_context(|| format!("cannot write `{}`", heuristic.display()))?;
+        let job = Job::new("cmake", &fx.build, &log, Duration::from_secs(3600))
+            .args(["--build", "."])
+            .arg("--target")
+            .args(cfg.build.targets.iter());
+        let built = proc::run(&job)?;
+        if !built.success() {
+            bail!("the toolkit's build failed ({}); see `{}`", built.ended, log.display());
+        }
+        row.builds += 1;
+        row.build_seconds += built.seconds;
+        for r in 0..cfg.bench.repeats {
+            row.bench_seconds += toolkit_repeat(&cfg, &fx, &commands, &format!("{}-r{r}", limit.unwrap_or(0)))?;
+        }
+    }
+    std::fs::write(&heuristic, &original).with_context(|| format!("cannot write `{}`", heuristic.display()))?;
+    row.wall = start.elapsed().as_secs_f64();
+    Ok(row)
+}
+
+/// One benchmark process of the toolkit's way over every shape.
+fn toolkit_repeat(cfg: &Config, fx: &fixture::Fixture, commands: &Path, tag: &str) -> Result<f64> {
+    let dir = commands.parent().expect("in the toolkit's directory");
+    let cache = dir.join(format!("cache-{tag}"));
+    let inv = bench::Invocation {
+        config: cfg,
+        build_dir: &fx.build,
+        source_dir: &fx.repo,
+        commands,
+        csv: &dir.join(format!("raw-{tag}.csv")),
+        cache_dir: &cache,
+        device: "0",
+        log: &dir.join(format!("bench-{tag}.log")),
+        timeout: Duration::from_secs(cfg.bench.timeout_s),
+        extra_args: &[],
+        overlays: &[],
+        env: &[],
+    };
+    let outcome = bench::run(&inv)?;
+    if !outcome.success() {
+        bail!("the toolkit's benchmark {tag} failed ({}); see `{}`", outcome.ended, inv.log.display());
+    }
+    Ok(outcome.seconds)
+}
+
+/// The table and the line of ratios.
+fn render(toolkit: &Row, rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<30} {:>8} {:>7} {:>8} {:>8} {:>10} {:>9}\n",
+        "way", "wall s", "builds", "build s", "bench s", "runs saved", "overhead"
+    );
+    for r in std::iter::once(toolkit).chain(rows) {
+        out.push_str(&format!(
+            "{:<30} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>10} {:>8.1}%\n",
+            r.way,
+            r.wall,
+            r.builds,
+            r.build_seconds,
+            r.bench_seconds,
+            r.saved_runs,
+            100.0 * r.overhead() / r.wall
+        ));
+    }
+    let find = |way: &str| rows.iter().find(|r| r.way == way);
+    if let (Some(p1), Some(p4)) = (find("probe, 1 device"), find("probe, 4 devices")) {
+        let worst = rows.iter().map(|r| r.overhead() / r.wall).fold(0.0, f64::max);
+        out.push_str(&format!(
+            "ratios: probe with 4 devices / toolkit wall {:.2}x (target <= 0.30x); 4-device benchmarks / \
+             (1-device / 4) {:.2}x (target <= 1.15x); probe builds {} (target 1); worst tool overhead {:.1}% \
+             (target < 2%)\n",
+            p4.wall / toolkit.wall,
+            p4.bench_seconds / (p1.bench_seconds / 4.0),
+            p4.builds.max(p1.builds),
+            100.0 * worst
+        ));
+    }
+    out
+}
