@@ -197,6 +197,36 @@ fn kill_9_during_an_overlay_benchmark_leaves_no_process_and_no_trace() {
     assert_consistent(&env, "k");
 }
 
+/// The user builds in their build directory while an overlay slot's
+/// benchmark stands on it: the run stops rather than keep a measurement
+/// that may mix two builds, and the rerun starts the slot over from the
+/// new build.
+#[test]
+fn a_user_build_under_an_overlay_benchmark_stops_the_run_and_the_rerun_finishes() {
+    let env = fixture(true, "");
+    let cmds = small(&env);
+    let slow = [("FIXTURE_BOO_DELAY_S", "0.15")];
+    let args = ["sweep", cmds.as_str(), "--limits", "64", "--name", "u"];
+    let mut child = spawn(&env, "built-under", &args, &slow);
+    let bench = env.runs().join("u/candidates/limit-64/bench-r0.log");
+    assert!(wait_for(Duration::from_secs(180), || bench.exists()), "{}", err_of(&env, "built-under"));
+    // What a `ninja` in the user's build directory leaves: a longer log.
+    let ninja_log = env.build.join(".ninja_log");
+    let mut text = std::fs::read_to_string(&ninja_log).unwrap();
+    text.push_str("0\t1\t0\tsome/object.o\t0\n");
+    std::fs::write(&ninja_log, text).unwrap();
+    let status = child.wait().unwrap();
+    let err = err_of(&env, "built-under");
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("changed under this run") && err.contains("may mix two builds"), "{err}");
+    assert!(processes_under(env.root()).is_empty(), "{:?}", processes_under(env.root()));
+    // The rerun finishes, measuring limit-64 afresh.
+    let again = ok(xtask(&env, &args));
+    assert!(again.contains("baseline: reusing the finished result"), "{again}");
+    assert!(again.contains("limit-64: built in"), "{again}");
+    assert_consistent(&env, "u");
+}
+
 #[test]
 fn ctrl_c_during_a_benchmark_stops_cleanly_and_the_rerun_matches() {
     let env = fixture(false, "");

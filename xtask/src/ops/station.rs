@@ -114,6 +114,15 @@ impl<'a> Station<'a> {
     /// process, or an interrupted build, may have left something else.
     fn check_holds(&self, commit: git2::Oid) -> Result<()> {
         if !self.holds(commit)? {
+            if let build::Tree::Overlay { layers, .. } = &self.slot.tree {
+                bail!(
+                    "your checkout's HEAD or your build directory `{}` changed under this run (build slot {} stands \
+                     on them as an overlay), so what it measured may mix two builds; rerun the command when your \
+                     build is done (finished work is kept; the slot starts over from your new build)",
+                    layers.build.lower.display(),
+                    self.slot.index
+                );
+            }
             bail!(
                 "build slot {} (`{}`) does not hold a finished build of {}: it was changed under this run; \
                  rerun the command (finished work is kept)",
@@ -252,6 +261,9 @@ impl<'a> Station<'a> {
         for o in outcomes {
             done.extend(o?);
         }
+        // A build directory changed while the processes ran would have
+        // measured a mixture: nothing of it is kept.
+        self.check_holds(job.build_of)?;
         done.sort_by_key(|d| (d.repeat, d.device));
         let mut measurements = vec![Measurement::default(); job.shapes.len()];
         let mut failed_repeats = Vec::new();
