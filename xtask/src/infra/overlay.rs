@@ -35,13 +35,15 @@ pub(crate) struct Mount {
 }
 
 impl Mount {
-    /// overlayfs's mount options for it.
+    /// overlayfs's mount options for it. `userxattr` keeps overlayfs's own
+    /// marks (opaque directories, redirects) in `user.` attributes, the only
+    /// ones a user namespace may write, so every mount reads them alike.
     pub(crate) fn options(&self) -> String {
         if self.read_only {
-            format!("lowerdir={}:{}", self.upper.display(), self.lower.display())
+            format!("lowerdir={}:{},userxattr", self.upper.display(), self.lower.display())
         } else {
             format!(
-                "lowerdir={},upperdir={},workdir={}",
+                "lowerdir={},upperdir={},workdir={},userxattr",
                 self.lower.display(),
                 self.upper.display(),
                 self.work.display()
@@ -193,7 +195,9 @@ pub(crate) fn path_problem(lower: &Path, upper: &Path) -> Option<String> {
 /// scratch overlay in `dir` and runs `true` under it. The error says why not.
 pub(crate) fn probe(dir: &Path) -> Result<(), String> {
     let inner = || -> Result<Result<(), String>> {
-        let root = dir.join("overlay-probe");
+        // One directory per process: two runs starting at once must not
+        // remove each other's probe under its mount.
+        let root = dir.join(format!("overlay-probe-{}", std::process::id()));
         remove(&root)?;
         // Both kinds of mount: writable over one scratch tree, read-only
         // over the other.

@@ -137,6 +137,8 @@ fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -
         env_remove: &job.env_remove,
         overlays: &job.overlays,
     };
+    // Where this attempt's stderr begins in the (appended) log.
+    let log_start = stderr.metadata().map(|m| m.len()).unwrap_or(0);
     let start = Instant::now();
     let mut child = supervisor::spawn(&spec, stdout, stderr)
         .with_context(|| format!("cannot start `{}` in `{}`", job.display(), job.cwd.display()))?;
@@ -149,12 +151,18 @@ fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -
                     job.display(),
                     job.cwd.display()
                 ),
-                Status::Exited(supervisor::CANNOT_ISOLATE) if !job.overlays.is_empty() => bail!(
-                    "cannot mount the build slot's overlays for `{}`: {}; run `cargo xtask doctor`, \
-                     or set `build.overlay = \"off\"` in tuner.toml to build in worktree slots",
-                    job.display(),
-                    isolation_error(&job.log)
-                ),
+                // The job itself may exit with the same code: only the
+                // supervisor's own line in the log makes it an isolation failure.
+                Status::Exited(supervisor::CANNOT_ISOLATE) if !job.overlays.is_empty() => {
+                    match isolation_error(&job.log, log_start) {
+                        Some(why) => bail!(
+                            "cannot mount the build slot's overlays for `{}`: {why}; run `cargo xtask doctor`, \
+                             or set `build.overlay = \"off\"` in tuner.toml to build in worktree slots",
+                            job.display(),
+                        ),
+                        None => Ended::from(status),
+                    }
+                }
                 other => Ended::from(other),
             };
             return Ok(Outcome { ended, seconds: start.elapsed().as_secs_f64() });
@@ -176,13 +184,10 @@ fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -
 }
 
 /// The supervisor's line on why a job could not be isolated, from its log.
-fn isolation_error(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("xtask: cannot isolate the job: "))
-        .unwrap_or("no reason in the log (it went to a pipe)")
-        .to_string()
+fn isolation_error(log: &Path, from: u64) -> Option<String> {
+    let bytes = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(bytes.get(from as usize..)?);
+    text.lines().rev().find_map(|l| l.strip_prefix(supervisor::ISOLATION_FAILURE)).map(str::to_string)
 }
 
 /// Runs `job`, appending its stdout and stderr to its log.

@@ -42,6 +42,10 @@ pub(crate) const CANNOT_EXEC: i32 = 127;
 /// to its stderr, the log).
 pub(crate) const CANNOT_ISOLATE: i32 = 123;
 
+/// How the line a job that could not be isolated writes to its stderr
+/// begins; the rest says why.
+pub(crate) const ISOLATION_FAILURE: &str = "xtask: cannot isolate the job: ";
+
 /// A running, supervised child.
 pub(crate) struct Supervised {
     pid: libc::pid_t,
@@ -111,24 +115,34 @@ struct Prepared {
 /// it mounts (see [`isolate`]).
 struct PreparedIsolation {
     /// `/proc/self/uid_map` and `gid_map`: the user's own ids, mapped to
-    /// themselves, so the job runs as the user (and loses the namespace's
-    /// capabilities at exec).
+    /// themselves, so the job runs as the user and files keep their owners
+    /// (for root, every id, since root may map them all).
     uid_map: CString,
     gid_map: CString,
+    /// An unprivileged user must deny `setgroups` before it may write a
+    /// `gid_map`; root need not, and keeps it for jobs that drop privileges.
+    deny_setgroups: bool,
     /// Per mount: its target (the lower directory itself) and options.
     mounts: Vec<(CString, CString)>,
 }
 
+/// A user namespace's id map covering every 32-bit id but the invalid `-1`.
+const ALL_IDS: u32 = u32::MAX;
+
 fn prepare_isolation(mounts: &[Mount]) -> Result<PreparedIsolation> {
-    // SAFETY: getuid and getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    // SAFETY: geteuid and getegid cannot fail. The kernel checks the maps
+    // against the effective ids, so those are the ones mapped.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let root = uid == 0;
+    let map = |id: u32| if root { format!("0 0 {ALL_IDS}\n") } else { format!("{id} {id} 1\n") };
     let mut prepared = Vec::new();
     for m in mounts {
         prepared.push((cstring(m.lower.as_os_str())?, cstring(OsStr::new(&m.options()))?));
     }
     Ok(PreparedIsolation {
-        uid_map: cstring(OsStr::new(&format!("{uid} {uid} 1\n")))?,
-        gid_map: cstring(OsStr::new(&format!("{gid} {gid} 1\n")))?,
+        uid_map: cstring(OsStr::new(&map(uid)))?,
+        gid_map: cstring(OsStr::new(&map(gid)))?,
+        deny_setgroups: !root,
         mounts: prepared,
     })
 }
@@ -222,6 +236,7 @@ pub(crate) fn spawn(spec: &Spec, stdout: &std::fs::File, stderr: &std::fs::File)
     let isolation = p.isolation.as_ref().map(|i| Isolation {
         uid_map: i.uid_map.as_bytes(),
         gid_map: i.gid_map.as_bytes(),
+        deny_setgroups: i.deny_setgroups,
         mounts: &mounts,
     });
     let exec = Exec {
@@ -261,6 +276,7 @@ struct Exec<'p> {
 struct Isolation<'p> {
     uid_map: &'p [u8],
     gid_map: &'p [u8],
+    deny_setgroups: bool,
     /// Target and options of each mount, in order.
     mounts: &'p [[*const libc::c_char; 2]],
 }
@@ -363,7 +379,7 @@ unsafe fn start_job(supervisor: libc::pid_t, exec: &Exec) -> ! {
 unsafe fn isolate(isolation: &Isolation) {
     unsafe fn fail(what: &[u8]) -> ! {
         let errno = *libc::__errno_location();
-        let prefix = b"xtask: cannot isolate the job: ";
+        let prefix = ISOLATION_FAILURE.as_bytes();
         libc::write(2, prefix.as_ptr().cast(), prefix.len());
         libc::write(2, what.as_ptr().cast(), what.len());
         // ` (errno N)` without allocating.
@@ -399,7 +415,7 @@ unsafe fn isolate(isolation: &Isolation) {
         fail(b"unshare(CLONE_NEWUSER | CLONE_NEWNS) failed (user namespaces disabled?)");
     }
     if !write_file(c"/proc/self/uid_map", isolation.uid_map)
-        || !write_file(c"/proc/self/setgroups", b"deny")
+        || (isolation.deny_setgroups && !write_file(c"/proc/self/setgroups", b"deny"))
         || !write_file(c"/proc/self/gid_map", isolation.gid_map)
     {
         fail(b"cannot map the user's ids into the new user namespace");
@@ -413,8 +429,7 @@ unsafe fn isolate(isolation: &Isolation) {
     for [target, options] in isolation.mounts {
         if libc::mount(c"overlay".as_ptr(), *target, c"overlay".as_ptr(), 0, options.cast()) != 0 {
             fail(
-                b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11; a writable overlay's \
-                   layers may not be in use by another)",
+                b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11)",
             );
         }
     }
