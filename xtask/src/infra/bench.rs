@@ -145,6 +145,14 @@ pub(crate) fn run(inv: &Invocation) -> Result<Outcome> {
     let mut job = Job::new(&argv[0], inv.build_dir, inv.log, inv.timeout).args(&argv[1..]);
     job.env = environment(inv.config, inv.build_dir, inv.source_dir, inv.cache_dir, inv.device)?;
     job.env_remove.push("PYTHONPATH".to_string());
+    // A probe build reads its limit from `IREE_TUNE_*` variables: one left in
+    // the user's shell would silently turn every candidate into that one.
+    // Only the candidate's own settings (below) may reach the benchmark.
+    job.env_remove.extend(
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with(crate::core::cpp::patch::PROBE_VAR_PREFIX)),
+    );
     job.overlays = inv.overlays.to_vec();
     for (k, v) in inv.env {
         job.env.retain(|(name, _)| name != k);

@@ -254,6 +254,27 @@ pub(crate) fn overlay_blocker(repo: &Repository, config: &Config, slot_dir: &Pat
         Ok(t) => t,
         Err(e) => return Some(format!("{e:#}")),
     };
+    // The overlay stands the slot's sources where the build's CMakeCache says
+    // they are; a build of another checkout would compile none of ours.
+    match user_cache(config) {
+        Ok(Some(cache)) => {
+            let Some(source) = cache.source_dir() else {
+                return Some(format!(
+                    "`{}` names no `CMAKE_HOME_DIRECTORY`, so which checkout it builds is unknown",
+                    build.join("CMakeCache.txt").display()
+                ));
+            };
+            if resolved(Path::new(source)) != checkout {
+                return Some(format!(
+                    "`{}` builds `{source}`, not `target.iree` (`{}`); point `build.dir` at a build of                      `target.iree`",
+                    build.display(),
+                    checkout.display()
+                ));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return Some(format!("{e:#}")),
+    }
     let ours = [slot_dir, &config.runs_dir].map(resolved);
     for lower in [&checkout, &build] {
         for upper in &ours {

@@ -41,6 +41,9 @@ pub(crate) fn apply_edits(src: &str, edits: &[Edit]) -> Result<String, String> {
     Ok(out)
 }
 
+/// What every variable a probe build reads begins with.
+pub(crate) const PROBE_VAR_PREFIX: &str = "IREE_TUNE_";
+
 /// The probe build's variable whose value replaces `limitParallelLoops` in
 /// every tuned heuristic (unset: the code's own limit).
 pub(crate) const PROBE_LIMIT_VAR: &str = "IREE_TUNE_LIMIT_PARALLEL_LOOPS";
