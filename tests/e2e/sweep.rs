@@ -140,6 +140,17 @@ fn a_checkout_with_uncommitted_changes_gets_a_worktree_slot_configured_like_the_
     let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--limits", "64", "--name", "strict"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("cannot make build slot 0 an overlay on your build: your checkout has uncommitted changes (`compiler/CMakeLists.txt`)"), "{}", stderr(&out));
+
+    // A build directory of another checkout would compile none of the
+    // candidates' sources: refused, naming both.
+    let user_cache = env.build.join("CMakeCache.txt");
+    let text = std::fs::read_to_string(&user_cache).unwrap();
+    let home = text.lines().find(|l| l.starts_with("CMAKE_HOME_DIRECTORY")).unwrap().to_string();
+    let (key, _) = home.split_once('=').unwrap();
+    std::fs::write(&user_cache, text.replace(&home, &format!("{key}=/elsewhere/iree"))).unwrap();
+    let out = xtask(&env, &["sweep", commands.to_str().unwrap(), "--limits", "64", "--name", "elsewhere"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("builds `/elsewhere/iree`, not `target.iree`"), "{}", stderr(&out));
 }
 
 /// Per shape and candidate: the samples and kernels per launch.
@@ -163,7 +174,17 @@ fn the_probe_strategy_builds_once_and_measures_what_rebuilt_candidates_measure()
     let env = fixture(false, "");
     let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
     let args = ["sweep", commands.to_str().unwrap(), "--limits", "1,64,256", "--name", "p", "--strategy", "both"];
-    let err = ok(xtask(&env, &args));
+    // Probe variables left in the user's shell reach no benchmark: else the
+    // probe baseline would measure limit 1 and differ from the rebuilt one.
+    let err = ok(std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .current_dir(env.root())
+        .env("IREE_TUNE_LIMIT_PARALLEL_LOOPS", "1")
+        .env("IREE_TUNE_DISABLE_EARLY_RETURNS", "1")
+        .output()
+        .unwrap());
     // One build serves every candidate of the probe run (and its recheck).
     let probe_part = &err[..err.find("strategy both: the same sweep rebuilt").expect("a second sweep")];
     assert_eq!(probe_part.matches(": built in").count(), 1, "{probe_part}");

@@ -353,6 +353,17 @@ fn stored_key(slot: &Slot, key: &str) -> String {
     }
 }
 
+/// The file whose presence says the slot's tree had its first build (of
+/// `build.first_targets`): one per kind of tree, since a slot directory can
+/// hold a worktree build and overlay layers, and one's first build is not
+/// the other's.
+fn first_build_marker(slot: &Slot) -> PathBuf {
+    slot.dir.join(match slot.tree {
+        Tree::Worktree(_) => "first-build.done",
+        Tree::Overlay { .. } => "first-build-overlay.done",
+    })
+}
+
 fn overlay_base(repo: &Repository, layers: &overlay::Layers) -> Result<String> {
     let head = repo.head().ok().and_then(|h| h.target()).context("your checkout has no HEAD commit")?;
     Ok(format!("{head} {}", overlay::fingerprint(&layers.build.lower)))
@@ -380,7 +391,7 @@ pub(crate) fn check_out(slot: &Slot, commit: Oid) -> Result<()> {
     let base = overlay_base(repo, layers)?;
     if st.overlay_base != base {
         layers.reset()?;
-        let _ = std::fs::remove_file(slot.dir.join("first-build.done"));
+        let _ = std::fs::remove_file(first_build_marker(slot));
         st = SlotState { overlay_base: base, written: Vec::new(), built: String::new(), ..st };
     }
     let head = repo.head()?.target().context("your checkout has no HEAD commit")?;
@@ -401,7 +412,14 @@ pub(crate) fn check_out(slot: &Slot, commit: Oid) -> Result<()> {
     st.built.clear();
     set_state(slot, &st)?;
     for path in &written {
-        layers.write_source(Path::new(path), &git::read_bytes(repo, commit, path)?)?;
+        let content = git::read_bytes(repo, commit, path).with_context(|| {
+            format!(
+                "the slot wrote `{path}` for an earlier candidate, and {} has no such file, which an overlay \
+                 slot cannot show; run `cargo xtask clean` for a fresh slot, or set `build.overlay = \"off\"`",
+                git::short(commit)
+            )
+        })?;
+        layers.write_source(Path::new(path), &content)?;
     }
     Ok(())
 }
@@ -419,7 +437,7 @@ pub(crate) fn configure(slot: &Slot, plan: &ConfigurePlan, config: &Config, log:
         return Ok(None);
     }
     // A new configuration needs a new first build.
-    let _ = std::fs::remove_file(slot.dir.join("first-build.done"));
+    let _ = std::fs::remove_file(first_build_marker(slot));
     std::fs::create_dir_all(&slot.build).with_context(|| format!("cannot create `{}`", slot.build.display()))?;
     let mut job = Job::new("cmake", &slot.build, log, Duration::from_secs(config.build.timeout_s))
         .arg("-G")
@@ -472,7 +490,7 @@ pub(crate) fn build(
     let mut st = state(slot);
     st.built.clear();
     set_state(slot, &st)?;
-    let marker = slot.dir.join("first-build.done");
+    let marker = first_build_marker(slot);
     let first = !marker.exists();
     let targets = if first { &config.build.first_targets } else { &config.build.targets };
     let mut job = Job::new("cmake", &slot.build, log, Duration::from_secs(config.build.timeout_s))

@@ -17,7 +17,7 @@
 
 use crate::infra::proc::{self, Job};
 use crate::infra::store;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,7 +110,15 @@ impl Layers {
     /// layer's file if the slot wrote one, else the user's.
     pub(crate) fn read_source(&self, rel: &Path) -> Result<Vec<u8>> {
         let upper = self.checkout.upper.join(rel);
-        let path = if upper.exists() { upper } else { self.checkout.lower.join(rel) };
+        let path = match upper_entry(&upper) {
+            UpperEntry::File => upper,
+            UpperEntry::Absent => self.checkout.lower.join(rel),
+            UpperEntry::Other => bail!(
+                "`{}` is not a file in the slot's source layer (a build deleted or replaced it); \
+                 run `cargo xtask clean` and rerun",
+                upper.display()
+            ),
+        };
         std::fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))
     }
 
@@ -123,7 +131,18 @@ impl Layers {
     /// Returns whether it wrote.
     pub(crate) fn write_source(&self, rel: &Path, content: &[u8]) -> Result<bool> {
         let upper = self.checkout.upper.join(rel);
-        let current = std::fs::read(&upper).or_else(|_| std::fs::read(self.checkout.lower.join(rel))).ok();
+        // A whiteout or directory a build left in the layer hides the
+        // user's file: it is replaced, whatever the user's content is.
+        let current = match upper_entry(&upper) {
+            UpperEntry::File => std::fs::read(&upper).ok(),
+            UpperEntry::Absent => std::fs::read(self.checkout.lower.join(rel)).ok(),
+            UpperEntry::Other => {
+                if std::fs::symlink_metadata(&upper).is_ok_and(|m| m.is_dir()) {
+                    remove(&upper)?;
+                }
+                None
+            }
+        };
         if current.as_deref() == Some(content) {
             return Ok(false);
         }
@@ -132,6 +151,23 @@ impl Layers {
         }
         store::write_atomic(&upper, content)?;
         Ok(true)
+    }
+}
+
+/// What a path in an upper layer is.
+enum UpperEntry {
+    /// Not in the layer: the lower layer's file shows through.
+    Absent,
+    File,
+    /// A whiteout (a deletion), a directory, a link: not a file's content.
+    Other,
+}
+
+fn upper_entry(path: &Path) -> UpperEntry {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => UpperEntry::Absent,
+        Ok(m) if m.is_file() => UpperEntry::File,
+        Ok(_) => UpperEntry::Other,
     }
 }
 
@@ -254,5 +290,26 @@ mod tests {
         // Back to the user's version: written again (newer than any object).
         assert!(layers.write_source(rel, b"old").unwrap());
         assert_eq!(std::fs::read(checkout.join("a/h.cpp")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn what_a_build_left_in_the_source_layer_in_place_of_a_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (checkout, build) = (dir.path().join("iree"), dir.path().join("build"));
+        std::fs::create_dir_all(checkout.join("a")).unwrap();
+        std::fs::write(checkout.join("a/h.cpp"), "old").unwrap();
+        std::fs::write(checkout.join("a/g.cpp"), "old").unwrap();
+        let layers = Layers::new(&dir.path().join("slot-0"), &checkout, &build);
+        layers.create().unwrap();
+        // A link (as a whiteout would) and a directory hide the user's file.
+        std::fs::create_dir_all(layers.checkout.upper.join("a/g.cpp")).unwrap();
+        std::os::unix::fs::symlink("/nowhere", layers.checkout.upper.join("a/h.cpp")).unwrap();
+        for name in ["a/h.cpp", "a/g.cpp"] {
+            let rel = Path::new(name);
+            assert!(format!("{:#}", layers.read_source(rel).unwrap_err()).contains("not a file"));
+            // Even the user's own content is written: the layer hid it.
+            assert!(layers.write_source(rel, b"old").unwrap());
+            assert_eq!(layers.read_source(rel).unwrap(), b"old");
+        }
     }
 }

@@ -428,9 +428,7 @@ unsafe fn isolate(isolation: &Isolation) {
     }
     for [target, options] in isolation.mounts {
         if libc::mount(c"overlay".as_ptr(), *target, c"overlay".as_ptr(), 0, options.cast()) != 0 {
-            fail(
-                b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11)",
-            );
+            fail(b"mount -t overlay failed (overlayfs in user namespaces needs Linux 5.11)");
         }
     }
 }
