@@ -200,6 +200,8 @@ fn the_probe_strategy_builds_once_and_measures_what_rebuilt_candidates_measure()
     for c in ["limit-1", "limit-64", "limit-256"] {
         assert_eq!(git_out(&env.repo, &["rev-parse", &format!("tune/p/{c}")]), probe_commit);
     }
+    let vars = std::fs::read_to_string(env.runs().join("p/candidates/limit-64/env")).unwrap();
+    assert!(vars.contains("IREE_TUNE_LIMIT_PARALLEL_LOOPS=64\n"), "{vars}");
     let message = git_out(&env.repo, &["log", "-1", "--format=%B", "tune/p/baseline"]);
     assert!(message.contains("IREE_TUNE_LIMIT_PARALLEL_LOOPS"), "{message}");
 

@@ -9,7 +9,7 @@
 //! candidate. Building and benchmarking are [`crate::ops::station`]'s.
 
 use crate::cli::{StrategyArg, SweepArgs};
-use crate::config::{OverlayMode, Strategy};
+use crate::config::Strategy;
 use crate::core::analysis;
 use crate::core::cpp::patch;
 use crate::core::crosscheck;
@@ -87,12 +87,6 @@ fn sweep_once(ctx: &Ctx, args: &SweepArgs, probe: bool, name: Option<&str>) -> R
         dry_run(ctx, &plan)?;
         return Ok(plan.run);
     }
-    if plan_cfg.launcher.is_none() && config.build.overlay == OverlayMode::Off {
-        eprintln!(
-            "note: the build uses no compiler cache; each build slot's first build is a cold build. \
-             Configure your build with -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache) to seed it."
-        );
-    }
     let extra_repeats = if args.no_remeasure { 0 } else { config.sweep.remeasure_repeats };
     let invocation = Invocation {
         fixture: ctx.fixture,
@@ -156,6 +150,12 @@ fn write_plan(plan: &Plan) -> Result<()> {
     store::write_atomic(&plan.run.commands_file(), plan.commands_text.as_bytes())?;
     for c in &plan.candidates {
         store::write_atomic(&plan.run.candidate_dir(&c.name).join("patch.diff"), c.diff.as_bytes())?;
+        // A probe candidate is its variables: its branch names the one
+        // probe commit, so this file says what it measured.
+        if !c.env.is_empty() {
+            let text: String = c.env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            store::write_atomic(&plan.run.candidate_dir(&c.name).join("env"), text.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -381,10 +381,12 @@ impl<'a> Sweep<'a> {
         clear_attempt(&dir)?;
         let log = dir.join("build.log");
         if self.station()?.holds(commit)? {
-            // The probe build, already made for an earlier candidate.
             self.progress.advance(1);
             info.build_seconds = Some(0.0);
-            self.progress.log(&format!("{}: the probe build serves it (no build)", c.name));
+            // The probe build, made for an earlier candidate, or (on a
+            // rerun) this candidate's own build, still in the slot.
+            let why = if c.env.is_empty() { "its build is still in the slot" } else { "the probe build serves it" };
+            self.progress.log(&format!("{}: {why} (no build)", c.name));
             let event = Event::CandidateBuilt { candidate: c.name.clone(), key: c.key.clone(), seconds: 0.0 };
             self.journal.append(event)?;
             return Ok(true);

@@ -203,7 +203,15 @@ pub(crate) fn open_slot(repo: &Repository, config: &Config, lock: SlotLock, run:
                 eprintln!("build slot {index}: a worktree with its own build directory (its first build is a full one): {why}");
             }
             let worktree = git::ensure_worktree(repo, &worktree_name(config, index), &src, branch)?;
-            Slot { index, dir, src, build, tree: Tree::Worktree(worktree), _lock: lock }
+            let slot = Slot { index, dir, src, build, tree: Tree::Worktree(worktree), _lock: lock };
+            let cache = user_cache(config).ok().flatten();
+            if !first_build_marker(&slot).exists() && configure_plan(config, cache.as_ref(), index).launcher.is_none() {
+                eprintln!(
+                    "note: the build uses no compiler cache, so build slot {index}'s first build is a cold one. \
+                     Configure your build with -DCMAKE_CXX_COMPILER_LAUNCHER=ccache (or sccache) to seed it."
+                );
+            }
+            slot
         }
     };
     let mut st = state(&slot);

@@ -115,26 +115,21 @@ struct Prepared {
 /// it mounts (see [`isolate`]).
 struct PreparedIsolation {
     /// `/proc/self/uid_map` and `gid_map`: the user's own ids, mapped to
-    /// themselves, so the job runs as the user and files keep their owners
-    /// (for root, every id, since root may map them all).
+    /// themselves, so the job runs as the user and the user's files keep
+    /// their owner. Only these: the child writes its own maps, and after
+    /// `unshare` it holds no capability in the parent namespace, not even
+    /// as root, so it may map nothing else (and must deny `setgroups`).
     uid_map: CString,
     gid_map: CString,
-    /// An unprivileged user must deny `setgroups` before it may write a
-    /// `gid_map`; root need not, and keeps it for jobs that drop privileges.
-    deny_setgroups: bool,
     /// Per mount: its target (the lower directory itself) and options.
     mounts: Vec<(CString, CString)>,
 }
-
-/// A user namespace's id map covering every 32-bit id but the invalid `-1`.
-const ALL_IDS: u32 = u32::MAX;
 
 fn prepare_isolation(mounts: &[Mount]) -> Result<PreparedIsolation> {
     // SAFETY: geteuid and getegid cannot fail. The kernel checks the maps
     // against the effective ids, so those are the ones mapped.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let root = uid == 0;
-    let map = |id: u32| if root { format!("0 0 {ALL_IDS}\n") } else { format!("{id} {id} 1\n") };
+    let map = |id: u32| format!("{id} {id} 1\n");
     let mut prepared = Vec::new();
     for m in mounts {
         prepared.push((cstring(m.lower.as_os_str())?, cstring(OsStr::new(&m.options()))?));
@@ -142,7 +137,6 @@ fn prepare_isolation(mounts: &[Mount]) -> Result<PreparedIsolation> {
     Ok(PreparedIsolation {
         uid_map: cstring(OsStr::new(&map(uid)))?,
         gid_map: cstring(OsStr::new(&map(gid)))?,
-        deny_setgroups: !root,
         mounts: prepared,
     })
 }
@@ -236,7 +230,6 @@ pub(crate) fn spawn(spec: &Spec, stdout: &std::fs::File, stderr: &std::fs::File)
     let isolation = p.isolation.as_ref().map(|i| Isolation {
         uid_map: i.uid_map.as_bytes(),
         gid_map: i.gid_map.as_bytes(),
-        deny_setgroups: i.deny_setgroups,
         mounts: &mounts,
     });
     let exec = Exec {
@@ -276,7 +269,6 @@ struct Exec<'p> {
 struct Isolation<'p> {
     uid_map: &'p [u8],
     gid_map: &'p [u8],
-    deny_setgroups: bool,
     /// Target and options of each mount, in order.
     mounts: &'p [[*const libc::c_char; 2]],
 }
@@ -415,7 +407,7 @@ unsafe fn isolate(isolation: &Isolation) {
         fail(b"unshare(CLONE_NEWUSER | CLONE_NEWNS) failed (user namespaces disabled?)");
     }
     if !write_file(c"/proc/self/uid_map", isolation.uid_map)
-        || (isolation.deny_setgroups && !write_file(c"/proc/self/setgroups", b"deny"))
+        || !write_file(c"/proc/self/setgroups", b"deny")
         || !write_file(c"/proc/self/gid_map", isolation.gid_map)
     {
         fail(b"cannot map the user's ids into the new user namespace");
