@@ -286,3 +286,43 @@ fn a_rule_that_cannot_be_written_says_so_beside_the_recommendation() {
         "{md}"
     );
 }
+
+/// A comment that restates the bound of the rung above it follows the
+/// rung's new bound (or that of a rung inserted between them), in the
+/// comment's own spacing.
+#[test]
+fn a_comment_that_states_a_moved_threshold_states_the_new_one() {
+    let with_comments = CURRENT
+        .replacen(
+            "  if (outputSize <= 64 * 64) {\n    return 128;\n  }\n",
+            "  if (outputSize <= 64 * 64) {\n    return 128;\n  }\n  // outputSize > 64*64 from here on.\n",
+            1,
+        )
+        .replacen(
+            "  if (outputSize <= 256 * 256) {\n    return 32;\n  }\n",
+            "  if (outputSize <= 256 * 256) {\n    return 32;\n  }\n  // Here outputSize > 256 * 256.\n",
+            1,
+        );
+    assert_eq!(with_comments.matches("// outputSize > 64*64").count(), 1);
+    assert_eq!(with_comments.matches("// Here outputSize > 256 * 256").count(), 1);
+    let results = synthetic(&with_comments, &FULL);
+    let (_, patches) = analyze(&results, &with_comments, &settings());
+    let p = patches.iter().find(|p| p.heuristic == Heuristic::Matmul).expect("a matmul patch");
+    // Each comment states the bound of the last rung above it.
+    let mut last = None;
+    let mut checked = 0;
+    for line in p.source.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("if (outputSize <= ") {
+            last = Some(rest.split(')').next().unwrap().replace(' ', ""));
+        }
+        if let Some(c) = t.strip_prefix("//").filter(|c| c.contains("outputSize >")) {
+            let stated = c.split("outputSize > ").nth(1).unwrap().split([' ', '.']).take_while(|w| !w.is_empty());
+            let stated: String = stated.collect::<Vec<_>>().join(" ");
+            let stated = stated.split(" from").next().unwrap().replace(' ', "");
+            assert_eq!(Some(stated), last.clone(), "{line}\n{}", p.diff);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "{}", p.diff);
+}

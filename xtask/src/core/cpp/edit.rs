@@ -494,5 +494,255 @@ pub(crate) fn edits(r: &Retune) -> Result<Vec<Edit>, String> {
     if !run.is_empty() {
         edits.extend(run_edits(r, &run, run_lo, false)?);
     }
+    let comments = comment_edits(r, &edits);
+    edits.extend(comments);
     Ok(edits)
+}
+
+/// The output bound a rung's condition states, as its constant reads.
+fn stated(item: &Item) -> Option<i64> {
+    match item.cond {
+        Cond::Below { bound, inclusive, .. } => Some(if inclusive { bound - 1 } else { bound }),
+        _ => None,
+    }
+}
+
+/// The constant of the last `output <`/`<=` comparison in `text`.
+fn last_comparison(text: &str, output: &str) -> Option<i64> {
+    let (at, _) = text.rmatch_indices(output).find(|(i, _)| text[i + output.len()..].trim_start().starts_with('<'))?;
+    numbers_in(&text[at..]).first().map(|n| n.value)
+}
+
+/// A comment that restates the bound of the rung above it (it names the
+/// output variable and that rung's number, as IREE's "// outputSize >
+/// 128*128." does) gets the bound that rung, or a rung inserted between
+/// them, has after the edits, in the comment's own spacing. A comment
+/// inside text another edit replaces, or after a deleted rung, is left as
+/// it is.
+fn comment_edits(r: &Retune, edits: &[Edit]) -> Vec<Edit> {
+    let output = &r.chain.names.output;
+    let mut out = Vec::new();
+    for (i, item) in r.chain.items.iter().enumerate() {
+        let Some(old) = stated(item) else { continue };
+        let gap_end = r.chain.items.get(i + 1).map(|n| n.stmt.start).unwrap_or(item.stmt.end);
+        let gap = item.stmt.end..gap_end;
+        // A deleted or replaced rung states no bound a comment could follow.
+        if edits.iter().any(|e| e.range.start <= item.stmt.start && item.stmt.end <= e.range.end) {
+            continue;
+        }
+        let mut at = gap.start;
+        for line in r.src[gap.clone()].split_inclusive('\n') {
+            let line_start = at;
+            at += line.len();
+            let Some(slash) = comment_start(line) else { continue };
+            let text = line[slash..].trim_end_matches('\n');
+            if !mentions(text, output) {
+                continue;
+            }
+            let base = line_start + slash;
+            // The last rung above the comment once edited: one inserted
+            // between them, else this one with its constant as edited.
+            let inserted = edits
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.range.is_empty() && gap.start <= e.range.start && e.range.start <= base)
+                .filter_map(|(i, e)| last_comparison(&e.text, output).map(|v| ((e.range.start, i), v)))
+                .max_by_key(|&(at, _)| at)
+                .map(|(_, v)| v);
+            let moved = || {
+                let Cond::Below { constant, .. } = &item.cond else { return None };
+                let e = edits.iter().find(|e| e.range == *constant)?;
+                numbers_in(&e.text).into_iter().find(|n| n.range == (0..e.text.len())).map(|n| n.value)
+            };
+            let Some(new) = inserted.or_else(moved).filter(|&n| n != old) else { continue };
+            for n in numbers_in(text).into_iter().filter(|n| n.value == old) {
+                let mut written = format_number(new);
+                if !n.spaced {
+                    written = written.replace(" * ", "*");
+                }
+                let range = base + n.range.start..base + n.range.end;
+                if !edits.iter().any(|e| e.range.start < range.end && range.start < e.range.end) {
+                    out.push(Edit { range, text: written });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Where a line's `//` comment begins, outside string literals.
+fn comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'/' if !in_string && bytes[i + 1] == b'/' => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether `text` names `var` as a word.
+fn mentions(text: &str, var: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(var).any(|(i, _)| {
+        !text[..i].chars().next_back().is_some_and(word) && !text[i + var.len()..].chars().next().is_some_and(word)
+    })
+}
+
+/// A number a comment or a constant states: `16384`, `128*128`,
+/// `128 * 128`, `1e6`.
+#[derive(Debug, PartialEq)]
+struct Number {
+    range: std::ops::Range<usize>,
+    value: i64,
+    /// Written with spaces around `*`.
+    spaced: bool,
+}
+
+/// The integer-valued products of literals in `text`.
+fn numbers_in(text: &str) -> Vec<Number> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+    // One literal at `i`: digits, then an optional `eN`; its end and value.
+    let literal = |i: usize| -> Option<(usize, f64)> {
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j == i {
+            return None;
+        }
+        if j + 1 < b.len() && (b[j] == b'e' || b[j] == b'E') && b[j + 1].is_ascii_digit() {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        // `2.5` or `x86y` is no integer literal; a sentence's full stop is.
+        let decimal = j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit();
+        if j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') || decimal {
+            return None;
+        }
+        text[i..j].parse::<f64>().ok().map(|v| (j, v))
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && word(b[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let Some((mut end, mut value)) = literal(i) else {
+            while i < b.len() && word(b[i]) {
+                i += 1;
+            }
+            continue;
+        };
+        let mut spaced = false;
+        loop {
+            let mut j = end;
+            let before = j;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            if j >= b.len() || b[j] != b'*' {
+                break;
+            }
+            let space = j > before;
+            j += 1;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            let Some((next_end, v)) = literal(j) else { break };
+            spaced |= space;
+            end = next_end;
+            value *= v;
+        }
+        if value.fract() == 0.0 && value.abs() < i64::MAX as f64 {
+            out.push(Number { range: i..end, value: value as i64, spaced });
+        }
+        i = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cpp::{CppFile, FunctionNames};
+    use crate::core::testdata::CURRENT;
+    use crate::core::workload::Heuristic;
+
+    /// The comment edits for `edits` on the fixture's matmul ladder with a
+    /// comment restating the `256 * 256` rung's bound below it.
+    fn comments_after(edits: impl Fn(&str, &Chain) -> Vec<Edit>) -> Vec<String> {
+        let src = CURRENT.replacen(
+            "  if (outputSize <= 256 * 256) {\n    return 32;\n  }\n",
+            "  if (outputSize <= 256 * 256) {\n    return 32;\n  }\n  // outputSize > 256*256 below.\n",
+            1,
+        );
+        let file = CppFile::parse(&src);
+        let site = file.locate(Heuristic::Matmul, &FunctionNames::iree_defaults(Heuristic::Matmul)).unwrap();
+        let chain = Chain::read(&file, &site).unwrap();
+        let ladder = Ladder { rungs: vec![] };
+        let r = Retune {
+            src: &src,
+            chain: &chain,
+            ladder: &ladder,
+            low: false,
+            output: (0, 0),
+            reduction: (0, 0),
+            reach: &|_, _| true,
+        };
+        let e = edits(&src, &chain);
+        comment_edits(&r, &e).into_iter().map(|c| format!("{} -> {}", &src[c.range], c.text)).collect()
+    }
+
+    fn rung<'c>(src: &str, chain: &'c Chain, constant: &str) -> &'c Item {
+        chain
+            .items
+            .iter()
+            .find(|i| matches!(&i.cond, Cond::Below { constant: c, .. } if &src[c.clone()] == constant))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_comment_follows_its_rung_s_moved_or_inserted_bound() {
+        // The rung's constant moves: the comment says the new one, compact.
+        let moved = comments_after(|src, chain| match &rung(src, chain, "256 * 256").cond {
+            Cond::Below { constant, .. } => vec![Edit { range: constant.clone(), text: "256 * 512".into() }],
+            _ => unreachable!(),
+        });
+        assert_eq!(moved, vec!["256*256 -> 256*512"]);
+        // A rung inserted between them: the comment follows it.
+        let inserted = comments_after(|src, chain| {
+            let end = rung(src, chain, "256 * 256").stmt.end;
+            vec![Edit { range: end..end, text: "\n\n  if (outputSize <= 512 * 512) {\n    return 16;\n  }".into() }]
+        });
+        assert_eq!(inserted, vec!["256*256 -> 512*512"]);
+        // Inserted after the comment, or nothing moved: it stays.
+        let after = comments_after(|src, chain| {
+            let items = &chain.items;
+            let i = items.iter().position(|x| std::ptr::eq(x, rung(src, chain, "256 * 256"))).unwrap();
+            let next = items[i + 1].stmt.start;
+            vec![Edit { range: next..next, text: "if (outputSize <= 256 * 512) {\n    return 16;\n  }\n\n  ".into() }]
+        });
+        assert!(after.is_empty(), "{after:?}");
+    }
+
+    #[test]
+    fn numbers_in_comments_are_read_with_their_spacing() {
+        let n = numbers_in("outputSize > 128*128. With 1e6 and 128 * 256, not x86 or 2.5");
+        let got: Vec<(i64, bool)> = n.iter().map(|n| (n.value, n.spaced)).collect();
+        assert_eq!(got, vec![(16384, false), (1_000_000, false), (32768, true)]);
+        assert_eq!(n[0].range, 13..20);
+        assert_eq!(comment_start("  x = \"//\"; // outputSize"), Some(12));
+        assert!(mentions("// outputSize > 1", "outputSize") && !mentions("// outputSizes", "outputSize"));
+    }
 }
