@@ -191,6 +191,12 @@ fn the_probe_strategy_builds_once_and_measures_what_rebuilt_candidates_measure()
     for c in ["limit-1", "limit-64", "limit-256"] {
         assert!(probe_part.contains(&format!("{c}: the probe build serves it (no build)")), "{probe_part}");
     }
+    // The compiler logged every decision, and each is the predicted one.
+    for c in ["baseline", "limit-1", "limit-64", "limit-256"] {
+        let line = format!("{c}: the compiler's logged decisions match the predictions on all ");
+        assert!(probe_part.contains(&line), "{probe_part}");
+    }
+    assert!(!err[probe_part.len()..].contains("logged decisions"), "rebuilt candidates log nothing");
     assert!(err.contains("of `p` (probe) and `p-rebuild` (rebuilt): the same splits, runtimes within noise"), "{err}");
     // Noise-free: the same samples, split for split.
     assert_eq!(samples(&env.runs().join("p")), samples(&env.runs().join("p-rebuild")));
@@ -454,8 +460,13 @@ fn a_dry_run_at_every_real_revision_plans_both_heuristics() {
         } else {
             assert!(err.contains("conv ") && err.contains("matmul "), "{rev}: {err}");
         }
-        // The probe patch is written (and parsed back) at every revision.
+        // The probe patch is written (and parsed back) at every revision,
+        // and logs the decision of every heuristic there is.
         assert!(err.contains("the build every candidate shares"), "{rev}: {err}");
+        let probe =
+            std::fs::read_to_string(tmp.path().join(format!("runs/rev{i}/candidates/probe/patch.diff"))).unwrap();
+        let logged = ["conv", "matmul"].iter().filter(|h| probe.contains(&format!(r#"{{\"heuristic\": \"{h}\""#)));
+        assert_eq!(logged.count(), if i == 0 { 1 } else { 2 }, "{rev}: {probe}");
     }
 }
 

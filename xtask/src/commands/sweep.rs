@@ -13,6 +13,7 @@ use crate::config::Strategy;
 use crate::core::analysis;
 use crate::core::cpp::patch;
 use crate::core::crosscheck;
+use crate::core::decisionlog;
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
 use crate::core::modelcheck;
@@ -20,6 +21,7 @@ use crate::core::remeasure::{self, Pair};
 use crate::core::results::{
     CandidateInfo, CandidateResult, CandidateStatus, Invocation, Measurement, Provenance, Results,
 };
+use crate::core::workload::Heuristic;
 use crate::infra::progress::Progress;
 use crate::infra::store::DirLock;
 use crate::infra::{build, git, proc, store};
@@ -333,6 +335,7 @@ impl<'a> Sweep<'a> {
             build_seconds: None,
             bench_seconds: None,
             error: None,
+            decision_log: None,
         };
         if !self.build(c, commit, &mut info)? {
             return self.merge(&CandidateResult { info, measurements: vec![] });
@@ -435,6 +438,10 @@ impl<'a> Sweep<'a> {
         }
         self.progress.message(&format!("{}: benchmarking", c.name));
         let timeout = self.timeout();
+        // A probe build logs each decision its heuristics make: checked
+        // below against what the tuner predicted for the shapes measured.
+        let logging: Vec<&str> =
+            Heuristic::ALL.iter().map(|h| h.name()).filter(|h| patch::logs_decisions(&c.build_source, h)).collect();
         let job = BenchJob {
             build_of: commit,
             shapes: &shapes,
@@ -446,9 +453,15 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &c.env,
+            decision_log: !logging.is_empty(),
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
+        if !logging.is_empty() {
+            let check = self.check_decisions(c, &dir, &measured, &logging)?;
+            self.progress.log(&decisionlog::summary(&c.name, &check));
+            info.decision_log = Some(check);
+        }
         info.bench_seconds = Some(run.seconds);
         if c.limit.is_none() {
             self.baseline_seconds = Some(run.seconds / f64::from(config.bench.repeats));
@@ -475,6 +488,49 @@ impl<'a> Sweep<'a> {
         self.measured_now += 1;
         let measurements = self.spread(&owners, run.measurements);
         self.record(c, info, measurements)
+    }
+
+    /// Reads the decision logs a probe benchmark of `c` wrote in `dir` and
+    /// compares them with the predictions for the `measured` shapes.
+    fn check_decisions(
+        &self,
+        c: &Candidate,
+        dir: &std::path::Path,
+        measured: &[usize],
+        logging: &[&str],
+    ) -> Result<decisionlog::LogCheck> {
+        let mut logged = Vec::new();
+        let mut unreadable = 0;
+        let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("decisions-") && name.ends_with(".jsonl") {
+                let text = std::fs::read_to_string(e.path())
+                    .with_context(|| format!("cannot read `{}`", e.path().display()))?;
+                let (d, bad) = decisionlog::parse(&text);
+                logged.extend(d);
+                unreadable += bad;
+            }
+        }
+        let expected: Vec<decisionlog::Expected> = measured
+            .iter()
+            .filter_map(|&s| {
+                let shape = &self.results.shapes[s];
+                let d = shape.decisions.get(&c.name).filter(|d| d.unknown.is_none())?;
+                Some(decisionlog::Expected {
+                    command: &shape.command,
+                    heuristic: shape.features.heuristic.name(),
+                    output_size: shape.features.output_size,
+                    reduction_size: shape.features.reduction_size,
+                    limit: d.limit,
+                    reduction_dims: &shape.features.reduction_dims,
+                    walk: shape.features.walk,
+                })
+            })
+            .collect();
+        let mut check = decisionlog::check(&logged, &expected, logging);
+        check.unreadable = unreadable;
+        Ok(check)
     }
 
     /// A benchmark process's timeout: `bench.timeout_s`, or a multiple of
@@ -560,6 +616,7 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &c.env,
+            decision_log: false,
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, None)?;
@@ -695,6 +752,7 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &[],
+            decision_log: false,
         };
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;
@@ -718,7 +776,12 @@ fn clear_attempt(dir: &std::path::Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".log") || name.ends_with(".csv") || name.starts_with("commands-r") || name == "result.json" {
+        if name.ends_with(".log")
+            || name.ends_with(".csv")
+            || name.starts_with("commands-r")
+            || name.starts_with("decisions-")
+            || name == "result.json"
+        {
             std::fs::remove_file(e.path())
                 .map_err(|err| anyhow::anyhow!("cannot remove `{}`: {err}", e.path().display()))?;
         }

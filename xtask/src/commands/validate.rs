@@ -354,6 +354,7 @@ impl<'a> Validator<'a> {
             extra_args: extra,
             device_offset: offset,
             env: &[],
+            decision_log: false,
         };
         let run = station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {

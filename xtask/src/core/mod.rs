@@ -10,6 +10,7 @@ pub(crate) mod cmake;
 pub(crate) mod cpp;
 pub(crate) mod crosscheck;
 pub(crate) mod decide;
+pub(crate) mod decisionlog;
 pub(crate) mod difftext;
 pub(crate) mod digest;
 pub(crate) mod fit;

@@ -206,6 +206,10 @@ pub(crate) struct CandidateInfo {
     pub(crate) build_seconds: Option<f64>,
     pub(crate) bench_seconds: Option<f64>,
     pub(crate) error: Option<String>,
+    /// A probe build's logged decisions compared with the predictions
+    /// (see [`crate::core::decisionlog`]); `None` for rebuilt candidates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) decision_log: Option<crate::core::decisionlog::LogCheck>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -139,6 +139,7 @@ pub(crate) fn info(name: &str, limit: Option<i64>) -> CandidateInfo {
         build_seconds: None,
         bench_seconds: None,
         error: None,
+        decision_log: None,
     }
 }
 

@@ -205,7 +205,7 @@ pub(crate) fn probe_source(config: &Config, base_source: &str, sites: &[Site]) -
     let edits: Vec<patch::Edit> = sites.iter().flat_map(|s| patch::probe_edits(base_source, s)).collect();
     let patched = patch::apply_checked(base_source, sites, &edits)
         .map_err(|e| anyhow::anyhow!("cannot write the probe patch of `{}`: {e}", config.target.heuristic_file))?;
-    Ok(patch::with_include(&patched, "cstdlib"))
+    Ok(patch::with_include(&patch::with_include(&patched, "cstdlib"), "cstdio"))
 }
 
 /// The commands files of a request: those given, else `sweep.commands`.
@@ -382,6 +382,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
                 build_seconds: None,
                 bench_seconds: None,
                 error: None,
+                decision_log: None,
             })
             .collect(),
         shapes: plan

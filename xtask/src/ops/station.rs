@@ -64,6 +64,9 @@ pub(crate) struct BenchJob<'a> {
     /// Variables the benchmark processes get on top of the benchmark's
     /// environment (a probe build's limit and switch).
     pub(crate) env: &'a [(String, String)],
+    /// A probe build logs its decisions: each process gets its own log,
+    /// `decisions-<tag>.jsonl` in `dir`.
+    pub(crate) decision_log: bool,
 }
 
 /// Outcome of benchmarking one build.
@@ -361,6 +364,13 @@ impl Bencher<'_> {
         let csv = job.dir.join(format!("raw-{tag}.csv"));
         store::remove_file(&csv)?;
         let log = job.dir.join(format!("bench-{tag}.log"));
+        let mut env = job.env.to_vec();
+        if job.decision_log {
+            let decisions = std::path::absolute(job.dir.join(format!("decisions-{tag}.jsonl")))
+                .with_context(|| format!("cannot resolve `{}`", job.dir.display()))?;
+            store::remove_file(&decisions)?;
+            env.push((crate::core::cpp::patch::PROBE_LOG_VAR.to_string(), decisions.to_string_lossy().into_owned()));
+        }
         let inv = bench::Invocation {
             config: self.config,
             build_dir: self.build,
@@ -373,7 +383,7 @@ impl Bencher<'_> {
             timeout: job.timeout,
             extra_args: job.extra_args,
             overlays: self.overlays,
-            env: job.env,
+            env: &env,
         };
         let outcome = bench::run(&inv)?;
         // A process that died part-way still wrote the rows before it (boo

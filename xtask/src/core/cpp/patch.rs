@@ -52,24 +52,137 @@ pub(crate) const PROBE_LIMIT_VAR: &str = "IREE_TUNE_LIMIT_PARALLEL_LOOPS";
 /// threshold early returns (unset: they return as the code says).
 pub(crate) const PROBE_NO_EARLY_RETURNS_VAR: &str = "IREE_TUNE_DISABLE_EARLY_RETURNS";
 
+/// The probe build's variable naming a file to which every tuned
+/// heuristic that reaches its ladder appends its decision, one JSON line
+/// (see [`LoggedDecision`]); unset, nothing is written.
+pub(crate) const PROBE_LOG_VAR: &str = "IREE_TUNE_DECISION_LOG";
+
+/// The reduction size a decision log line gives when the code has none in
+/// scope (a ladder on `outputSize` alone): matched on the output size only.
+pub(crate) const UNREAD_REDUCTION: &str = "-1LL";
+
+/// One line of a probe build's decision log: the heuristic, the sizes it
+/// decided on, and the limit it chose.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+pub(crate) struct LoggedDecision {
+    pub(crate) heuristic: String,
+    #[serde(rename = "outputSize")]
+    pub(crate) output_size: i64,
+    #[serde(rename = "reductionSize")]
+    pub(crate) reduction_size: i64,
+    pub(crate) limit: i64,
+}
+
+/// The C++ statement that appends one decision to [`PROBE_LOG_VAR`]'s file:
+/// one `fprintf` of a short line, which `O_APPEND` writes whole even when
+/// several compiler threads log at once.
+fn log_statement(heuristic: &str, output: &str, reduction: Option<&str>, indent: &str) -> String {
+    // A ladder that reads no reduction size has none in scope: -1 says so.
+    let reduction = reduction.map(|r| format!("(long long)({r})")).unwrap_or_else(|| UNREAD_REDUCTION.to_string());
+    let format = format!(
+        r#"{{\"heuristic\": \"{heuristic}\", \"outputSize\": %lld, \"reductionSize\": %lld, \"limit\": %lld}}\n"#
+    );
+    [
+        format!("if (const char *tunerLog = std::getenv(\"{PROBE_LOG_VAR}\")) {{ // {MARKER}: probe"),
+        "  if (FILE *tunerFile = std::fopen(tunerLog, \"a\")) {".to_string(),
+        format!(
+            "    std::fprintf(tunerFile, \"{format}\", (long long)({output}), {reduction}, \
+             (long long)limitParallelLoops);"
+        ),
+        "    std::fclose(tunerFile);".to_string(),
+        "  }".to_string(),
+        "}".to_string(),
+    ]
+    .iter()
+    .map(|l| format!("\n{indent}{l}"))
+    .collect()
+}
+
+/// The top-level arguments of the call whose `(` is just before `at`, and
+/// the offset after its `)`.
+fn call_args(src: &str, at: usize) -> Option<(Vec<&str>, usize)> {
+    let (mut depth, mut start, mut args) = (0usize, at, Vec::new());
+    for (i, c) in src[at..].char_indices() {
+        let i = at + i;
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' if depth > 0 => depth -= 1,
+            ')' => {
+                args.push(src[start..i].trim());
+                return Some((args, i + 1));
+            }
+            ',' if depth == 0 => {
+                args.push(src[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Where and what the decision log of `site` inserts: after the statement
+/// that makes `limitParallelLoops` final (the inline ladder; in the helper
+/// style the caller's declaration from the helper's result, whose first
+/// two arguments are the output and reduction sizes). `None` when the code
+/// has no such place the tuner can find (the probe then logs nothing for
+/// it, and the sweep says so).
+fn log_edit(src: &str, site: &Site) -> Option<Edit> {
+    let heuristic = site.heuristic.to_string();
+    match &site.style {
+        LadderStyle::Inline { chain, .. } => {
+            let names = super::emit::names(site, src);
+            let text = log_statement(&heuristic, &names.output, names.reduction.as_deref(), &site.indent);
+            Some(Edit { range: chain.end..chain.end, text })
+        }
+        LadderStyle::Helper { helper, .. } => {
+            let end = site.function.range.end;
+            let call = format!("{}(", helper.name);
+            let at = site.ladder_start + src.get(site.ladder_start..end)?.find(&call)? + call.len();
+            let (args, after) = call_args(src, at)?;
+            let (output, reduction) = (args.first()?, args.get(1)?);
+            let decl = after + src[after..end].find("limitParallelLoops =")?;
+            let semi = decl + src[decl..end].find(';')? + 1;
+            let indent = super::line_indent(src, decl);
+            Some(Edit { range: semi..semi, text: log_statement(&heuristic, output, Some(reduction), &indent) })
+        }
+    }
+}
+
+/// Whether `probe_source` (a heuristic file with the probe patch) logs the
+/// decisions of `heuristic`.
+pub(crate) fn logs_decisions(probe_source: &str, heuristic: &str) -> bool {
+    probe_source.contains(&format!(r#"{{\"heuristic\": \"{heuristic}\""#))
+}
+
 /// Edits that make one heuristic read its limit and its early-return switch
 /// from [`PROBE_LIMIT_VAR`] and [`PROBE_NO_EARLY_RETURNS_VAR`]: with both
 /// set, the code decides as [`fixed_limit_edits`]'s candidate for that
 /// limit; with both unset, as the original. One build of it serves every
-/// candidate of a sweep.
+/// candidate of a sweep. Where the tuner finds the place, the heuristic
+/// also logs each decision to [`PROBE_LOG_VAR`]'s file.
 pub(crate) fn probe_edits(src: &str, site: &Site) -> Vec<Edit> {
     let mut edits = Vec::new();
     let comment = format!("// {MARKER}: probe");
     let read = format!("const char *tunerLimit = std::getenv(\"{PROBE_LIMIT_VAR}\")");
+    let log = log_edit(src, site);
     match &site.style {
+        // The override and then the log, in one insertion after the chain.
         LadderStyle::Inline { chain, .. } => edits.push(Edit {
             range: chain.end..chain.end,
-            text: format!("\n{}if ({read}) limitParallelLoops = std::atoll(tunerLimit); {comment}", site.indent),
+            text: format!(
+                "\n{}if ({read}) limitParallelLoops = std::atoll(tunerLimit); {comment}{}",
+                site.indent,
+                log.map(|l| l.text).unwrap_or_default()
+            ),
         }),
-        LadderStyle::Helper { body, .. } => edits.push(Edit {
-            range: body.start + 1..body.start + 1,
-            text: format!("\n{}if ({read}) return std::atoll(tunerLimit); {comment}", site.indent),
-        }),
+        LadderStyle::Helper { body, .. } => {
+            edits.push(Edit {
+                range: body.start + 1..body.start + 1,
+                text: format!("\n{}if ({read}) return std::atoll(tunerLimit); {comment}", site.indent),
+            });
+            edits.extend(log);
+        }
     }
     for er in &site.early_returns {
         let cond = &src[er.condition.clone()];
@@ -174,4 +287,41 @@ pub(crate) fn apply_checked(src: &str, sites: &[Site], edits: &[Edit]) -> Result
         }
     }
     Ok(patched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cpp::{CppFile, FunctionNames};
+    use crate::core::testdata::{CURRENT, INLINE_2025};
+    use crate::core::workload::Heuristic;
+
+    fn probe(src: &str) -> String {
+        let file = CppFile::parse(src);
+        let sites: Vec<Site> =
+            Heuristic::ALL.iter().map(|&h| file.locate(h, &FunctionNames::iree_defaults(h)).unwrap()).collect();
+        let edits: Vec<Edit> = sites.iter().flat_map(|s| probe_edits(src, s)).collect();
+        with_include(&with_include(&apply_checked(src, &sites, &edits).unwrap(), "cstdlib"), "cstdio")
+    }
+
+    #[test]
+    fn the_probe_logs_every_tuned_heuristic_s_decision_in_both_styles() {
+        for src in [CURRENT, INLINE_2025] {
+            let p = probe(src);
+            for h in Heuristic::ALL {
+                assert!(logs_decisions(&p, h.name()), "{h}\n{p}");
+            }
+            assert!(p.contains("#include <cstdio>") && p.contains(PROBE_LOG_VAR));
+        }
+        let diff = crate::core::difftext::unified("SetSplitReductionSizes.cpp", CURRENT, &probe(CURRENT));
+        insta::assert_snapshot!("probe_helper_style", diff);
+    }
+
+    #[test]
+    fn call_arguments_are_split_at_the_top_level() {
+        let src = "f(outputSize, kSize, tileSizes[0], g(a, b)) + 1";
+        let (args, after) = call_args(src, 2).unwrap();
+        assert_eq!(args, vec!["outputSize", "kSize", "tileSizes[0]", "g(a, b)"]);
+        assert_eq!(&src[after..], " + 1");
+    }
 }

@@ -1,0 +1,196 @@
+//! The probe build's decision log, checked against the tuner's predictions.
+//! Each tuned heuristic of a probe build appends one line per decision that
+//! reaches its ladder (heuristic, output and reduction sizes, limit; see
+//! [`crate::core::cpp::patch::LoggedDecision`]). Here those lines are read
+//! and compared with what the tuner's model predicted for the shapes the
+//! benchmark compiled: the same limit where it predicted the ladder, no
+//! line where it predicted an early return. A difference means the model
+//! (or the feature parsing) and the compiler disagree, so the measurement
+//! may not be of the split the analysis assumes. Pure: text and
+//! predictions in, findings out; reading the files is the caller's.
+
+use crate::core::cpp::patch::LoggedDecision;
+use crate::core::decide::tile_sizes;
+use crate::core::workload::Walk;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the model predicted for one benchmarked shape.
+pub(crate) struct Expected<'a> {
+    pub(crate) command: &'a str,
+    pub(crate) heuristic: &'a str,
+    pub(crate) output_size: i64,
+    pub(crate) reduction_size: i64,
+    /// The ladder's limit; `None`: no split (an early return, or a tile
+    /// walk that finds no factor after the ladder).
+    pub(crate) limit: Option<i64>,
+    /// The reduction dims and their walk: whether a logged limit splits.
+    pub(crate) reduction_dims: &'a [i64],
+    pub(crate) walk: Walk,
+}
+
+/// The comparison's findings.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct LogCheck {
+    /// Shapes compared.
+    pub(crate) checked: usize,
+    /// One sentence per shape the compiler decided otherwise, and per
+    /// logged decision no benchmarked shape accounts for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) differ: Vec<String>,
+    /// Lines that are not decisions (a truncated write, say).
+    #[serde(default)]
+    pub(crate) unreadable: usize,
+}
+
+/// The decisions in a log's text, and how many lines were not one.
+pub(crate) fn parse(text: &str) -> (Vec<LoggedDecision>, usize) {
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(d) => out.push(d),
+            Err(_) => bad += 1,
+        }
+    }
+    (out, bad)
+}
+
+/// Compares `logged` (every process of one benchmark) with `expected` (the
+/// shapes it compiled), for the heuristics in `logging` (those whose probe
+/// code logs).
+pub(crate) fn check(logged: &[LoggedDecision], expected: &[Expected], logging: &[&str]) -> LogCheck {
+    let mut limits: BTreeMap<(String, i64, i64), BTreeSet<i64>> = BTreeMap::new();
+    for d in logged {
+        limits.entry((d.heuristic.clone(), d.output_size, d.reduction_size)).or_default().insert(d.limit);
+    }
+    let key = |e: &Expected<'_>| -> (String, i64, i64) { (e.heuristic.to_string(), e.output_size, e.reduction_size) };
+    let expected: Vec<&Expected> = expected.iter().filter(|e| logging.contains(&e.heuristic)).collect();
+    // A size some shape predicts the ladder for: another shape of the same
+    // sizes predicted to return early cannot be told apart by the log.
+    let reaching: BTreeSet<(String, i64, i64)> =
+        expected.iter().filter(|e| e.limit.is_some()).map(|e| key(e)).collect();
+    let words = |set: &BTreeSet<i64>| set.iter().map(i64::to_string).collect::<Vec<_>>().join(" and ");
+    let mut out = LogCheck { checked: expected.len(), ..LogCheck::default() };
+    // A line without a reduction size (the code had none in scope) stands
+    // for every reduction size of its output size.
+    let lookup =
+        |h: &str, o: i64, r: i64| limits.get(&(h.to_string(), o, r)).or_else(|| limits.get(&(h.to_string(), o, -1)));
+    for e in &expected {
+        let got = lookup(e.heuristic, e.output_size, e.reduction_size);
+        match (e.limit, got) {
+            (Some(l), Some(set)) if set.len() == 1 && set.contains(&l) => {}
+            (Some(l), Some(set)) => out.differ.push(format!(
+                "`{}`: the compiler chose limit {}, the tuner predicted {l}",
+                e.command,
+                words(set)
+            )),
+            (Some(l), None) => out.differ.push(format!(
+                "`{}`: the compiler never reached the {} ladder (an early return), the tuner predicted limit {l}",
+                e.command, e.heuristic
+            )),
+            // A ladder reached whose limit the tile walk then cannot use
+            // is no split either; one it can use is a split not predicted.
+            (None, Some(set))
+                if !reaching.contains(&key(e))
+                    && set.iter().any(|&l| tile_sizes(e.reduction_dims, l, e.walk).is_some()) =>
+            {
+                out.differ.push(format!(
+                    "`{}`: the compiler reached the {} ladder (limit {}) and splits, the tuner predicted no split",
+                    e.command,
+                    e.heuristic,
+                    words(set)
+                ))
+            }
+            (None, _) => {}
+        }
+    }
+    let known: BTreeSet<(String, i64, i64)> = expected.iter().map(|e| key(e)).collect();
+    let known_output: BTreeSet<(String, i64)> =
+        expected.iter().map(|e| (e.heuristic.to_string(), e.output_size)).collect();
+    for ((h, o, r), set) in &limits {
+        let accounted = if *r == -1 {
+            known_output.contains(&(h.to_string(), *o))
+        } else {
+            known.contains(&(h.to_string(), *o, *r))
+        };
+        if logging.contains(&h.as_str()) && !accounted {
+            out.differ.push(format!(
+                "the compiler decided {h} for outputSize {o}, reductionSize {r} (limit {}), sizes no benchmarked \
+                 shape has as the tuner reads it",
+                words(set)
+            ));
+        }
+    }
+    out
+}
+
+/// One line for the sweep's output.
+pub(crate) fn summary(candidate: &str, c: &LogCheck) -> String {
+    let mut out = if c.differ.is_empty() {
+        format!("{candidate}: the compiler's logged decisions match the predictions on all {} shapes", c.checked)
+    } else {
+        format!(
+            "{candidate}: the compiler's logged decisions differ from the predictions ({} finding(s) over {} shapes)",
+            c.differ.len(),
+            c.checked
+        )
+    };
+    if c.unreadable > 0 {
+        out.push_str(&format!("; {} log line(s) unreadable", c.unreadable));
+    }
+    for d in c.differ.iter().take(5) {
+        out.push_str(&format!("\n  {d}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(h: &str, o: i64, r: i64, limit: i64) -> LoggedDecision {
+        LoggedDecision { heuristic: h.into(), output_size: o, reduction_size: r, limit }
+    }
+
+    fn e(command: &'static str, o: i64, r: i64, limit: Option<i64>) -> Expected<'static> {
+        Expected {
+            command,
+            heuristic: "conv",
+            output_size: o,
+            reduction_size: r,
+            limit,
+            reduction_dims: &[64, 64],
+            walk: Walk::OuterToInner,
+        }
+    }
+
+    #[test]
+    fn logged_decisions_are_read_and_compared_with_the_predictions() {
+        let text = "{\"heuristic\": \"conv\", \"outputSize\": 10, \"reductionSize\": 20, \"limit\": 64}\n{\"heur\n\n";
+        let (logged, bad) = parse(text);
+        assert_eq!((logged.clone(), bad), (vec![d("conv", 10, 20, 64)], 1));
+        // As predicted: a limit where the ladder is reached, nothing where
+        // an early return fires.
+        let ok = check(&logged, &[e("a", 10, 20, Some(64)), e("b", 5, 5, None)], &["conv"]);
+        assert_eq!(ok, LogCheck { checked: 2, differ: vec![], unreadable: 0 });
+        assert!(summary("limit-64", &ok).contains("match the predictions on all 2 shapes"));
+        // Another limit, an unreached ladder, an unexpected reach, and
+        // sizes no shape has are each named.
+        let logged = [d("conv", 10, 20, 32), d("conv", 5, 5, 8), d("conv", 7, 7, 8)];
+        let bad = check(&logged, &[e("a", 10, 20, Some(64)), e("b", 5, 5, None), e("c", 1, 1, Some(8))], &["conv"]);
+        let all = bad.differ.join("\n");
+        assert_eq!(bad.differ.len(), 4, "{all}");
+        assert!(all.contains("`a`: the compiler chose limit 32, the tuner predicted 64"), "{all}");
+        assert!(all.contains("`b`: the compiler reached the conv ladder (limit 8) and splits"), "{all}");
+        // A limit the tile walk cannot use (no factor of 1 << 20 within the
+        // search) is no split, as predicted.
+        let huge = Expected { reduction_dims: &[1 << 20], ..e("h", 3, 3, None) };
+        assert!(check(&[d("conv", 3, 3, 1)], &[huge], &["conv"]).differ.is_empty());
+        assert!(all.contains("`c`: the compiler never reached the conv ladder"), "{all}");
+        assert!(all.contains("outputSize 7, reductionSize 7"), "{all}");
+        // A line without a reduction size matches on the output size.
+        assert!(check(&[d("conv", 10, -1, 64)], &[e("a", 10, 20, Some(64))], &["conv"]).differ.is_empty());
+        // A heuristic whose probe does not log is not checked.
+        assert_eq!(check(&[], &[e("a", 1, 1, Some(8))], &["matmul"]).checked, 0);
+    }
+}
