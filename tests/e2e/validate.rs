@@ -428,3 +428,28 @@ fn low_parallelism_targets_are_tuned_without_touching_the_default_ones() {
     let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "3", "--update-tests"]));
     assert!(err.contains("verdict: ready"), "{err}");
 }
+
+/// With two devices, one 10% slower, validation runs each build's shapes on
+/// both over the rounds and reports each device's figures: the patch's
+/// speedup alike on both, the slow device's runtimes 10% above the fast one's.
+#[test]
+fn validation_on_two_devices_reports_each_device_s_effect() {
+    let env = fixture(false, "\n[bench.env]\nFIXTURE_BOO_DEVICE_SPEEDS = \"1.0,1.1\"\n");
+    let config =
+        std::fs::read_to_string(&env.config).unwrap().replace("[bench]\n", "[bench]\ndevices = [\"0\", \"1\"]\n");
+    std::fs::write(&env.config, config).unwrap();
+    // One candidate keeps it short: the rule is limit 64 where it helps.
+    ok(xtask(&env, &["sweep", "--limits", "64"]));
+    ok(xtask(&env, &["analyze"]));
+    let pd = patches(&env).to_str().unwrap().to_string();
+    ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "2"]));
+    let run = env.runs().join("conv_weight_backward");
+    let v = read_json(&run.join("validation/validation.json"));
+    let devices = v["rounds"].as_array().unwrap().last().unwrap()["devices"].as_array().unwrap().clone();
+    assert_eq!(devices.len(), 2, "{devices:?}");
+    let f = |d: usize, k: &str| devices[d][k].as_f64().unwrap();
+    assert!((f(1, "relative_runtime") / f(0, "relative_runtime") - 1.1).abs() < 0.01, "{devices:?}");
+    assert!((f(1, "speedup") / f(0, "speedup") - 1.0).abs() < 0.01, "{devices:?}");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("| device | (shape, round) pairs | patch speedup |"), "{report}");
+}

@@ -171,7 +171,15 @@ impl<'a> Validator<'a> {
         let mut ab = self.ab_rounds(&rdir, commit, &combined, &progress)?;
         self.numerics(&rdir, commit, &mut ab, &progress)?;
         progress.finish();
-        let summary = summarize_round(round, &self.pins, &patches, commit, self.results, &ab, rounds);
+        let summary = summarize_round(
+            round,
+            &self.pins,
+            &patches,
+            commit,
+            self.results,
+            &ab,
+            (rounds, &self.config.bench.devices),
+        );
         let regressed: Vec<usize> =
             summary.shapes.iter().filter(|s| s.verdict == Verdict::Regressed).map(|s| s.shape).collect();
         let s = &summary.summary;
@@ -433,7 +441,7 @@ fn summarize_round(
     commit: git2::Oid,
     results: &Results,
     ab: &[ShapeAb],
-    rounds: usize,
+    (rounds, devices): (usize, &[String]),
 ) -> Round {
     let seed = 0x5eed + round as u64;
     let (verdicts, failed) = validation::verdicts(ab);
@@ -455,6 +463,7 @@ fn summarize_round(
         summary,
         per_heuristic,
         shapes: verdicts,
+        devices: validation::device_effects(ab, devices),
     }
 }
 

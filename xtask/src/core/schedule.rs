@@ -65,9 +65,15 @@ pub(crate) fn per_device(order: &[usize], devices: usize, offset: usize) -> Vec<
     let devices = devices.max(1);
     let mut out = vec![Vec::new(); devices];
     for &j in order {
-        out[(j + offset) % devices].push(j);
+        out[device_of(j, devices, offset)].push(j);
     }
     out
+}
+
+/// The device [`per_device`] gives the shape at position `j` of the job's
+/// list (validation reads per-device effects back with it).
+pub(crate) fn device_of(j: usize, devices: usize, offset: usize) -> usize {
+    (j + offset) % devices.max(1)
 }
 
 fn known(d: Option<&Decision>) -> Option<&Decision> {

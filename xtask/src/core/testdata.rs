@@ -228,6 +228,7 @@ pub(crate) fn validation(
         summary,
         per_heuristic,
         shapes: verdicts,
+        devices: Vec::new(),
     };
     let tests = TestOutcome {
         unreadable: vec![],

@@ -12,6 +12,7 @@
 
 use crate::core::audit::Audit;
 use crate::core::numfmt;
+use crate::core::schedule;
 use crate::core::stats::{self, bootstrap_geomean_ci, bootstrap_total_ci, Verdict};
 use crate::core::workload::Heuristic;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,62 @@ pub(crate) struct ShapeAb {
     /// The patch does not change this shape's split (predicted from both
     /// builds' code): its A/B ratio measures only drift between processes.
     pub(crate) control: bool,
+}
+
+/// One device's figures over a validation's A/B rounds: with several
+/// devices, each build runs each shape on the next device every round, so
+/// these compare devices on the same shapes and builds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DeviceEffect {
+    pub(crate) device: String,
+    /// (shape, round) pairs it ran with both builds measured.
+    pub(crate) pairs: usize,
+    /// The patch's geomean speedup (baseline over patched) on it.
+    pub(crate) speedup: f64,
+    /// Its baseline runtimes over the same shapes' geomean on every device,
+    /// as a geomean (1.05: this device runs 5% slower).
+    pub(crate) relative_runtime: f64,
+}
+
+/// Per-device effects of A/B rounds whose round `r` ran shape `i` on
+/// device [`schedule::device_of`]`(i, n, r)` with both builds. Empty with
+/// fewer than two devices.
+pub(crate) fn device_effects(shapes: &[ShapeAb], devices: &[String]) -> Vec<DeviceEffect> {
+    let n = devices.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let mut ratio_logs = vec![Vec::new(); n];
+    let mut runtime_logs = vec![Vec::new(); n];
+    for s in shapes {
+        let pairs: Vec<(usize, f64, f64)> = s
+            .baseline
+            .iter()
+            .zip(&s.patched)
+            .enumerate()
+            .filter_map(|(r, (b, p))| match (b, p) {
+                (Some(b), Some(p)) if *b > 0.0 && *p > 0.0 => Some((r, *b, *p)),
+                _ => None,
+            })
+            .collect();
+        let Some(mean) = stats::mean(&pairs.iter().map(|&(_, b, _)| b.ln()).collect::<Vec<_>>()) else { continue };
+        for (r, b, p) in pairs {
+            let d = schedule::device_of(s.shape, n, r);
+            ratio_logs[d].push((b / p).ln());
+            runtime_logs[d].push(b.ln() - mean);
+        }
+    }
+    devices
+        .iter()
+        .enumerate()
+        .filter(|(d, _)| !ratio_logs[*d].is_empty())
+        .map(|(d, name)| DeviceEffect {
+            device: name.clone(),
+            pairs: ratio_logs[d].len(),
+            speedup: stats::mean(&ratio_logs[d]).unwrap_or(0.0).exp(),
+            relative_runtime: stats::mean(&runtime_logs[d]).unwrap_or(0.0).exp(),
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -394,6 +451,9 @@ pub(crate) struct Round {
     pub(crate) summary: AbSummary,
     pub(crate) per_heuristic: Vec<(Heuristic, AbSummary)>,
     pub(crate) shapes: Vec<ShapeVerdict>,
+    /// With several devices, the figures of each (see [`device_effects`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) devices: Vec<DeviceEffect>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -576,6 +636,7 @@ mod tests {
             summary: summarize(&v, vec![], 3, 1),
             per_heuristic: vec![],
             shapes: vec![old, v[1].clone()],
+            devices: Vec::new(),
         };
         let mut validation = Validation {
             schema: crate::core::results::SCHEMA,
@@ -637,6 +698,7 @@ mod tests {
             summary: s,
             per_heuristic: vec![],
             shapes: v,
+            devices: Vec::new(),
         };
         let (ready, reasons) = verdict(&round, None, &[], &[]);
         assert!(!ready);
@@ -668,5 +730,32 @@ mod tests {
         let flat = Stability { worst_loss: Some(0.0001), ..s(0.1) };
         let notes = stability_notes(&[(Heuristic::Conv, &flat)]);
         assert!(notes[0].1.contains("(worth the same on this sweep's data)"), "{notes:?}");
+    }
+
+    #[test]
+    fn per_device_effects_follow_the_devices_the_rounds_used() {
+        // Device 1 runs 10% slower; the patch gains 20% everywhere.
+        let devices = vec!["0".to_string(), "1".to_string()];
+        let shapes: Vec<ShapeAb> = (0..4)
+            .map(|i| {
+                let on = |r: usize| if schedule::device_of(i, 2, r) == 1 { 1.1 } else { 1.0 };
+                ShapeAb {
+                    shape: i,
+                    command: format!("s{i}"),
+                    heuristic: Heuristic::Conv,
+                    baseline: (0..4).map(|r| Some(100.0 * on(r))).collect(),
+                    patched: (0..4).map(|r| Some(100.0 / 1.2 * on(r))).collect(),
+                    numerics_pass: None,
+                    control: false,
+                }
+            })
+            .collect();
+        let d = device_effects(&shapes, &devices);
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].pairs, d[1].pairs), (8, 8));
+        assert!(d.iter().all(|d| (d.speedup - 1.2).abs() < 1e-9), "{d:?}");
+        let gap = d[1].relative_runtime / d[0].relative_runtime;
+        assert!((gap - 1.1).abs() < 1e-9, "{d:?}");
+        assert!(device_effects(&shapes, &devices[..1]).is_empty());
     }
 }

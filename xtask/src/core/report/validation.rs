@@ -4,7 +4,7 @@
 
 use crate::core::numfmt;
 use crate::core::stats::Verdict;
-use crate::core::validation::{AbSummary, ShapeVerdict, Validation, MIN_EFFECT};
+use crate::core::validation::{AbSummary, DeviceEffect, ShapeVerdict, Validation, MIN_EFFECT};
 use crate::core::workload::short_command;
 use std::fmt::Write;
 
@@ -45,6 +45,31 @@ pub(crate) fn part6_public(v: &Validation) -> String {
     render(v, true)
 }
 
+/// Per-device effects, with several devices: each build ran each shape on
+/// every device over the rounds, so a device that is slower, or on which
+/// the patch gains less, shows here and not as a build's effect.
+fn devices(out: &mut String, devices: &[DeviceEffect]) {
+    if devices.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Per device (each build ran each shape on every device over the rounds):\n\n\
+         | device | (shape, round) pairs | patch speedup | baseline runtime vs. all devices |\n|---|---:|---:|---:|"
+    );
+    for d in devices {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.3}x | {:+.1}% |",
+            d.device,
+            d.pairs,
+            d.speedup,
+            (d.relative_runtime - 1.0) * 100.0
+        );
+    }
+    let _ = writeln!(out);
+}
+
 fn render(v: &Validation, public: bool) -> String {
     let mut out = String::new();
     let last = v.rounds.last();
@@ -62,6 +87,7 @@ fn render(v: &Validation, public: bool) -> String {
         for (h, s) in &last.per_heuristic {
             let _ = writeln!(out, "**{h}** shapes:\n\n{}", table(s));
         }
+        devices(&mut out, &last.devices);
     }
     let _ = writeln!(out, "**Verdict: {}**", if v.ready { "ready" } else { "not ready" });
     for r in &v.reasons {
@@ -188,5 +214,26 @@ fn per_shape(out: &mut String, shapes: &[ShapeVerdict], public: bool) {
         let _ = writeln!(out, "<details><summary>{} {word} shape(s)</summary>\n", group.len());
         shape_rows(out, &group);
         let _ = writeln!(out, "\n</details>\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_device_effects_are_a_table_with_several_devices() {
+        let effect = |device: &str, speedup: f64, relative_runtime: f64| DeviceEffect {
+            device: device.into(),
+            pairs: 310,
+            speedup,
+            relative_runtime,
+        };
+        let mut out = String::new();
+        devices(&mut out, &[effect("0", 1.112, 0.974), effect("1", 1.108, 1.027)]);
+        insta::assert_snapshot!("validation_devices", out);
+        let mut none = String::new();
+        devices(&mut none, &[]);
+        assert!(none.is_empty());
     }
 }
