@@ -722,3 +722,36 @@ fn ambiguous_pairs_are_measured_again_and_a_rerun_reuses_them() {
     let said = format!("{pairs} (shape, candidate) pairs whose regression evidence was ambiguous");
     assert!(md.contains(&said) && md.contains(&format!("{samples} more benchmark runs")), "{md}");
 }
+
+/// A sweep configured for low-parallelism targets on a GPU that compiles
+/// for the default ones: the probe build's decision log shows the baseline
+/// deciding otherwise than the tuner predicts, names the shapes, and the
+/// candidates that would have shared the baseline's measurement of them
+/// measure those shapes themselves.
+#[test]
+fn the_decision_log_catches_a_misconfigured_target_and_nothing_shares_a_wrong_split() {
+    let env = fixture(false, "\n[heuristics]\nlow_parallelism = true\n");
+    let args = ["sweep", "--limits", "8,16,32", "--name", "m", "--strategy", "probe"];
+    let err = ok(xtask(&env, &args));
+    assert!(err.contains("baseline: the compiler's logged decisions differ from the predictions"), "{err}");
+    assert!(err.contains("the tuner predicted"), "{err}");
+    let r = read_json(&env.runs().join("m/results.json"));
+    let baseline = r["candidates"].as_array().unwrap().iter().find(|c| c["name"] == "baseline").unwrap();
+    let wrong: Vec<usize> =
+        baseline["decision_log"]["shapes"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap() as usize).collect();
+    assert!(!wrong.is_empty());
+    // Pairs the plan shared with the baseline (the same predicted split):
+    // the log saved them from a number of a split the compiler did not make.
+    let mut saved = 0;
+    for c in ["limit-8", "limit-16", "limit-32"] {
+        for &s in &wrong {
+            let d = &r["shapes"][s]["decisions"];
+            if d["baseline"] == d[c] {
+                saved += 1;
+                let m = &r["shapes"][s]["runs"][c];
+                assert!(m["shared_from"] != "baseline", "shape {s} at {c} shares the baseline's wrong split: {m}");
+            }
+        }
+    }
+    assert!(saved > 0, "no wrong shape was planned to share: {wrong:?}");
+}

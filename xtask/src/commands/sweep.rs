@@ -518,6 +518,7 @@ impl<'a> Sweep<'a> {
                 let shape = &self.results.shapes[s];
                 let d = shape.decisions.get(&c.name).filter(|d| d.unknown.is_none())?;
                 Some(decisionlog::Expected {
+                    shape: s,
                     command: &shape.command,
                     heuristic: shape.features.heuristic.name(),
                     output_size: shape.features.output_size,
@@ -661,10 +662,25 @@ impl<'a> Sweep<'a> {
     /// or benchmark failed), which is then measured again.
     fn owners(&self, index: usize) -> Vec<Option<usize>> {
         let planned = &self.plan.schedule.owner[index];
+        // A shape whose owner the compiler's log shows deciding otherwise
+        // than predicted is measured again: the shared split was a guess.
+        let decided_otherwise = |o: usize, s: usize| {
+            let name = &self.plan.candidates[o].name;
+            self.results
+                .candidates
+                .iter()
+                .any(|c| &c.name == name && c.decision_log.as_ref().is_some_and(|l| l.shapes.contains(&s)))
+        };
         planned
             .iter()
             .zip(&self.results.shapes)
-            .map(|(o, shape)| o.filter(|&o| shape.runs.get(&self.plan.candidates[o].name).is_some_and(Measurement::ok)))
+            .enumerate()
+            .map(|(s, (o, shape))| {
+                o.filter(|&o| {
+                    shape.runs.get(&self.plan.candidates[o].name).is_some_and(Measurement::ok)
+                        && !decided_otherwise(o, s)
+                })
+            })
             .collect()
     }
 

@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What the model predicted for one benchmarked shape.
 pub(crate) struct Expected<'a> {
+    /// The shape's index in the results.
+    pub(crate) shape: usize,
     pub(crate) command: &'a str,
     pub(crate) heuristic: &'a str,
     pub(crate) output_size: i64,
@@ -37,6 +39,11 @@ pub(crate) struct LogCheck {
     /// logged decision no benchmarked shape accounts for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) differ: Vec<String>,
+    /// The shapes the compiler decided otherwise: no other candidate may
+    /// share this one's measurement of them on the strength of a predicted
+    /// split, since the prediction was wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) shapes: Vec<usize>,
     /// Lines that are not decisions (a truncated write, say).
     #[serde(default)]
     pub(crate) unreadable: usize,
@@ -77,14 +84,12 @@ pub(crate) fn check(logged: &[LoggedDecision], expected: &[Expected], logging: &
         |h: &str, o: i64, r: i64| limits.get(&(h.to_string(), o, r)).or_else(|| limits.get(&(h.to_string(), o, -1)));
     for e in &expected {
         let got = lookup(e.heuristic, e.output_size, e.reduction_size);
-        match (e.limit, got) {
-            (Some(l), Some(set)) if set.len() == 1 && set.contains(&l) => {}
-            (Some(l), Some(set)) => out.differ.push(format!(
-                "`{}`: the compiler chose limit {}, the tuner predicted {l}",
-                e.command,
-                words(set)
-            )),
-            (Some(l), None) => out.differ.push(format!(
+        let finding = match (e.limit, got) {
+            (Some(l), Some(set)) if set.len() == 1 && set.contains(&l) => None,
+            (Some(l), Some(set)) => {
+                Some(format!("`{}`: the compiler chose limit {}, the tuner predicted {l}", e.command, words(set)))
+            }
+            (Some(l), None) => Some(format!(
                 "`{}`: the compiler never reached the {} ladder (an early return), the tuner predicted limit {l}",
                 e.command, e.heuristic
             )),
@@ -94,14 +99,18 @@ pub(crate) fn check(logged: &[LoggedDecision], expected: &[Expected], logging: &
                 if !reaching.contains(&key(e))
                     && set.iter().any(|&l| tile_sizes(e.reduction_dims, l, e.walk).is_some()) =>
             {
-                out.differ.push(format!(
+                Some(format!(
                     "`{}`: the compiler reached the {} ladder (limit {}) and splits, the tuner predicted no split",
                     e.command,
                     e.heuristic,
                     words(set)
                 ))
             }
-            (None, _) => {}
+            (None, _) => None,
+        };
+        if let Some(f) = finding {
+            out.shapes.push(e.shape);
+            out.differ.push(f);
         }
     }
     let known: BTreeSet<(String, i64, i64)> = expected.iter().map(|e| key(e)).collect();
@@ -135,6 +144,9 @@ pub(crate) fn summary(candidate: &str, c: &LogCheck) -> String {
             c.checked
         )
     };
+    if !c.shapes.is_empty() {
+        out.push_str("; no candidate shares this one's measurement of those shapes (each measures its own)");
+    }
     if c.unreadable > 0 {
         out.push_str(&format!("; {} log line(s) unreadable", c.unreadable));
     }
@@ -154,6 +166,7 @@ mod tests {
 
     fn e(command: &'static str, o: i64, r: i64, limit: Option<i64>) -> Expected<'static> {
         Expected {
+            shape: command.as_bytes()[0] as usize,
             command,
             heuristic: "conv",
             output_size: o,
@@ -172,13 +185,14 @@ mod tests {
         // As predicted: a limit where the ladder is reached, nothing where
         // an early return fires.
         let ok = check(&logged, &[e("a", 10, 20, Some(64)), e("b", 5, 5, None)], &["conv"]);
-        assert_eq!(ok, LogCheck { checked: 2, differ: vec![], unreadable: 0 });
+        assert_eq!(ok, LogCheck { checked: 2, ..LogCheck::default() });
         assert!(summary("limit-64", &ok).contains("match the predictions on all 2 shapes"));
         // Another limit, an unreached ladder, an unexpected reach, and
         // sizes no shape has are each named.
         let logged = [d("conv", 10, 20, 32), d("conv", 5, 5, 8), d("conv", 7, 7, 8)];
         let bad = check(&logged, &[e("a", 10, 20, Some(64)), e("b", 5, 5, None), e("c", 1, 1, Some(8))], &["conv"]);
         let all = bad.differ.join("\n");
+        assert_eq!(bad.shapes, vec![b'a' as usize, b'b' as usize, b'c' as usize]);
         assert_eq!(bad.differ.len(), 4, "{all}");
         assert!(all.contains("`a`: the compiler chose limit 32, the tuner predicted 64"), "{all}");
         assert!(all.contains("`b`: the compiler reached the conv ladder (limit 8) and splits"), "{all}");
