@@ -659,7 +659,8 @@ impl<'a> Sweep<'a> {
     /// Per shape, the candidate whose measurement candidate `index` takes
     /// (`None`: it measures the shape itself): the plan's schedule, except
     /// where that candidate has no good measurement of the shape (its build
-    /// or benchmark failed), which is then measured again.
+    /// or benchmark failed) or its probe build's log shows it deciding the
+    /// shape otherwise than predicted; the shape is then measured again.
     fn owners(&self, index: usize) -> Vec<Option<usize>> {
         let planned = &self.plan.schedule.owner[index];
         // A shape whose owner the compiler's log shows deciding otherwise
