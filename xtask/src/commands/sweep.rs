@@ -11,7 +11,7 @@
 use crate::cli::{StrategyArg, SweepArgs};
 use crate::config::Strategy;
 use crate::core::analysis;
-use crate::core::cpp::patch;
+use crate::core::cpp::patch::{self, LoggedDecision};
 use crate::core::crosscheck;
 use crate::core::decisionlog;
 use crate::core::difftext;
@@ -21,7 +21,6 @@ use crate::core::remeasure::{self, Pair};
 use crate::core::results::{
     CandidateInfo, CandidateResult, CandidateStatus, Invocation, Measurement, Provenance, Results,
 };
-use crate::core::workload::Heuristic;
 use crate::infra::progress::Progress;
 use crate::infra::store::DirLock;
 use crate::infra::{build, git, proc, store};
@@ -438,10 +437,6 @@ impl<'a> Sweep<'a> {
         }
         self.progress.message(&format!("{}: benchmarking", c.name));
         let timeout = self.timeout();
-        // A probe build logs each decision its heuristics make: checked
-        // below against what the tuner predicted for the shapes measured.
-        let logging: Vec<&str> =
-            Heuristic::ALL.iter().map(|h| h.name()).filter(|h| patch::logs_decisions(&c.build_source, h)).collect();
         let job = BenchJob {
             build_of: commit,
             shapes: &shapes,
@@ -453,12 +448,14 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &c.env,
-            decision_log: !logging.is_empty(),
+            // A probe build logs each decision its heuristics make: checked
+            // below against what the tuner predicted for the shapes measured.
+            decision_log: !c.logged.is_empty(),
         };
         self.station()?;
         let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
-        if !logging.is_empty() {
-            let check = self.check_decisions(c, &dir, &measured, &logging)?;
+        if let Some((logged, unreadable)) = &run.decisions {
+            let check = self.check_decisions(c, logged, *unreadable, &measured);
             self.progress.log(&decisionlog::summary(&c.name, &check));
             info.decision_log = Some(check);
         }
@@ -490,28 +487,15 @@ impl<'a> Sweep<'a> {
         self.record(c, info, measurements)
     }
 
-    /// Reads the decision logs a probe benchmark of `c` wrote in `dir` and
-    /// compares them with the predictions for the `measured` shapes.
+    /// Compares the decisions a probe benchmark of `c` logged with the
+    /// predictions for the `measured` shapes.
     fn check_decisions(
         &self,
         c: &Candidate,
-        dir: &std::path::Path,
+        logged: &[LoggedDecision],
+        unreadable: usize,
         measured: &[usize],
-        logging: &[&str],
-    ) -> Result<decisionlog::LogCheck> {
-        let mut logged = Vec::new();
-        let mut unreadable = 0;
-        let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("decisions-") && name.ends_with(".jsonl") {
-                let text = std::fs::read_to_string(e.path())
-                    .with_context(|| format!("cannot read `{}`", e.path().display()))?;
-                let (d, bad) = decisionlog::parse(&text);
-                logged.extend(d);
-                unreadable += bad;
-            }
-        }
+    ) -> decisionlog::LogCheck {
         let expected: Vec<decisionlog::Expected> = measured
             .iter()
             .filter_map(|&s| {
@@ -529,9 +513,10 @@ impl<'a> Sweep<'a> {
                 })
             })
             .collect();
-        let mut check = decisionlog::check(&logged, &expected, logging);
+        let logging: Vec<&str> = c.logged.iter().map(|h| h.name()).collect();
+        let mut check = decisionlog::check(logged, &expected, &logging);
         check.unreadable = unreadable;
-        Ok(check)
+        check
     }
 
     /// A benchmark process's timeout: `bench.timeout_s`, or a multiple of

@@ -109,17 +109,38 @@ pub(crate) fn compare(probe: &Results, rebuilt: &Results) -> CrossCheck {
             out.compared += 1;
             if ma.dispatches != mb.dispatches {
                 out.mismatches.push(format!(
-                    "`{}` at {candidate}: {:?} kernels per launch with the probe, {:?} rebuilt (another split)",
-                    a.command, ma.dispatches, mb.dispatches
+                    "`{}` at {candidate}: {} kernels per launch with the probe, {} rebuilt (another split)",
+                    a.command,
+                    kernels(ma.dispatches),
+                    kernels(mb.dispatches)
                 ));
                 continue;
             }
             timed.push((&a.command, candidate, ma, mb, x, y));
         }
     }
-    let (Some(noise_a), Some(noise_b)) = (run_noise(probe), run_noise(rebuilt)) else { return out };
+    if let (Some(noise_a), Some(noise_b)) = (run_noise(probe), run_noise(rebuilt)) {
+        compare_runtimes(&mut out, &timed, (noise_a, noise_b));
+    }
+    out
+}
+
+/// Kernels per launch as the user reads them (`unknown` when the CSV had
+/// no dispatch count).
+fn kernels(d: Option<f64>) -> String {
+    d.map(|k| format!("{k}")).unwrap_or_else(|| "unknown".to_string())
+}
+
+/// A pair whose splits agree: command, candidate, both measurements and
+/// their medians.
+type Timed<'r> = (&'r String, &'r String, &'r Measurement, &'r Measurement, f64, f64);
+
+/// The runtime half of [`compare`], for runs that both show their noise:
+/// the medians of each pair within the noise once the runs' uniform drift
+/// is divided out.
+fn compare_runtimes(out: &mut CrossCheck, timed: &[Timed], (noise_a, noise_b): (f64, f64)) {
     if timed.is_empty() {
-        return out;
+        return;
     }
     out.runtimes_compared = true;
     let log_ratios: Vec<f64> = timed.iter().map(|t| (t.5 / t.4).ln()).collect();
@@ -127,7 +148,7 @@ pub(crate) fn compare(probe: &Results, rebuilt: &Results) -> CrossCheck {
     out.drift = drift.exp();
     // A median's standard error is about 1.25 sigma / sqrt(n).
     let se = |sigma: f64, n: usize| 1.25 * sigma / (n as f64).sqrt();
-    for ((command, candidate, ma, mb, x, y), log_ratio) in timed.into_iter().zip(log_ratios) {
+    for (&(command, candidate, ma, mb, x, y), log_ratio) in timed.iter().zip(log_ratios) {
         let sigma_a = relative_sd(ma).max(noise_a);
         let sigma_b = relative_sd(mb).max(noise_b);
         let combined = se(sigma_a, ma.samples.len()).hypot(se(sigma_b, mb.samples.len()));
@@ -140,7 +161,6 @@ pub(crate) fn compare(probe: &Results, rebuilt: &Results) -> CrossCheck {
             ));
         }
     }
-    out
 }
 
 /// One line for the user, and the first mismatches.
@@ -192,6 +212,14 @@ mod tests {
         assert!(!check.mismatches.is_empty() && check.mismatches[0].contains("beyond the noise"), "{check:?}");
     }
 
+    /// `a` with its first shape's first candidate split otherwise.
+    fn other_split(a: &Results) -> Results {
+        let mut b = a.clone();
+        let m = b.shapes[0].runs.values_mut().next().unwrap();
+        m.dispatches = Some(m.dispatches.unwrap_or(1.0) + 1.0);
+        b
+    }
+
     #[test]
     fn uniform_drift_is_divided_out_and_one_repeat_compares_splits_only() {
         let a = testdata::synthetic(testdata::CURRENT, &[1, 64]);
@@ -211,6 +239,12 @@ mod tests {
         let check = compare(&once, &other);
         assert!(check.mismatches.is_empty() && !check.runtimes_compared, "{check:?}");
         assert!(summary(&check, "p", "r").contains("runtimes not compared"));
+        let drifted = summary(&compare(&a, &slower), "p", "p-rebuild");
+        let differ = summary(&compare(&a, &other_split(&a)), "p", "p-rebuild");
+        insta::assert_snapshot!(
+            "crosscheck_summary",
+            format!("{drifted}\n{differ}\n{}", summary(&check, "p", "p-rebuild"))
+        );
     }
 
     #[test]

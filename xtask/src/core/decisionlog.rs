@@ -76,7 +76,6 @@ pub(crate) fn check(logged: &[LoggedDecision], expected: &[Expected], logging: &
     // sizes predicted to return early cannot be told apart by the log.
     let reaching: BTreeSet<(String, i64, i64)> =
         expected.iter().filter(|e| e.limit.is_some()).map(|e| key(e)).collect();
-    let words = |set: &BTreeSet<i64>| set.iter().map(i64::to_string).collect::<Vec<_>>().join(" and ");
     let mut out = LogCheck { checked: expected.len(), ..LogCheck::default() };
     // A line without a reduction size (the code had none in scope) stands
     // for every reduction size of its output size.
@@ -113,17 +112,32 @@ pub(crate) fn check(logged: &[LoggedDecision], expected: &[Expected], logging: &
             out.differ.push(f);
         }
     }
-    let known: BTreeSet<(String, i64, i64)> = expected.iter().map(|e| key(e)).collect();
-    let known_output: BTreeSet<(String, i64)> =
-        expected.iter().map(|e| (e.heuristic.to_string(), e.output_size)).collect();
-    for ((h, o, r), set) in &limits {
-        let accounted = if *r == -1 {
-            known_output.contains(&(h.to_string(), *o))
-        } else {
-            known.contains(&(h.to_string(), *o, *r))
-        };
+    out.differ.extend(unaccounted(&limits, &expected, logging));
+    out
+}
+
+/// Limits as a list: `8`, `8 and 16`.
+fn words(set: &BTreeSet<i64>) -> String {
+    set.iter().map(i64::to_string).collect::<Vec<_>>().join(" and ")
+}
+
+/// Logged decisions for sizes no expected shape has (as the tuner reads
+/// them): the compiler computes the sizes otherwise than the tuner does.
+fn unaccounted(
+    limits: &BTreeMap<(String, i64, i64), BTreeSet<i64>>,
+    expected: &[&Expected],
+    logging: &[&str],
+) -> Vec<String> {
+    let known: BTreeSet<(&str, i64, i64)> =
+        expected.iter().map(|e| (e.heuristic, e.output_size, e.reduction_size)).collect();
+    let known_output: BTreeSet<(&str, i64)> = expected.iter().map(|e| (e.heuristic, e.output_size)).collect();
+    let mut out = Vec::new();
+    for ((h, o, r), set) in limits {
+        // A line without a reduction size is accounted for by its output.
+        let accounted =
+            if *r == -1 { known_output.contains(&(h.as_str(), *o)) } else { known.contains(&(h.as_str(), *o, *r)) };
         if logging.contains(&h.as_str()) && !accounted {
-            out.differ.push(format!(
+            out.push(format!(
                 "the compiler decided {h} for outputSize {o}, reductionSize {r} (limit {}), sizes no benchmarked \
                  shape has as the tuner reads it",
                 words(set)
@@ -202,6 +216,10 @@ mod tests {
         assert!(check(&[d("conv", 3, 3, 1)], &[huge], &["conv"]).differ.is_empty());
         assert!(all.contains("`c`: the compiler never reached the conv ladder"), "{all}");
         assert!(all.contains("outputSize 7, reductionSize 7"), "{all}");
+        insta::assert_snapshot!(
+            "decision_log_summary",
+            format!("{}\n{}", summary("baseline", &ok), summary("limit-64", &bad))
+        );
         // A line without a reduction size matches on the output size.
         assert!(check(&[d("conv", 10, -1, 64)], &[e("a", 10, 20, Some(64))], &["conv"]).differ.is_empty());
         // A heuristic whose probe does not log is not checked.

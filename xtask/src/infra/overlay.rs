@@ -275,14 +275,23 @@ mod tests {
         assert_eq!(path_problem(Path::new("/u/iree"), Path::new("/u/iree-build-tune/up")), None);
     }
 
-    #[test]
-    fn writing_the_users_content_writes_nothing_and_a_change_is_written() {
+    /// Created layers over a checkout holding `a/h.cpp` and `a/g.cpp`
+    /// ("old"): the temporary directory, the checkout, the layers.
+    fn scratch_layers() -> (tempfile::TempDir, PathBuf, Layers) {
         let dir = tempfile::tempdir().unwrap();
         let (checkout, build) = (dir.path().join("iree"), dir.path().join("build"));
         std::fs::create_dir_all(checkout.join("a")).unwrap();
-        std::fs::write(checkout.join("a/h.cpp"), "old").unwrap();
+        for f in ["a/h.cpp", "a/g.cpp"] {
+            std::fs::write(checkout.join(f), "old").unwrap();
+        }
         let layers = Layers::new(&dir.path().join("slot-0"), &checkout, &build);
         layers.create().unwrap();
+        (dir, checkout, layers)
+    }
+
+    #[test]
+    fn writing_the_users_content_writes_nothing_and_a_change_is_written() {
+        let (_dir, checkout, layers) = scratch_layers();
         let rel = Path::new("a/h.cpp");
         assert!(!layers.write_source(rel, b"old").unwrap());
         assert!(layers.write_source(rel, b"new").unwrap());
@@ -294,13 +303,7 @@ mod tests {
 
     #[test]
     fn what_a_build_left_in_the_source_layer_in_place_of_a_file_is_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let (checkout, build) = (dir.path().join("iree"), dir.path().join("build"));
-        std::fs::create_dir_all(checkout.join("a")).unwrap();
-        std::fs::write(checkout.join("a/h.cpp"), "old").unwrap();
-        std::fs::write(checkout.join("a/g.cpp"), "old").unwrap();
-        let layers = Layers::new(&dir.path().join("slot-0"), &checkout, &build);
-        layers.create().unwrap();
+        let (_dir, _, layers) = scratch_layers();
         // A link (as a whiteout would) and a directory hide the user's file.
         std::fs::create_dir_all(layers.checkout.upper.join("a/g.cpp")).unwrap();
         std::os::unix::fs::symlink("/nowhere", layers.checkout.upper.join("a/h.cpp")).unwrap();

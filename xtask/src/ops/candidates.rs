@@ -38,6 +38,9 @@ pub(crate) struct Candidate {
     pub(crate) build_source: String,
     /// Variables its benchmark runs with (the probe's limit and switch).
     pub(crate) env: Vec<(String, String)>,
+    /// The heuristics whose decisions its build logs (the probe's; none
+    /// for a rebuilt candidate).
+    pub(crate) logged: Vec<Heuristic>,
     pub(crate) diff: String,
     pub(crate) message: String,
     pub(crate) key: String,
@@ -155,7 +158,7 @@ fn candidate(
     sites: &[Site],
     inputs: &serde_json::Value,
     limit: Option<i64>,
-    probe: Option<&str>,
+    probe: Option<&Probe>,
 ) -> Result<Candidate> {
     let (base, base_source) = base;
     let name = candidate_name(limit);
@@ -175,12 +178,12 @@ fn candidate(
         knob_lines(base_source, sites, limit)
     );
     let mut key_of = serde_json::json!({ "inputs": inputs, "source_sha256": sha256_hex(source.as_bytes()) });
-    let (build_source, env) = match probe {
-        None => (source.clone(), Vec::new()),
-        Some(probe_source) => {
+    let (build_source, env, logged) = match probe {
+        None => (source.clone(), Vec::new(), Vec::new()),
+        Some(probe) => {
             let env = limit.map(probe_env).unwrap_or_default();
-            key_of["probe"] = serde_json::json!({ "source_sha256": sha256_hex(probe_source.as_bytes()), "env": env });
-            (probe_source.to_string(), env)
+            key_of["probe"] = serde_json::json!({ "source_sha256": sha256_hex(probe.source.as_bytes()), "env": env });
+            (probe.source.clone(), env, probe.logged.clone())
         }
     };
     let key = sha256_hex(serde_json::to_string(&key_of)?.as_bytes());
@@ -189,7 +192,7 @@ fn candidate(
         config.heuristics.names(Heuristic::Conv),
         config.heuristics.names(Heuristic::Matmul),
     );
-    Ok(Candidate { name, limit, source, build_source, env, diff, message, key, pass })
+    Ok(Candidate { name, limit, source, build_source, env, logged, diff, message, key, pass })
 }
 
 /// The probe build's variables for the candidate of `limit`.
@@ -200,12 +203,23 @@ fn probe_env(limit: i64) -> Vec<(String, String)> {
     ]
 }
 
-/// The heuristic file with the probe patch on every tuned site.
-pub(crate) fn probe_source(config: &Config, base_source: &str, sites: &[Site]) -> Result<String> {
+/// The probe build every candidate of a probe sweep shares.
+pub(crate) struct Probe {
+    /// The heuristic file with the probe patch on every tuned site.
+    pub(crate) source: String,
+    /// The heuristics whose decisions it logs.
+    pub(crate) logged: Vec<Heuristic>,
+}
+
+/// The probe build's heuristic file.
+pub(crate) fn probe(config: &Config, base_source: &str, sites: &[Site]) -> Result<Probe> {
     let edits: Vec<patch::Edit> = sites.iter().flat_map(|s| patch::probe_edits(base_source, s)).collect();
     let patched = patch::apply_checked(base_source, sites, &edits)
         .map_err(|e| anyhow::anyhow!("cannot write the probe patch of `{}`: {e}", config.target.heuristic_file))?;
-    Ok(patch::with_include(&patch::with_include(&patched, "cstdlib"), "cstdio"))
+    Ok(Probe {
+        source: patch::with_include(&patch::with_include(&patched, "cstdlib"), "cstdio"),
+        logged: sites.iter().filter(|s| patch::logs_decisions(base_source, s)).map(|s| s.heuristic).collect(),
+    })
 }
 
 /// The commands files of a request: those given, else `sweep.commands`.
@@ -256,13 +270,13 @@ pub(crate) fn plan(ctx: &Ctx, request: &Request, plan_cfg: &ConfigurePlan) -> Re
     let located = locate_sites(config, &base_source)?;
     let sites = located.sites;
     let inputs = key_inputs(config, plan_cfg, &sha256_hex(commands_text.as_bytes()), base);
-    let probe = if request.probe { Some(probe_source(config, &base_source, &sites)?) } else { None };
+    let probe = if request.probe { Some(probe(config, &base_source, &sites)?) } else { None };
     let mut candidates = Vec::new();
     let mut seen = Vec::new();
     for limit in std::iter::once(None).chain(request.limits.iter().map(|&l| Some(l))) {
         if !seen.contains(&limit) {
             seen.push(limit);
-            let probe = probe.as_deref();
+            let probe = probe.as_ref();
             candidates.push(candidate(config, &run, (base, &base_source), &sites, &inputs, limit, probe)?);
         }
     }

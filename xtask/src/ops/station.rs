@@ -9,6 +9,8 @@
 //! environment [`crate::infra::bench`]'s.
 
 use crate::config::Config;
+use crate::core::cpp::patch::LoggedDecision;
+use crate::core::decisionlog;
 use crate::core::results::Measurement;
 use crate::core::schedule;
 use crate::core::stats::Rng;
@@ -75,6 +77,9 @@ pub(crate) struct BenchRun {
     pub(crate) seconds: f64,
     /// Repeats whose process failed as a whole (no usable CSV), with why.
     pub(crate) failed_repeats: Vec<String>,
+    /// With [`BenchJob::decision_log`]: every decision the processes'
+    /// compilers logged, and how many log lines were not one.
+    pub(crate) decisions: Option<(Vec<LoggedDecision>, usize)>,
 }
 
 impl<'a> Station<'a> {
@@ -276,7 +281,8 @@ impl<'a> Station<'a> {
                 into.absorb(m);
             }
         }
-        Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats })
+        let decisions = if job.decision_log { Some(read_decisions(job.dir)?) } else { None };
+        Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats, decisions })
     }
 }
 
@@ -402,6 +408,24 @@ impl Bencher<'_> {
             .map(Ok)
             .map_err(|e| anyhow::anyhow!("`{}`: {e}", csv.display()))
     }
+}
+
+/// The decisions logged in `dir` (`decisions-<tag>.jsonl`, one file per
+/// benchmark process), and how many lines were not one.
+fn read_decisions(dir: &Path) -> Result<(Vec<LoggedDecision>, usize)> {
+    let (mut logged, mut unreadable) = (Vec::new(), 0);
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("decisions-") && name.ends_with(".jsonl") {
+            let text =
+                std::fs::read_to_string(e.path()).with_context(|| format!("cannot read `{}`", e.path().display()))?;
+            let (d, bad) = decisionlog::parse(&text);
+            logged.extend(d);
+            unreadable += bad;
+        }
+    }
+    Ok((logged, unreadable))
 }
 
 /// A deterministic shuffle (so reruns interleave shapes the same way).

@@ -605,32 +605,36 @@ struct Number {
     spaced: bool,
 }
 
+/// One literal at byte `i` of `text`: digits, then an optional `eN`; its
+/// end and value.
+fn literal_at(text: &str, i: usize) -> Option<(usize, f64)> {
+    let b = text.as_bytes();
+    let mut j = i;
+    while j < b.len() && b[j].is_ascii_digit() {
+        j += 1;
+    }
+    if j == i {
+        return None;
+    }
+    if j + 1 < b.len() && (b[j] == b'e' || b[j] == b'E') && b[j + 1].is_ascii_digit() {
+        j += 1;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+    }
+    // `2.5` or `x86y` is no integer literal; a sentence's full stop is.
+    let decimal = j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit();
+    if j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') || decimal {
+        return None;
+    }
+    text[i..j].parse::<f64>().ok().map(|v| (j, v))
+}
+
 /// The integer-valued products of literals in `text`.
 fn numbers_in(text: &str) -> Vec<Number> {
     let b = text.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
-    // One literal at `i`: digits, then an optional `eN`; its end and value.
-    let literal = |i: usize| -> Option<(usize, f64)> {
-        let mut j = i;
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j == i {
-            return None;
-        }
-        if j + 1 < b.len() && (b[j] == b'e' || b[j] == b'E') && b[j + 1].is_ascii_digit() {
-            j += 1;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-        }
-        // `2.5` or `x86y` is no integer literal; a sentence's full stop is.
-        let decimal = j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit();
-        if j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') || decimal {
-            return None;
-        }
-        text[i..j].parse::<f64>().ok().map(|v| (j, v))
-    };
+    let literal = |i: usize| literal_at(text, i);
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {

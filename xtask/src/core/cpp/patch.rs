@@ -149,10 +149,10 @@ fn log_edit(src: &str, site: &Site) -> Option<Edit> {
     }
 }
 
-/// Whether `probe_source` (a heuristic file with the probe patch) logs the
-/// decisions of `heuristic`.
-pub(crate) fn logs_decisions(probe_source: &str, heuristic: &str) -> bool {
-    probe_source.contains(&format!(r#"{{\"heuristic\": \"{heuristic}\""#))
+/// Whether [`probe_edits`] makes `site`'s heuristic log its decisions (the
+/// tuner found where `limitParallelLoops` is final).
+pub(crate) fn logs_decisions(src: &str, site: &Site) -> bool {
+    log_edit(src, site).is_some()
 }
 
 /// Edits that make one heuristic read its limit and its early-return switch
@@ -308,8 +308,10 @@ mod tests {
     fn the_probe_logs_every_tuned_heuristic_s_decision_in_both_styles() {
         for src in [CURRENT, INLINE_2025] {
             let p = probe(src);
+            let file = CppFile::parse(src);
             for h in Heuristic::ALL {
-                assert!(logs_decisions(&p, h.name()), "{h}\n{p}");
+                assert!(logs_decisions(src, &file.locate(h, &FunctionNames::iree_defaults(h)).unwrap()), "{h}");
+                assert!(p.contains(&format!(r#"{{\"heuristic\": \"{h}\""#)), "{h}\n{p}");
             }
             assert!(p.contains("#include <cstdio>") && p.contains(PROBE_LOG_VAR));
         }
