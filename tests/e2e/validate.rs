@@ -453,3 +453,112 @@ fn validation_on_two_devices_reports_each_device_s_effect() {
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("| device | (shape, round) pairs | patch speedup |"), "{report}");
 }
+
+/// The build of `commit` in one of the work dir's worktree slots.
+fn slot_build_of(env: &Env, commit: &str) -> std::path::PathBuf {
+    for slot in std::fs::read_dir(env.work()).unwrap().map(|e| e.unwrap().path()) {
+        let Ok(entries) = std::fs::read_dir(&slot) else { continue };
+        for tree in entries.map(|e| e.unwrap().path()).filter(|p| p.join("compiler/src").is_dir()) {
+            // Overlay layers hold source trees too, but no repository.
+            let head = Command::new("git").arg("-C").arg(&tree).args(["rev-parse", "HEAD"]).output().unwrap();
+            if head.status.success() && String::from_utf8_lossy(&head.stdout).trim() == commit {
+                return slot.join("iree-build");
+            }
+        }
+    }
+    panic!("no slot holds a build of {commit}");
+}
+
+/// Issue 9, item 6: one sweep measures default and low-parallelism targets
+/// (each on a simulated GPU of its kind), and one patch series changes each
+/// target only where its own measurements say so: the low-parallelism
+/// patches are fitted and validated on the code the default ones leave,
+/// and leave the default decisions as those put them (the two builds of the
+/// low-parallelism validation give the same default-target runtimes and
+/// lit results).
+#[test]
+fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
+    let env = fixture(
+        false,
+        "\n[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n\n[bench.targets.default]\n\n\
+         [bench.targets.low_parallelism]\nenv = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n",
+    );
+    let err = ok(xtask(&env, &["sweep", "--quick", "--strategy", "probe"]));
+    assert!(err.contains("target low_parallelism (2 of 2): run `conv_weight_backward-low-parallelism`"), "{err}");
+    let first = env.runs().join("conv_weight_backward");
+    let second = env.runs().join("conv_weight_backward-low-parallelism");
+    // Each run measured its own target: the low-parallelism GPU runs the
+    // low-parallelism values (its predicted baseline split is what ran).
+    for (run, low) in [(&first, false), (&second, true)] {
+        let results = read_json(&run.join("results.json"));
+        assert_eq!(results["provenance"]["invocation"]["low_parallelism"], low);
+        assert!(run.join("targets.json").exists());
+    }
+    let results = read_json(&second.join("results.json"));
+    for s in results["shapes"].as_array().unwrap() {
+        let d = &s["decisions"]["baseline"];
+        let split = d["tile_sizes"].is_array() && d["tile_sizes"] != s["features"]["reduction_dims"];
+        assert_eq!(s["runs"]["baseline"]["dispatches"].as_f64().unwrap(), if split { 2.0 } else { 1.0 });
+    }
+
+    let err = ok(xtask(&env, &["analyze"]));
+    assert!(err.contains("writing the rule on the change of run `conv_weight_backward`"), "{err}");
+    for run in [&first, &second] {
+        let analysis = read_json(&run.join("analysis.json"));
+        let changed: Vec<_> =
+            analysis["heuristics"].as_array().unwrap().iter().filter(|h| h["rule"].is_object()).collect();
+        assert!(!changed.is_empty(), "{} recommends nothing:\n{err}", run.display());
+        for h in changed {
+            let counts = &h["audit"]["counts"];
+            assert_eq!((counts["outside_hull"].as_u64(), counts["other_target"].as_u64()), (Some(0), Some(0)), "{h}");
+        }
+    }
+
+    let pd = patches(&env).to_str().unwrap().to_string();
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "validate", "--rounds", "2", "--update-tests"]));
+    assert_eq!(err.matches("verdict: ready").count(), 2, "{err}");
+    // The low-parallelism validation's baseline is the default one's
+    // validated build.
+    let last = |run: &Path| {
+        let v = read_json(&run.join("validation/validation.json"));
+        v["rounds"].as_array().unwrap().last().unwrap()["patched_commit"].as_str().unwrap().to_string()
+    };
+    let (c1, c12) = (last(&first), last(&second));
+    assert_eq!(read_json(&second.join("retarget.json"))["commit"].as_str().unwrap(), c1);
+    let (before, after) = (slot_build_of(&env, &c1), slot_build_of(&env, &c12));
+    let shapes: Vec<String> =
+        results["shapes"].as_array().unwrap().iter().map(|s| s["command"].as_str().unwrap().to_string()).collect();
+    assert_eq!(times(&env, &before, &shapes, "gfx942"), times(&env, &after, &shapes, "gfx942"));
+    assert_ne!(times(&env, &before, &shapes, "gfx1100"), times(&env, &after, &shapes, "gfx1100"));
+    let tests = env.repo.join("compiler/src/iree/compiler/DispatchCreation/test");
+    for name in ["set_split_reduction_sizes_conv.mlir", "set_split_reduction_sizes_gemm.mlir"] {
+        assert_eq!(splits(&before, &tests.join(name), false), splits(&after, &tests.join(name), false), "{name}");
+    }
+
+    // The series: each target's patches name it, say what the other
+    // target's patches do, share one base, and `apply` puts all of them on
+    // one branch whose heuristic file is the low-parallelism validation's.
+    let dir = patches(&env);
+    let subject = |f: &str| {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(text.contains("base-commit: ") && text.contains("Validation verdict: ready"), "{text}");
+        text.lines().find_map(|l| l.strip_prefix("Subject: [PATCH] ")).unwrap().to_string()
+    };
+    assert!(subject("conv_weight_backward-conv.patch").contains("limits for default targets"));
+    assert!(subject("conv_weight_backward-low-parallelism-conv.patch").contains("limits for low-parallelism targets"));
+    let low = std::fs::read_to_string(dir.join("conv_weight_backward-low-parallelism-conv.patch")).unwrap();
+    assert!(low.replace('\n', " ").contains("default targets keep the decisions the patches before this one"), "{low}");
+    let pr = std::fs::read_to_string(dir.join("conv_weight_backward.md")).unwrap();
+    assert!(pr.contains("## Default targets (run `conv_weight_backward`)"), "{pr}");
+    assert!(pr.contains("## Low-parallelism targets (run `conv_weight_backward-low-parallelism`)"), "{pr}");
+    assert_eq!(pr.matches("## Reproduce").count(), 1, "{pr}");
+    let err = ok(xtask(&env, &["--patches-dir", &pd, "apply"]));
+    assert!(err.contains("tune/conv_weight_backward/patch"), "{err}");
+    let log = git_out(&env.repo, &["log", "--format=%s", "-4"]);
+    assert_eq!(log.lines().filter(|l| l.contains("for low-parallelism targets")).count(), 2, "{log}");
+    let file = "compiler/src/iree/compiler/DispatchCreation/SetSplitReductionSizes.cpp";
+    assert_eq!(
+        git_out(&env.repo, &["show", &format!("HEAD:{file}")]),
+        git_out(&env.repo, &["show", &format!("{c12}:{file}")])
+    );
+}

@@ -61,8 +61,15 @@ pub(crate) struct Heuristics {
     pub(crate) tune: Vec<Heuristic>,
     /// The benchmark's GPU compiles with the low-parallelism parameters
     /// (RDNA-class; boo turns them on for gfx10/11/12): tune those values
-    /// and keep the default ones.
+    /// and keep the default ones. Shorthand for `targets =
+    /// ["low_parallelism"]`.
     pub(crate) low_parallelism: bool,
+    /// The targets one sweep measures, each in a run of its own (the first
+    /// named as the sweep, the others `<name>-<target>`), and one patch
+    /// series changes each only where its own measurements say so. Empty:
+    /// the one `low_parallelism` names. With more than one, each needs
+    /// `[bench.targets.<target>]`: how its benchmark runs on such a GPU.
+    pub(crate) targets: Vec<TargetKind>,
     pub(crate) conv: FunctionNames,
     pub(crate) matmul: FunctionNames,
 }
@@ -72,10 +79,57 @@ impl Default for Heuristics {
         Heuristics {
             tune: vec![Heuristic::Conv, Heuristic::Matmul],
             low_parallelism: false,
+            targets: vec![],
             conv: FunctionNames::iree_defaults(Heuristic::Conv),
             matmul: FunctionNames::iree_defaults(Heuristic::Matmul),
         }
     }
+}
+
+/// A kind of GPU target whose values the heuristics keep apart
+/// (`lowParallelism ? a : b`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TargetKind {
+    Default,
+    /// RDNA-class GPUs: IREE compiles for them with
+    /// `--iree-dispatch-creation-split-reduction-low-parallelism`.
+    LowParallelism,
+}
+
+impl TargetKind {
+    /// As the configuration spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TargetKind::Default => "default",
+            TargetKind::LowParallelism => "low_parallelism",
+        }
+    }
+
+    /// The target `lowParallelism` names.
+    pub(crate) fn of(low_parallelism: bool) -> TargetKind {
+        if low_parallelism {
+            TargetKind::LowParallelism
+        } else {
+            TargetKind::Default
+        }
+    }
+
+    pub(crate) fn low(self) -> bool {
+        self == TargetKind::LowParallelism
+    }
+}
+
+/// `[bench.targets.<target>]`: how the benchmark runs for one target of a
+/// sweep of several (on another GPU, with other settings).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TargetBench {
+    /// Devices of this kind (empty: `bench.devices`).
+    pub(crate) devices: Vec<String>,
+    /// Environment added to `bench.env` (e.g. what selects the GPU's
+    /// architecture).
+    pub(crate) env: BTreeMap<String, String>,
 }
 
 impl Heuristics {
@@ -209,6 +263,8 @@ pub(crate) struct Bench {
     /// placeholders as `command`), e.g. `["srun", "-N1", "--gres=gpu:1",
     /// "--exclusive"]` to run each one on a cluster's GPU node.
     pub(crate) launcher: Vec<String>,
+    /// Per target of `heuristics.targets`: its devices and environment.
+    pub(crate) targets: BTreeMap<TargetKind, TargetBench>,
 }
 
 impl Default for Bench {
@@ -230,6 +286,7 @@ impl Default for Bench {
             env: BTreeMap::new(),
             device_check: String::new(),
             launcher: vec![],
+            targets: BTreeMap::new(),
         }
     }
 }
@@ -443,10 +500,72 @@ impl Config {
         if self.bench.devices.is_empty() {
             bail!("`bench.devices` is empty: list at least one device, e.g. [\"0\"]");
         }
+        self.check_targets()?;
         for (name, set) in [("sweep.quick", &self.sweep.quick), ("sweep.full", &self.sweep.full)] {
             if let Some(bad) = set.iter().find(|&&l| l < 1) {
                 bail!("`{name}` holds {bad}: limits must be at least 1");
             }
+        }
+        Ok(())
+    }
+
+    /// The targets a sweep measures, in order: `heuristics.targets`, or
+    /// the one `heuristics.low_parallelism` names.
+    pub(crate) fn targets(&self) -> Vec<TargetKind> {
+        if self.heuristics.targets.is_empty() {
+            vec![TargetKind::of(self.heuristics.low_parallelism)]
+        } else {
+            self.heuristics.targets.clone()
+        }
+    }
+
+    /// This configuration for one target: its values tuned, its benchmark
+    /// settings (`bench.targets.<target>`) in force.
+    pub(crate) fn for_target(&self, target: TargetKind) -> Config {
+        let mut c = self.clone();
+        c.heuristics.low_parallelism = target.low();
+        c.heuristics.targets = vec![target];
+        if let Some(t) = self.bench.targets.get(&target) {
+            if !t.devices.is_empty() {
+                c.bench.devices = t.devices.clone();
+            }
+            c.bench.env.extend(t.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        c.bench.targets.clear();
+        c
+    }
+
+    fn check_targets(&self) -> Result<()> {
+        let targets = &self.heuristics.targets;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = targets.iter().find(|t| !seen.insert(**t)) {
+            bail!("`heuristics.targets` names `{}` twice: list each target once", dup.name());
+        }
+        if self.heuristics.low_parallelism && !targets.is_empty() && targets != &[TargetKind::LowParallelism] {
+            bail!(
+                "`heuristics.low_parallelism = true` and `heuristics.targets` both say which targets to tune: \
+                 drop `low_parallelism` and list the targets in `targets`"
+            );
+        }
+        if targets.len() > 1 {
+            // The tool cannot turn one GPU into another: a target measured
+            // with the other's benchmark would be tuned on the wrong numbers.
+            if let Some(t) = targets.iter().find(|t| !self.bench.targets.contains_key(t)) {
+                bail!(
+                    "`heuristics.targets` lists {} targets but `[bench.targets.{}]` is missing: say how the \
+                     benchmark runs on such a GPU (its `devices`, its `env`), or write the empty table when \
+                     `bench.devices` and `bench.env` are that GPU's",
+                    targets.len(),
+                    t.name()
+                );
+            }
+        }
+        if let Some(t) = self.bench.targets.keys().find(|t| !self.targets().contains(t)) {
+            bail!(
+                "`[bench.targets.{}]` is set but `heuristics.targets` does not list `{}`: add it there or remove the table",
+                t.name(),
+                t.name()
+            );
         }
         Ok(())
     }
@@ -498,6 +617,33 @@ mod tests {
         assert!(c.build.targets.contains(&"iree-compile".to_string()));
         assert_eq!(c.sweep.quick, vec![1, 64, 128, 256]);
         assert_eq!(c.heuristics.tune, vec![Heuristic::Conv, Heuristic::Matmul]);
+    }
+
+    #[test]
+    fn targets_default_to_the_low_parallelism_flag_and_need_their_benchmark() {
+        assert_eq!(parse("").unwrap().targets(), vec![TargetKind::Default]);
+        let low = parse("[heuristics]\nlow_parallelism = true\n").unwrap();
+        assert_eq!(low.targets(), vec![TargetKind::LowParallelism]);
+        let both = "[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n";
+        let err = parse(both).unwrap().check().unwrap_err().to_string();
+        assert!(err.contains("`[bench.targets.default]` is missing"), "{err}");
+        let text = format!(
+            "{both}[bench]\ndevices = [\"0\"]\n[bench.env]\nA = \"1\"\n[bench.targets.default]\n\
+             [bench.targets.low_parallelism]\ndevices = [\"1\"]\nenv = {{ ARCH = \"gfx1100\" }}\n"
+        );
+        let c = parse(&text).unwrap();
+        c.check().unwrap();
+        let d = c.for_target(TargetKind::Default);
+        assert_eq!((d.heuristics.low_parallelism, d.bench.devices.clone()), (false, vec!["0".to_string()]));
+        let l = c.for_target(TargetKind::LowParallelism);
+        assert_eq!((l.heuristics.low_parallelism, l.bench.devices.clone()), (true, vec!["1".to_string()]));
+        assert_eq!(l.bench.env.get("ARCH").map(String::as_str), Some("gfx1100"));
+        assert_eq!(l.bench.env.get("A").map(String::as_str), Some("1"));
+        assert_eq!(l.targets(), vec![TargetKind::LowParallelism]);
+        let dup = parse("[heuristics]\ntargets = [\"default\", \"default\"]\n").unwrap();
+        assert!(dup.check().unwrap_err().to_string().contains("twice"));
+        let stray = parse("[bench.targets.low_parallelism]\n").unwrap();
+        assert!(stray.check().unwrap_err().to_string().contains("does not list `low_parallelism`"));
     }
 
     #[test]

@@ -6,43 +6,96 @@
 //! another revision (recorded in the run for `validate` and `apply`).
 
 use crate::cli::AnalyzeArgs;
-use crate::core::analysis::{Analysis, HeuristicPatch};
+use crate::config::Config;
+use crate::core::analysis::{self, Analysis, HeuristicPatch};
 use crate::core::numfmt;
+use crate::core::results::Results;
 use crate::infra::git;
 use crate::ops::analysis::{analyze_run, render, write_recommended};
 use crate::ops::context::Ctx;
-use crate::ops::inputs::RetargetRecord;
+use crate::ops::inputs::{self, RetargetRecord};
 use crate::ops::rundir::RunDir;
+use crate::ops::targets;
 use anyhow::Result;
 use std::time::Instant;
 
 pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
-    let run = RunDir::find(&ctx.config, args.run.as_deref())?;
-    let results = run.read_results()?;
-    retarget(ctx, &run, args.rev.as_deref())?;
-    let start = Instant::now();
-    let (a, patches) = analyze_run(&ctx.config, &run, &results)?;
-    render(&run, &results, &a)?;
-    write_recommended(&run, &patches)?;
-    let elapsed = start.elapsed();
-    print_outcome(&run, &a, &patches);
-    eprintln!(
-        "report: {} (analysed {} shapes x {} candidates in {} ms)",
-        run.report_md().display(),
-        results.shapes.len(),
-        results.candidates.len(),
-        elapsed.as_millis()
-    );
+    let first = RunDir::find(&ctx.config, args.run.as_deref())?;
+    let runs = targets::runs_of(&ctx.config, &first)?;
+    // A later target's rule is written on the earlier targets' change.
+    let mut stack: Option<(git2::Oid, String)> = None;
+    for (i, t) in runs.iter().enumerate() {
+        let run = &t.run;
+        let results = run.read_results()?;
+        let config = targets::config_for(&ctx.config, &results);
+        if runs.len() > 1 {
+            eprintln!("target {} (run `{}`)", t.target.name(), run.name);
+        }
+        match &stack {
+            None => retarget(ctx, run, args.rev.as_deref())?,
+            Some((commit, series_base)) => {
+                targets::stack(&git::open(&config.target.iree)?, run, *commit, series_base)?;
+                eprintln!("writing the rule on the change of run `{}`", runs[i - 1].run.name);
+            }
+        }
+        let start = Instant::now();
+        let (a, patches) = analyze_run(&config, run, &results)?;
+        render(run, &results, &a)?;
+        write_recommended(run, &patches)?;
+        let elapsed = start.elapsed();
+        print_outcome(run, &a, &patches);
+        eprintln!(
+            "report: {} (analysed {} shapes x {} candidates in {} ms)",
+            run.report_md().display(),
+            results.shapes.len(),
+            results.candidates.len(),
+            elapsed.as_millis()
+        );
+        if i + 1 < runs.len() {
+            stack = Some(next_stack(&config, (run, &runs[i + 1].run.name), &results, &patches)?);
+        }
+    }
     Ok(())
 }
 
+/// Where the next target's rule is written: this run's recommended change
+/// committed where its patches apply, and the series' base.
+fn next_stack(
+    config: &Config,
+    (run, next): (&RunDir, &str),
+    results: &Results,
+    patches: &[HeuristicPatch],
+) -> Result<(git2::Oid, String)> {
+    let tuned = inputs::tuned(config, run, results)?;
+    let base = git2::Oid::from_str(&tuned.base)?;
+    if patches.is_empty() {
+        return Ok((base, tuned.series_base));
+    }
+    let combined = analysis::combined_source(tuned.emit_source(), patches).map_err(|e| anyhow::anyhow!(e))?;
+    let repo = git::open(&config.target.iree)?;
+    let commit = targets::commit_change(&repo, base, &results.target.heuristic_file, &combined, (&run.name, next))?;
+    Ok((commit, tuned.series_base))
+}
+
 /// Records where the rule is written: `rev` resolved in the checkout, or
-/// the swept revision again (saying so when a retarget is undone).
+/// the swept revision again (saying so when a retarget is undone). A later
+/// target's stack is kept: its rule is written on the earlier change.
 fn retarget(ctx: &Ctx, run: &RunDir, rev: Option<&str>) -> Result<()> {
     let record = match rev {
         None => {
-            if let Some(old) = run.read_retarget()? {
-                eprintln!("note: writing the rule at the swept revision again (it was written at `{}`)", old.rev);
+            match run.read_retarget()? {
+                Some(old) if targets::is_stack(&run.name, &old) => {
+                    eprintln!(
+                        "note: run `{}` measured a later target of its sweep: its rule is written on the earlier \
+                         targets' change (`{}`); analyze the sweep's first run to renew that",
+                        run.name, old.rev
+                    );
+                    return Ok(());
+                }
+                Some(old) => {
+                    eprintln!("note: writing the rule at the swept revision again (it was written at `{}`)", old.rev)
+                }
+                None => {}
             }
             None
         }
@@ -50,7 +103,7 @@ fn retarget(ctx: &Ctx, run: &RunDir, rev: Option<&str>) -> Result<()> {
             let repo = git::open(&ctx.config.target.iree)?;
             let commit = git::resolve(&repo, rev)?;
             eprintln!("writing the rule at `{rev}` ({})", git::short(commit));
-            Some(RetargetRecord { rev: rev.to_string(), commit: commit.to_string() })
+            Some(RetargetRecord { rev: rev.to_string(), commit: commit.to_string(), series_base: None })
         }
     };
     run.write_retarget(record.as_ref())

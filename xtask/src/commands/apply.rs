@@ -14,6 +14,7 @@ use crate::core::patchtext;
 use crate::infra::git;
 use crate::ops::context::{cwd_absolute, Ctx};
 use crate::ops::rundir::RunDir;
+use crate::ops::targets;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -50,16 +51,39 @@ fn patch_files(ctx: &Ctx, arg: Option<&str>) -> Result<(String, Vec<PathBuf>)> {
             return Ok((run, vec![cwd_absolute(p)]));
         }
     }
-    let run = match arg {
-        Some(r) => r.to_string(),
-        None => RunDir::find(&ctx.config, None)?.name,
+    // A sweep of several targets: each target's patches, in the order they
+    // were validated, each on the ones before. The patches outlive their
+    // run directory: without it, the name is the one run.
+    let (run, runs) = match (arg, RunDir::find(&ctx.config, arg)) {
+        (_, Ok(first)) => {
+            let runs = targets::runs_of(&ctx.config, &first)?;
+            (first.name, runs.into_iter().map(|t| (t.target.name(), t.run.name)).collect::<Vec<_>>())
+        }
+        (Some(name), Err(_)) => (name.to_string(), vec![("", name.to_string())]),
+        (None, Err(e)) => return Err(e),
     };
     let dir = &ctx.config.patches_dir;
+    let mut files = Vec::new();
+    for (target, name) in &runs {
+        let mine = run_patches(dir, name)?;
+        if mine.is_empty() && runs.len() > 1 {
+            eprintln!("note: no patch of run `{name}` ({target} target): it changes nothing");
+        }
+        files.extend(mine);
+    }
+    if files.is_empty() {
+        bail!("no patch of run `{run}` in `{}`; run `cargo xtask validate {run}` first", dir.display());
+    }
+    Ok((run, files))
+}
+
+/// The patches of one run, conv before matmul.
+fn run_patches(dir: &Path, run: &str) -> Result<Vec<PathBuf>> {
     let is_runs_patch = |p: &Path| {
         p.extension().is_some_and(|e| e == "patch")
             && p.file_stem().is_some_and(|s| {
                 let s = s.to_string_lossy();
-                s.strip_prefix(&run)
+                s.strip_prefix(run)
                     .and_then(|rest| rest.strip_prefix('-'))
                     .is_some_and(|h| h == "conv" || h == "matmul")
             })
@@ -71,16 +95,13 @@ fn patch_files(ctx: &Ctx, arg: Option<&str>) -> Result<(String, Vec<PathBuf>)> {
         .filter(|p| is_runs_patch(p))
         .collect();
     files.sort();
-    if files.is_empty() {
-        bail!("no patch of run `{run}` in `{}`; run `cargo xtask validate {run}` first", dir.display());
-    }
-    Ok((run, files))
+    Ok(files)
 }
 
 /// Every patch was written by `validate` and validated as ready (unless
-/// `force`); returns their base commit.
+/// `force`), all on one base; returns it.
 fn check_patches(files: &[PathBuf], force: bool) -> Result<String> {
-    let mut base = None;
+    let mut base: Option<String> = None;
     for f in files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read `{}`", f.display()))?;
         let b = patchtext::base_commit(&text).ok_or_else(|| {
@@ -95,7 +116,15 @@ fn check_patches(files: &[PathBuf], force: bool) -> Result<String> {
                 f.display()
             );
         }
-        base = Some(b.to_string());
+        match &base {
+            Some(first) if first != b => bail!(
+                "`{}` applies to {} but the patches before it to {}: they are not one series; apply them one by one",
+                f.display(),
+                short(b, 12),
+                short(first, 12)
+            ),
+            _ => base = Some(b.to_string()),
+        }
     }
     base.ok_or_else(|| anyhow::anyhow!("no patch to apply"))
 }

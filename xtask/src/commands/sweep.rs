@@ -9,7 +9,7 @@
 //! candidate. Building and benchmarking are [`crate::ops::station`]'s.
 
 use crate::cli::{StrategyArg, SweepArgs};
-use crate::config::Strategy;
+use crate::config::{Strategy, TargetKind};
 use crate::core::analysis;
 use crate::core::cpp::patch::{self, LoggedDecision};
 use crate::core::crosscheck;
@@ -28,7 +28,7 @@ use crate::ops::candidates::{self, branch_name, Candidate, Plan, Request};
 use crate::ops::context::Ctx;
 use crate::ops::rundir::{Event, RunDir, RunInputs, RunJournal};
 use crate::ops::station::{self, BenchJob, Station};
-use crate::ops::{model_check, provenance};
+use crate::ops::{model_check, provenance, targets};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -40,11 +40,47 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         Some(StrategyArg::Both) => Strategy::Both,
         None => ctx.config.sweep.strategy,
     };
+    // One run per target, each with that target's values tuned and its
+    // benchmark settings; the first run lists them all for `analyze`.
+    let kinds = ctx.config.targets();
+    let mut runs: Vec<(TargetKind, RunDir)> = Vec::new();
+    for (i, &t) in kinds.iter().enumerate() {
+        let name = runs.first().map(|(_, first)| targets::run_name(&first.name, i, t));
+        if kinds.len() > 1 {
+            eprintln!(
+                "target {} ({} of {}){}",
+                t.name(),
+                i + 1,
+                kinds.len(),
+                match &name {
+                    Some(n) => format!(": run `{n}`"),
+                    None => String::new(),
+                }
+            );
+        }
+        let run = sweep_target(&ctx.for_target(t), args, strategy, name.as_deref())?;
+        runs.push((t, run));
+    }
+    if kinds.len() > 1 && !args.dry_run {
+        let list: Vec<(TargetKind, &RunDir)> = runs.iter().map(|(t, r)| (*t, r)).collect();
+        targets::record(&list)?;
+        eprintln!(
+            "targets: {}; `cargo xtask analyze {}` fits each on its own measurements",
+            list.iter().map(|(t, r)| format!("{} in `{}`", t.name(), r.name)).collect::<Vec<_>>().join(", "),
+            runs[0].1.name
+        );
+    }
+    Ok(())
+}
+
+/// One target's sweep by `strategy`, named `name` or as `--name` says;
+/// returns its run directory.
+fn sweep_target(ctx: &Ctx, args: &SweepArgs, strategy: Strategy, name: Option<&str>) -> Result<RunDir> {
     match strategy {
-        Strategy::Rebuild => sweep_once(ctx, args, false, None).map(drop),
-        Strategy::Probe => sweep_once(ctx, args, true, None).map(drop),
+        Strategy::Rebuild => sweep_once(ctx, args, false, name),
+        Strategy::Probe => sweep_once(ctx, args, true, name),
         Strategy::Both => {
-            let probed = sweep_once(ctx, args, true, None)?;
+            let probed = sweep_once(ctx, args, true, name)?;
             let rebuilt = format!("{}-rebuild", probed.name);
             eprintln!("strategy both: the same sweep rebuilt per candidate, as run `{rebuilt}`");
             let rebuilt = sweep_once(ctx, args, false, Some(&rebuilt))?;
@@ -57,7 +93,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
                      use `--strategy rebuild` and report this"
                 );
             }
-            Ok(())
+            Ok(probed)
         }
     }
 }

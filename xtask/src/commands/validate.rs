@@ -31,27 +31,47 @@ use crate::ops::inputs::{self, Tuned};
 use crate::ops::patches::{self, Evidence, LitTest};
 use crate::ops::rundir::{RunDir, RunJournal};
 use crate::ops::station::{BenchJob, Station};
+use crate::ops::targets;
 use anyhow::{bail, Result};
 use std::path::Path;
 use std::time::Duration;
 
 pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
-    let config = settings(&ctx.config, args)?;
-    let run = RunDir::find(&config, args.run.as_deref())?;
-    let _lock = run.lock("sweep or validation")?;
-    let results = run.read_results()?;
-    let mut v = Validator::open(&config, &run, &results, args.update_tests)?;
-    let max_rounds = 1 + config.validate.refine_rounds as usize;
-    let mut stopped = String::new();
-    for round in 1..=max_rounds {
-        let (pass, next) = v.round(round, round == max_rounds)?;
-        stopped = pass;
-        match next {
-            Some(new) => v.pins.extend(new.into_iter().map(|s| (s, Pin::Baseline))),
-            None => break,
+    let first = RunDir::find(&ctx.config, args.run.as_deref())?;
+    let runs = targets::runs_of(&ctx.config, &first)?;
+    // A later target's change is validated on the earlier targets' change,
+    // as its patches will apply: its baseline is the code they leave.
+    let mut stack: Option<(git2::Oid, String)> = None;
+    for t in &runs {
+        let run = &t.run;
+        let _lock = run.lock("sweep or validation")?;
+        let results = run.read_results()?;
+        let config = settings(&targets::config_for(&ctx.config, &results), args)?;
+        if runs.len() > 1 {
+            eprintln!("target {} (run `{}`)", t.target.name(), run.name);
         }
+        if let Some((commit, series_base)) = &stack {
+            targets::stack(&git::open(&config.target.iree)?, run, *commit, series_base)?;
+        }
+        let mut v = Validator::open(&config, run, &results, args.update_tests)?;
+        let max_rounds = 1 + config.validate.refine_rounds as usize;
+        let mut stopped = String::new();
+        for round in 1..=max_rounds {
+            let (pass, next) = v.round(round, round == max_rounds)?;
+            stopped = pass;
+            match next {
+                Some(new) => v.pins.extend(new.into_iter().map(|s| (s, Pin::Baseline))),
+                None => break,
+            }
+        }
+        stack = Some(v.conclude(&stopped)?);
     }
-    v.conclude(&stopped)
+    if runs.len() > 1 {
+        let list: Vec<(bool, String)> = runs.iter().map(|t| (t.target.low(), t.run.name.clone())).collect();
+        let path = patches::write_series(&ctx.config.patches_dir, &runs[0].run.name, &list)?;
+        eprintln!("PR description of the series: {}", path.display());
+    }
+    Ok(())
 }
 
 /// The configuration with the flags applied; validation builds also need
@@ -375,10 +395,13 @@ impl<'a> Validator<'a> {
     }
 
     /// The verdict, the report of the validated rule, and the patches.
-    fn conclude(self, stopped: &str) -> Result<()> {
+    /// Returns where a later target's change is validated (the validated
+    /// commit, or the baseline when nothing changes) and the series' base.
+    fn conclude(self, stopped: &str) -> Result<(git2::Oid, String)> {
+        let series_base = self.tuned.series_base.clone();
         let (Some(last), Some(checked)) = (self.history.last(), self.last.as_ref()) else {
             eprintln!("{stopped}");
-            return Ok(());
+            return Ok((self.base, series_base));
         };
         // The report of the validated rule: the analysis with the final pins.
         let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.tuned, &self.pins);
@@ -409,7 +432,7 @@ impl<'a> Validator<'a> {
         let evidence = Evidence {
             results: self.results,
             source: self.tuned.emit_source(),
-            base_commit: &self.tuned.base,
+            base_commit: &self.tuned.series_base,
             analysis: &a,
             validation: &v,
             last,
@@ -429,7 +452,7 @@ impl<'a> Validator<'a> {
             eprintln!("patch: {}", p.display());
         }
         eprintln!("report: {}", self.run.report_md().display());
-        Ok(())
+        Ok((git2::Oid::from_str(&last.patched_commit)?, series_base))
     }
 }
 

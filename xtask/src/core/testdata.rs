@@ -159,6 +159,7 @@ pub(crate) fn settings() -> Settings {
         names: Heuristic::ALL.iter().map(|&h| (h, FunctionNames::iree_defaults(h))).collect(),
         lit: LIT.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
         retarget: None,
+        series: None,
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) fn analyze(
     settings.pins = pins.clone();
     settings.lit = tuned.lit.clone();
     settings.retarget = tuned.retarget.clone();
+    settings.series = tuned.series.clone();
     analysis::analyze(results, &tuned.source, &settings)
 }
 

@@ -3,7 +3,7 @@
 //! from. Parsing flags is `cli`'s; what each key means is `config`'s.
 
 use crate::cli::Global;
-use crate::config::{self, Config};
+use crate::config::{self, Config, TargetKind};
 use crate::core::workload::Heuristic;
 use crate::infra::fixture;
 use anyhow::{bail, Result};
@@ -17,6 +17,13 @@ pub(crate) struct Ctx {
     /// The name of the configuration file given with `--config` (a run's
     /// provenance names it; its directory is the user's business).
     pub(crate) config_name: Option<String>,
+}
+
+impl Ctx {
+    /// This context for one target of `heuristics.targets`.
+    pub(crate) fn for_target(&self, target: TargetKind) -> Ctx {
+        Ctx { config: self.config.for_target(target), fixture: self.fixture, config_name: self.config_name.clone() }
+    }
 }
 
 /// The tuner's repository root, fixed at build time: the xtask crate sits

@@ -124,6 +124,11 @@ pub(crate) fn locate_sites(config: &Config, source: &str) -> Result<Located> {
 pub(crate) struct RetargetRecord {
     pub(crate) rev: String,
     pub(crate) commit: String,
+    /// For a later target of a sweep of several, written on the earlier
+    /// targets' change ([`super::targets`]): the commit the whole patch
+    /// series applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) series_base: Option<String>,
 }
 
 /// The inputs of an analysis: the swept revision's heuristic file (what
@@ -136,6 +141,11 @@ pub(crate) struct Tuned {
     pub(crate) retarget: Option<Retarget>,
     /// The commit the patches apply to.
     pub(crate) base: String,
+    /// The commit the patch series they belong to applies to: `base`,
+    /// unless they follow an earlier target's patches.
+    pub(crate) series_base: String,
+    /// Where the run stands in the series of a sweep of several targets.
+    pub(crate) series: Option<crate::core::analysis::Series>,
 }
 
 impl Tuned {
@@ -186,7 +196,9 @@ pub(crate) fn tuned(config: &Config, run: &RunDir, results: &Results) -> Result<
             lit.push((path, text));
         }
     }
-    Ok(Tuned { source, lit, retarget, base: at.to_string() })
+    let series_base = record.as_ref().and_then(|r| r.series_base.clone()).unwrap_or_else(|| at.to_string());
+    let series = super::targets::series(run)?;
+    Ok(Tuned { source, lit, retarget, base: at.to_string(), series_base, series })
 }
 
 /// Analysis settings from the configuration (no pins).
@@ -201,6 +213,7 @@ pub(crate) fn settings(config: &Config) -> Settings {
         names: Heuristic::ALL.iter().map(|&h| (h, config.heuristics.names(h).clone())).collect(),
         lit: vec![],
         retarget: None,
+        series: None,
     }
 }
 

@@ -17,3 +17,4 @@ pub(crate) mod provenance;
 pub(crate) mod rundir;
 pub(crate) mod selfrun;
 pub(crate) mod station;
+pub(crate) mod targets;

@@ -13,7 +13,7 @@ use crate::core::results::Results;
 use crate::core::validation::{Round, Validation};
 use crate::core::TOOL_VERSION;
 use crate::infra::{git, store};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// A lit test file, its text, and the line changes that make it pass on
@@ -60,7 +60,7 @@ pub(crate) fn write(
             author_name: name.clone(),
             author_email: email.clone(),
             date: now,
-            subject: report::subject(p.heuristic),
+            subject: report::subject(p.heuristic, e.analysis),
             body: report::commit_body(
                 e.results,
                 e.analysis,
@@ -111,4 +111,26 @@ fn file_changes(e: &Evidence, p: &HeuristicPatch) -> Vec<FileChange> {
         }
     }
     changes
+}
+
+/// Writes the PR description of a series of several targets' patches as
+/// `patches/<first>.md`, from each run's own description (written by its
+/// validation, absent when it changes nothing); returns its path.
+pub(crate) fn write_series(patches_dir: &Path, first: &str, runs: &[(bool, String)]) -> Result<PathBuf> {
+    let mut parts = Vec::new();
+    for (low, run) in runs {
+        let own = patches_dir.join(format!("{run}.md"));
+        let description = if own.exists() {
+            Some(std::fs::read_to_string(&own).with_context(|| format!("cannot read `{}`", own.display()))?)
+        } else {
+            None
+        };
+        // The first run's own description shares the series' file name: a
+        // series description left by an earlier validation is not its own.
+        let description = description.filter(|d| !d.starts_with(&report::series_title(first)));
+        parts.push(report::SeriesPart { low: *low, run: run.clone(), description });
+    }
+    let path = patches_dir.join(format!("{first}.md"));
+    store::write_atomic(&path, report::pr_series(first, &parts).as_bytes())?;
+    Ok(path)
 }

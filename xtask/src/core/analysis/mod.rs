@@ -45,6 +45,35 @@ pub(crate) struct Settings {
     /// Writes the rule at another revision than the one swept (`analyze
     /// --rev`).
     pub(crate) retarget: Option<Retarget>,
+    /// The patch series this run's patches belong to, in a sweep of
+    /// several targets.
+    pub(crate) series: Option<Series>,
+}
+
+/// Where a run's patches stand in the series of a sweep of several targets:
+/// the targets (true: low-parallelism) whose patches come before them and
+/// after them, each fitted on its own target's measurements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Series {
+    pub(crate) earlier: Vec<bool>,
+    pub(crate) later: Vec<bool>,
+}
+
+impl Series {
+    /// What this run's patches leave to the patches of `low`'s target, in
+    /// words: `None` when no other patch of the series changes it.
+    pub(crate) fn other(&self, low: bool) -> Option<&'static str> {
+        if self.earlier.contains(&low) {
+            Some("keep the decisions the patches before this one give them, fitted on their own measurements")
+        } else if self.later.contains(&low) {
+            Some(
+                "keep their current decisions here; the patches after this one change them, fitted on their own \
+                  measurements",
+            )
+        } else {
+            None
+        }
+    }
 }
 
 /// Another revision to write the fitted rule at: its name and heuristic
@@ -295,6 +324,12 @@ pub(crate) struct Analysis {
     pub(crate) roofline: Vec<Roofline>,
     /// The validation of exactly these patches, when there is one.
     pub(crate) validation: Option<Validation>,
+    /// The run measured low-parallelism targets.
+    #[serde(default)]
+    pub(crate) low_parallelism: bool,
+    /// The patch series of a sweep of several targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) series: Option<Series>,
 }
 
 /// The recommended change of one heuristic, applied to the file.
@@ -367,6 +402,8 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         unchanged_shapes: summary::unchanged_shapes(results),
         roofline,
         validation: None,
+        low_parallelism: settings.low_parallelism,
+        series: settings.series.clone(),
     };
     (analysis, patches)
 }

@@ -16,7 +16,7 @@ mod validation;
 #[cfg(test)]
 use validation::part6;
 
-pub(crate) use patch::{commit_body, pr_description, subject};
+pub(crate) use patch::{commit_body, pr_description, pr_series, series_title, subject, SeriesPart};
 
 use crate::core::analysis::{choice_name, Analysis, Fitted, HeuristicAnalysis};
 use crate::core::audit;

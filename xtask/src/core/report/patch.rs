@@ -13,25 +13,33 @@ use crate::core::workload::Heuristic;
 use std::fmt::Write;
 
 /// The patch's subject line.
-pub(crate) fn subject(h: Heuristic) -> String {
-    format!("[DispatchCreation] Retune {h} split-reduction limits from measurements")
+pub(crate) fn subject(h: Heuristic, a: &Analysis) -> String {
+    // A target is named when it is not the only one: the patches of a
+    // series must tell themselves apart.
+    let target = if a.low_parallelism || a.series.is_some() {
+        format!(" for {} targets", target_name(a.low_parallelism))
+    } else {
+        String::new()
+    };
+    format!("[DispatchCreation] Retune {h} split-reduction limits{target} from measurements")
 }
 
 /// What the measurements do not cover, in the words a reviewer needs: the
 /// target measured, the measured ranges, and what the patched code does
 /// beyond them. report.md says it at length; the patch and the PR must say
 /// it too, since they are what upstream reads.
-fn caveats(h: &HeuristicAnalysis) -> Option<String> {
+fn caveats(a: &Analysis, h: &HeuristicAnalysis) -> Option<String> {
     let au = h.audit.as_ref()?;
     let (measured, other) = (target_name(au.low), target_name(!au.low));
     let range = |q: &str| au.hull.ranges.get(q).map(|(a, b)| format!("[{a}, {b}]"));
+    let series = a.series.as_ref().and_then(|s| s.other(!au.low)).filter(|_| au.other_target_audited);
     let mut out = format!(
-        "Caveats: measured on {measured} targets only; {other} targets were not benchmarked{}. \
+        "Caveats: measured on {measured} targets only; {other} targets {}. \
          The measured shapes span outputSize {} to {} and reductionSize {} to {}.",
-        if au.other_target_audited {
-            " and keep their current decisions".to_string()
-        } else {
-            format!(", and the code decides for them as for {measured} ones")
+        match series {
+            Some(words) => words.to_string(),
+            None if au.other_target_audited => "were not benchmarked and keep their current decisions".to_string(),
+            None => format!("were not benchmarked, and the code decides for them as for {measured} ones"),
         },
         h.output_range.0,
         h.output_range.1,
@@ -88,7 +96,7 @@ pub(crate) fn commit_body(
     if let Some(au) = ha.and_then(|x| x.audit.as_ref()) {
         let _ = writeln!(body, "\n{}", au.statement(h));
     }
-    if let Some(c) = ha.and_then(caveats) {
+    if let Some(c) = ha.and_then(|h| caveats(a, h)) {
         let _ = writeln!(body, "\n{c}");
     }
     if let Some(e) = strategy {
@@ -151,7 +159,7 @@ pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, pa
         if let Some(au) = audit {
             let _ = write!(md, "{}\n\n", au.statement(p.heuristic));
         }
-        if let Some(c) = a.heuristics.iter().find(|x| x.heuristic == p.heuristic).and_then(caveats) {
+        if let Some(c) = a.heuristics.iter().find(|x| x.heuristic == p.heuristic).and_then(|h| caveats(a, h)) {
             let _ = write!(md, "{c}\n\n");
         }
     }
@@ -167,4 +175,118 @@ pub(crate) fn pr_description(results: &Results, a: &Analysis, v: &Validation, pa
     let _ = write!(md, "## Validation\n\n{}\n", part6_public(v));
     let _ = write!(md, "## Reproduce\n\n{}", super::provenance::reproduce(results, Some(v)));
     md
+}
+
+/// The start of a series' PR description.
+pub(crate) fn series_title(first: &str) -> String {
+    format!("# Retune split-reduction heuristics (`{first}`): ")
+}
+
+/// One target's part of a series' PR description: its target (true:
+/// low-parallelism), its run, and its own description (`None`: it
+/// recommends no change).
+pub(crate) struct SeriesPart {
+    pub(crate) low: bool,
+    pub(crate) run: String,
+    pub(crate) description: Option<String>,
+}
+
+/// The PR description of a series of several targets' patches: what the
+/// series guarantees, then each target's description under its own
+/// heading (its headings one level down).
+pub(crate) fn pr_series(first: &str, parts: &[SeriesPart]) -> String {
+    let names: Vec<&str> = parts.iter().map(|p| target_name(p.low)).collect();
+    let mut md = format!("{}{} targets\n\n", series_title(first), names.join(" and "));
+    md.push_str(
+        "Each target is retuned from its own measurements (a sweep and an A/B validation on a GPU of that kind), \
+         in patches of its own, one per heuristic, applied in this order. Each patch changes only its own \
+         target's decisions (audited on every workload shape, lit case and a grid far beyond the measured \
+         range), so every target keeps the decisions its own patches give it.\n",
+    );
+    let mut reproduce = None;
+    for part in parts {
+        let mut name = target_name(part.low).to_string();
+        if let Some(first) = name.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let _ = write!(md, "\n## {name} targets (run `{}`)\n\n", part.run);
+        let Some(text) = &part.description else {
+            md.push_str("No change recommended: the current code is kept for these targets.\n");
+            continue;
+        };
+        let (body, own) = split_reproduce(text);
+        reproduce = reproduce.or(own);
+        md.push_str(demote(&body).trim_end());
+        md.push('\n');
+    }
+    // One sweep measured every target: its commands reproduce the series
+    // (each part's own would sweep one target, on the code unstacked).
+    if let Some(r) = reproduce {
+        md.push_str("\n## Reproduce\n\n");
+        for line in r.lines().filter(|l| !l.starts_with("With `heuristics.low_parallelism = true`")) {
+            md.push_str(line);
+            md.push('\n');
+        }
+        let listed: Vec<String> = parts.iter().map(|p| format!("\"{}\"", target_key(p.low))).collect();
+        if !md.ends_with("\n\n") {
+            md.push('\n');
+        }
+        let _ = writeln!(
+            md,
+            "With `heuristics.targets = [{}]` in the configuration and a `[bench.targets.<target>]` table per \
+             target (the devices and environment of a GPU of that kind): the sweep measures each target in a run \
+             of its own, and `analyze` and `validate` of the first run do every target.",
+            listed.join(", ")
+        );
+    }
+    md
+}
+
+/// A target as `heuristics.targets` spells it.
+fn target_key(low: bool) -> &'static str {
+    if low {
+        "low_parallelism"
+    } else {
+        "default"
+    }
+}
+
+/// A description without its title and its `## Reproduce` section, and
+/// that section's body.
+fn split_reproduce(text: &str) -> (String, Option<String>) {
+    let (mut body, mut reproduce) = (String::new(), None::<String>);
+    let (mut fenced, mut inside) = (false, false);
+    for line in text.lines().skip_while(|l| l.starts_with("# ") || l.is_empty()) {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        }
+        if !fenced && line.starts_with("## ") {
+            inside = line == "## Reproduce";
+            if inside {
+                reproduce = Some(String::new());
+                continue;
+            }
+        }
+        let into = if inside { reproduce.get_or_insert_with(String::new) } else { &mut body };
+        into.push_str(line);
+        into.push('\n');
+    }
+    (body, reproduce.map(|r| r.trim_start_matches('\n').to_string()))
+}
+
+/// Markdown headings one level down, code blocks left as they are.
+fn demote(text: &str) -> String {
+    let mut out = String::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        }
+        if !fenced && line.starts_with('#') {
+            out.push('#');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

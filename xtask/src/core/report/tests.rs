@@ -21,7 +21,7 @@ fn documents_of_a_validated_run() {
         author_name: "A U Thor".into(),
         author_email: "author@example.com".into(),
         date: 1_795_449_600,
-        subject: super::subject(Heuristic::Conv),
+        subject: super::subject(Heuristic::Conv, &a),
         body: super::commit_body(&results, &a, &v, &v.rounds[0], conv, false),
         base_commit: results.target.commit.clone(),
         tool_version: "0.1.0".into(),
@@ -78,4 +78,28 @@ fn the_report_says_how_many_ambiguous_pairs_were_measured_again_and_what_it_cost
             && text.contains("the baseline's side of 1 shape(s): 18 more benchmark runs"),
         "{text}"
     );
+}
+
+#[test]
+fn a_series_description_nests_each_target_s_and_reproduces_the_one_sweep() {
+    let own = |run: &str, low: &str| {
+        format!(
+            "# Retune split-reduction heuristics (`{run}`)\n\n## Summary\n\n### conv\n\n- outputSize < 8192: limit 64\n\n\
+             ## Reproduce\n\n```sh\n# tuner.toml: your checkout\ncargo xtask sweep --name {run}\n```\n\n{low}"
+        )
+    };
+    let parts = [
+        super::SeriesPart { low: false, run: "w".into(), description: Some(own("w", "")) },
+        super::SeriesPart {
+            low: true,
+            run: "w-low-parallelism".into(),
+            description: Some(own(
+                "w-low-parallelism",
+                "With `heuristics.low_parallelism = true` in the configuration.\n",
+            )),
+        },
+    ];
+    insta::assert_snapshot!("pr_series", super::pr_series("w", &parts));
+    let nothing = [super::SeriesPart { low: true, run: "w-low-parallelism".into(), description: None }];
+    assert!(super::pr_series("w", &nothing).contains("No change recommended"));
 }
