@@ -278,30 +278,37 @@ fn check_model_agrees_with_the_wheel_on_every_bundled_workload() {
     let rev = wheel_revision(&git_dir);
     let opt = wheel_iree_opt();
     let tmp = tempfile::tempdir().unwrap();
-    let low = tmp.path().join("low.toml");
-    std::fs::write(&low, "[heuristics]\nlow_parallelism = true\n").unwrap();
-    for config in [None, Some(&low)] {
-        for workload in ["conv_weight_backward", "conv_forward_backward_data", "gemm_large_k"] {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-            if let Some(c) = config {
-                cmd.arg("--config").arg(c);
-            }
-            let out = cmd
-                .arg("--iree")
-                .arg(&git_dir)
-                .args(["--rev", &rev, "check-model"])
-                .arg(workspace().join(format!("workloads/{workload}.txt")))
-                .arg("--iree-opt")
-                .arg(&opt)
-                .current_dir(tmp.path())
-                .output()
-                .unwrap();
-            let report = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{workload}:\n{report}{}", String::from_utf8_lossy(&out.stderr));
-            let matches = report.lines().find(|l| l.starts_with("matches: ")).unwrap();
-            let (m, t) = matches["matches: ".len()..].split_once('/').unwrap();
-            assert_eq!(m, t, "{workload}: {report}");
-            eprintln!("{workload} (low-parallelism: {}): {matches}", config.is_some());
+    // Both targets in one configuration: check-model checks each, the
+    // low-parallelism one with the pass's `low-parallelism` option.
+    let both = tmp.path().join("both.toml");
+    std::fs::write(
+        &both,
+        "[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n[bench.targets.default]\n\
+         [bench.targets.low_parallelism]\n",
+    )
+    .unwrap();
+    for workload in ["conv_weight_backward", "conv_forward_backward_data", "gemm_large_k"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--config")
+            .arg(&both)
+            .arg("--iree")
+            .arg(&git_dir)
+            .args(["--rev", &rev, "check-model"])
+            .arg(workspace().join(format!("workloads/{workload}.txt")))
+            .arg("--iree-opt")
+            .arg(&opt)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{workload}:\n{report}{}", String::from_utf8_lossy(&out.stderr));
+        let matches: Vec<&str> = report.lines().filter(|l| l.starts_with("matches: ")).collect();
+        assert_eq!(matches.len(), 2, "{workload}: one check per target:\n{report}");
+        assert!(report.contains("(low-parallelism target)"), "{report}");
+        for line in matches {
+            let (m, t) = line["matches: ".len()..].split_once('/').unwrap();
+            assert_eq!(m, t.split_whitespace().next().unwrap(), "{workload}: {report}");
+            eprintln!("{workload}: {line}");
         }
     }
 }

@@ -82,6 +82,20 @@ fn doctor_passes_a_good_setup_and_names_the_fix_for_each_broken_one() {
     assert!(line(&out, "anchors").starts_with("FAIL") && out.contains("getSomethingElse"), "{out}");
     assert!(out.contains("heuristics.<name>.functions"), "{out}");
 
+    // Low-parallelism values tuned on a GPU that compiles with the default
+    // ones; then two targets, each on a GPU of its kind, checked one by one.
+    let bad = with_config(&env, "[heuristics]\nlow_parallelism = true\n");
+    let (_, out) = doctor(&bad, &[]);
+    assert!(line(&out, "devices").starts_with("warn") && out.contains("device 0 is gfx942"), "{out}");
+    let both = with_config(
+        &env,
+        "[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n[bench.targets.default]\n\
+         [bench.targets.low_parallelism]\nenv = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n",
+    );
+    let (good, out) = doctor(&both, &[]);
+    assert!(good, "{out}");
+    assert!(out.contains("devices          low_parallelism target: device 0 visible: 0 fixture-gpu (gfx1100"), "{out}");
+
     // A benchmark that is not Python.
     doctor_follows_a_non_python_benchmark_and_skips_what_does_not_apply(&env);
 }

@@ -35,14 +35,17 @@ pub(crate) fn run(ctx: &Ctx, args: &CheckModelArgs) -> Result<()> {
         std::fs::write(&file, modelcheck::module(&shapes))
             .with_context(|| format!("cannot write `{}`; pass a writable path to --mlir", file.display()))?;
     }
-    let check = model_check::run(config, &shapes, &iree_opt)?;
-    print!("{}", modelcheck::render(&check, &name));
-    if !check.mismatches.is_empty() {
-        bail!(
-            "{} of {} shapes: the model predicts another split than `iree-opt` chose",
-            check.mismatches.len(),
-            check.total
-        );
+    // Every target the configuration tunes, each with its pass option.
+    let mut failed = Vec::new();
+    for t in config.targets() {
+        let check = model_check::run(&config.for_target(t), &shapes, &iree_opt)?;
+        print!("{}", modelcheck::render(&check, &name));
+        if !check.mismatches.is_empty() {
+            failed.push(format!("{} of {} shapes on {} targets", check.mismatches.len(), check.total, t.name()));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{}: the model predicts another split than `iree-opt` chose", failed.join(", "));
     }
     Ok(())
 }

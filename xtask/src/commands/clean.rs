@@ -9,6 +9,8 @@ use crate::cli::CleanArgs;
 use crate::config::Config;
 use crate::infra::{build, git, overlay, slots};
 use crate::ops::context::Ctx;
+use crate::ops::rundir::RunDir;
+use crate::ops::targets;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 
@@ -19,7 +21,22 @@ pub(crate) fn run(ctx: &Ctx, args: &CleanArgs) -> Result<()> {
         (None, true) => None,
         _ => bail!("name one run (`cargo xtask clean RUN`) or pass --all"),
     };
-    let plan = plan(config, run)?;
+    // A run of a sweep of several targets: every target's run.
+    let runs: Vec<Option<String>> = match run {
+        None => vec![None],
+        Some(r) => match RunDir::find(config, Some(r)) {
+            Ok(dir) => targets::runs_of(config, &dir)?.into_iter().map(|t| Some(t.run.name)).collect(),
+            Err(_) => vec![Some(r.to_string())],
+        },
+    };
+    let mut plan = Plan { slots: vec![], branches: vec![], caches: vec![], kept: vec![] };
+    for r in &runs {
+        let p = self::plan(config, r.as_deref())?;
+        plan.slots.extend(p.slots.into_iter().filter(|s| !plan.slots.contains(s)).collect::<Vec<_>>());
+        plan.branches.extend(p.branches);
+        plan.caches.extend(p.caches);
+        plan.kept.extend(p.kept);
+    }
     if plan.is_empty() {
         eprintln!("nothing to clean");
         return Ok(());

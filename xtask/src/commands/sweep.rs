@@ -40,117 +40,146 @@ pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
         Some(StrategyArg::Both) => Strategy::Both,
         None => ctx.config.sweep.strategy,
     };
-    // One run per target, each with that target's values tuned and its
-    // benchmark settings; the first run lists them all for `analyze`.
-    let kinds = ctx.config.targets();
-    let mut runs: Vec<(TargetKind, RunDir)> = Vec::new();
-    for (i, &t) in kinds.iter().enumerate() {
-        let name = runs.first().map(|(_, first)| targets::run_name(&first.name, i, t));
-        if kinds.len() > 1 {
-            eprintln!(
-                "target {} ({} of {}){}",
-                t.name(),
-                i + 1,
-                kinds.len(),
-                match &name {
-                    Some(n) => format!(": run `{n}`"),
-                    None => String::new(),
-                }
-            );
-        }
-        let run = sweep_target(&ctx.for_target(t), args, strategy, name.as_deref())?;
-        runs.push((t, run));
-    }
-    if kinds.len() > 1 && !args.dry_run {
-        let list: Vec<(TargetKind, &RunDir)> = runs.iter().map(|(t, r)| (*t, r)).collect();
-        targets::record(&list)?;
-        eprintln!(
-            "targets: {}; `cargo xtask analyze {}` fits each on its own measurements",
-            list.iter().map(|(t, r)| format!("{} in `{}`", t.name(), r.name)).collect::<Vec<_>>().join(", "),
-            runs[0].1.name
-        );
-    }
-    Ok(())
-}
-
-/// One target's sweep by `strategy`, named `name` or as `--name` says;
-/// returns its run directory.
-fn sweep_target(ctx: &Ctx, args: &SweepArgs, strategy: Strategy, name: Option<&str>) -> Result<RunDir> {
     match strategy {
-        Strategy::Rebuild => sweep_once(ctx, args, false, name),
-        Strategy::Probe => sweep_once(ctx, args, true, name),
+        Strategy::Rebuild => sweep_targets(ctx, args, false, None).map(drop),
+        Strategy::Probe => sweep_targets(ctx, args, true, None).map(drop),
         Strategy::Both => {
-            let probed = sweep_once(ctx, args, true, name)?;
-            let rebuilt = format!("{}-rebuild", probed.name);
+            let probed = sweep_targets(ctx, args, true, None)?;
+            let rebuilt = format!("{}-rebuild", probed[0].name);
             eprintln!("strategy both: the same sweep rebuilt per candidate, as run `{rebuilt}`");
-            let rebuilt = sweep_once(ctx, args, false, Some(&rebuilt))?;
-            let (a, b) = (probed.read_results()?, rebuilt.read_results()?);
-            let check = crosscheck::compare(&a, &b);
-            eprintln!("{}", crosscheck::summary(&check, &probed.name, &rebuilt.name));
-            if !check.mismatches.is_empty() {
+            let rebuilt = sweep_targets(ctx, args, false, Some(&rebuilt))?;
+            let mut differ = false;
+            for (probed, rebuilt) in probed.iter().zip(&rebuilt) {
+                let (a, b) = (probed.read_results()?, rebuilt.read_results()?);
+                let check = crosscheck::compare(&a, &b);
+                eprintln!("{}", crosscheck::summary(&check, &probed.name, &rebuilt.name));
+                differ |= !check.mismatches.is_empty();
+            }
+            if differ {
                 bail!(
                     "the probe build and the rebuilt candidates measured different splits or runtimes (above); \
                      use `--strategy rebuild` and report this"
                 );
             }
-            Ok(probed)
+            Ok(())
         }
     }
 }
 
-/// One sweep (with the probe build when `probe`), named `name` or as
-/// `--name` says; returns its run directory.
-fn sweep_once(ctx: &Ctx, args: &SweepArgs, probe: bool, name: Option<&str>) -> Result<RunDir> {
-    let config = &ctx.config;
-    let plan_cfg = station::configure_plan(config, 0)?;
+/// One sweep of every target of `heuristics.targets` (with the probe build
+/// when `probe`), the first run named `first` or as `--name` says, the
+/// others after it; returns their run directories, in order.
+///
+/// Each target is a run of its own, with that target's values tuned and
+/// its benchmark settings, but they share the build slot and go candidate
+/// by candidate: a candidate's build (its code is the same for every
+/// target) is benchmarked on each target before the next one is built.
+fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) -> Result<Vec<RunDir>> {
+    let kinds = ctx.config.targets();
+    let ctxs: Vec<Ctx> = kinds.iter().map(|&t| ctx.for_target(t)).collect();
     let limits = match (&args.limits, args.full) {
         (Some(l), _) => l.clone(),
-        (None, true) => config.sweep.full.clone(),
-        (None, false) => config.sweep.quick.clone(),
+        (None, true) => ctx.config.sweep.full.clone(),
+        (None, false) => ctx.config.sweep.quick.clone(),
     };
-    let request = Request {
-        commands: &args.commands,
-        limits: limits.clone(),
-        name: name.or(args.name.as_deref()),
-        skip_bad_lines: args.skip_bad_lines,
-        dedup: !args.no_dedup,
-        probe,
-    };
-    let plan = candidates::plan(ctx, &request, &plan_cfg)?;
-    let _lock = claim_run(ctx, &plan, args.replace)?;
-    write_plan(&plan)?;
-    announce(ctx, &plan);
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut locks = Vec::new();
+    for (i, (&t, tctx)) in kinds.iter().zip(&ctxs).enumerate() {
+        let name = match plans.first() {
+            Some(p) => Some(targets::run_name(&p.run.name, i, t)),
+            None => first.map(str::to_string),
+        };
+        if kinds.len() > 1 {
+            eprintln!("target {} ({} of {})", t.name(), i + 1, kinds.len());
+        }
+        let request = Request {
+            commands: &args.commands,
+            limits: limits.clone(),
+            name: name.as_deref().or(args.name.as_deref()),
+            skip_bad_lines: args.skip_bad_lines,
+            dedup: !args.no_dedup,
+            probe,
+        };
+        let plan = candidates::plan(tctx, &request, &station::configure_plan(&tctx.config, 0)?)?;
+        locks.push(claim_run(tctx, &plan, args.replace)?);
+        write_plan(&plan)?;
+        announce(tctx, &plan);
+        if args.dry_run {
+            dry_run(tctx, &plan)?;
+        }
+        plans.push(plan);
+    }
+    let runs: Vec<RunDir> = plans.iter().map(|p| p.run.clone()).collect();
     if args.dry_run {
-        dry_run(ctx, &plan)?;
-        return Ok(plan.run);
+        return Ok(runs);
     }
-    let extra_repeats = if args.no_remeasure { 0 } else { config.sweep.remeasure_repeats };
-    let invocation = Invocation {
-        fixture: ctx.fixture,
-        config: ctx.config_name.clone(),
-        heuristics: config.heuristics.tune.clone(),
-        low_parallelism: config.heuristics.low_parallelism,
-        repeats: config.bench.repeats,
-        limits,
-        skip_bad_lines: args.skip_bad_lines,
-        remeasure_repeats: Some(extra_repeats),
-    };
-    let mut sweep = Sweep::start(ctx, &plan, provenance::collect(ctx, invocation))?;
-    sweep.extra_repeats = extra_repeats;
-    for c in &plan.candidates {
-        let outcome = sweep.candidate(c);
-        outcome.with_context(|| sweep.kept())?;
+    let extra_repeats = if args.no_remeasure { 0 } else { ctx.config.sweep.remeasure_repeats };
+    let shared = Shared::default();
+    let mut sweeps = Vec::new();
+    for (tctx, plan) in ctxs.iter().zip(&plans) {
+        let config = &tctx.config;
+        let invocation = Invocation {
+            fixture: tctx.fixture,
+            config: tctx.config_name.clone(),
+            heuristics: config.heuristics.tune.clone(),
+            low_parallelism: config.heuristics.low_parallelism,
+            repeats: config.bench.repeats,
+            limits: limits.clone(),
+            skip_bad_lines: args.skip_bad_lines,
+            remeasure_repeats: Some(extra_repeats),
+        };
+        let mut sweep = Sweep::start(tctx, plan, provenance::collect(tctx, invocation), shared.clone())?;
+        sweep.extra_repeats = extra_repeats;
+        if kinds.len() > 1 {
+            // The targets' candidates interleave: each line says whose it is.
+            sweep.progress.set_prefix(&format!("[{}] ", config.heuristics.targets[0].name()));
+        }
+        sweeps.push(sweep);
     }
-    if config.sweep.recheck_baseline {
-        sweep.recheck_baseline()?;
-    } else if sweep.extra_repeats > 0 && !sweep.ambiguous_shapes.is_empty() {
+    // Every target plans the same candidates (the same limits).
+    for i in 0..plans[0].candidates.len() {
+        for (sweep, plan) in sweeps.iter_mut().zip(&plans) {
+            let outcome = sweep.candidate(&plan.candidates[i]);
+            outcome.with_context(|| sweep.kept())?;
+        }
+    }
+    for sweep in &mut sweeps {
+        if ctx.config.sweep.recheck_baseline {
+            sweep.recheck_baseline()?;
+        } else if sweep.extra_repeats > 0 && !sweep.ambiguous_shapes.is_empty() {
+            eprintln!(
+                "note: the baseline's side of the ambiguous pairs is not measured again: it is measured with the \
+                 baseline's recheck (`sweep.recheck_baseline = true`)"
+            );
+        }
+    }
+    for (sweep, t) in sweeps.into_iter().zip(&kinds) {
+        if kinds.len() > 1 {
+            eprintln!("target {}:", t.name());
+        }
+        sweep.finish()?;
+    }
+    if kinds.len() > 1 {
+        let list: Vec<(TargetKind, &RunDir)> = kinds.iter().copied().zip(&runs).collect();
+        targets::record(&list)?;
         eprintln!(
-            "note: the baseline's side of the ambiguous pairs is not measured again: it is measured with the \
-             baseline's recheck (`sweep.recheck_baseline = true`)"
+            "targets: {}; `cargo xtask analyze {}` fits each on its own measurements",
+            list.iter().map(|(t, r)| format!("{} in `{}`", t.name(), r.name)).collect::<Vec<_>>().join(", "),
+            runs[0].name
         );
     }
-    sweep.finish()?;
-    Ok(plan.run)
+    drop(locks);
+    Ok(runs)
+}
+
+/// What the sweeps of one sweep's targets share: the build slot (opened by
+/// the first that needs it) and the commit of each heuristic file built.
+#[derive(Clone, Default)]
+struct Shared<'a> {
+    station: std::rc::Rc<std::cell::OnceCell<Station<'a>>>,
+    /// By the file's digest: with the probe strategy every candidate's is
+    /// the one probe commit, and every target's candidate the same commit.
+    commits: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, git2::Oid>>>,
 }
 
 /// Locks the run directory for this sweep and records its inputs; a run of
@@ -268,7 +297,7 @@ struct Sweep<'a> {
     results: Results,
     repo: git2::Repository,
     progress: Progress,
-    station: Option<Station<'a>>,
+    shared: Shared<'a>,
     /// Seconds one repeat of the baseline's benchmark took (for timeouts).
     baseline_seconds: Option<f64>,
     /// Candidates this invocation measured (not reused): a recheck of the
@@ -279,13 +308,10 @@ struct Sweep<'a> {
     /// Shapes of every candidate's ambiguous pairs: the baseline's side is
     /// measured again with the recheck.
     ambiguous_shapes: BTreeSet<usize>,
-    /// The commit of each heuristic file built so far, by its digest: with
-    /// the probe strategy every candidate's is the one probe commit.
-    commits: std::collections::BTreeMap<String, git2::Oid>,
 }
 
 impl<'a> Sweep<'a> {
-    fn start(ctx: &'a Ctx, plan: &'a Plan, provenance: Provenance) -> Result<Sweep<'a>> {
+    fn start(ctx: &'a Ctx, plan: &'a Plan, provenance: Provenance, shared: Shared<'a>) -> Result<Sweep<'a>> {
         let config = &ctx.config;
         let mut journal = plan.run.journal()?;
         journal.append(Event::SweepStarted { candidates: plan.candidates.iter().map(|c| c.name.clone()).collect() })?;
@@ -302,35 +328,33 @@ impl<'a> Sweep<'a> {
             journal,
             results,
             repo: git::open(&config.target.iree)?,
-            progress: Progress::new(steps, "sweep"),
-            station: None,
+            progress: Progress::new(steps, &format!("sweep {}", plan.run.name)),
+            shared,
             baseline_seconds: None,
             measured_now: 0,
             extra_repeats: 0,
             ambiguous_shapes: BTreeSet::new(),
-            commits: std::collections::BTreeMap::new(),
         })
     }
 
     /// The build slot, opened (and its worktree created) on first use.
-    fn station(&mut self) -> Result<&Station<'a>> {
-        if self.station.is_none() {
+    fn station(&self) -> Result<&Station<'a>> {
+        if self.shared.station.get().is_none() {
             // A worktree slot is created at a branch: the first candidate's,
             // unless it already points at its own build (the probe's).
             let first = branch_name(&self.plan.run.name, &self.plan.candidates[0].name);
             if self.repo.find_branch(&first, git2::BranchType::Local).is_err() {
                 git::set_branch(&self.repo, &first, self.plan.base)?;
             }
-            self.station = Some(Station::open(&self.ctx.config, &self.repo, &self.plan.run.name, &first)?);
+            let station = Station::open(&self.ctx.config, &self.repo, &self.plan.run.name, &first)?;
+            let _ = self.shared.station.set(station);
         }
-        Ok(self.station.as_ref().expect("opened above"))
+        Ok(self.shared.station.get().expect("opened above"))
     }
 
     /// Builds `commit` in the slot, its steps shown as `what` on the bar.
     fn build_in_slot(&mut self, commit: git2::Oid, log: &std::path::Path, what: &str) -> Result<station::Built> {
-        self.station()?;
-        let station = self.station.as_ref().expect("opened by station()");
-        station.build(commit, log, &self.progress, what)
+        self.station()?.build(commit, log, &self.progress, what)
     }
 
     /// Builds and benchmarks one candidate, or reuses its finished result.
@@ -387,7 +411,7 @@ impl<'a> Sweep<'a> {
             return Ok(self.plan.base);
         }
         let digest = sha256_hex(c.build_source.as_bytes());
-        if let Some(&oid) = self.commits.get(&digest) {
+        if let Some(&oid) = self.shared.commits.borrow().get(&digest) {
             return Ok(oid);
         }
         let message = if c.build_source == c.source {
@@ -406,7 +430,7 @@ impl<'a> Sweep<'a> {
         };
         let file = &self.ctx.config.target.heuristic_file;
         let oid = git::commit_file(&self.repo, self.plan.base, file, &c.build_source, &message)?;
-        self.commits.insert(digest, oid);
+        self.shared.commits.borrow_mut().insert(digest, oid);
         Ok(oid)
     }
 
@@ -484,12 +508,12 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &c.env,
+            config: Some(config),
             // A probe build logs each decision its heuristics make: checked
             // below against what the tuner predicted for the shapes measured.
             decision_log: !c.logged.is_empty(),
         };
-        self.station()?;
-        let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
+        let run = self.station()?.bench(&job, Some(&self.progress))?;
         if let Some((logged, unreadable)) = &run.decisions {
             let check = self.check_decisions(c, logged, *unreadable, &measured);
             self.progress.log(&decisionlog::summary(&c.name, &check));
@@ -638,10 +662,10 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &c.env,
+            config: Some(&self.ctx.config),
             decision_log: false,
         };
-        self.station()?;
-        let run = self.station.as_ref().expect("opened above").bench(&job, None)?;
+        let run = self.station()?.bench(&job, None)?;
         self.journal.finish(&self.plan.run, &step, &key, &dir.join("result.json"), &run.measurements)?;
         let got: usize = run.measurements.iter().map(|m| m.samples.len()).sum();
         let what = if who == "baseline" { "shape(s) of ambiguous pairs" } else { "ambiguous pair(s)" };
@@ -790,9 +814,10 @@ impl<'a> Sweep<'a> {
             extra_args: &[],
             device_offset: 0,
             env: &[],
+            config: Some(config),
             decision_log: false,
         };
-        let run = self.station.as_ref().expect("opened above").bench(&job, Some(&self.progress))?;
+        let run = self.station()?.bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;
         self.results.recheck = Some(run.measurements);
         self.plan.run.write_results(&self.results)?;

@@ -383,6 +383,7 @@ impl<'a> Validator<'a> {
             device_offset: offset,
             env: &[],
             decision_log: false,
+            config: None,
         };
         let run = station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {

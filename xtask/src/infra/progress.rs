@@ -21,6 +21,8 @@ pub(crate) struct Progress {
     of_build: bool,
     /// When the last plain progress line was printed (without a terminal).
     printed: Mutex<Option<Instant>>,
+    /// Put before every logged line (which of several interleaved runs).
+    prefix: String,
 }
 
 impl Progress {
@@ -50,12 +52,17 @@ impl Progress {
         } else {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
-        Progress { bar, tty, of_build, printed: Mutex::new(None) }
+        Progress { bar, tty, of_build, printed: Mutex::new(None), prefix: String::new() }
+    }
+
+    /// Puts `prefix` before every line this progress logs.
+    pub(crate) fn set_prefix(&mut self, prefix: &str) {
+        self.prefix = prefix.to_string();
     }
 
     /// Prints a line above the bar (or plainly when there is no bar).
     pub(crate) fn log(&self, line: &str) {
-        self.bar.suspend(|| eprintln!("{line}"));
+        self.bar.suspend(|| eprintln!("{}{line}", self.prefix));
     }
 
     pub(crate) fn message(&self, msg: &str) {

@@ -69,6 +69,10 @@ pub(crate) struct BenchJob<'a> {
     /// A probe build logs its decisions: each process gets its own log,
     /// `decisions-<tag>.jsonl` in `dir`.
     pub(crate) decision_log: bool,
+    /// The benchmark settings (devices, environment) of the target this
+    /// run measures, when they are not the station's: the targets of one
+    /// sweep share its slot.
+    pub(crate) config: Option<&'a Config>,
 }
 
 /// Outcome of benchmarking one build.
@@ -211,11 +215,12 @@ impl<'a> Station<'a> {
             std::fs::remove_dir_all(&job.cache_dir)
                 .with_context(|| format!("cannot clear `{}`", job.cache_dir.display()))?;
         }
-        let devices = &self.config.bench.devices;
+        let config = job.config.unwrap_or(self.config);
+        let devices = &config.bench.devices;
         // Per device, its processes: (repeat, tag, shapes in order).
         let mut queues: Vec<Vec<(u32, String, Vec<usize>)>> = vec![Vec::new(); devices.len()];
         for r in 0..job.repeats {
-            let order = if self.config.bench.shuffle {
+            let order = if config.bench.shuffle {
                 shuffled(job.shapes.len(), &format!("{}-{r}", job.seed))
             } else {
                 (0..job.shapes.len()).collect()
@@ -228,8 +233,7 @@ impl<'a> Station<'a> {
         }
         // Read-only: one benchmark process per device at once.
         let overlays = self.slot.overlays(false);
-        let bencher =
-            Bencher { config: self.config, build: &self.slot.build, src: &self.slot.src, overlays: &overlays };
+        let bencher = Bencher { config, build: &self.slot.build, src: &self.slot.src, overlays: &overlays };
         let total: usize = queues.iter().map(Vec::len).sum();
         let finished = std::sync::atomic::AtomicUsize::new(0);
         let outcomes: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {

@@ -239,7 +239,21 @@ fn device_command(config: &Config, build: &Path) -> Option<String> {
     crate::config::expand(&config.bench.device_check, &vars).ok()
 }
 
-/// The configured device is visible.
+/// The first `gfxNNNN` word of a device listing.
+fn gfx_arch(line: &str) -> Option<String> {
+    line.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.starts_with("gfx") && w.len() > 3 && w[3..].chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_string)
+}
+
+/// AMD's RDNA-class GPUs, which boo compiles for with the low-parallelism
+/// split-reduction parameters.
+fn rdna_class(arch: &str) -> bool {
+    ["gfx10", "gfx11", "gfx12"].iter().any(|p| arch.starts_with(p))
+}
+
+/// The configured device is visible (and of the kind whose values are
+/// tuned, where its listing names an AMD architecture).
 fn devices_check(config: &Config, view: &BenchView) -> Check {
     let device = &config.bench.devices[0];
     let Some(cmdline) = device_command(config, &view.build) else {
@@ -251,7 +265,25 @@ fn devices_check(config: &Config, view: &BenchView) -> Check {
     };
     match run_in(&view.env, "sh", &["-c", &cmdline]) {
         Some(o) if o.success() && !o.stdout.trim().is_empty() => {
-            ok("devices", format!("device {device} visible: {}", o.stdout.lines().next().unwrap_or("").trim()))
+            let line = o.stdout.lines().next().unwrap_or("").trim().to_string();
+            let low = config.heuristics.low_parallelism;
+            match gfx_arch(&line).filter(|arch| rdna_class(arch) != low) {
+                Some(arch) => warn(
+                    "devices",
+                    format!(
+                        "device {device} is {arch}, but the {} values are tuned: boo compiles for {arch} with {} \
+                         split-reduction parameters, so the sweep would measure what the tuned values do not decide",
+                        crate::core::audit::target_name(low),
+                        if rdna_class(&arch) { "the low-parallelism" } else { "the default" }
+                    ),
+                    format!(
+                        "list a{} GPU in `bench.devices` (or the target's `[bench.targets.*]`), or set \
+                         `heuristics.low_parallelism`/`heuristics.targets` to the GPU's kind",
+                        if low { "n RDNA-class (gfx10/11/12)" } else { " non-RDNA" }
+                    ),
+                ),
+                None => ok("devices", format!("device {device} visible: {line}")),
+            }
         }
         Some(o) => fail(
             "devices",

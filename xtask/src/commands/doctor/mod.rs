@@ -333,7 +333,18 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     out.push(first);
     let kind = benchmark::Kind::of(config);
     out.push(benchmark::cache_isolation(config, &kind));
-    out.extend(benchmark::environment_checks(config, &kind, overlay));
+    // With several targets, each one's benchmark (its devices, its
+    // environment) is checked.
+    let targets = config.targets();
+    for &t in &targets {
+        let mut checks = benchmark::environment_checks(&config.for_target(t), &kind, overlay);
+        if targets.len() > 1 {
+            for c in &mut checks {
+                c.message = format!("{} target: {}", t.name(), c.message);
+            }
+        }
+        out.extend(checks);
+    }
     out.push(benchmark::targets_check(config, overlay));
     out.push(benchmark::model_check(config));
     out.push(disk(config));
