@@ -227,6 +227,20 @@ pub(crate) fn path_problem(lower: &Path, upper: &Path) -> Option<String> {
     None
 }
 
+/// Removes the probe directories of processes that died mid-probe (a
+/// crash, `kill -9`): nobody else would. Their mounts died with their
+/// namespaces; a directory that will not go is left for `clean`.
+fn remove_dead_probes(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix("overlay-probe-").and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists()) {
+            let _ = remove(&e.path());
+        }
+    }
+}
+
 /// Whether this machine can mount overlays in a user namespace: mounts a
 /// scratch overlay in `dir` and runs `true` under it. The error says why not.
 pub(crate) fn probe(dir: &Path) -> Result<(), String> {
@@ -235,6 +249,7 @@ pub(crate) fn probe(dir: &Path) -> Result<(), String> {
         // remove each other's probe under its mount.
         let root = dir.join(format!("overlay-probe-{}", std::process::id()));
         remove(&root)?;
+        remove_dead_probes(dir);
         // Both kinds of mount: writable over one scratch tree, read-only
         // over the other.
         let (lower, other) = (root.join("lower"), root.join("other"));
@@ -260,6 +275,21 @@ pub(crate) fn probe(dir: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dead_process_s_probe_directory_is_removed_and_a_live_one_s_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // Pid 0 is never a process's; this test's own is alive.
+        let (dead, live) = (dir.path().join("overlay-probe-0"), dir.path().join("overlay-probe-1"));
+        let own = dir.path().join(format!("overlay-probe-{}", std::process::id()));
+        for d in [&dead, &live, &own] {
+            std::fs::create_dir_all(d.join("lower")).unwrap();
+        }
+        remove_dead_probes(dir.path());
+        assert!(!dead.exists() && own.exists());
+        // Pid 1 (init) is alive wherever /proc is mounted.
+        assert_eq!(live.exists(), Path::new("/proc/1").exists());
+    }
 
     #[test]
     fn a_directory_inside_another_is_mounted_after_it() {

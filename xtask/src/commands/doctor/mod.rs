@@ -254,23 +254,46 @@ fn free_bytes(path: &Path) -> Option<u64> {
     Some(s.f_bavail as u64 * s.f_frsize as u64)
 }
 
-fn disk(config: &Config) -> Check {
+fn disk(config: &Config, overlay: bool) -> Check {
     let work = config.work_dir();
-    let build = config.build.dir.as_deref().map(|d| tree_size(d, 2_000_000)).unwrap_or(0);
-    let source = tree_size(&config.target.iree, 2_000_000);
-    // Two slots (baseline and patched during validation), each a worktree
-    // and a build like the user's; slots that exist already count as room.
     let existing = tree_size(&work, 2_000_000);
-    let needed = (2 * (build + source)).saturating_sub(existing);
+    let needed = match (&config.build.dir, overlay) {
+        // An overlay slot's layers hold only what its builds write: the
+        // compiler library, the tools and the Python bindings relinked (a
+        // copy each), and ninja's logs; two slots during validation.
+        (Some(build), true) => {
+            let written: u64 = ["lib", "tools", "compiler/bindings/python", ".ninja_deps", ".ninja_log"]
+                .iter()
+                .map(|p| {
+                    let path = build.join(p);
+                    if path.is_dir() {
+                        tree_size(&path, 2_000_000)
+                    } else {
+                        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+                    }
+                })
+                .sum();
+            (2 * written).saturating_sub(existing)
+        }
+        // Two slots (baseline and patched during validation), each a
+        // worktree and a build like the user's; slots that exist already
+        // count as room.
+        _ => {
+            let build = config.build.dir.as_deref().map(|d| tree_size(d, 2_000_000)).unwrap_or(0);
+            let source = tree_size(&config.target.iree, 2_000_000);
+            (2 * (build + source)).saturating_sub(existing)
+        }
+    };
     let gb = |b: u64| b as f64 / 1e9;
     match free_bytes(&work) {
         Some(free) if free >= needed => ok(
             "disk",
             format!(
-                "{:.1} GB free for build slots under `{}` (about {:.1} GB needed)",
+                "{:.1} GB free for build slots under `{}` (about {:.1} GB needed{})",
                 gb(free),
                 work.display(),
-                gb(needed)
+                gb(needed),
+                if overlay { ": overlay slots hold only what their builds write" } else { "" }
             ),
         ),
         Some(free) => fail(
@@ -347,7 +370,7 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     }
     out.push(benchmark::targets_check(config, overlay));
     out.push(benchmark::model_check(config));
-    out.push(disk(config));
+    out.push(disk(config, overlay));
     out.push(slots_check(config));
     out
 }
