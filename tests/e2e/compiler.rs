@@ -284,7 +284,7 @@ fn check_model_agrees_with_the_wheel_on_every_bundled_workload() {
     std::fs::write(
         &both,
         "[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n[bench.targets.default]\n\
-         [bench.targets.low_parallelism]\n",
+         [bench.targets.low_parallelism]\ndevices = [\"1\"]\n",
     )
     .unwrap();
     for workload in ["conv_weight_backward", "conv_forward_backward_data", "gemm_large_k"] {

@@ -483,6 +483,10 @@ fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
         "\n[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n\n[bench.targets.default]\n\n\
          [bench.targets.low_parallelism]\nenv = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n",
     );
+    // Where the code does not tell the targets apart (the 2025 revision has
+    // no `lowParallelism`), they cannot be tuned apart: refused up front.
+    let out = xtask(&env, &["--rev", "fixture-2025", "sweep", "--quick", "--dry-run", "--name", "old"]);
+    assert!(!out.status.success() && stderr(&out).contains("decides alike for default and low-parallelism"));
     let err = ok(xtask(&env, &["sweep", "--quick", "--strategy", "probe"]));
     // One build serves every candidate on both targets, and the compiler
     // logged the low-parallelism decisions the model predicts for them (the

@@ -69,6 +69,7 @@ pub(crate) struct Heuristics {
     /// series changes each only where its own measurements say so. Empty:
     /// the one `low_parallelism` names. With more than one, each needs
     /// `[bench.targets.<target>]`: how its benchmark runs on such a GPU.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) targets: Vec<TargetKind>,
     pub(crate) conv: FunctionNames,
     pub(crate) matmul: FunctionNames,
@@ -264,6 +265,9 @@ pub(crate) struct Bench {
     /// "--exclusive"]` to run each one on a cluster's GPU node.
     pub(crate) launcher: Vec<String>,
     /// Per target of `heuristics.targets`: its devices and environment.
+    /// (Left out of the serialized settings when empty: they key the
+    /// measurements, which a one-target configuration must keep reusing.)
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) targets: BTreeMap<TargetKind, TargetBench>,
 }
 
@@ -428,13 +432,19 @@ pub(crate) fn load(path: Option<&Path>, workspace: &Path) -> Result<Config> {
 
 /// Parses config text; errors carry toml's line and column.
 pub(crate) fn parse(text: &str) -> Result<Config> {
-    toml::from_str::<Config>(text).map_err(|e| {
+    let mut config = toml::from_str::<Config>(text).map_err(|e| {
         anyhow::anyhow!(
             "{}fix the key or value shown (every key is listed in README.md, section \
              \"Configuration\")",
             e
         )
-    })
+    })?;
+    // `targets = ["low_parallelism"]` says what `low_parallelism = true`
+    // says: code that reads the flag must see it.
+    if config.heuristics.targets == [TargetKind::LowParallelism] {
+        config.heuristics.low_parallelism = true;
+    }
+    Ok(config)
 }
 
 fn absolute(base: &Path, p: &Path) -> PathBuf {
@@ -560,6 +570,19 @@ impl Config {
                 );
             }
         }
+        if targets.len() > 1 {
+            let settings = |t: TargetKind| {
+                let c = self.for_target(t);
+                (c.bench.devices, c.bench.env)
+            };
+            if targets.iter().all(|&t| settings(t) == settings(targets[0])) {
+                bail!(
+                    "every target of `heuristics.targets` would be benchmarked alike (the same `devices` and `env`), \
+                     so each would be tuned on the other's numbers: give each `[bench.targets.<target>]` the devices \
+                     (or environment) of a GPU of its kind"
+                );
+            }
+        }
         if let Some(t) = self.bench.targets.keys().find(|t| !self.targets().contains(t)) {
             bail!(
                 "`[bench.targets.{}]` is set but `heuristics.targets` does not list `{}`: add it there or remove the table",
@@ -627,6 +650,9 @@ mod tests {
         let both = "[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n";
         let err = parse(both).unwrap().check().unwrap_err().to_string();
         assert!(err.contains("`[bench.targets.default]` is missing"), "{err}");
+        let alike = format!("{both}[bench.targets.default]\n[bench.targets.low_parallelism]\n");
+        let err = parse(&alike).unwrap().check().unwrap_err().to_string();
+        assert!(err.contains("would be benchmarked alike"), "{err}");
         let text = format!(
             "{both}[bench]\ndevices = [\"0\"]\n[bench.env]\nA = \"1\"\n[bench.targets.default]\n\
              [bench.targets.low_parallelism]\ndevices = [\"1\"]\nenv = {{ ARCH = \"gfx1100\" }}\n"
@@ -642,6 +668,8 @@ mod tests {
         assert_eq!(l.targets(), vec![TargetKind::LowParallelism]);
         let dup = parse("[heuristics]\ntargets = [\"default\", \"default\"]\n").unwrap();
         assert!(dup.check().unwrap_err().to_string().contains("twice"));
+        let one = parse("[heuristics]\ntargets = [\"low_parallelism\"]\n").unwrap();
+        assert!(one.heuristics.low_parallelism);
         let stray = parse("[bench.targets.low_parallelism]\n").unwrap();
         assert!(stray.check().unwrap_err().to_string().contains("does not list `low_parallelism`"));
     }

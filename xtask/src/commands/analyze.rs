@@ -52,6 +52,7 @@ pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
             elapsed.as_millis()
         );
         if i + 1 < runs.len() {
+            targets::stackable(&a, &run.name)?;
             stack = Some(next_stack(&config, (run, &runs[i + 1].run.name), &results, &patches)?);
         }
     }

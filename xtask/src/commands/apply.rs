@@ -9,6 +9,7 @@
 //! the applying (libgit2 has none), through [`crate::infra::git::cli`].
 
 use crate::cli::ApplyArgs;
+use crate::config::TargetKind;
 use crate::core::numfmt::short;
 use crate::core::patchtext;
 use crate::infra::git;
@@ -55,11 +56,27 @@ fn patch_files(ctx: &Ctx, arg: Option<&str>) -> Result<(String, Vec<PathBuf>)> {
     // were validated, each on the ones before. The patches outlive their
     // run directory: without it, the name is the one run.
     let (run, runs) = match (arg, RunDir::find(&ctx.config, arg)) {
-        (_, Ok(first)) => {
-            let runs = targets::runs_of(&ctx.config, &first)?;
-            (first.name, runs.into_iter().map(|t| (t.target.name(), t.run.name)).collect::<Vec<_>>())
+        (_, Ok(named)) => {
+            let runs = targets::runs_of(&ctx.config, &named)?;
+            let list: Vec<(&str, String)> = runs.into_iter().map(|t| (t.target.name(), t.run.name)).collect();
+            (list[0].1.clone(), list)
         }
-        (Some(name), Err(_)) => (name.to_string(), vec![("", name.to_string())]),
+        (Some(name), Err(_)) => {
+            // The run directories are gone: the series' other runs go by
+            // their conventional names.
+            let mut list = vec![("", name.to_string())];
+            for t in [TargetKind::LowParallelism, TargetKind::Default] {
+                let other = targets::run_name(name, 1, t);
+                if !run_patches(&ctx.config.patches_dir, &other).unwrap_or_default().is_empty() {
+                    eprintln!(
+                        "note: applying the patches of run `{other}` too ({} targets, after `{name}`'s)",
+                        t.name()
+                    );
+                    list.push((t.name(), other));
+                }
+            }
+            (name.to_string(), list)
+        }
         (None, Err(e)) => return Err(e),
     };
     let dir = &ctx.config.patches_dir;

@@ -13,6 +13,7 @@ use crate::config::{Strategy, TargetKind};
 use crate::core::analysis;
 use crate::core::cpp::patch::{self, LoggedDecision};
 use crate::core::crosscheck;
+use crate::core::decide::Model;
 use crate::core::decisionlog;
 use crate::core::difftext;
 use crate::core::digest::sha256_hex;
@@ -101,6 +102,9 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
             probe,
         };
         let plan = candidates::plan(tctx, &request, &station::configure_plan(&tctx.config, 0)?)?;
+        if kinds.len() > 1 {
+            one_rule_per_target(&plan)?;
+        }
         locks.push(claim_run(tctx, &plan, args.replace)?);
         write_plan(&plan)?;
         announce(tctx, &plan);
@@ -113,6 +117,10 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
     if args.dry_run {
         return Ok(runs);
     }
+    // Recorded before anything is measured: an interrupted sweep's runs are
+    // still one sweep (and a one-target sweep of a name is one run again).
+    let list: Vec<(TargetKind, &RunDir)> = kinds.iter().copied().zip(&runs).collect();
+    targets::record(&list)?;
     let extra_repeats = if args.no_remeasure { 0 } else { ctx.config.sweep.remeasure_repeats };
     let shared = Shared::default();
     let mut sweeps = Vec::new();
@@ -160,8 +168,6 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
         sweep.finish()?;
     }
     if kinds.len() > 1 {
-        let list: Vec<(TargetKind, &RunDir)> = kinds.iter().copied().zip(&runs).collect();
-        targets::record(&list)?;
         eprintln!(
             "targets: {}; `cargo xtask analyze {}` fits each on its own measurements",
             list.iter().map(|(t, r)| format!("{} in `{}`", t.name(), r.name)).collect::<Vec<_>>().join(", "),
@@ -170,6 +176,27 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
     }
     drop(locks);
     Ok(runs)
+}
+
+/// Refuses a sweep of several targets where a tuned heuristic decides
+/// alike for every target (its code does not read `lowParallelism`): one
+/// rule would then be fitted for each target and the later would overwrite
+/// the earlier for both.
+fn one_rule_per_target(plan: &Plan) -> Result<()> {
+    for site in &plan.sites {
+        if !Model::from_site(site).reads_flag() {
+            bail!(
+                "{} (`{}` at {}) decides alike for default and low-parallelism targets (its code does not read \
+                 `lowParallelism`), so the targets cannot be tuned apart: list one target in `heuristics.targets`, \
+                 or leave {} out with `--heuristics`",
+                site.heuristic,
+                site.function.name,
+                git::short(plan.base),
+                site.heuristic
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What the sweeps of one sweep's targets share: the build slot (opened by

@@ -46,9 +46,21 @@ pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
         let run = &t.run;
         let _lock = run.lock("sweep or validation")?;
         let results = run.read_results()?;
+        // The benchmark must run on a GPU of the kind the run measured.
+        if let Some(measured) = targets::target_of(&results).filter(|m| !ctx.config.targets().contains(m)) {
+            bail!(
+                "run `{}` measured {} targets but the configuration benchmarks {}: validate it with the \
+                 configuration it was swept with (`heuristics.targets`, `heuristics.low_parallelism`, \
+                 `[bench.targets.*]`)",
+                run.name,
+                measured.name(),
+                ctx.config.targets().iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            );
+        }
         let config = settings(&targets::config_for(&ctx.config, &results), args)?;
         if runs.len() > 1 {
             eprintln!("target {} (run `{}`)", t.target.name(), run.name);
+            patches::remove_run(&config.patches_dir, &run.name)?;
         }
         if let Some((commit, series_base)) = &stack {
             targets::stack(&git::open(&config.target.iree)?, run, *commit, series_base)?;
@@ -64,7 +76,13 @@ pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
                 None => break,
             }
         }
-        stack = Some(v.conclude(&stopped)?);
+        let (commit, series_base, analysis) = v.conclude(&stopped)?;
+        if let Some(a) = &analysis {
+            if runs.last().is_some_and(|last| last.run.name != run.name) {
+                targets::stackable(a, &run.name)?;
+            }
+        }
+        stack = Some((commit, series_base));
     }
     if runs.len() > 1 {
         let list: Vec<(bool, String)> = runs.iter().map(|t| (t.target.low(), t.run.name.clone())).collect();
@@ -398,11 +416,11 @@ impl<'a> Validator<'a> {
     /// The verdict, the report of the validated rule, and the patches.
     /// Returns where a later target's change is validated (the validated
     /// commit, or the baseline when nothing changes) and the series' base.
-    fn conclude(self, stopped: &str) -> Result<(git2::Oid, String)> {
+    fn conclude(self, stopped: &str) -> Result<(git2::Oid, String, Option<analysis::Analysis>)> {
         let series_base = self.tuned.series_base.clone();
         let (Some(last), Some(checked)) = (self.history.last(), self.last.as_ref()) else {
             eprintln!("{stopped}");
-            return Ok((self.base, series_base));
+            return Ok((self.base, series_base, None));
         };
         // The report of the validated rule: the analysis with the final pins.
         let (mut a, _) = ops_analysis::analyze(self.config, self.results, &self.tuned, &self.pins);
@@ -453,7 +471,7 @@ impl<'a> Validator<'a> {
             eprintln!("patch: {}", p.display());
         }
         eprintln!("report: {}", self.run.report_md().display());
-        Ok((git2::Oid::from_str(&last.patched_commit)?, series_base))
+        Ok((git2::Oid::from_str(&last.patched_commit)?, series_base, Some(a)))
     }
 }
 

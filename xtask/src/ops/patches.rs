@@ -134,3 +134,13 @@ pub(crate) fn write_series(patches_dir: &Path, first: &str, runs: &[(bool, Strin
     store::write_atomic(&path, report::pr_series(first, &parts).as_bytes())?;
     Ok(path)
 }
+
+/// Removes what an earlier validation of `run` wrote (its patches and PR
+/// description): in a series, a run that now changes nothing, or whose
+/// validation stops, must not leave an old patch for `apply` to pick up.
+pub(crate) fn remove_run(patches_dir: &Path, run: &str) -> Result<()> {
+    for name in [format!("{run}-conv.patch"), format!("{run}-matmul.patch"), format!("{run}.md")] {
+        store::remove_file(&patches_dir.join(name))?;
+    }
+    Ok(())
+}

@@ -54,12 +54,39 @@ fn record_file(first: &RunDir) -> std::path::PathBuf {
     first.path.join("targets.json")
 }
 
-/// Records the runs of a sweep of several targets in each of them.
+/// Records the runs of a sweep of several targets in each of them; a
+/// sweep of one target removes an earlier record (its run is one run again).
 pub(crate) fn record(runs: &[(TargetKind, &RunDir)]) -> Result<()> {
+    if let [(_, run)] = runs {
+        return store::remove_file(&record_file(run));
+    }
     let record =
         TargetsRecord { runs: runs.iter().map(|(t, r)| TargetRunRecord { target: *t, run: r.name.clone() }).collect() };
     for (_, run) in runs {
         store::write_json(&record_file(run), &record)?;
+    }
+    Ok(())
+}
+
+/// Refuses to write a later target's rule on `earlier`'s change unless
+/// that change keeps every other target's decisions (its audit says so):
+/// otherwise the series would not change each target only where its own
+/// measurements say.
+pub(crate) fn stackable(earlier: &crate::core::analysis::Analysis, run: &str) -> Result<()> {
+    for h in earlier.heuristics.iter().filter(|h| h.rule.is_some() && h.emitted.is_some()) {
+        let Some(au) = &h.audit else { continue };
+        if !au.other_target_audited || au.counts.other_target > 0 {
+            bail!(
+                "run `{run}`'s {} change does not keep the other target's decisions ({}), so the next target's \
+                 rule cannot be written on it: tune one target at a time (`heuristics.targets`)",
+                h.heuristic,
+                if au.other_target_audited {
+                    format!("{} audited decisions change there", au.counts.other_target)
+                } else {
+                    "the code does not tell the targets apart".to_string()
+                }
+            );
+        }
     }
     Ok(())
 }

@@ -14,8 +14,9 @@ use std::fmt::Write;
 
 /// The patch's subject line.
 pub(crate) fn subject(h: Heuristic, a: &Analysis) -> String {
-    // A target is named when it is not the only one: the patches of a
-    // series must tell themselves apart.
+    // A target is named when the patch is for low-parallelism targets, or
+    // one of a series (whose patches must tell themselves apart); a lone
+    // default-target patch reads as IREE's own commits do.
     let target = if a.low_parallelism || a.series.is_some() {
         format!(" for {} targets", target_name(a.low_parallelism))
     } else {
@@ -215,7 +216,8 @@ pub(crate) fn pr_series(first: &str, parts: &[SeriesPart]) -> String {
             continue;
         };
         let (body, own) = split_reproduce(text);
-        reproduce = reproduce.or(own);
+        // The sweep is named after its first run, whichever part says how.
+        reproduce = reproduce.or(own.map(|r| r.replace(&part.run, first)));
         md.push_str(demote(&body).trim_end());
         md.push('\n');
     }
