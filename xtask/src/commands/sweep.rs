@@ -123,7 +123,7 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
     targets::record(&list)?;
     let extra_repeats = if args.no_remeasure { 0 } else { ctx.config.sweep.remeasure_repeats };
     let shared = Shared::default();
-    let mut sweeps = Vec::new();
+    let mut sweeps: Vec<Sweep> = Vec::new();
     for (tctx, plan) in ctxs.iter().zip(&plans) {
         let config = &tctx.config;
         let invocation = Invocation {
@@ -139,7 +139,12 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
         let mut sweep = Sweep::start(tctx, plan, provenance::collect(tctx, invocation), shared.clone())?;
         sweep.extra_repeats = extra_repeats;
         if kinds.len() > 1 {
-            // The targets' candidates interleave: each line says whose it is.
+            // The targets' candidates interleave: one bar for all of them,
+            // each line saying whose it is.
+            if let Some(first) = sweeps.first() {
+                sweep.progress.finish();
+                sweep.progress = first.progress.sharing(sweep.steps());
+            }
             sweep.progress.set_prefix(&format!("[{}] ", config.heuristics.targets[0].name()));
         }
         sweeps.push(sweep);
@@ -197,6 +202,13 @@ fn one_rule_per_target(plan: &Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The steps of a sweep's progress: per candidate (and the baseline's
+/// recheck) its build and each benchmark repeat.
+fn steps(config: &crate::config::Config, plan: &Plan) -> u64 {
+    let per_build = 1 + u64::from(config.bench.repeats);
+    (plan.candidates.len() as u64 + u64::from(config.sweep.recheck_baseline)) * per_build
 }
 
 /// What the sweeps of one sweep's targets share: the build slot (opened by
@@ -347,8 +359,7 @@ impl<'a> Sweep<'a> {
         results.model_check = Some(model_check::record(config, &plan.shapes));
         eprintln!("{}", modelcheck::summary(results.model_check.as_ref().expect("set above")));
         plan.run.write_results(&results)?;
-        let per_build = 1 + u64::from(config.bench.repeats);
-        let steps = (plan.candidates.len() as u64 + u64::from(config.sweep.recheck_baseline)) * per_build;
+        let steps = steps(config, plan);
         Ok(Sweep {
             ctx,
             plan,
@@ -362,6 +373,11 @@ impl<'a> Sweep<'a> {
             extra_repeats: 0,
             ambiguous_shapes: BTreeSet::new(),
         })
+    }
+
+    /// The steps of this sweep's progress.
+    fn steps(&self) -> u64 {
+        steps(&self.ctx.config, self.plan)
     }
 
     /// The build slot, opened (and its worktree created) on first use.

@@ -55,6 +55,20 @@ impl Progress {
         Progress { bar, tty, of_build, printed: Mutex::new(None), prefix: String::new() }
     }
 
+    /// Another handle on this bar, `more` steps longer: interleaved work
+    /// (the targets of one sweep) shows as one bar, each part logging with
+    /// its own prefix.
+    pub(crate) fn sharing(&self, more: u64) -> Progress {
+        self.bar.inc_length(more);
+        Progress {
+            bar: self.bar.clone(),
+            tty: self.tty,
+            of_build: self.of_build,
+            printed: Mutex::new(None),
+            prefix: String::new(),
+        }
+    }
+
     /// Puts `prefix` before every line this progress logs.
     pub(crate) fn set_prefix(&mut self, prefix: &str) {
         self.prefix = prefix.to_string();
