@@ -571,3 +571,45 @@ fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
         git_out(&env.repo, &["show", &format!("{c12}:{file}")])
     );
 }
+
+/// A candidate whose build fails fails for every target, and is built once:
+/// the second target records the first one's failure instead of building
+/// the same code again.
+#[test]
+fn a_candidate_that_does_not_build_is_built_once_for_both_targets() {
+    let env = fixture(
+        false,
+        "\n[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n\n[bench.targets.default]\n\n\
+         [bench.targets.low_parallelism]\nenv = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n",
+    );
+    // A compiler launcher that refuses the heuristic pinned to limit 64.
+    let launcher = env.root().join("refuse-64.sh");
+    std::fs::write(
+        &launcher,
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in *SetSplitReductionSizes.cpp)\n\
+         if grep -q 'return 64; // split-reduction-tuner: candidate limit' \"$a\"; then\n\
+         echo \"error: the test's launcher refuses limit 64\" >&2; exit 1; fi;; esac; done\nexec \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = std::fs::read_to_string(&env.config).unwrap().replace(
+        "[build]\n",
+        &format!("[build]\nconfigure_args = [\"-DCMAKE_CXX_COMPILER_LAUNCHER={}\"]\n", launcher.display()),
+    );
+    std::fs::write(&env.config, config).unwrap();
+    let err = ok(xtask(&env, &["--repeats", "1", "sweep", "--limits", "64,128", "--no-remeasure"]));
+    // Built (and failed) once, for the first target; the second records it.
+    assert_eq!(err.matches("limit-64: build failed after").count(), 2, "{err}");
+    assert!(err.contains("[default] limit-64: build failed after"), "{err}");
+    assert!(err.contains("[low_parallelism] limit-64: the same build failed for another target"), "{err}");
+    let log = env.runs().join("conv_weight_backward/candidates/limit-64/build.log");
+    assert!(std::fs::read_to_string(&log).unwrap().contains("refuses limit 64"));
+    assert!(err.contains("[low_parallelism] limit-128: its build is still in the slot (no build)"), "{err}");
+    for run in ["conv_weight_backward", "conv_weight_backward-low-parallelism"] {
+        let results = read_json(&env.runs().join(run).join("results.json"));
+        let c = results["candidates"].as_array().unwrap().iter().find(|c| c["name"] == "limit-64").unwrap().clone();
+        assert_eq!(c["status"], "build_failed", "{run}: {c}");
+        assert!(c["error"].as_str().unwrap().contains(&log.display().to_string()), "{run}: {c}");
+    }
+}

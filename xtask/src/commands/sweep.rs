@@ -219,6 +219,9 @@ struct Shared<'a> {
     /// By the file's digest: with the probe strategy every candidate's is
     /// the one probe commit, and every target's candidate the same commit.
     commits: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, git2::Oid>>>,
+    /// Commits whose build failed, with its seconds and log: another
+    /// target's candidate of the same code is not built again.
+    failed: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<git2::Oid, (f64, std::path::PathBuf)>>>,
 }
 
 /// Locks the run directory for this sweep and records its inputs; a run of
@@ -496,7 +499,21 @@ impl<'a> Sweep<'a> {
             self.journal.append(event)?;
             return Ok(true);
         }
-        let built = self.build_in_slot(commit, &log, &c.name)?;
+        // Another target of this sweep built this commit and it failed:
+        // the same code fails the same way (its log is that target's).
+        let failed = self.shared.failed.borrow().get(&commit).cloned();
+        let built = match &failed {
+            Some((seconds, log)) => {
+                self.progress.log(&format!("{}: the same build failed for another target", c.name));
+                store::write_atomic(&dir.join("build.log"), format!("see `{}`\n", log.display()).as_bytes())?;
+                station::Built { ok: false, seconds: *seconds }
+            }
+            None => self.build_in_slot(commit, &log, &c.name)?,
+        };
+        if !built.ok && failed.is_none() {
+            self.shared.failed.borrow_mut().insert(commit, (built.seconds, log.clone()));
+        }
+        let log = failed.map(|(_, l)| l).unwrap_or(log);
         self.progress.advance(1);
         info.build_seconds = Some(built.seconds);
         if built.ok {
