@@ -454,6 +454,12 @@ fn validation_on_two_devices_reports_each_device_s_effect() {
     assert!(report.contains("| device | (shape, round) pairs | patch speedup |"), "{report}");
 }
 
+/// Both targets in one sweep, the low-parallelism one on an RDNA-class
+/// simulated GPU.
+const BOTH_TARGETS: &str = "\n[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n\n\
+                            [bench.targets.default]\n\n[bench.targets.low_parallelism]\n\
+                            env = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n";
+
 /// The build of `commit` in one of the work dir's worktree slots.
 fn slot_build_of(env: &Env, commit: &str) -> std::path::PathBuf {
     for slot in std::fs::read_dir(env.work()).unwrap().map(|e| e.unwrap().path()) {
@@ -478,11 +484,7 @@ fn slot_build_of(env: &Env, commit: &str) -> std::path::PathBuf {
 /// lit results).
 #[test]
 fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
-    let env = fixture(
-        false,
-        "\n[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n\n[bench.targets.default]\n\n\
-         [bench.targets.low_parallelism]\nenv = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n",
-    );
+    let env = fixture(false, BOTH_TARGETS);
     // Where the code does not tell the targets apart (the 2025 revision has
     // no `lowParallelism`), they cannot be tuned apart: refused up front.
     let out = xtask(&env, &["--rev", "fixture-2025", "sweep", "--quick", "--dry-run", "--name", "old"]);
@@ -577,11 +579,7 @@ fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
 /// the same code again.
 #[test]
 fn a_candidate_that_does_not_build_is_built_once_for_both_targets() {
-    let env = fixture(
-        false,
-        "\n[heuristics]\ntargets = [\"default\", \"low_parallelism\"]\n\n[bench.targets.default]\n\n\
-         [bench.targets.low_parallelism]\nenv = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n",
-    );
+    let env = fixture(false, BOTH_TARGETS);
     // A compiler launcher that refuses the heuristic pinned to limit 64.
     let launcher = env.root().join("refuse-64.sh");
     std::fs::write(
