@@ -83,36 +83,7 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
         (None, true) => ctx.config.sweep.full.clone(),
         (None, false) => ctx.config.sweep.quick.clone(),
     };
-    let mut plans: Vec<Plan> = Vec::new();
-    let mut locks = Vec::new();
-    for (i, (&t, tctx)) in kinds.iter().zip(&ctxs).enumerate() {
-        let name = match plans.first() {
-            Some(p) => Some(targets::run_name(&p.run.name, i, t)),
-            None => first.map(str::to_string),
-        };
-        if kinds.len() > 1 {
-            eprintln!("target {} ({} of {})", t.name(), i + 1, kinds.len());
-        }
-        let request = Request {
-            commands: &args.commands,
-            limits: limits.clone(),
-            name: name.as_deref().or(args.name.as_deref()),
-            skip_bad_lines: args.skip_bad_lines,
-            dedup: !args.no_dedup,
-            probe,
-        };
-        let plan = candidates::plan(tctx, &request, &station::configure_plan(&tctx.config, 0)?)?;
-        if kinds.len() > 1 {
-            one_rule_per_target(&plan)?;
-        }
-        locks.push(claim_run(tctx, &plan, args.replace)?);
-        write_plan(&plan)?;
-        announce(tctx, &plan);
-        if args.dry_run {
-            dry_run(tctx, &plan)?;
-        }
-        plans.push(plan);
-    }
+    let (plans, locks) = plan_targets(&ctxs, args, (probe, &limits), first)?;
     let runs: Vec<RunDir> = plans.iter().map(|p| p.run.clone()).collect();
     if args.dry_run {
         return Ok(runs);
@@ -156,6 +127,56 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
             outcome.with_context(|| sweep.kept())?;
         }
     }
+    finish_targets(ctx, sweeps, &list)?;
+    drop(locks);
+    Ok(runs)
+}
+
+/// Plans and claims every target's run (the first named `first`, or as
+/// `--name` says, the others after it), writing each plan; with
+/// `--dry-run`, that is all.
+fn plan_targets(
+    ctxs: &[Ctx],
+    args: &SweepArgs,
+    (probe, limits): (bool, &[i64]),
+    first: Option<&str>,
+) -> Result<(Vec<Plan>, Vec<DirLock>)> {
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut locks = Vec::new();
+    for (i, tctx) in ctxs.iter().enumerate() {
+        let t = tctx.config.targets()[0];
+        let name = match plans.first() {
+            Some(p) => Some(targets::run_name(&p.run.name, i, t)),
+            None => first.map(str::to_string),
+        };
+        if ctxs.len() > 1 {
+            eprintln!("target {} ({} of {})", t.name(), i + 1, ctxs.len());
+        }
+        let request = Request {
+            commands: &args.commands,
+            limits: limits.to_vec(),
+            name: name.as_deref().or(args.name.as_deref()),
+            skip_bad_lines: args.skip_bad_lines,
+            dedup: !args.no_dedup,
+            probe,
+        };
+        let plan = candidates::plan(tctx, &request, &station::configure_plan(&tctx.config, 0)?)?;
+        if ctxs.len() > 1 {
+            one_rule_per_target(&plan)?;
+        }
+        locks.push(claim_run(tctx, &plan, args.replace)?);
+        write_plan(&plan)?;
+        announce(tctx, &plan);
+        if args.dry_run {
+            dry_run(tctx, &plan)?;
+        }
+        plans.push(plan);
+    }
+    Ok((plans, locks))
+}
+
+/// The baseline rechecks and each target's summary, in order.
+fn finish_targets(ctx: &Ctx, mut sweeps: Vec<Sweep>, runs: &[(TargetKind, &RunDir)]) -> Result<()> {
     for sweep in &mut sweeps {
         if ctx.config.sweep.recheck_baseline {
             sweep.recheck_baseline()?;
@@ -166,21 +187,20 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
             );
         }
     }
-    for (sweep, t) in sweeps.into_iter().zip(&kinds) {
-        if kinds.len() > 1 {
+    for (sweep, (t, _)) in sweeps.into_iter().zip(runs) {
+        if runs.len() > 1 {
             eprintln!("target {}:", t.name());
         }
         sweep.finish()?;
     }
-    if kinds.len() > 1 {
+    if runs.len() > 1 {
         eprintln!(
             "targets: {}; `cargo xtask analyze {}` fits each on its own measurements",
-            list.iter().map(|(t, r)| format!("{} in `{}`", t.name(), r.name)).collect::<Vec<_>>().join(", "),
-            runs[0].name
+            runs.iter().map(|(t, r)| format!("{} in `{}`", t.name(), r.name)).collect::<Vec<_>>().join(", "),
+            runs[0].1.name
         );
     }
-    drop(locks);
-    Ok(runs)
+    Ok(())
 }
 
 /// Refuses a sweep of several targets where a tuned heuristic decides
