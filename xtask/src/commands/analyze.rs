@@ -9,11 +9,10 @@ use crate::cli::AnalyzeArgs;
 use crate::config::Config;
 use crate::core::analysis::{self, Analysis, HeuristicPatch};
 use crate::core::numfmt;
-use crate::core::results::Results;
 use crate::infra::git;
 use crate::ops::analysis::{analyze_run, render, write_recommended};
 use crate::ops::context::Ctx;
-use crate::ops::inputs::{self, RetargetRecord};
+use crate::ops::inputs::{RetargetRecord, Tuned};
 use crate::ops::rundir::RunDir;
 use crate::ops::targets;
 use anyhow::Result;
@@ -23,7 +22,7 @@ pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
     let first = RunDir::find(&ctx.config, args.run.as_deref())?;
     let runs = targets::runs_of(&ctx.config, &first)?;
     // A later target's rule is written on the earlier targets' change.
-    let mut stack: Option<(git2::Oid, String)> = None;
+    let mut stack = targets::Stack::default();
     for (i, t) in runs.iter().enumerate() {
         let run = &t.run;
         let results = run.read_results()?;
@@ -31,15 +30,12 @@ pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
         if runs.len() > 1 {
             eprintln!("target {} (run `{}`)", t.target.name(), run.name);
         }
-        match &stack {
+        match stack.place(&config, run)? {
             None => retarget(ctx, run, args.rev.as_deref())?,
-            Some((commit, series_base)) => {
-                targets::stack(&git::open(&config.target.iree)?, run, *commit, series_base)?;
-                eprintln!("writing the rule on the change of run `{}`", runs[i - 1].run.name);
-            }
+            Some(earlier) => eprintln!("writing the rule on the change of run `{earlier}`"),
         }
         let start = Instant::now();
-        let (a, patches) = analyze_run(&config, run, &results)?;
+        let (a, patches, tuned) = analyze_run(&config, run, &results)?;
         render(run, &results, &a)?;
         write_recommended(run, &patches)?;
         let elapsed = start.elapsed();
@@ -51,31 +47,34 @@ pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
             results.candidates.len(),
             elapsed.as_millis()
         );
-        if i + 1 < runs.len() {
-            targets::stackable(&a, &run.name)?;
-            stack = Some(next_stack(&config, (run, &runs[i + 1].run.name), &results, &patches)?);
+        if runs.len() > 1 {
+            let last = i + 1 == runs.len();
+            let commit = if last {
+                git2::Oid::from_str(&tuned.base)?
+            } else {
+                change(&config, (run, &results.target.heuristic_file), &tuned, &patches)?
+            };
+            stack.push(run, Some(&a), commit, tuned.series_base.clone())?;
         }
     }
     Ok(())
 }
 
-/// Where the next target's rule is written: this run's recommended change
-/// committed where its patches apply, and the series' base.
-fn next_stack(
+/// This run's recommended change committed where its patches apply (their
+/// base when it changes nothing): what the next target's rule is written on.
+fn change(
     config: &Config,
-    (run, next): (&RunDir, &str),
-    results: &Results,
+    (run, file): (&RunDir, &str),
+    tuned: &Tuned,
     patches: &[HeuristicPatch],
-) -> Result<(git2::Oid, String)> {
-    let tuned = inputs::tuned(config, run, results)?;
+) -> Result<git2::Oid> {
     let base = git2::Oid::from_str(&tuned.base)?;
     if patches.is_empty() {
-        return Ok((base, tuned.series_base));
+        return Ok(base);
     }
     let combined = analysis::combined_source(tuned.emit_source(), patches).map_err(|e| anyhow::anyhow!(e))?;
     let repo = git::open(&config.target.iree)?;
-    let commit = targets::commit_change(&repo, base, &results.target.heuristic_file, &combined, (&run.name, next))?;
-    Ok((commit, tuned.series_base))
+    targets::commit_change(&repo, base, file, &combined, &run.name)
 }
 
 /// Records where the rule is written: `rev` resolved in the checkout, or

@@ -41,7 +41,7 @@ pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
     let runs = targets::runs_of(&ctx.config, &first)?;
     // A later target's change is validated on the earlier targets' change,
     // as its patches will apply: its baseline is the code they leave.
-    let mut stack: Option<(git2::Oid, String)> = None;
+    let mut stack = targets::Stack::default();
     for t in &runs {
         let run = &t.run;
         let _lock = run.lock("sweep or validation")?;
@@ -62,9 +62,7 @@ pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
             eprintln!("target {} (run `{}`)", t.target.name(), run.name);
             patches::remove_run(&config.patches_dir, &run.name)?;
         }
-        if let Some((commit, series_base)) = &stack {
-            targets::stack(&git::open(&config.target.iree)?, run, *commit, series_base)?;
-        }
+        stack.place(&config, run)?;
         let mut v = Validator::open(&config, run, &results, args.update_tests)?;
         let max_rounds = 1 + config.validate.refine_rounds as usize;
         let mut stopped = String::new();
@@ -77,12 +75,9 @@ pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
             }
         }
         let (commit, series_base, analysis) = v.conclude(&stopped)?;
-        if let Some(a) = &analysis {
-            if runs.last().is_some_and(|last| last.run.name != run.name) {
-                targets::stackable(a, &run.name)?;
-            }
+        if runs.len() > 1 {
+            stack.push(run, analysis.as_ref(), commit, series_base)?;
         }
-        stack = Some((commit, series_base));
     }
     if runs.len() > 1 {
         let list: Vec<(bool, String)> = runs.iter().map(|t| (t.target.low(), t.run.name.clone())).collect();

@@ -38,8 +38,12 @@ pub(crate) fn patch_fingerprint(patches: &[HeuristicPatch]) -> String {
 
 /// Analyses a finished sweep as its validation left it: with the shapes a
 /// refining validation pinned, and that validation kept in the report when
-/// it validated exactly these patches.
-pub(crate) fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> Result<(Analysis, Vec<HeuristicPatch>)> {
+/// it validated exactly these patches. Also returns the inputs it read.
+pub(crate) fn analyze_run(
+    config: &Config,
+    run: &RunDir,
+    results: &Results,
+) -> Result<(Analysis, Vec<HeuristicPatch>, Tuned)> {
     let tuned = inputs::tuned(config, run, results)?;
     let validation = run.read_validation(results)?;
     let pins: Pins = validation
@@ -49,7 +53,7 @@ pub(crate) fn analyze_run(config: &Config, run: &RunDir, results: &Results) -> R
         .unwrap_or_default();
     let (mut a, patches) = analyze(config, results, &tuned, &pins);
     a.validation = validation.filter(|v| v.patch_sha256 == patch_fingerprint(&patches));
-    Ok((a, patches))
+    Ok((a, patches, tuned))
 }
 
 /// Writes analysis.json, report.md and report.html.

@@ -16,7 +16,7 @@
 use super::inputs::RetargetRecord;
 use super::rundir::RunDir;
 use crate::config::{Config, TargetKind};
-use crate::core::analysis::Series;
+use crate::core::analysis::{Analysis, Series};
 use crate::core::results::Results;
 use crate::infra::{git, store};
 use anyhow::{bail, Result};
@@ -64,29 +64,6 @@ pub(crate) fn record(runs: &[(TargetKind, &RunDir)]) -> Result<()> {
         TargetsRecord { runs: runs.iter().map(|(t, r)| TargetRunRecord { target: *t, run: r.name.clone() }).collect() };
     for (_, run) in runs {
         store::write_json(&record_file(run), &record)?;
-    }
-    Ok(())
-}
-
-/// Refuses to write a later target's rule on `earlier`'s change unless
-/// that change keeps every other target's decisions (its audit says so):
-/// otherwise the series would not change each target only where its own
-/// measurements say.
-pub(crate) fn stackable(earlier: &crate::core::analysis::Analysis, run: &str) -> Result<()> {
-    for h in earlier.heuristics.iter().filter(|h| h.rule.is_some() && h.emitted.is_some()) {
-        let Some(au) = &h.audit else { continue };
-        if !au.other_target_audited || au.counts.other_target > 0 {
-            bail!(
-                "run `{run}`'s {} change does not keep the other target's decisions ({}), so the next target's \
-                 rule cannot be written on it: tune one target at a time (`heuristics.targets`)",
-                h.heuristic,
-                if au.other_target_audited {
-                    format!("{} audited decisions change there", au.counts.other_target)
-                } else {
-                    "the code does not tell the targets apart".to_string()
-                }
-            );
-        }
     }
     Ok(())
 }
@@ -145,34 +122,81 @@ pub(crate) fn config_for(config: &Config, results: &Results) -> Config {
     }
 }
 
-/// Commits `source` (the combined heuristic file of run `earlier`'s
-/// change) on `base`: what a later target's rule is written on.
+/// Walks a series' runs in order: each later run's rule is written, and
+/// validated, on the change the runs before it left.
+#[derive(Default)]
+pub(crate) struct Stack {
+    /// The change the next run is written on, the series' base, and the
+    /// run that left it.
+    top: Option<(git2::Oid, String, String)>,
+}
+
+impl Stack {
+    /// Before `run`: records the earlier runs' change (branch
+    /// `tune/<run>/stack`) as where its rule is written, with the series'
+    /// base; returns the run that left it (`None` for the first run, whose
+    /// rule is written where `analyze --rev` says).
+    pub(crate) fn place(&self, config: &Config, run: &RunDir) -> Result<Option<&str>> {
+        let Some((commit, series_base, earlier)) = &self.top else { return Ok(None) };
+        let repo = git::open(&config.target.iree)?;
+        let branch = stack_branch(&run.name);
+        git::set_branch(&repo, &branch, *commit)?;
+        let record = RetargetRecord {
+            rev: branch,
+            commit: commit.to_string(),
+            series_base: Some(series_base.clone()).filter(|s| *s != commit.to_string()),
+        };
+        run.write_retarget(Some(&record))?;
+        Ok(Some(earlier))
+    }
+
+    /// After `run` (of a series of several): refuses its change `a` unless
+    /// it keeps every other target's decisions (its audit says so), since
+    /// each target must change only where its own measurements say; then
+    /// `commit` (with `series_base`) is what the next run is written on.
+    pub(crate) fn push(
+        &mut self,
+        run: &RunDir,
+        a: Option<&Analysis>,
+        commit: git2::Oid,
+        series_base: String,
+    ) -> Result<()> {
+        for h in a.iter().flat_map(|a| &a.heuristics).filter(|h| h.rule.is_some() && h.emitted.is_some()) {
+            let Some(au) = &h.audit else { continue };
+            if !au.other_target_audited || au.counts.other_target > 0 {
+                bail!(
+                    "run `{}`'s {} change does not keep the other target's decisions ({}), so it cannot be one of \
+                     a series that changes each target only where its own measurements say: tune one target at a \
+                     time (`heuristics.targets`)",
+                    run.name,
+                    h.heuristic,
+                    if au.other_target_audited {
+                        format!("{} audited decisions change there", au.counts.other_target)
+                    } else {
+                        "the code does not tell the targets apart".to_string()
+                    }
+                );
+            }
+        }
+        self.top = Some((commit, series_base, run.name.clone()));
+        Ok(())
+    }
+}
+
+/// Commits `source`, the combined heuristic file of run `run`'s
+/// recommended change, on `base`: what the next target's rule is written on.
 pub(crate) fn commit_change(
     repo: &git2::Repository,
     base: git2::Oid,
     file: &str,
     source: &str,
-    (earlier, run): (&str, &str),
+    run: &str,
 ) -> Result<git2::Oid> {
     let message = format!(
-        "tune: {run} stack\n\nsplit-reduction-tuner: the change of run `{earlier}`, on which run `{run}` writes its \
-         rule.\n"
+        "tune: {run} change\n\nsplit-reduction-tuner: the recommended change of run `{run}`, on which the next \
+         target's rule is written.\n"
     );
     git::commit_file(repo, base, file, source, &message)
-}
-
-/// Writes `run`'s rule on top of the earlier targets' change, `commit`
-/// (branch `tune/<run>/stack`), recorded as the run's retarget with
-/// `series_base`, where the whole patch series applies.
-pub(crate) fn stack(repo: &git2::Repository, run: &RunDir, commit: git2::Oid, series_base: &str) -> Result<()> {
-    let branch = stack_branch(&run.name);
-    git::set_branch(repo, &branch, commit)?;
-    let record = RetargetRecord {
-        rev: branch,
-        commit: commit.to_string(),
-        series_base: Some(series_base.to_string()).filter(|s| *s != commit.to_string()),
-    };
-    run.write_retarget(Some(&record))
 }
 
 /// The branch a stacked run's rule is written on.
