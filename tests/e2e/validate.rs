@@ -490,6 +490,7 @@ fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
     let out = xtask(&env, &["--rev", "fixture-2025", "sweep", "--quick", "--dry-run", "--name", "old"]);
     assert!(!out.status.success() && stderr(&out).contains("decides alike for default and low-parallelism"));
     let err = ok(xtask(&env, &["sweep", "--quick", "--strategy", "probe"]));
+    insta::assert_snapshot!("cli_sweep_two_targets", redact(&env, &err));
     // One build serves every candidate on both targets, and the compiler
     // logged the low-parallelism decisions the model predicts for them (the
     // benchmark compiled with the flag).
@@ -513,6 +514,7 @@ fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
     }
 
     let err = ok(xtask(&env, &["analyze"]));
+    insta::assert_snapshot!("cli_analyze_two_targets", redact(&env, &err));
     assert!(err.contains("writing the rule on the change of run `conv_weight_backward`"), "{err}");
     for run in [&first, &second] {
         let analysis = read_json(&run.join("analysis.json"));

@@ -31,6 +31,22 @@ fn documents_of_a_validated_run() {
     insta::assert_snapshot!("patch_mail_conv", patchtext::format_patch(&meta, &[change]));
 }
 
+/// The first patch of a two-target series: its subject names its target
+/// and its caveats say what the later patches do.
+#[test]
+fn the_first_patch_of_a_series_names_its_target_and_the_patches_after_it() {
+    let results = synthetic(CURRENT, &FULL);
+    let mut settings = settings();
+    settings.series = Some(crate::core::analysis::Series { earlier: vec![], later: vec![true] });
+    let (mut a, patches) = analyze(&results, CURRENT, &settings);
+    let v = testdata::validation(&results, &a, &patches);
+    a.validation = Some(v.clone());
+    let conv = patches.iter().find(|p| p.heuristic == Heuristic::Conv).expect("a conv patch");
+    let subject = super::subject(Heuristic::Conv, &a);
+    let body = super::commit_body(&results, &a, &v, &v.rounds[0], conv, false);
+    insta::assert_snapshot!("patch_series_first_conv", format!("Subject: {subject}\n\n{body}"));
+}
+
 #[test]
 fn part6_lists_regressions_first_then_improvements_and_folds_the_neutral_shapes() {
     use crate::core::stats::Verdict;
