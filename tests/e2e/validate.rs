@@ -162,39 +162,30 @@ fn sweep_analyze_validate_apply_end_to_end() {
     assert!(!out.status.success() && stderr(&out).contains("already applied"), "{}", stderr(&out));
 }
 
-/// Geomean of baseline/patched per-shape times from the noise-free model,
-/// run on the two builds validation left in the slots.
-fn true_speedup(env: &Env, shapes: &[String]) -> f64 {
-    let commands = env.root().join("truth.txt");
-    std::fs::write(&commands, shapes.join("\n") + "\n").unwrap();
-    let mut times = Vec::new();
-    for slot in ["slot-0", "slot-1"] {
-        let build = env.work().join(slot).join("iree-build");
-        let csv = env.root().join(format!("truth-{slot}.csv"));
-        let out = Command::new("python3")
-            .args(["-m", "iree.turbine.kernel.boo.driver.driver", "--commands-file"])
-            .arg(&commands)
-            .arg("--csv")
-            .arg(&csv)
-            .env("PATH", format!("{}:{}", build.join("tools").display(), std::env::var("PATH").unwrap()))
-            .env(
-                "PYTHONPATH",
-                format!(
-                    "{}:{}:{}",
-                    build.join("compiler/bindings/python").display(),
-                    build.join("runtime/bindings/python").display(),
-                    workspace().join("tests/fixtures/turbine").display()
-                ),
-            )
-            .env("FIXTURE_BOO_TRUTH", "1")
-            .output()
-            .unwrap();
-        assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
-        let rows = xtask::testkit::parse_boo_csv(&std::fs::read_to_string(&csv).unwrap(), "iree_boo_experimental mean")
-            .unwrap();
-        times.push(rows.into_iter().map(|r| r.value.unwrap()).collect::<Vec<f64>>());
+/// The kept build (what validation benchmarks) of `commit`.
+fn kept_build_of(env: &Env, commit: &str) -> std::path::PathBuf {
+    for dir in std::fs::read_dir(env.work().join("kept")).unwrap().map(|e| e.unwrap().path()) {
+        if dir.join("kept.json").is_file() && read_json(&dir.join("kept.json"))["commit"] == commit {
+            return dir;
+        }
     }
-    let logs: Vec<f64> = times[0].iter().zip(&times[1]).map(|(b, p)| (b / p).ln()).collect();
+    panic!("no kept build of {commit}");
+}
+
+/// The two builds the last validation round benchmarked: its baseline and
+/// its patched compiler, kept.
+fn validated_builds(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let v = read_json(&env.runs().join("conv_weight_backward/validation/validation.json"));
+    let patched = v["rounds"].as_array().unwrap().last().unwrap()["patched_commit"].as_str().unwrap().to_string();
+    (kept_build_of(env, v["baseline_build"].as_str().unwrap()), kept_build_of(env, &patched))
+}
+
+/// Geomean of baseline/patched per-shape times from the noise-free model,
+/// run on the two builds validation benchmarked.
+fn true_speedup(env: &Env, shapes: &[String]) -> f64 {
+    let (base, patched) = validated_builds(env);
+    let (before, after) = (times(env, &base, shapes, "gfx942"), times(env, &patched, shapes, "gfx942"));
+    let logs: Vec<f64> = before.iter().zip(&after).map(|(b, p)| (b / p).ln()).collect();
     (logs.iter().sum::<f64>() / logs.len() as f64).exp()
 }
 
@@ -281,14 +272,10 @@ fn splits(build: &Path, file: &Path, low: bool) -> std::collections::BTreeMap<St
 fn only_measured_decisions_change(env: &Env, shapes: &[String]) {
     let run = env.runs().join("conv_weight_backward");
     let analysis = read_json(&run.join("analysis.json"));
-    let (base, patched) = (env.work().join("slot-0/iree-build"), env.work().join("slot-1/iree-build"));
+    let (base, patched) = validated_builds(env);
     assert_eq!(times(env, &base, shapes, "gfx1100"), times(env, &patched, shapes, "gfx1100"));
-    let src = std::fs::read_dir(env.work().join("slot-0"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.join("compiler/src").is_dir())
-        .expect("the baseline slot's checkout");
-    let test_dir = src.join("compiler/src/iree/compiler/DispatchCreation/test");
+    // The user's checkout is the validated base.
+    let test_dir = env.repo.join("compiler/src/iree/compiler/DispatchCreation/test");
     let low_file = test_dir.join("set_split_reduction_sizes_low_parallelism.mlir");
     assert_eq!(splits(&base, &low_file, true), splits(&patched, &low_file, true));
     let heuristics = analysis["heuristics"].as_array().unwrap();
@@ -460,21 +447,6 @@ const BOTH_TARGETS: &str = "\n[heuristics]\ntargets = [\"default\", \"low_parall
                             [bench.targets.default]\n\n[bench.targets.low_parallelism]\n\
                             env = { FIXTURE_BOO_ARCH = \"gfx1100\" }\n";
 
-/// The build of `commit` in one of the work dir's worktree slots.
-fn slot_build_of(env: &Env, commit: &str) -> std::path::PathBuf {
-    for slot in std::fs::read_dir(env.work()).unwrap().map(|e| e.unwrap().path()) {
-        let Ok(entries) = std::fs::read_dir(&slot) else { continue };
-        for tree in entries.map(|e| e.unwrap().path()).filter(|p| p.join("compiler/src").is_dir()) {
-            // Overlay layers hold source trees too, but no repository.
-            let head = Command::new("git").arg("-C").arg(&tree).args(["rev-parse", "HEAD"]).output().unwrap();
-            if head.status.success() && String::from_utf8_lossy(&head.stdout).trim() == commit {
-                return slot.join("iree-build");
-            }
-        }
-    }
-    panic!("no slot holds a build of {commit}");
-}
-
 /// Issue 9, item 6: one sweep measures default and low-parallelism targets
 /// (each on a simulated GPU of its kind), and one patch series changes each
 /// target only where its own measurements say so: the low-parallelism
@@ -538,7 +510,7 @@ fn one_sweep_tunes_both_targets_each_where_its_own_measurements_say() {
     };
     let (c1, c12) = (last(&first), last(&second));
     assert_eq!(read_json(&second.join("retarget.json"))["commit"].as_str().unwrap(), c1);
-    let (before, after) = (slot_build_of(&env, &c1), slot_build_of(&env, &c12));
+    let (before, after) = (kept_build_of(&env, &c1), kept_build_of(&env, &c12));
     let shapes: Vec<String> =
         results["shapes"].as_array().unwrap().iter().map(|s| s["command"].as_str().unwrap().to_string()).collect();
     assert_eq!(times(&env, &before, &shapes, "gfx942"), times(&env, &after, &shapes, "gfx942"));
@@ -612,4 +584,47 @@ fn a_candidate_that_does_not_build_is_built_once_for_both_targets() {
         assert_eq!(c["status"], "build_failed", "{run}: {c}");
         assert!(c["error"].as_str().unwrap().contains(&log.display().to_string()), "{run}: {c}");
     }
+}
+
+/// A kept build (what `validate` benchmarks, outside any build slot) runs
+/// its own libIREECompiler.so. The fixture's tools carry their build's
+/// absolute RPATH and its Python package an absolute symlink to the
+/// library, as IREE's build tree does, so an unfixed copy would run the
+/// build it came from; the kept copy runs with that build moved away, and
+/// the dynamic loader and Python both load the copy's library.
+#[test]
+fn a_kept_build_runs_its_own_library_with_its_build_directory_gone() {
+    let env = fixture(true, "");
+    let build = env.build.clone();
+    let readelf = |f: &Path| {
+        let out = Command::new("readelf").arg("-d").arg(f).output().expect("readelf runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The hazard is real in the fixture, as in IREE.
+    assert!(readelf(&build.join("tools/iree-compile")).contains(&format!("[{}/lib]", build.display())));
+    let link = "compiler/bindings/python/iree/compiler/_mlir_libs/libIREECompiler.so";
+    assert!(std::fs::read_link(build.join(link)).unwrap().is_absolute());
+
+    let kept = env.root().join("kept");
+    xtask::testkit::keep_build(&build, &kept).unwrap();
+    std::fs::rename(&build, env.root().join("moved-away")).unwrap();
+
+    assert!(readelf(&kept.join("tools/iree-compile")).contains("[$ORIGIN/../lib]"));
+    assert_eq!(std::fs::read_link(kept.join(link)).unwrap(), Path::new("../../../../../../lib/libIREECompiler.so"));
+    assert!(!kept.join("compiler/bindings/python/CMakeFiles").exists(), "object directories are not kept");
+    let out = Command::new(kept.join("tools/iree-compile")).arg("--version").env("LD_DEBUG", "libs").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let loaded = format!("calling init: {}/tools/../lib/libIREECompiler.so", kept.display());
+    assert!(err.contains(&loaded), "the kept tool loads its own library:\n{err}");
+
+    let dotenv = std::fs::read_to_string(kept.join(".env")).unwrap();
+    assert!(!dotenv.contains(&build.display().to_string()), "{dotenv}");
+    let pythonpath = dotenv.lines().find_map(|l| l.strip_prefix("PYTHONPATH=")).expect("a PYTHONPATH line");
+    let script = "import iree.compiler as c\nc.version()\nprint([l.split()[-1] for l in open('/proc/self/maps') \
+                  if 'libIREECompiler' in l][0])";
+    let out = Command::new("python3").args(["-c", script]).env("PYTHONPATH", pythonpath).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mapped = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(Path::new(&mapped), kept.join("lib/libIREECompiler.so"));
 }

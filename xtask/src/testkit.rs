@@ -2,7 +2,8 @@
 //! the fixture, parsing the benchmark's CSV, hashing files, finding tools,
 //! the MLIR `check-model` hands to `iree-opt` for a command (so a test
 //! can check it against a real compiler without going through the model),
-//! and a lit test's cases with the sizes the heuristics read off them.
+//! a lit test's cases with the sizes the heuristics read off them, and
+//! keeping a build (as validate benchmarks it).
 //! Nothing else of the library is public.
 
 pub use crate::core::boo_csv::{parse as parse_boo_csv, Row as BooRow};
@@ -27,4 +28,18 @@ pub fn lit_cases(text: &str) -> Result<Vec<LitCase>, String> {
         .into_iter()
         .map(|c| (c.function, c.features.ok().map(|f| (f.output_size, f.reduction_size))))
         .collect())
+}
+
+/// Keeps the build directory `build` as `dest`, as a build slot keeps a
+/// build for validate (here without a slot's overlays).
+pub fn keep_build(build: &std::path::Path, dest: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    use crate::infra::{artifacts, proc};
+    let log = dest.with_extension("log");
+    let copy = |rels: &[String], into: &std::path::Path| -> anyhow::Result<()> {
+        let tar = into.with_extension("tar");
+        let outcome = proc::run(&artifacts::pack_job(build, rels, &tar, &log))?;
+        anyhow::ensure!(outcome.success(), "tar failed: {}", proc::log_tail(&log, 5));
+        artifacts::unpack(&tar, into, &log)
+    };
+    artifacts::keep(build, dest, "test", &copy).map_err(|e| format!("{e:#}"))
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask clean [RUN] [--all] [--dry-run]`: removes what runs leave
 //! outside their run directory: build slots (a worktree and a build each,
-//! their registrations pruned), `tune/<run>/*` branches and kernel caches.
+//! their registrations pruned), `tune/<run>/*` branches, kernel caches and
+//! kept builds (those of the run's branches' commits).
 //! Never anything else: run directories (the measurements) stay, the
 //! branch `apply` made for a PR stays, and the user's checkout and build
 //! directory are not touched. Refused while a slot it would remove is held.
@@ -10,6 +11,7 @@ use crate::config::Config;
 use crate::infra::{build, git, overlay, slots};
 use crate::ops::context::Ctx;
 use crate::ops::rundir::RunDir;
+use crate::ops::station;
 use crate::ops::targets;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -29,12 +31,13 @@ pub(crate) fn run(ctx: &Ctx, args: &CleanArgs) -> Result<()> {
             Err(_) => vec![Some(r.to_string())],
         },
     };
-    let mut plan = Plan { slots: vec![], branches: vec![], caches: vec![], kept: vec![] };
+    let mut plan = Plan { slots: vec![], branches: vec![], caches: vec![], builds: vec![], kept: vec![] };
     for r in &runs {
         let p = self::plan(config, r.as_deref())?;
         plan.slots.extend(p.slots.into_iter().filter(|s| !plan.slots.contains(s)).collect::<Vec<_>>());
         plan.branches.extend(p.branches);
         plan.caches.extend(p.caches);
+        plan.builds.extend(p.builds);
         plan.kept.extend(p.kept);
     }
     if plan.is_empty() {
@@ -60,19 +63,22 @@ struct Plan {
     slots: Vec<u32>,
     branches: Vec<String>,
     caches: Vec<PathBuf>,
+    /// Kept builds ([`station::kept_dir`]).
+    builds: Vec<PathBuf>,
     /// What it leaves on purpose, with why.
     kept: Vec<String>,
 }
 
 impl Plan {
     fn is_empty(&self) -> bool {
-        self.slots.is_empty() && self.branches.is_empty() && self.caches.is_empty()
+        self.slots.is_empty() && self.branches.is_empty() && self.caches.is_empty() && self.builds.is_empty()
     }
 
     fn describe(&self) -> Vec<String> {
         let mut out: Vec<String> = self.slots.iter().map(|i| format!("build slot slot-{i} and its worktree")).collect();
         out.extend(self.branches.iter().map(|b| format!("branch `{b}`")));
         out.extend(self.caches.iter().map(|c| format!("kernel cache `{}`", c.display())));
+        out.extend(self.builds.iter().map(|c| format!("kept build `{}`", c.display())));
         out
     }
 
@@ -96,7 +102,7 @@ impl Plan {
         for b in &self.branches {
             git::delete_branch(&repo, b)?;
         }
-        for c in &self.caches {
+        for c in self.caches.iter().chain(&self.builds) {
             std::fs::remove_dir_all(c).with_context(|| format!("cannot remove `{}`", c.display()))?;
         }
         Ok(())
@@ -127,7 +133,11 @@ fn plan(config: &Config, run: Option<&str>) -> Result<Plan> {
     let current = repo.head().ok().and_then(|h| h.shorthand().ok().map(str::to_string));
     let mut branches = Vec::new();
     let mut kept = Vec::new();
-    for (name, _) in git::tune_branches(&repo, &prefix)? {
+    let mut builds = Vec::new();
+    for (name, commit) in git::tune_branches(&repo, &prefix)? {
+        if run.is_some() {
+            builds.extend(station::kept_dir(config, commit).ok().filter(|d| d.is_dir()));
+        }
         if name.ends_with("/patch") {
             kept.push(format!("branch `{name}` (made by `apply` for a PR; delete it with `git branch -D {name}`)"));
         } else if current.as_deref() == Some(name.as_str()) {
@@ -144,5 +154,10 @@ fn plan(config: &Config, run: Option<&str>) -> Result<Plan> {
     .into_iter()
     .filter(|c| c.exists())
     .collect();
-    Ok(Plan { slots: slot_list, branches, caches, kept })
+    if run.is_none() {
+        builds.extend(Some(work.join(station::KEPT_DIR)).filter(|d| d.is_dir()));
+    }
+    builds.sort();
+    builds.dedup();
+    Ok(Plan { slots: slot_list, branches, caches, builds, kept })
 }

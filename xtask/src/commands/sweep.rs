@@ -465,8 +465,26 @@ impl<'a> Sweep<'a> {
         if !self.build(c, commit, &mut info)? {
             return self.merge(&CandidateResult { info, measurements: vec![] });
         }
+        if c.limit.is_none() {
+            self.keep_baseline(c, commit)?;
+        }
         self.bench(c, commit, info)?;
         self.remeasure_candidate(c, commit, true)
+    }
+
+    /// Keeps the build that measures the baseline ([`Station::keep`]), so
+    /// that `validate` benchmarks it without building it again. A build
+    /// that cannot be kept costs validate that build, not this sweep.
+    fn keep_baseline(&mut self, c: &Candidate, commit: git2::Oid) -> Result<()> {
+        let log = self.plan.run.candidate_dir(&c.name).join("keep.log");
+        match self.station()?.keep(commit, &log) {
+            Ok(_) => self.progress.log(&format!("{}: its build kept for `validate`", c.name)),
+            Err(e) => self.progress.log(&format!(
+                "{}: its build could not be kept ({e:#}); `validate` will build the baseline again",
+                c.name
+            )),
+        }
+        Ok(())
     }
 
     /// The commit candidate `c`'s compiler is built from: the tuned
@@ -589,6 +607,7 @@ impl<'a> Sweep<'a> {
             device_offset: 0,
             env: &c.env,
             config: Some(config),
+            from: None,
             // A probe build logs each decision its heuristics make: checked
             // below against what the tuner predicted for the shapes measured.
             decision_log: !c.logged.is_empty(),
@@ -744,6 +763,7 @@ impl<'a> Sweep<'a> {
             env: &c.env,
             config: Some(&self.ctx.config),
             decision_log: false,
+            from: None,
         };
         let run = self.station()?.bench(&job, None)?;
         self.journal.finish(&self.plan.run, &step, &key, &dir.join("result.json"), &run.measurements)?;
@@ -895,6 +915,7 @@ impl<'a> Sweep<'a> {
             device_offset: 0,
             env: &[],
             config: Some(config),
+            from: None,
             decision_log: false,
         };
         let run = self.station()?.bench(&job, Some(&self.progress))?;

@@ -3,9 +3,13 @@
 //! own tests (updating their pinned results with `--update-tests`), checks
 //! numerics, refits around shapes that regress, and writes the patches.
 //!
-//! The baseline lives in build slot 0 and the patched compiler in slot 1, so
-//! both builds exist at once and every round can run each in a fresh
-//! process. Each refinement round is one pass of [`Validator::round`]; the
+//! Both sides of the A/B are kept builds ([`Station::keep`]), so one build
+//! slot serves the whole validation: the baseline is the sweep's kept build
+//! (the one that measured its baseline; in a probe sweep the probe build,
+//! which decides as the code does with its variables unset) or, when there
+//! is none, the baseline built once in the slot and kept; each round builds
+//! only the patched compiler, keeps it and runs the compiler's tests in the
+//! slot, and every A/B process runs a kept build. Each refinement round is one pass of [`Validator::round`]; the
 //! statistics and the verdict are [`crate::core::validation`]'s, the texts
 //! [`crate::core::report`]'s.
 
@@ -30,10 +34,10 @@ use crate::ops::context::Ctx;
 use crate::ops::inputs::{self, Tuned};
 use crate::ops::patches::{self, Evidence, LitTest};
 use crate::ops::rundir::{RunDir, RunJournal};
-use crate::ops::station::{BenchJob, Station};
+use crate::ops::station::{self, BenchJob, Station};
 use crate::ops::targets;
 use anyhow::{bail, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
@@ -87,6 +91,41 @@ pub(crate) fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
     Ok(())
 }
 
+/// The baseline validate benchmarks, kept: a kept build of `base` (the
+/// sweep's, or a validation's: a later target's base is the earlier one's
+/// validated commit), else the sweep's probe build on `base` when it was
+/// kept (its variables stay unset), else `base` built in the slot and kept.
+/// Returns its commit and where it is kept.
+fn baseline_build(
+    config: &Config,
+    results: &Results,
+    repo: &git2::Repository,
+    base: git2::Oid,
+    station: &Station,
+    dir: &Path,
+) -> Result<(git2::Oid, PathBuf)> {
+    let probe = results
+        .candidates
+        .iter()
+        .find(|c| c.limit.is_none())
+        .and_then(|c| git2::Oid::from_str(&c.commit).ok())
+        .filter(|&c| repo.find_commit(c).is_ok_and(|k| k.parent_ids().eq([base])));
+    for commit in std::iter::once(base).chain(probe) {
+        let kept = station::kept_dir(config, commit)?;
+        if kept.is_dir() {
+            let short = git::short(commit);
+            if commit == base {
+                eprintln!("baseline: the kept build of {short} (no build)");
+            } else {
+                eprintln!("baseline: the sweep's kept probe build ({short}), its variables unset (no build)");
+            }
+            return Ok((commit, kept));
+        }
+    }
+    station.build_or_fail(base, &dir.join("baseline-build.log"), "baseline")?;
+    Ok((base, station.keep(base, &dir.join("baseline-keep.log"))?))
+}
+
 /// The configuration with the flags applied; validation builds also need
 /// what the compiler's tests run.
 fn settings(config: &Config, args: &ValidateArgs) -> Result<Config> {
@@ -128,8 +167,12 @@ struct Validator<'a> {
     shapes: Vec<Shape>,
     /// What every A/B run's key shares: the benchmark and its inputs.
     bench_key: String,
-    baseline: Station<'a>,
-    patched: Option<Station<'a>>,
+    station: Station<'a>,
+    /// The kept baseline build: its commit (the probe's, when the sweep's
+    /// probe build serves) and where it is kept.
+    baseline: (git2::Oid, PathBuf),
+    /// The kept build of the round's patched commit.
+    patched: Option<(git2::Oid, PathBuf)>,
     test_files: Vec<String>,
     journal: RunJournal,
     pins: Pins,
@@ -140,7 +183,7 @@ struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    /// Opens the slots and builds the baseline (slot 0, the sweep's).
+    /// Opens the slot and finds (or builds and keeps) the baseline.
     fn open(config: &'a Config, run: &'a RunDir, results: &'a Results, update_tests: bool) -> Result<Validator<'a>> {
         let tuned = inputs::tuned(config, run, results)?;
         let repo = git::open(Path::new(&results.target.checkout)).or_else(|_| git::open(&config.target.iree))?;
@@ -156,11 +199,8 @@ impl<'a> Validator<'a> {
         );
         let base_branch = branch_name(&results.run, "baseline");
         git::set_branch(&repo, &base_branch, base)?;
-        // Both slots at once: two validations never wait for each other.
-        let mut stations = Station::open_many(config, &repo, &results.run, &base_branch, 2)?;
-        let patched = stations.pop();
-        let baseline = stations.pop().expect("two slots");
-        baseline.build_or_fail(base, &run.validation_dir().join("baseline-build.log"), "baseline")?;
+        let station = Station::open(config, &repo, &results.run, &base_branch)?;
+        let baseline = baseline_build(config, results, &repo, base, &station, &run.validation_dir())?;
         let test_files = tuned.lit.iter().map(|(path, _)| path.clone()).collect();
         Ok(Validator {
             config,
@@ -170,8 +210,9 @@ impl<'a> Validator<'a> {
             tuned,
             shapes: inputs::shapes(results),
             bench_key,
+            station,
             baseline,
-            patched,
+            patched: None,
             test_files,
             journal: run.journal()?,
             pins: Pins::new(),
@@ -260,7 +301,7 @@ impl<'a> Validator<'a> {
         let branch = branch_name(&self.results.run, &format!("validate-r{round}"));
         git::set_branch(&self.repo, &branch, commit)?;
         let log = rdir.join("patched-build.log");
-        let station = self.patched.as_ref().expect("opened with the baseline");
+        let station = &self.station;
         station.build_or_fail(commit, &log, &format!("round {round}: patched"))?;
         let run = run_tests(self.config, station, &rdir.join("tests.log"))?;
         let passed = run.passed;
@@ -295,6 +336,7 @@ impl<'a> Validator<'a> {
                 tests.need_update.clear();
             }
         }
+        self.patched = Some((commit, self.station.keep(commit, &rdir.join("keep.log"))?));
         eprintln!(
             "round {round}: compiler tests {}{}",
             if tests.passed { "pass" } else { "fail" },
@@ -330,7 +372,7 @@ impl<'a> Validator<'a> {
         for r in 0..rounds {
             let sides = if r % 2 == 0 { ["baseline", "patched"] } else { ["patched", "baseline"] };
             for side in sides {
-                let built = if side == "baseline" { self.base } else { commit };
+                let built = if side == "baseline" { self.baseline.0 } else { commit };
                 let key = sha256_hex(format!("{}|{built}|{r}|{side}", self.bench_key).as_bytes());
                 // Both sides of a round put each shape on the same device, the
                 // next device each round: device and build are not confounded.
@@ -382,7 +424,11 @@ impl<'a> Validator<'a> {
             p.advance(1);
             return Ok(m);
         }
-        let station = if side == "baseline" { &self.baseline } else { self.patched.as_ref().expect("built first") };
+        let from = match (side, &self.patched) {
+            ("baseline", _) => self.baseline.1.as_path(),
+            (_, Some((c, kept))) if *c == build_of => kept.as_path(),
+            _ => bail!("the patched build of {} was not kept before its benchmark", git::short(build_of)),
+        };
         let cache = if side == "numerics" { "validate-numerics".to_string() } else { format!("validate-{side}") };
         let job = BenchJob {
             build_of,
@@ -397,8 +443,9 @@ impl<'a> Validator<'a> {
             env: &[],
             decision_log: false,
             config: None,
+            from: Some(from),
         };
-        let run = station.bench(&job, Some(p))?;
+        let run = self.station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {
             p.log(why);
         }
@@ -430,6 +477,7 @@ impl<'a> Validator<'a> {
             patch_sha256: ops_analysis::patch_fingerprint(&checked.patches),
             device: self.results.bench.device.clone(),
             target_commit: self.results.target.commit.clone(),
+            baseline_build: self.baseline.0.to_string(),
             commands_sha256: self.results.commands.sha256.clone(),
             rounds: self.history.clone(),
             tests: Some(checked.tests.clone()),

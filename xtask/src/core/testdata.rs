@@ -247,6 +247,7 @@ pub(crate) fn validation(
         patch_sha256: "0".repeat(64),
         device: results.bench.device.clone(),
         target_commit: results.target.commit.clone(),
+        baseline_build: results.target.commit.clone(),
         commands_sha256: results.commands.sha256.clone(),
         rounds: vec![round],
         tests: Some(tests),

@@ -466,6 +466,10 @@ pub(crate) struct Validation {
     pub(crate) patch_sha256: String,
     pub(crate) device: String,
     pub(crate) target_commit: String,
+    /// The commit of the build the baseline side ran: the validated base,
+    /// or the sweep's probe commit on it (its variables unset).
+    #[serde(default)]
+    pub(crate) baseline_build: String,
     pub(crate) commands_sha256: String,
     pub(crate) rounds: Vec<Round>,
     pub(crate) tests: Option<TestOutcome>,
@@ -644,6 +648,7 @@ mod tests {
             patch_sha256: String::new(),
             device: String::new(),
             target_commit: String::new(),
+            baseline_build: String::new(),
             commands_sha256: String::new(),
             rounds: vec![round],
             tests: None,

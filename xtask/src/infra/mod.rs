@@ -3,6 +3,7 @@
 //! bundled fixture. Everything here is called by `commands/`; nothing in
 //! `core/` calls it.
 
+pub(crate) mod artifacts;
 pub(crate) mod bench;
 pub(crate) mod build;
 pub(crate) mod fixture;

@@ -22,6 +22,8 @@ pub(crate) const FIXTURE: &[Need] = &[
     Need { tool: "c++", package: "g++" },
     Need { tool: "python3", package: "python3" },
     Need { tool: "git", package: "git" },
+    // Points a kept build's RPATHs at its own libraries (validate).
+    Need { tool: "patchelf", package: "patchelf" },
     // Not strictly needed, but it makes every slot's first build and the
     // tests' fixture builds cheap.
     Need { tool: "ccache", package: "ccache" },

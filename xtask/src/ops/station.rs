@@ -18,7 +18,7 @@ use crate::core::workload::Shape;
 use crate::infra::build::{self, ConfigurePlan, Slot};
 use crate::infra::progress::Progress;
 use crate::infra::slots::{self, Holder};
-use crate::infra::{bench, git, proc, store};
+use crate::infra::{artifacts, bench, git, proc, store};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +29,18 @@ use std::time::{Duration, Instant};
 pub(crate) fn configure_plan(config: &Config, index: u32) -> Result<ConfigurePlan> {
     let cache = build::user_cache(config)?;
     Ok(build::configure_plan(config, cache.as_ref(), index))
+}
+
+/// The work directory's directory of kept builds.
+pub(crate) const KEPT_DIR: &str = "kept";
+
+/// Where a build of `commit` is kept ([`Station::keep`]): by commit and
+/// configuration (slot 0's, as for candidates' keys), not by build
+/// targets, since the kept files are the benchmark's, which every build has.
+pub(crate) fn kept_dir(config: &Config, commit: git2::Oid) -> Result<PathBuf> {
+    let hash = build::configure_hash(&configure_plan(config, 0)?)?;
+    let key = crate::core::digest::sha256_hex(format!("{commit}|{hash}").as_bytes());
+    Ok(config.work_dir().join(KEPT_DIR).join(&key[..16]))
 }
 
 /// A build slot ready to build commits and benchmark them.
@@ -73,6 +85,9 @@ pub(crate) struct BenchJob<'a> {
     /// run measures, when they are not the station's: the targets of one
     /// sweep share its slot.
     pub(crate) config: Option<&'a Config>,
+    /// A kept build of `build_of` ([`Station::keep`]) to benchmark instead
+    /// of the slot's: no overlay, and the slot may hold something else.
+    pub(crate) from: Option<&'a Path>,
 }
 
 /// Outcome of benchmarking one build.
@@ -181,6 +196,43 @@ impl<'a> Station<'a> {
         Ok(built.seconds)
     }
 
+    /// Keeps the slot's build of `commit` ([`artifacts`]) in
+    /// [`kept_dir`], unless it is kept already; returns where. `log` gets
+    /// the copy's output.
+    pub(crate) fn keep(&self, commit: git2::Oid, log: &Path) -> Result<PathBuf> {
+        let dest = kept_dir(self.config, commit)?;
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        self.check_holds(commit)?;
+        // Packed where the slot's build is visible (inside an overlay
+        // slot's mounts), unpacked and fixed up outside.
+        let overlays = self.slot.overlays(false);
+        let copy = |rels: &[String], into: &Path| -> Result<()> {
+            let name = into.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let tar = into.with_file_name(format!("{name}.tar"));
+            let mut job = artifacts::pack_job(&self.slot.build, rels, &tar, log);
+            job.overlays = overlays.clone();
+            let outcome = proc::run(&job)?;
+            if !outcome.success() {
+                bail!(
+                    "cannot copy build slot {}'s build ({}); see `{}`",
+                    self.slot.index,
+                    outcome.ended,
+                    log.display()
+                );
+            }
+            artifacts::unpack(&tar, into, log)
+        };
+        let kept = artifacts::keep(&self.slot.build, &dest, &commit.to_string(), &copy)?;
+        // A build that changed while it was copied was kept mixed.
+        if let Err(e) = self.check_holds(commit) {
+            let _ = std::fs::remove_dir_all(&kept);
+            return Err(e);
+        }
+        Ok(kept)
+    }
+
     /// A job run against this build (the compiler's tests, a lit RUN
     /// line): the benchmark's environment with a cache of its own, and the
     /// slot's overlays.
@@ -208,7 +260,9 @@ impl<'a> Station<'a> {
     /// processes, one at a time, at the same time as the others; the
     /// measurements are the same as from one device, samples in repeat order.
     pub(crate) fn bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
-        self.check_holds(job.build_of)?;
+        if job.from.is_none() {
+            self.check_holds(job.build_of)?;
+        }
         let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
         let start = Instant::now();
         if job.cache_dir.exists() {
@@ -231,9 +285,13 @@ impl<'a> Station<'a> {
                 queues[d].push((r, tag, part));
             }
         }
-        // Read-only: one benchmark process per device at once.
-        let overlays = self.slot.overlays(false);
-        let bencher = Bencher { config, build: &self.slot.build, src: &self.slot.src, overlays: &overlays };
+        // Read-only: one benchmark process per device at once. A kept
+        // build needs no overlay: it loads only its own files.
+        let (build, overlays) = match job.from {
+            Some(dir) => (dir, Vec::new()),
+            None => (self.slot.build.as_path(), self.slot.overlays(false)),
+        };
+        let bencher = Bencher { config, build, src: &self.slot.src, overlays: &overlays };
         let total: usize = queues.iter().map(Vec::len).sum();
         let finished = std::sync::atomic::AtomicUsize::new(0);
         let outcomes: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
@@ -275,7 +333,9 @@ impl<'a> Station<'a> {
         }
         // A build directory changed while the processes ran would have
         // measured a mixture: nothing of it is kept.
-        self.check_holds(job.build_of)?;
+        if job.from.is_none() {
+            self.check_holds(job.build_of)?;
+        }
         done.sort_by_key(|d| (d.repeat, d.device));
         let mut measurements = vec![Measurement::default(); job.shapes.len()];
         let mut failed_repeats = Vec::new();

@@ -372,7 +372,21 @@ pub(crate) fn checks(config: &Config) -> Vec<Check> {
     out.push(benchmark::model_check(config));
     out.push(disk(config, overlay));
     out.push(slots_check(config));
+    out.push(keeping());
     out
+}
+
+/// `validate` benchmarks kept copies of builds, whose RPATHs patchelf
+/// points at their own libraries ([`crate::infra::artifacts`]).
+fn keeping() -> Check {
+    match proc::which("patchelf") {
+        Some(p) => ok("kept builds", format!("`{}` points kept builds at their own libraries", p.display())),
+        None => warn(
+            "kept builds",
+            "no `patchelf`: a sweep runs, but `validate` cannot keep builds to benchmark".into(),
+            "install patchelf, e.g. `sudo apt-get install patchelf`".into(),
+        ),
+    }
 }
 
 pub(crate) fn run(ctx: &Ctx) -> Result<()> {
