@@ -25,6 +25,9 @@ pub(crate) fn run(ctx: &Ctx, args: &AnalyzeArgs) -> Result<()> {
     let mut stack = targets::Stack::default();
     for (i, t) in runs.iter().enumerate() {
         let run = &t.run;
+        // A series' later run gets its retarget record rewritten (the
+        // earlier run's change): not under a sweep or validation of it.
+        let _lock = if runs.len() > 1 { Some(run.lock("sweep or validation")?) } else { None };
         let results = run.read_results()?;
         let config = targets::config_for(&ctx.config, &results);
         if runs.len() > 1 {

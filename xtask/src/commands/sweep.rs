@@ -107,7 +107,9 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
             skip_bad_lines: args.skip_bad_lines,
             remeasure_repeats: Some(extra_repeats),
         };
-        let mut sweep = Sweep::start(tctx, plan, provenance::collect(tctx, invocation), shared.clone())?;
+        // With several targets, each line says whose it is.
+        let label = if kinds.len() > 1 { format!("[{}] ", config.heuristics.targets[0].name()) } else { String::new() };
+        let mut sweep = Sweep::start(tctx, plan, provenance::collect(tctx, invocation), shared.clone(), &label)?;
         sweep.extra_repeats = extra_repeats;
         if kinds.len() > 1 {
             // The targets' candidates interleave: one bar for all of them,
@@ -116,7 +118,7 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
                 sweep.progress.finish();
                 sweep.progress = first.progress.sharing(sweep.steps());
             }
-            sweep.progress.set_prefix(&format!("[{}] ", config.heuristics.targets[0].name()));
+            sweep.progress.set_prefix(&label);
         }
         sweeps.push(sweep);
     }
@@ -373,14 +375,22 @@ struct Sweep<'a> {
 }
 
 impl<'a> Sweep<'a> {
-    fn start(ctx: &'a Ctx, plan: &'a Plan, provenance: Provenance, shared: Shared<'a>) -> Result<Sweep<'a>> {
+    /// Starts a sweep: its journal, its results' skeleton and the model
+    /// check (its line prefixed with `label`, the target's with several).
+    fn start(
+        ctx: &'a Ctx,
+        plan: &'a Plan,
+        provenance: Provenance,
+        shared: Shared<'a>,
+        label: &str,
+    ) -> Result<Sweep<'a>> {
         let config = &ctx.config;
         let mut journal = plan.run.journal()?;
         journal.append(Event::SweepStarted { candidates: plan.candidates.iter().map(|c| c.name.clone()).collect() })?;
         let mut results = candidates::results_skeleton(config, plan);
         results.provenance = Some(provenance);
         results.model_check = Some(model_check::record(config, &plan.shapes));
-        eprintln!("{}", modelcheck::summary(results.model_check.as_ref().expect("set above")));
+        eprintln!("{label}{}", modelcheck::summary(results.model_check.as_ref().expect("set above")));
         plan.run.write_results(&results)?;
         let steps = steps(config, plan);
         Ok(Sweep {
