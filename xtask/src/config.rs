@@ -498,11 +498,8 @@ impl Config {
         if self.heuristics.tune.is_empty() {
             bail!("no heuristic selected: set `heuristics.tune` or pass --heuristics conv,matmul");
         }
-        if self.build.slots < 2 {
-            bail!(
-                "`build.slots` is {}: validation needs two build slots at once; set it to 2 or more",
-                self.build.slots
-            );
+        if self.build.slots == 0 {
+            bail!("`build.slots` is 0: a sweep or a validation needs a build slot; set it to 1 or more");
         }
         if self.bench.repeats == 0 {
             bail!("`bench.repeats` is 0: at least one benchmark run per candidate is needed");

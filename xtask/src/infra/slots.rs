@@ -6,8 +6,8 @@
 //! that still names a holder although nobody holds it was left by a process
 //! that died: the next run takes it over and says so.
 //!
-//! Several slots are taken at once or not at all, so two validations (two
-//! slots each) never wait for each other.
+//! Several slots are taken at once or not at all, so two runs that each
+//! need several never wait for each other.
 
 use crate::infra::signals;
 use crate::infra::store;

@@ -254,34 +254,46 @@ fn free_bytes(path: &Path) -> Option<u64> {
     Some(s.f_bavail as u64 * s.f_frsize as u64)
 }
 
+/// Kept builds a sweep and its validation make: the sweep's baseline and
+/// the patched build of up to two validation rounds.
+const KEPT_BUILDS: u64 = 3;
+
+/// What a kept build copies ([`crate::infra::artifacts`]), near enough.
+const KEPT_PARTS: &[&str] = &["lib", "tools", "compiler/bindings/python", "runtime/bindings/python"];
+
 fn disk(config: &Config, overlay: bool) -> Check {
     let work = config.work_dir();
     let existing = tree_size(&work, 2_000_000);
+    let size = |build: &Path, parts: &[&str]| -> u64 {
+        parts
+            .iter()
+            .map(|p| {
+                let path = build.join(p);
+                if path.is_dir() {
+                    tree_size(&path, 2_000_000)
+                } else {
+                    std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+                }
+            })
+            .sum()
+    };
+    // A kept build copies what the benchmark loads (mostly the compiler
+    // library): the sweep's baseline and each validation round's patch.
+    let kept = config.build.dir.as_deref().map(|b| KEPT_BUILDS * size(b, KEPT_PARTS)).unwrap_or(0);
     let needed = match (&config.build.dir, overlay) {
         // An overlay slot's layers hold only what its builds write: the
         // compiler library, the tools and the Python bindings relinked (a
-        // copy each), and ninja's logs; two slots during validation.
+        // copy each), and ninja's logs.
         (Some(build), true) => {
-            let written: u64 = ["lib", "tools", "compiler/bindings/python", ".ninja_deps", ".ninja_log"]
-                .iter()
-                .map(|p| {
-                    let path = build.join(p);
-                    if path.is_dir() {
-                        tree_size(&path, 2_000_000)
-                    } else {
-                        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-                    }
-                })
-                .sum();
-            (2 * written).saturating_sub(existing)
+            let written = size(build, &["lib", "tools", "compiler/bindings/python", ".ninja_deps", ".ninja_log"]);
+            (written + kept).saturating_sub(existing)
         }
-        // Two slots (baseline and patched during validation), each a
-        // worktree and a build like the user's; slots that exist already
-        // count as room.
+        // A worktree slot is a worktree and a build like the user's;
+        // slots that exist already count as room.
         _ => {
             let build = config.build.dir.as_deref().map(|d| tree_size(d, 2_000_000)).unwrap_or(0);
             let source = tree_size(&config.target.iree, 2_000_000);
-            (2 * (build + source)).saturating_sub(existing)
+            (build + source + kept).saturating_sub(existing)
         }
     };
     let gb = |b: u64| b as f64 / 1e9;
@@ -289,7 +301,7 @@ fn disk(config: &Config, overlay: bool) -> Check {
         Some(free) if free >= needed => ok(
             "disk",
             format!(
-                "{:.1} GB free for build slots under `{}` (about {:.1} GB needed{})",
+                "{:.1} GB free for build slots under `{}` (about {:.1} GB needed with kept builds{})",
                 gb(free),
                 work.display(),
                 gb(needed),
@@ -299,7 +311,7 @@ fn disk(config: &Config, overlay: bool) -> Check {
         Some(free) => fail(
             "disk",
             format!(
-                "{:.1} GB free under `{}`, about {:.1} GB needed for two build slots",
+                "{:.1} GB free under `{}`, about {:.1} GB needed for a build slot and kept builds",
                 gb(free),
                 work.display(),
                 gb(needed)
