@@ -605,9 +605,19 @@ fn a_kept_build_runs_its_own_library_with_its_build_directory_gone() {
     let link = "compiler/bindings/python/iree/compiler/_mlir_libs/libIREECompiler.so";
     assert!(std::fs::read_link(build.join(link)).unwrap().is_absolute());
 
+    // The slot may name the build by another spelling than CMake recorded
+    // (a symlinked path), and MLIR links the build tree's Python sources
+    // into the checkout: neither may lead the copy back.
+    let alias = env.root().join("alias-of-build");
+    std::os::unix::fs::symlink(&build, &alias).unwrap();
+    let source_link = "compiler/bindings/python/iree/compiler/from_source.py";
+    let source_file = env.repo.join("compiler/bindings/python/iree/compiler/__init__.py.in");
+    std::os::unix::fs::symlink(&source_file, build.join(source_link)).unwrap();
     let kept = env.root().join("kept");
-    xtask::testkit::keep_build(&build, &kept).unwrap();
+    xtask::testkit::keep_build(&alias, &env.repo, &kept).unwrap();
     std::fs::rename(&build, env.root().join("moved-away")).unwrap();
+    let meta = std::fs::symlink_metadata(kept.join(source_link)).unwrap();
+    assert!(meta.is_file(), "a link into the checkout is kept as the file it names");
 
     assert!(readelf(&kept.join("tools/iree-compile")).contains("[$ORIGIN/../lib]"));
     assert_eq!(std::fs::read_link(kept.join(link)).unwrap(), Path::new("../../../../../../lib/libIREECompiler.so"));
@@ -620,6 +630,7 @@ fn a_kept_build_runs_its_own_library_with_its_build_directory_gone() {
 
     let dotenv = std::fs::read_to_string(kept.join(".env")).unwrap();
     assert!(!dotenv.contains(&build.display().to_string()), "{dotenv}");
+    assert!(dotenv.contains(&kept.join("compiler/bindings/python").display().to_string()), "{dotenv}");
     let pythonpath = dotenv.lines().find_map(|l| l.strip_prefix("PYTHONPATH=")).expect("a PYTHONPATH line");
     let script = "import iree.compiler as c\nc.version()\nprint([l.split()[-1] for l in open('/proc/self/maps') \
                   if 'libIREECompiler' in l][0])";

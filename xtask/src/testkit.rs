@@ -32,7 +32,11 @@ pub fn lit_cases(text: &str) -> Result<Vec<LitCase>, String> {
 
 /// Keeps the build directory `build` as `dest`, as a build slot keeps a
 /// build for validate (here without a slot's overlays).
-pub fn keep_build(build: &std::path::Path, dest: &std::path::Path) -> Result<std::path::PathBuf, String> {
+pub fn keep_build(
+    build: &std::path::Path,
+    source: &std::path::Path,
+    dest: &std::path::Path,
+) -> Result<std::path::PathBuf, String> {
     use crate::infra::{artifacts, proc};
     let log = dest.with_extension("log");
     let copy = |rels: &[String], into: &std::path::Path| -> anyhow::Result<()> {
@@ -41,5 +45,5 @@ pub fn keep_build(build: &std::path::Path, dest: &std::path::Path) -> Result<std
         anyhow::ensure!(outcome.success(), "tar failed: {}", proc::log_tail(&log, 5));
         artifacts::unpack(&tar, into, &log)
     };
-    artifacts::keep(build, dest, "test", &copy).map_err(|e| format!("{e:#}"))
+    artifacts::keep(build, source, dest, "test", &copy).map_err(|e| format!("{e:#}"))
 }

@@ -51,8 +51,9 @@ pub(crate) const LABEL_FILE: &str = "kept.json";
 /// `dest`, unless `dest` is kept already; returns `dest`. The copy is made
 /// beside `dest` and renamed into place when it is complete, so a `dest`
 /// that exists is whole. `commit` (what was built) goes into its
-/// [`LABEL_FILE`] with the build's path.
-pub(crate) fn keep(build: &Path, dest: &Path, commit: &str, copy: Copier) -> Result<PathBuf> {
+/// [`LABEL_FILE`] with the build's path; `source` is the checkout it was
+/// built from.
+pub(crate) fn keep(build: &Path, source: &Path, dest: &Path, commit: &str, copy: Copier) -> Result<PathBuf> {
     if dest.is_dir() {
         return Ok(dest.to_path_buf());
     }
@@ -66,10 +67,10 @@ pub(crate) fn keep(build: &Path, dest: &Path, commit: &str, copy: Copier) -> Res
     }
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create `{}`", tmp.display()))?;
     let mut wanted: Vec<String> = ROOTS.iter().map(|s| s.to_string()).collect();
-    wanted.extend(packages(build).into_iter().filter_map(|p| relative_in(build, &p)));
+    wanted.extend(packages(build).into_iter().filter_map(|p| inside(build, &p)).filter(|p| !p.is_empty()));
     for round in 0..COPY_ROUNDS {
         copy(&wanted, &tmp)?;
-        wanted = fix_up(build, &tmp)?;
+        wanted = fix_up(build, source, &tmp)?;
         if wanted.is_empty() {
             break;
         }
@@ -116,6 +117,21 @@ fn packages(build: &Path) -> Vec<PathBuf> {
     crate::infra::bench::build_pythonpath(build)
 }
 
+/// `path` relative to the build directory `build` when it lies inside it:
+/// lexically, or once both are resolved (a build configured through a
+/// symlinked path records that spelling, while the slot names the build by
+/// its resolved path; either way the copy must not point back into it).
+fn inside(build: &Path, path: &Path) -> Option<String> {
+    relative_in(build, path).or_else(|| {
+        let (b, p) = (std::fs::canonicalize(build).ok()?, std::fs::canonicalize(path).ok()?);
+        if b == p {
+            Some(String::new())
+        } else {
+            relative_in(&b, &p)
+        }
+    })
+}
+
 /// `path` relative to `base` when it lies inside it (lexically).
 fn relative_in(base: &Path, path: &Path) -> Option<String> {
     let rel = normalize(path).strip_prefix(normalize(base)).ok()?.to_path_buf();
@@ -156,7 +172,7 @@ fn relative_path(from: &Path, to: &Path) -> PathBuf {
 /// Fixes every symlink and ELF file under `copy` (a copy of parts of
 /// `build` at the same relative paths); returns the build's paths they name
 /// that the copy lacks.
-fn fix_up(build: &Path, copy: &Path) -> Result<Vec<String>> {
+fn fix_up(build: &Path, source: &Path, copy: &Path) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     let mut files = Vec::new();
     walk(copy, &mut files)?;
@@ -164,7 +180,7 @@ fn fix_up(build: &Path, copy: &Path) -> Result<Vec<String>> {
         let rel = file.strip_prefix(copy).expect("walked under the copy").to_path_buf();
         let meta = std::fs::symlink_metadata(&file).with_context(|| format!("cannot stat `{}`", file.display()))?;
         if meta.file_type().is_symlink() {
-            fix_link(build, copy, &rel, &mut missing)?;
+            fix_link(build, source, copy, &rel, &mut missing)?;
         } else if meta.is_file() && is_elf(&file)? {
             fix_rpath(build, copy, &rel, &mut missing)?;
         }
@@ -189,19 +205,25 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// A symlink at `rel`: one into the build directory points at the same
-/// place inside the copy (relative); a relative one out of it becomes
-/// absolute, since the copy lives elsewhere.
-fn fix_link(build: &Path, copy: &Path, rel: &Path, missing: &mut Vec<String>) -> Result<()> {
+/// place inside the copy (relative); one into the checkout `source` (MLIR
+/// links the build tree's Python sources to it) becomes a copy of what it
+/// names, since the slot's checkout moves on; a relative one out of both
+/// becomes absolute, since the copy lives elsewhere.
+fn fix_link(build: &Path, source: &Path, copy: &Path, rel: &Path, missing: &mut Vec<String>) -> Result<()> {
     let link = copy.join(rel);
     let target = std::fs::read_link(&link).with_context(|| format!("cannot read the link `{}`", link.display()))?;
     let dir = rel.parent().unwrap_or(Path::new(""));
     let resolved = normalize(&build.join(dir).join(&target));
-    let new = match relative_in(build, &resolved) {
+    let new = match inside(build, &resolved) {
         Some(inside) => {
             if std::fs::symlink_metadata(copy.join(&inside)).is_err() {
                 missing.push(inside.clone());
             }
             relative_path(dir, Path::new(&inside))
+        }
+        None if inside(source, &resolved).is_some() => {
+            std::fs::remove_file(&link).with_context(|| format!("cannot replace `{}`", link.display()))?;
+            return copy_tree(&resolved, &link);
         }
         None if target.is_relative() => resolved,
         None => return Ok(()),
@@ -213,18 +235,37 @@ fn fix_link(build: &Path, copy: &Path, rel: &Path, missing: &mut Vec<String>) ->
     Ok(())
 }
 
+/// Copies the file or directory `from` (symlinks followed) to `to`.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).with_context(|| format!("cannot create `{}`", to.display()))?;
+        for e in std::fs::read_dir(from).with_context(|| format!("cannot read `{}`", from.display()))? {
+            let e = e.with_context(|| format!("cannot read `{}`", from.display()))?;
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+        Ok(())
+    } else {
+        std::fs::copy(from, to)
+            .map(drop)
+            .with_context(|| format!("cannot copy `{}` to `{}`", from.display(), to.display()))
+    }
+}
+
 fn is_elf(path: &Path) -> Result<bool> {
     use std::io::Read;
     let mut magic = [0u8; 4];
     let mut f = std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-    Ok(f.read(&mut magic).unwrap_or(0) == 4 && magic == *b"\x7fELF")
+    let n = f.read(&mut magic).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(n == 4 && magic == *b"\x7fELF")
 }
 
 /// An ELF file at `rel`: each RPATH/RUNPATH entry into the build directory
 /// becomes `$ORIGIN`-relative (the copy keeps the build's layout).
 fn fix_rpath(build: &Path, copy: &Path, rel: &Path, missing: &mut Vec<String>) -> Result<()> {
     let file = copy.join(rel);
-    let old = patchelf(&file, &["--print-rpath"])?;
+    // An ELF file without a dynamic section (an object, a static tool) has
+    // no RPATH to fix.
+    let Ok(old) = patchelf(&file, &["--print-rpath"]) else { return Ok(()) };
     let old = old.trim();
     if old.is_empty() {
         return Ok(());
@@ -236,7 +277,7 @@ fn fix_rpath(build: &Path, copy: &Path, rel: &Path, missing: &mut Vec<String>) -
             let origin = build.join(dir);
             let expanded = entry.replace("${ORIGIN}", "$ORIGIN").replace("$ORIGIN", &origin.to_string_lossy());
             let resolved = normalize(Path::new(&expanded));
-            match relative_in(build, &resolved).or_else(|| (resolved == normalize(build)).then(String::new)) {
+            match inside(build, &resolved).or_else(|| (resolved == normalize(build)).then(String::new)) {
                 Some(inside) => {
                     if !inside.is_empty() && !copy.join(&inside).is_dir() {
                         missing.push(inside.clone());
@@ -256,9 +297,21 @@ fn fix_rpath(build: &Path, copy: &Path, rel: &Path, missing: &mut Vec<String>) -
         .collect();
     let new = new.join(":");
     if new != old {
-        patchelf(&file, &["--set-rpath", &new])?;
+        // DT_RPATH stays DT_RPATH: patchelf would write DT_RUNPATH, which
+        // LD_LIBRARY_PATH overrides and transitive lookups ignore.
+        let args: &[&str] =
+            if has_dt_rpath(&file)? { &["--force-rpath", "--set-rpath", &new] } else { &["--set-rpath", &new] };
+        patchelf(&file, args)?;
     }
     Ok(())
+}
+
+/// Whether `file`'s dynamic section has a DT_RPATH (not a DT_RUNPATH), as
+/// `readelf -d` lists it.
+fn has_dt_rpath(file: &Path) -> Result<bool> {
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let out = proc::capture(&Job::new("readelf", dir, Path::new("/dev/null"), PATCHELF_TIMEOUT).arg("-d").arg(file))?;
+    Ok(out.stdout.lines().any(|l| l.contains("(RPATH)")))
 }
 
 /// How long copying a build's parts may take.
@@ -308,16 +361,37 @@ fn patchelf(file: &Path, args: &[&str]) -> Result<String> {
     Ok(out.stdout)
 }
 
-/// The copy's `.env`: the build's, with its own paths for the build's.
+/// The copy's `.env`: the build's, each path into the build (however
+/// spelled) pointing at the copy instead.
 fn write_env(build: &Path, copy: &Path, dest: &Path) -> Result<()> {
     let file = build.join(".env");
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         // No `.env`: the benchmark falls back to IREE's layout, which the
         // copy keeps.
-        Err(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", file.display())),
     };
-    let fixed = text.replace(&*build.to_string_lossy(), &dest.to_string_lossy());
+    let mut fixed = String::new();
+    for line in text.lines() {
+        let line = match line.trim().strip_prefix("PYTHONPATH=") {
+            Some(v) => {
+                let parts: Vec<String> = v
+                    .trim()
+                    .trim_matches('"')
+                    .split(':')
+                    .map(|p| match inside(build, Path::new(p)) {
+                        Some(rel) => dest.join(rel).to_string_lossy().trim_end_matches('/').to_string(),
+                        None => p.to_string(),
+                    })
+                    .collect();
+                format!("PYTHONPATH={}", parts.join(":"))
+            }
+            None => line.replace(&*build.to_string_lossy(), &dest.to_string_lossy()),
+        };
+        fixed.push_str(&line);
+        fixed.push('\n');
+    }
     crate::infra::store::write_atomic(&copy.join(".env"), fixed.as_bytes())
 }
 

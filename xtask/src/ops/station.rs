@@ -224,7 +224,7 @@ impl<'a> Station<'a> {
             }
             artifacts::unpack(&tar, into, log)
         };
-        let kept = artifacts::keep(&self.slot.build, &dest, &commit.to_string(), &copy)?;
+        let kept = artifacts::keep(&self.slot.build, &self.slot.src, &dest, &commit.to_string(), &copy)?;
         // A build that changed while it was copied was kept mixed.
         if let Err(e) = self.check_holds(commit) {
             let _ = std::fs::remove_dir_all(&kept);
