@@ -45,5 +45,5 @@ pub fn keep_build(
         anyhow::ensure!(outcome.success(), "tar failed: {}", proc::log_tail(&log, 5));
         artifacts::unpack(&tar, into, &log)
     };
-    artifacts::keep(build, source, dest, "test", &copy).map_err(|e| format!("{e:#}"))
+    artifacts::keep(build, source, dest, "test", (&copy, &|| Ok(()))).map_err(|e| format!("{e:#}"))
 }

@@ -20,9 +20,10 @@
 //! exists only inside its jobs' namespaces); this module decides what to
 //! copy and fixes the copy up, outside any namespace.
 
+use crate::config::normalize;
 use crate::infra::proc::{self, Job};
 use anyhow::{bail, Context, Result};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// What a benchmark loads from a build besides the Python packages of its
 /// `.env`: the tools (`iree-compile` on `PATH`) and the shared libraries.
@@ -52,8 +53,15 @@ pub(crate) const LABEL_FILE: &str = "kept.json";
 /// beside `dest` and renamed into place when it is complete, so a `dest`
 /// that exists is whole. `commit` (what was built) goes into its
 /// [`LABEL_FILE`] with the build's path; `source` is the checkout it was
-/// built from.
-pub(crate) fn keep(build: &Path, source: &Path, dest: &Path, commit: &str, copy: Copier) -> Result<PathBuf> {
+/// built from. `still` runs last before the rename: it fails when the build
+/// changed while it was copied, and the copy is then never published.
+pub(crate) fn keep(
+    build: &Path,
+    source: &Path,
+    dest: &Path,
+    commit: &str,
+    (copy, still): (Copier, &dyn Fn() -> Result<()>),
+) -> Result<PathBuf> {
     if dest.is_dir() {
         return Ok(dest.to_path_buf());
     }
@@ -85,6 +93,10 @@ pub(crate) fn keep(build: &Path, source: &Path, dest: &Path, commit: &str, copy:
     write_env(build, &tmp, dest)?;
     let label = serde_json::json!({ "commit": commit, "build": build });
     crate::infra::store::write_atomic(&tmp.join(LABEL_FILE), format!("{label:#}\n").as_bytes())?;
+    if let Err(e) = still() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     match std::fs::rename(&tmp, dest) {
         Ok(()) => Ok(dest.to_path_buf()),
         // Another process kept the same build first: theirs is as good.
@@ -136,22 +148,6 @@ fn inside(build: &Path, path: &Path) -> Option<String> {
 fn relative_in(base: &Path, path: &Path) -> Option<String> {
     let rel = normalize(path).strip_prefix(normalize(base)).ok()?.to_path_buf();
     (!rel.as_os_str().is_empty()).then(|| rel.to_string_lossy().into_owned())
-}
-
-/// `path` with `.` and `..` resolved lexically (the build's own paths name
-/// no symlinked directories that matter here).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The relative path from directory `from` to `to`, both relative to the

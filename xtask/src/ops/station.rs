@@ -224,13 +224,9 @@ impl<'a> Station<'a> {
             }
             artifacts::unpack(&tar, into, log)
         };
-        let kept = artifacts::keep(&self.slot.build, &self.slot.src, &dest, &commit.to_string(), &copy)?;
-        // A build that changed while it was copied was kept mixed.
-        if let Err(e) = self.check_holds(commit) {
-            let _ = std::fs::remove_dir_all(&kept);
-            return Err(e);
-        }
-        Ok(kept)
+        // A build that changed while it was copied is never published.
+        let still = || self.check_holds(commit);
+        artifacts::keep(&self.slot.build, &self.slot.src, &dest, &commit.to_string(), (&copy, &still))
     }
 
     /// A job run against this build (the compiler's tests, a lit RUN
