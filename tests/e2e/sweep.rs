@@ -85,6 +85,21 @@ fn quick_sweep_measures_every_candidate_and_leaves_the_user_tree_alone() {
     for c in &names {
         assert!(env.work().join("cache/conv_weight_backward").join(c).is_dir(), "no cache dir for {c}");
     }
+
+    // Every candidate after the baseline was built while the one before it
+    // was benchmarked from a kept copy of its build (the splits checked
+    // above are each candidate's own, though the slot had moved on); those
+    // copies are gone, the baseline's stays for `validate` and served the
+    // drift check without a build.
+    for (before, c) in names.iter().zip(&names[1..]) {
+        assert!(err.contains(&format!("{c}: building while {before} is benchmarked")), "{err}");
+        assert!(err.contains(&format!("{c}: built in ")) && err.contains(&format!("s while {before} was benchmarked")));
+    }
+    let ahead: Vec<bool> = candidates.iter().map(|c| c["built_ahead"].as_bool().unwrap_or(false)).collect();
+    assert_eq!(ahead, [false, true, true, true, true]);
+    let kept: Vec<_> = std::fs::read_dir(env.work().join("kept")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(err.contains("baseline recheck: the baseline's kept build (no build)"), "{err}");
 }
 
 /// Every file under `dir`.
@@ -258,8 +273,10 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
     let args = ["sweep", commands.as_str(), "--quick", "--skip-bad-lines"];
     let run = env.runs().join("small");
 
-    // Start the sweep and kill it with SIGKILL while the third candidate is
-    // building (its build log has the cmake command line).
+    // Start the sweep and kill it with SIGKILL while the fourth candidate is
+    // building (its build log has the cmake command line): built ahead, as
+    // the third is benchmarked from a kept copy of its build, so the slot
+    // holds half a build that is not the third's.
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--config")
         .arg(&env.config)
@@ -272,7 +289,7 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
     let start = Instant::now();
     let mut killed = false;
     while start.elapsed() < Duration::from_secs(600) {
-        let started = std::fs::read_to_string(run.join("candidates/limit-64/build.log"))
+        let started = std::fs::read_to_string(run.join("candidates/limit-128/build.log"))
             .map(|t| t.contains("$ cmake"))
             .unwrap_or(false);
         if started {
@@ -292,6 +309,7 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
     let before = journal(&run);
     let finished: Vec<String> = done(&before).into_iter().map(|(c, _)| c).collect();
     assert_eq!(finished, ["baseline", "limit-1"], "{stderr_first}");
+    assert!(stderr_first.contains("limit-128: building while limit-64 is benchmarked"), "{stderr_first}");
     let results_before: Vec<(String, std::time::SystemTime)> = finished
         .iter()
         .map(|c| {

@@ -264,6 +264,10 @@ pub struct SweepBenchArgs {
     /// take time, as on a GPU.
     #[arg(long, default_value_t = 5.0)]
     pub kernel_time: f64,
+    /// Seconds every link of the fixture's libIREECompiler.so takes on top
+    /// of its own (FIXTURE_LINK_SECONDS), as a real one's relink does.
+    #[arg(long, default_value_t = 0.0)]
+    pub link_time: f64,
     /// Scratch directory [default: target/sweep-bench], cleared first.
     #[arg(long, value_name = "PATH")]
     pub dir: Option<PathBuf>,

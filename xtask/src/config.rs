@@ -313,6 +313,9 @@ pub(crate) struct Sweep {
     pub(crate) remeasure_repeats: u32,
     /// How candidates are built (`sweep --strategy`).
     pub(crate) strategy: Strategy,
+    /// With a build per candidate, build the next candidate in the slot
+    /// while a kept copy of the current one is benchmarked.
+    pub(crate) overlap_builds: bool,
 }
 
 /// `sweep.strategy`: how a sweep gets a compiler per candidate.
@@ -341,6 +344,7 @@ impl Default for Sweep {
             recheck_baseline: true,
             remeasure_repeats: crate::core::remeasure::REMEASURE_REPEATS,
             strategy: Strategy::Rebuild,
+            overlap_builds: true,
         }
     }
 }

@@ -4,8 +4,11 @@
 //! Each way is the fixture's full sweep (the baseline and ten limits) of
 //! its bundled workload, with the simulated GPU keeping its device busy for
 //! the kernels' time (`FIXTURE_BOO_KERNEL_TIME`), so device parallelism and
-//! dedup show in wall time. The tool's ways (rebuild and probe, one and four
-//! devices) are the tool itself in a process of its own, in fresh slots;
+//! dedup show in wall time, and with each link of its `libIREECompiler.so`
+//! made as slow as asked (`FIXTURE_LINK_SECONDS`), so builds overlapping
+//! benchmarks show too. The tool's ways (rebuild with and without that
+//! overlap, and probe, on one and four devices) are the tool itself in a
+//! process of its own, in fresh slots;
 //! the toolkit's way edits a scratch copy of the fixture in place, rebuilds
 //! it and benchmarks every shape on one device, per candidate. Neither
 //! re-measures ambiguous pairs nor rechecks the baseline, so the ways do
@@ -30,6 +33,9 @@ struct Row {
     wall: f64,
     builds: usize,
     build_seconds: f64,
+    /// Of `build_seconds`, those of builds made while the candidate before
+    /// was benchmarked (`sweep.overlap_builds`): not wall time of their own.
+    ahead_seconds: f64,
     bench_seconds: f64,
     saved_runs: usize,
 }
@@ -38,23 +44,32 @@ impl Row {
     /// Wall time not spent in a build or a benchmark process: the tool's
     /// own work (planning, predictions, results files, its own start).
     fn overhead(&self) -> f64 {
-        (self.wall - self.build_seconds - self.bench_seconds).max(0.0)
+        (self.wall - (self.build_seconds - self.ahead_seconds) - self.bench_seconds).max(0.0)
     }
 
     /// A tool sweep's figures from its results.
     fn of_sweep(way: String, wall: f64, results: &Results, repeats: u32) -> Row {
-        let builds: Vec<f64> = results.candidates.iter().filter_map(|c| c.build_seconds).filter(|&s| s > 0.0).collect();
+        let built = |ahead: bool| {
+            let candidates = results.candidates.iter().filter(move |c| !ahead || c.built_ahead);
+            candidates.filter_map(|c| c.build_seconds).filter(|&s| s > 0.0)
+        };
+        let builds: Vec<f64> = built(false).collect();
         let shared = results.shapes.iter().flat_map(|s| s.runs.values()).filter(|m| m.shared_from.is_some()).count();
         Row {
             way,
             wall,
             builds: builds.len(),
             build_seconds: builds.iter().sum(),
+            ahead_seconds: built(true).sum(),
             bench_seconds: results.candidates.iter().filter_map(|c| c.bench_seconds).sum(),
             saved_runs: shared * repeats as usize,
         }
     }
 }
+
+/// The fixture's simulated link time of `libIREECompiler.so`, read by its
+/// build (`tests/fixtures/README.md`).
+const LINK_VAR: &str = "FIXTURE_LINK_SECONDS";
 
 pub(crate) fn run(workspace: &Path, args: &SweepBenchArgs) -> Result<()> {
     context::ensure_fixture(workspace)?;
@@ -77,21 +92,27 @@ pub(crate) fn run(workspace: &Path, args: &SweepBenchArgs) -> Result<()> {
     let exe = selfrun::own_copy(&dir)?;
     let log = dir.join("sweep-bench.log");
     let mut rows = Vec::new();
-    for (strategy, devices) in [("rebuild", 1), ("rebuild", 4), ("probe", 1), ("probe", 4)] {
-        let name = format!("{strategy}-{devices}");
+    let env = [(LINK_VAR, args.link_time.to_string())];
+    let ways =
+        [("rebuild", 1, false), ("rebuild", 1, true), ("rebuild", 4, true), ("probe", 1, true), ("probe", 4, true)];
+    for (strategy, devices, overlap) in ways {
+        let name = format!("{strategy}-{devices}{}", if overlap { "" } else { "-serial" });
         let mut cfg = base.clone();
         cfg.build.work_dir = Some(dir.join(format!("work-{name}")));
         cfg.bench.devices = (0..devices).map(|d| d.to_string()).collect();
+        cfg.sweep.overlap_builds = overlap;
         let config = selfrun::write_config(&dir, &name, &cfg)?;
         eprintln!("{name}: sweeping...");
         let sweep = ["sweep", "--full", "--no-remeasure", "--strategy", strategy, "--name", &name];
-        let wall = selfrun::step(&exe, &dir, &log, &config, &sweep)?;
+        let wall = selfrun::step_with(&exe, &dir, &log, (&config, &env), &sweep)?;
         let results = RunDir::new(&base.runs_dir, &name).read_results()?;
         let plural = if devices == 1 { "device" } else { "devices" };
-        rows.push(Row::of_sweep(format!("{strategy}, {devices} {plural}"), wall, &results, cfg.bench.repeats));
+        let serial = if strategy == "rebuild" && !overlap { ", serial" } else { "" };
+        let way = format!("{strategy}, {devices} {plural}{serial}");
+        rows.push(Row::of_sweep(way, wall, &results, cfg.bench.repeats));
     }
     eprintln!("the toolkit's way: a scratch copy edited in place, rebuilt, every shape on one device...");
-    let toolkit = toolkit_way(workspace, &dir, &base, &limits)?;
+    let toolkit = toolkit_way(workspace, &dir, (&base, &env), &limits)?;
     print!("{}", render(&toolkit, &rows));
     Ok(())
 }
@@ -99,7 +120,7 @@ pub(crate) fn run(workspace: &Path, args: &SweepBenchArgs) -> Result<()> {
 /// The original toolkit's way on a scratch copy of the fixture: per
 /// candidate, the heuristic file edited in place, the build directory
 /// rebuilt, every shape benchmarked `bench.repeats` times on device 0.
-fn toolkit_way(workspace: &Path, dir: &Path, base: &Config, limits: &[i64]) -> Result<Row> {
+fn toolkit_way(workspace: &Path, dir: &Path, (base, env): (&Config, &[(&str, String)]), limits: &[i64]) -> Result<Row> {
     let fx = fixture::materialize(workspace, &dir.join("toolkit"), &fixture::Options::default())?;
     let mut cfg = base.clone();
     cfg.target.iree = fx.repo.clone();
@@ -119,6 +140,7 @@ fn toolkit_way(workspace: &Path, dir: &Path, base: &Config, limits: &[i64]) -> R
         wall: 0.0,
         builds: 0,
         build_seconds: 0.0,
+        ahead_seconds: 0.0,
         bench_seconds: 0.0,
         saved_runs: 0,
     };
@@ -132,10 +154,13 @@ fn toolkit_way(workspace: &Path, dir: &Path, base: &Config, limits: &[i64]) -> R
             }
         };
         std::fs::write(&heuristic, &source).with_context(|| format!("cannot write `{}`", heuristic.display()))?;
-        let job = Job::new("cmake", &fx.build, &log, Duration::from_secs(3600))
+        let mut job = Job::new("cmake", &fx.build, &log, Duration::from_secs(3600))
             .args(["--build", "."])
             .arg("--target")
             .args(cfg.build.targets.iter());
+        for (k, v) in env {
+            job = job.env(k, v);
+        }
         let built = proc::run(&job)?;
         if !built.success() {
             bail!("the toolkit's build failed ({}); see `{}`", built.ended, log.display());
@@ -179,22 +204,34 @@ fn toolkit_repeat(cfg: &Config, fx: &fixture::Fixture, commands: &Path, tag: &st
 /// The table and the line of ratios.
 fn render(toolkit: &Row, rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<30} {:>8} {:>7} {:>8} {:>8} {:>10} {:>9}\n",
-        "way", "wall s", "builds", "build s", "bench s", "runs saved", "overhead"
+        "{:<30} {:>8} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9}\n",
+        "way", "wall s", "builds", "build s", "ahead s", "bench s", "runs saved", "overhead"
     );
     for r in std::iter::once(toolkit).chain(rows) {
         out.push_str(&format!(
-            "{:<30} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>10} {:>8.1}%\n",
+            "{:<30} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>10} {:>8.1}%\n",
             r.way,
             r.wall,
             r.builds,
             r.build_seconds,
+            r.ahead_seconds,
             r.bench_seconds,
             r.saved_runs,
             100.0 * r.overhead() / r.wall
         ));
     }
     let find = |way: &str| rows.iter().find(|r| r.way == way);
+    if let (Some(serial), Some(ahead)) = (find("rebuild, 1 device, serial"), find("rebuild, 1 device")) {
+        out.push_str(&format!(
+            "overlap: rebuild on 1 device {:.1} s with builds overlapping benchmarks, {:.1} s without ({:.2}x); {:.1} \
+             of its {:.1} build seconds were builds made while the candidate before was benchmarked\n",
+            ahead.wall,
+            serial.wall,
+            ahead.wall / serial.wall,
+            ahead.ahead_seconds,
+            ahead.build_seconds
+        ));
+    }
     if let (Some(p1), Some(p4)) = (find("probe, 1 device"), find("probe, 4 devices")) {
         let worst = rows.iter().map(|r| r.overhead() / r.wall).fold(0.0, f64::max);
         out.push_str(&format!(
@@ -208,4 +245,28 @@ fn render(toolkit: &Row, rows: &[Row]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{render, Row};
+
+    fn row(way: &str, wall: f64, builds: usize, (build, ahead): (f64, f64), bench: f64, saved: usize) -> Row {
+        let way = way.to_string();
+        Row { way, wall, builds, build_seconds: build, ahead_seconds: ahead, bench_seconds: bench, saved_runs: saved }
+    }
+
+    /// The table and its ratio lines, from figures of the kind a run gives.
+    #[test]
+    fn sweep_bench_output() {
+        let toolkit = row("toolkit (in place, 1 device)", 300.0, 11, (60.0, 0.0), 239.0, 0);
+        let rows = [
+            row("rebuild, 1 device, serial", 260.0, 11, (58.0, 0.0), 200.0, 681),
+            row("rebuild, 1 device", 208.0, 11, (59.0, 53.0), 201.0, 681),
+            row("rebuild, 4 devices", 70.0, 11, (58.0, 40.0), 52.0, 681),
+            row("probe, 1 device", 206.0, 1, (5.5, 0.0), 199.0, 681),
+            row("probe, 4 devices", 57.0, 1, (5.4, 0.0), 51.0, 681),
+        ];
+        insta::assert_snapshot!("sweep_bench_output", render(&toolkit, &rows));
+    }
 }

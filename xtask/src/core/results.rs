@@ -210,6 +210,10 @@ pub(crate) struct CandidateInfo {
     /// (see [`crate::core::decisionlog`]); `None` for rebuilt candidates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) decision_log: Option<crate::core::decisionlog::LogCheck>,
+    /// Built while the candidate before it was benchmarked
+    /// (`sweep.overlap_builds`): its build seconds were not the sweep's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) built_ahead: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -140,6 +140,7 @@ pub(crate) fn info(name: &str, limit: Option<i64>) -> CandidateInfo {
         bench_seconds: None,
         error: None,
         decision_log: None,
+        built_ahead: false,
     }
 }
 

@@ -108,6 +108,17 @@ pub(crate) fn keep(
     }
 }
 
+/// Removes the kept build `dest`, renamed aside first (as this process's
+/// partial copy) so that a removal cut short never leaves a `dest` that
+/// looks whole: the next [`keep`] beside it removes the rest.
+pub(crate) fn discard(dest: &Path) -> Result<()> {
+    let name = dest.file_name().context("a kept build's directory has a name")?.to_string_lossy();
+    let aside = dest.with_file_name(format!("{name}.partial-{}", std::process::id()));
+    std::fs::rename(dest, &aside)
+        .with_context(|| format!("cannot rename `{}` to `{}`", dest.display(), aside.display()))?;
+    std::fs::remove_dir_all(&aside).with_context(|| format!("cannot remove `{}`", aside.display()))
+}
+
 /// Removes the partial copies (and their archives) of processes that died
 /// while keeping a build (a crash, Ctrl-C, `kill -9`): nobody else would.
 fn remove_dead_partials(dir: &Path) {

@@ -397,6 +397,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
                 bench_seconds: None,
                 error: None,
                 decision_log: None,
+                built_ahead: false,
             })
             .collect(),
         shapes: plan

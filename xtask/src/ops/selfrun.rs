@@ -31,7 +31,22 @@ pub(crate) fn own_copy(dir: &Path) -> Result<PathBuf> {
 /// Runs the tool (`exe`) in `dir` with `config` and `args`, its output
 /// appended to `log`; returns the seconds it took.
 pub(crate) fn step(exe: &Path, dir: &Path, log: &Path, config: &Path, args: &[&str]) -> Result<f64> {
-    let job = Job::new(exe, dir, log, STEP_TIMEOUT).arg("--config").arg(config).args(args.iter().copied());
+    step_with(exe, dir, log, (config, &[]), args)
+}
+
+/// [`step`] with `env` added to the tool's environment (and so to its
+/// builds'), for what the configuration cannot say.
+pub(crate) fn step_with(
+    exe: &Path,
+    dir: &Path,
+    log: &Path,
+    (config, env): (&Path, &[(&str, String)]),
+    args: &[&str],
+) -> Result<f64> {
+    let mut job = Job::new(exe, dir, log, STEP_TIMEOUT).arg("--config").arg(config).args(args.iter().copied());
+    for (k, v) in env {
+        job = job.env(k, v);
+    }
     let outcome = proc::run(&job)?;
     if !outcome.success() {
         bail!("`{}` failed ({}); see `{}`:\n{}", job.display(), outcome.ended, log.display(), proc::log_tail(log, 15));

@@ -256,94 +256,121 @@ impl<'a> Station<'a> {
     /// processes, one at a time, at the same time as the others; the
     /// measurements are the same as from one device, samples in repeat order.
     pub(crate) fn bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
-        if job.from.is_none() {
-            self.check_holds(job.build_of)?;
+        if job.from.is_some() {
+            return bench_kept(self.config, &self.slot.src, job, progress);
         }
-        let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
-        let start = Instant::now();
-        if job.cache_dir.exists() {
-            std::fs::remove_dir_all(&job.cache_dir)
-                .with_context(|| format!("cannot clear `{}`", job.cache_dir.display()))?;
-        }
-        let config = job.config.unwrap_or(self.config);
-        let devices = &config.bench.devices;
-        // Per device, its processes: (repeat, tag, shapes in order).
-        let mut queues: Vec<Vec<(u32, String, Vec<usize>)>> = vec![Vec::new(); devices.len()];
-        for r in 0..job.repeats {
-            let order = if config.bench.shuffle {
-                shuffled(job.shapes.len(), &format!("{}-{r}", job.seed))
-            } else {
-                (0..job.shapes.len()).collect()
-            };
-            let parts = schedule::per_device(&order, devices.len(), job.device_offset + r as usize);
-            for (d, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-                let tag = if devices.len() == 1 { format!("r{r}") } else { format!("r{r}-d{d}") };
-                queues[d].push((r, tag, part));
-            }
-        }
-        // Read-only: one benchmark process per device at once. A kept
-        // build needs no overlay: it loads only its own files.
-        let (build, overlays) = match job.from {
-            Some(dir) => (dir, Vec::new()),
-            None => (self.slot.build.as_path(), self.slot.overlays(false)),
-        };
-        let bencher = Bencher { config, build, src: &self.slot.src, overlays: &overlays };
-        let total: usize = queues.iter().map(Vec::len).sum();
-        let finished = std::sync::atomic::AtomicUsize::new(0);
-        let outcomes: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = queues
-                .iter()
-                .enumerate()
-                .map(|(d, queue)| {
-                    let (bencher, commands, finished) = (&bencher, &commands, &finished);
-                    let cache = if devices.len() == 1 {
-                        job.cache_dir.clone()
-                    } else {
-                        job.cache_dir.join(format!("device-{d}"))
-                    };
-                    scope.spawn(move || -> Result<Vec<Done>> {
-                        let mut done = Vec::new();
-                        for (r, tag, order) in queue {
-                            let mut m = vec![Measurement::default(); commands.len()];
-                            let place = Place { tag, device: &devices[d], cache: &cache };
-                            let why = bencher.repeat(job, &place, order, commands, &mut m)?;
-                            done.push(Done { repeat: *r, device: d, failed: why, measurements: m });
-                            let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                            if let Some(p) = progress {
-                                let repeats = job.repeats as usize;
-                                p.advance((n * repeats / total - (n - 1) * repeats / total) as u64);
-                            }
-                        }
-                        Ok(done)
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark worker panicked"))))
-                .collect()
-        });
-        let mut done = Vec::new();
-        for o in outcomes {
-            done.extend(o?);
-        }
+        self.check_holds(job.build_of)?;
+        let overlays = self.slot.overlays(false);
+        let run = bench_build(self.config, (&self.slot.build, &self.slot.src, &overlays), job, progress)?;
         // A build directory changed while the processes ran would have
         // measured a mixture: nothing of it is kept.
-        if job.from.is_none() {
-            self.check_holds(job.build_of)?;
-        }
-        done.sort_by_key(|d| (d.repeat, d.device));
-        let mut measurements = vec![Measurement::default(); job.shapes.len()];
-        let mut failed_repeats = Vec::new();
-        for d in done {
-            failed_repeats.extend(d.failed);
-            for (into, m) in measurements.iter_mut().zip(d.measurements) {
-                into.absorb(m);
-            }
-        }
-        let decisions = if job.decision_log { Some(read_decisions(job.dir)?) } else { None };
-        Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats, decisions })
+        self.check_holds(job.build_of)?;
+        Ok(run)
     }
+}
+
+/// Benchmarks the kept build `job.from` ([`Station::keep`]) as
+/// [`Station::bench`] does, without the station: the slot may be building
+/// something else meanwhile. `src` is the slot's checkout, for a
+/// `{source_dir}` in the benchmark's settings ([`uses_source_dir`]).
+pub(crate) fn bench_kept(config: &Config, src: &Path, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
+    let Some(dir) = job.from else { bail!("no kept build to benchmark of {}", git::short(job.build_of)) };
+    bench_build(config, (dir, src, &[]), job, progress)
+}
+
+/// Whether `config`'s benchmark reads the slot's checkout (`{source_dir}`
+/// in its command, paths or variables): then it must not run while the slot
+/// checks out another commit.
+pub(crate) fn uses_source_dir(config: &Config) -> bool {
+    let bench = &config.bench;
+    std::iter::once(&bench.command)
+        .chain(&bench.launcher)
+        .chain(&bench.path)
+        .chain(&bench.pythonpath)
+        .chain(bench.env.values())
+        .any(|s| s.contains("{source_dir}"))
+}
+
+/// The benchmark of one build (its directory, the checkout, the overlays it
+/// needs): see [`Station::bench`].
+fn bench_build(
+    config: &Config,
+    (build, src, overlays): (&Path, &Path, &[crate::infra::overlay::Mount]),
+    job: &BenchJob,
+    progress: Option<&Progress>,
+) -> Result<BenchRun> {
+    let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
+    let start = Instant::now();
+    if job.cache_dir.exists() {
+        std::fs::remove_dir_all(&job.cache_dir)
+            .with_context(|| format!("cannot clear `{}`", job.cache_dir.display()))?;
+    }
+    let config = job.config.unwrap_or(config);
+    let devices = &config.bench.devices;
+    // Per device, its processes: (repeat, tag, shapes in order).
+    let mut queues: Vec<Vec<(u32, String, Vec<usize>)>> = vec![Vec::new(); devices.len()];
+    for r in 0..job.repeats {
+        let order = if config.bench.shuffle {
+            shuffled(job.shapes.len(), &format!("{}-{r}", job.seed))
+        } else {
+            (0..job.shapes.len()).collect()
+        };
+        let parts = schedule::per_device(&order, devices.len(), job.device_offset + r as usize);
+        for (d, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+            let tag = if devices.len() == 1 { format!("r{r}") } else { format!("r{r}-d{d}") };
+            queues[d].push((r, tag, part));
+        }
+    }
+    // Read-only: one benchmark process per device at once. A kept
+    // build needs no overlay: it loads only its own files.
+    let bencher = Bencher { config, build, src, overlays };
+    let total: usize = queues.iter().map(Vec::len).sum();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes: Vec<Result<Vec<Done>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = queues
+            .iter()
+            .enumerate()
+            .map(|(d, queue)| {
+                let (bencher, commands, finished) = (&bencher, &commands, &finished);
+                let cache =
+                    if devices.len() == 1 { job.cache_dir.clone() } else { job.cache_dir.join(format!("device-{d}")) };
+                scope.spawn(move || -> Result<Vec<Done>> {
+                    let mut done = Vec::new();
+                    for (r, tag, order) in queue {
+                        let mut m = vec![Measurement::default(); commands.len()];
+                        let place = Place { tag, device: &devices[d], cache: &cache };
+                        let why = bencher.repeat(job, &place, order, commands, &mut m)?;
+                        done.push(Done { repeat: *r, device: d, failed: why, measurements: m });
+                        let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        if let Some(p) = progress {
+                            let repeats = job.repeats as usize;
+                            p.advance((n * repeats / total - (n - 1) * repeats / total) as u64);
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark worker panicked"))))
+            .collect()
+    });
+    let mut done = Vec::new();
+    for o in outcomes {
+        done.extend(o?);
+    }
+    done.sort_by_key(|d| (d.repeat, d.device));
+    let mut measurements = vec![Measurement::default(); job.shapes.len()];
+    let mut failed_repeats = Vec::new();
+    for d in done {
+        failed_repeats.extend(d.failed);
+        for (into, m) in measurements.iter_mut().zip(d.measurements) {
+            into.absorb(m);
+        }
+    }
+    let decisions = if job.decision_log { Some(read_decisions(job.dir)?) } else { None };
+    Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats, decisions })
 }
 
 /// One benchmark process's part of a repeat, finished.

@@ -32,7 +32,10 @@ use crate::ops::station::{self, BenchJob, Station};
 use crate::ops::{model_check, provenance, targets};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod ahead;
 
 pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     let strategy = match args.strategy {
@@ -124,10 +127,7 @@ fn sweep_targets(ctx: &Ctx, args: &SweepArgs, probe: bool, first: Option<&str>) 
     }
     // Every target plans the same candidates (the same limits).
     for i in 0..plans[0].candidates.len() {
-        for (sweep, plan) in sweeps.iter_mut().zip(&plans) {
-            let outcome = sweep.candidate(&plan.candidates[i]);
-            outcome.with_context(|| sweep.kept())?;
-        }
+        ahead::candidate(&mut sweeps, &plans, i)?;
     }
     finish_targets(ctx, sweeps, &list)?;
     drop(locks);
@@ -237,13 +237,31 @@ fn steps(config: &crate::config::Config, plan: &Plan) -> u64 {
 /// the first that needs it) and the commit of each heuristic file built.
 #[derive(Clone, Default)]
 struct Shared<'a> {
-    station: std::rc::Rc<std::cell::OnceCell<Station<'a>>>,
+    /// Opened on first use; lent to the thread that builds ahead
+    /// ([`ahead`]) while the current candidate is benchmarked.
+    station: std::rc::Rc<std::cell::RefCell<SlotState<'a>>>,
+    /// The slot's checkout, for a kept build's benchmark while the station
+    /// is lent.
+    src: std::rc::Rc<std::cell::OnceCell<std::path::PathBuf>>,
+    /// The build made ahead, for the next candidate to take.
+    ahead: std::rc::Rc<std::cell::RefCell<Option<ahead::Built>>>,
     /// By the file's digest: with the probe strategy every candidate's is
     /// the one probe commit, and every target's candidate the same commit.
     commits: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, git2::Oid>>>,
     /// Commits whose build failed, with its seconds and log: another
     /// target's candidate of the same code is not built again.
     failed: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<git2::Oid, (f64, std::path::PathBuf)>>>,
+}
+
+/// The build slot of a sweep.
+#[derive(Default)]
+enum SlotState<'a> {
+    /// Not needed yet.
+    #[default]
+    Closed,
+    Open(Box<Station<'a>>),
+    /// Building the next candidate on another thread.
+    Lent,
 }
 
 /// Locks the run directory for this sweep and records its inputs; a run of
@@ -372,6 +390,9 @@ struct Sweep<'a> {
     /// Shapes of every candidate's ambiguous pairs: the baseline's side is
     /// measured again with the recheck.
     ambiguous_shapes: BTreeSet<usize>,
+    /// A kept copy of the build being measured, used instead of the slot's
+    /// (which may hold another build by then).
+    kept_now: Option<(git2::Oid, std::path::PathBuf)>,
 }
 
 impl<'a> Sweep<'a> {
@@ -405,6 +426,7 @@ impl<'a> Sweep<'a> {
             measured_now: 0,
             extra_repeats: 0,
             ambiguous_shapes: BTreeSet::new(),
+            kept_now: None,
         })
     }
 
@@ -414,8 +436,11 @@ impl<'a> Sweep<'a> {
     }
 
     /// The build slot, opened (and its worktree created) on first use.
-    fn station(&self) -> Result<&Station<'a>> {
-        if self.shared.station.get().is_none() {
+    fn station(&self) -> Result<std::cell::Ref<'_, Station<'a>>> {
+        if matches!(*self.shared.station.borrow(), SlotState::Lent) {
+            bail!("the build slot is building the next candidate: nothing else may use it meanwhile");
+        }
+        if matches!(*self.shared.station.borrow(), SlotState::Closed) {
             // A worktree slot is created at a branch: the first candidate's,
             // unless it already points at its own build (the probe's).
             let first = branch_name(&self.plan.run.name, &self.plan.candidates[0].name);
@@ -423,9 +448,27 @@ impl<'a> Sweep<'a> {
                 git::set_branch(&self.repo, &first, self.plan.base)?;
             }
             let station = Station::open(&self.ctx.config, &self.repo, &self.plan.run.name, &first)?;
-            let _ = self.shared.station.set(station);
+            let _ = self.shared.src.set(station.slot.src.clone());
+            *self.shared.station.borrow_mut() = SlotState::Open(Box::new(station));
         }
-        Ok(self.shared.station.get().expect("opened above"))
+        Ok(std::cell::Ref::map(self.shared.station.borrow(), |s| match s {
+            SlotState::Open(station) => station.as_ref(),
+            _ => unreachable!("opened above"),
+        }))
+    }
+
+    /// Benchmarks `job`: its kept build ([`BenchJob::from`]) without the
+    /// station, which may be building ahead, else the slot's build.
+    fn run_bench(&self, job: &BenchJob, progress: Option<&Progress>) -> Result<station::BenchRun> {
+        match (job.from, self.shared.src.get()) {
+            (Some(_), Some(src)) => station::bench_kept(&self.ctx.config, src, job, progress),
+            _ => self.station()?.bench(job, progress),
+        }
+    }
+
+    /// The kept build of `commit` being measured ([`Sweep::kept_now`]).
+    fn kept_build(&self, commit: git2::Oid) -> Option<&std::path::Path> {
+        self.kept_now.as_ref().filter(|(c, _)| *c == commit).map(|(_, p)| p.as_path())
     }
 
     /// Builds `commit` in the slot, its steps shown as `what` on the bar.
@@ -433,8 +476,14 @@ impl<'a> Sweep<'a> {
         self.station()?.build(commit, log, &self.progress, what)
     }
 
-    /// Builds and benchmarks one candidate, or reuses its finished result.
-    fn candidate(&mut self, c: &Candidate) -> Result<()> {
+    /// Whether candidate `c` has a finished result to reuse.
+    fn reusable(&self, c: &Candidate) -> bool {
+        self.journal.reuse::<CandidateResult>(&self.plan.run, &c.name, &c.key).is_some_and(|d| d.info.key == c.key)
+    }
+
+    /// Builds one candidate, returning its commit and its record so far for
+    /// [`Sweep::measure`]; or reuses its finished result (`None`).
+    fn prepare(&mut self, c: &Candidate) -> Result<Option<(git2::Oid, CandidateInfo)>> {
         let repeats = self.ctx.config.bench.repeats;
         if let Some(done) = self.journal.reuse::<CandidateResult>(&self.plan.run, &c.name, &c.key) {
             if done.info.key == c.key {
@@ -444,11 +493,10 @@ impl<'a> Sweep<'a> {
                 }
                 self.progress.advance(1 + u64::from(repeats));
                 self.merge(&done)?;
-                let commit = git2::Oid::from_str(&done.info.commit).ok();
-                return match commit {
-                    Some(commit) => self.remeasure_candidate(c, commit, false),
-                    None => Ok(()),
-                };
+                if let Ok(commit) = git2::Oid::from_str(&done.info.commit) {
+                    self.remeasure_candidate(c, commit, false)?;
+                }
+                return Ok(None);
             }
         }
         let branch = branch_name(&self.plan.run.name, &c.name);
@@ -471,15 +519,26 @@ impl<'a> Sweep<'a> {
             bench_seconds: None,
             error: None,
             decision_log: None,
+            built_ahead: false,
         };
         if !self.build(c, commit, &mut info)? {
-            return self.merge(&CandidateResult { info, measurements: vec![] });
+            self.merge(&CandidateResult { info, measurements: vec![] })?;
+            return Ok(None);
         }
         if c.limit.is_none() {
             self.keep_baseline(c, commit)?;
         }
-        self.bench(c, commit, info)?;
-        self.remeasure_candidate(c, commit, true)
+        Ok(Some((commit, info)))
+    }
+
+    /// Benchmarks a prepared candidate and measures its ambiguous pairs
+    /// again: from `kept`, a kept copy of its build, when given (the slot
+    /// is then building ahead), else from the slot.
+    fn measure(&mut self, c: &Candidate, commit: git2::Oid, info: CandidateInfo, kept: Option<&Path>) -> Result<()> {
+        self.kept_now = kept.map(|k| (commit, k.to_path_buf()));
+        let outcome = self.bench(c, commit, info).and_then(|()| self.remeasure_candidate(c, commit, true));
+        self.kept_now = None;
+        outcome
     }
 
     /// Keeps the build that measures the baseline ([`Station::keep`]), so
@@ -531,6 +590,33 @@ impl<'a> Sweep<'a> {
     /// Builds a candidate; false (with the failure recorded) when it does
     /// not build.
     fn build(&mut self, c: &Candidate, commit: git2::Oid, info: &mut CandidateInfo) -> Result<bool> {
+        let ahead = self.shared.ahead.borrow_mut().take_if(|a| a.commit == commit);
+        let (built, log, line) = match ahead {
+            Some(a) => {
+                let built = a.outcome.with_context(|| format!("building {} ahead", c.name))?;
+                if !built.ok {
+                    self.shared.failed.borrow_mut().insert(commit, (built.seconds, a.log.clone()));
+                }
+                info.built_ahead = true;
+                let line = format!("{}: built in {:.1} s while {} was benchmarked", c.name, built.seconds, a.during);
+                (built, a.log, Some(line))
+            }
+            None => match self.build_now(c, commit, info)? {
+                Some((built, log)) => (built, log, None),
+                None => return Ok(true),
+            },
+        };
+        self.built(c, info, built, &log, line)
+    }
+
+    /// Builds candidate `c` in the slot now, with its log; `None` when the
+    /// slot already holds its build.
+    fn build_now(
+        &mut self,
+        c: &Candidate,
+        commit: git2::Oid,
+        info: &mut CandidateInfo,
+    ) -> Result<Option<(station::Built, PathBuf)>> {
         let dir = self.plan.run.candidate_dir(&c.name);
         self.progress.message(&format!("{}: building", c.name));
         // Logs and CSVs of an interrupted attempt would mix with this one's.
@@ -545,7 +631,7 @@ impl<'a> Sweep<'a> {
             self.progress.log(&format!("{}: {why} (no build)", c.name));
             let event = Event::CandidateBuilt { candidate: c.name.clone(), key: c.key.clone(), seconds: 0.0 };
             self.journal.append(event)?;
-            return Ok(true);
+            return Ok(None);
         }
         // Another target of this sweep built this commit and it failed:
         // the same code fails the same way (its log is that target's).
@@ -561,17 +647,30 @@ impl<'a> Sweep<'a> {
         if !built.ok && failed.is_none() {
             self.shared.failed.borrow_mut().insert(commit, (built.seconds, log.clone()));
         }
-        let log = failed.map(|(_, l)| l).unwrap_or(log);
+        Ok(Some((built, failed.map(|(_, l)| l).unwrap_or(log))))
+    }
+
+    /// Records how candidate `c`'s build went (`line` says it when it was
+    /// built ahead); false when it failed.
+    fn built(
+        &mut self,
+        c: &Candidate,
+        info: &mut CandidateInfo,
+        built: station::Built,
+        log: &Path,
+        line: Option<String>,
+    ) -> Result<bool> {
         self.progress.advance(1);
         info.build_seconds = Some(built.seconds);
         if built.ok {
-            self.progress.log(&format!("{}: built in {:.1} s", c.name, built.seconds));
+            let line = line.unwrap_or_else(|| format!("{}: built in {:.1} s", c.name, built.seconds));
+            self.progress.log(&line);
             let event = Event::CandidateBuilt { candidate: c.name.clone(), key: c.key.clone(), seconds: built.seconds };
             self.journal.append(event)?;
             return Ok(true);
         }
-        let tail = proc::log_tail(&log, 15);
-        let first = build::first_error(&log).unwrap_or_else(|| "no error line found".into());
+        let tail = proc::log_tail(log, 15);
+        let first = build::first_error(log).unwrap_or_else(|| "no error line found".into());
         if c.limit.is_none() {
             bail!("the baseline does not build: {first}\nsee `{}`:\n{tail}", log.display());
         }
@@ -617,12 +716,12 @@ impl<'a> Sweep<'a> {
             device_offset: 0,
             env: &c.env,
             config: Some(config),
-            from: None,
+            from: self.kept_build(commit),
             // A probe build logs each decision its heuristics make: checked
             // below against what the tuner predicted for the shapes measured.
             decision_log: !c.logged.is_empty(),
         };
-        let run = self.station()?.bench(&job, Some(&self.progress))?;
+        let run = self.run_bench(&job, Some(&self.progress))?;
         if let Some((logged, unreadable)) = &run.decisions {
             let check = self.check_decisions(c, logged, *unreadable, &measured);
             self.progress.log(&decisionlog::summary(&c.name, &check));
@@ -773,9 +872,9 @@ impl<'a> Sweep<'a> {
             env: &c.env,
             config: Some(&self.ctx.config),
             decision_log: false,
-            from: None,
+            from: self.kept_build(commit),
         };
-        let run = self.station()?.bench(&job, None)?;
+        let run = self.run_bench(&job, None)?;
         self.journal.finish(&self.plan.run, &step, &key, &dir.join("result.json"), &run.measurements)?;
         let got: usize = run.measurements.iter().map(|m| m.samples.len()).sum();
         let what = if who == "baseline" { "shape(s) of ambiguous pairs" } else { "ambiguous pair(s)" };
@@ -873,9 +972,16 @@ impl<'a> Sweep<'a> {
 
     /// Benchmarks the baseline once more after the candidates (SHARK
     /// tuner's drift check), reusing an earlier recheck with the same key;
-    /// then, its build in the slot, measures the baseline's side of every
-    /// ambiguous pair again.
+    /// then, with the same build (its kept copy, else the slot's), measures
+    /// the baseline's side of every ambiguous pair again.
     fn recheck_baseline(&mut self) -> Result<()> {
+        let outcome = self.recheck_and_remeasure();
+        self.kept_now = None;
+        outcome
+    }
+
+    /// [`Sweep::recheck_baseline`], with the kept build it may set.
+    fn recheck_and_remeasure(&mut self) -> Result<()> {
         let built = self.recheck()?;
         let shapes: Vec<usize> = self.ambiguous_shapes.iter().copied().collect();
         if self.extra_repeats == 0 || shapes.is_empty() || built.is_none() {
@@ -886,8 +992,8 @@ impl<'a> Sweep<'a> {
         self.measure_again(baseline, commit, built == Some(true), shapes)
     }
 
-    /// The drift check: whether the baseline's build is in the slot now
-    /// (`None`: it no longer builds).
+    /// The drift check: whether the baseline's build is at hand now, kept
+    /// or in the slot (`None`: it no longer builds).
     fn recheck(&mut self) -> Result<Option<bool>> {
         let config = &self.ctx.config;
         let baseline = &self.plan.candidates[0];
@@ -903,14 +1009,22 @@ impl<'a> Sweep<'a> {
             return Ok(Some(false));
         }
         clear_attempt(&dir)?;
-        self.progress.message("baseline recheck: building");
-        let log = dir.join("build.log");
         let base = self.commit_for(baseline)?;
-        let built = self.build_in_slot(base, &log, "baseline recheck")?;
-        self.progress.advance(1);
-        if !built.ok {
-            self.progress.log(&format!("baseline recheck: the baseline no longer builds; see `{}`", log.display()));
-            return Ok(None);
+        // The build that measured the baseline, kept: nothing to build.
+        let kept = station::kept_dir(config, base)?;
+        if kept.is_dir() {
+            self.progress.advance(1);
+            self.progress.log("baseline recheck: the baseline's kept build (no build)");
+            self.kept_now = Some((base, kept));
+        } else {
+            self.progress.message("baseline recheck: building");
+            let log = dir.join("build.log");
+            let built = self.build_in_slot(base, &log, "baseline recheck")?;
+            self.progress.advance(1);
+            if !built.ok {
+                self.progress.log(&format!("baseline recheck: the baseline no longer builds; see `{}`", log.display()));
+                return Ok(None);
+            }
         }
         self.progress.message("baseline recheck: benchmarking");
         let job = BenchJob {
@@ -925,10 +1039,10 @@ impl<'a> Sweep<'a> {
             device_offset: 0,
             env: &[],
             config: Some(config),
-            from: None,
+            from: self.kept_build(base),
             decision_log: false,
         };
-        let run = self.station()?.bench(&job, Some(&self.progress))?;
+        let run = self.run_bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;
         self.results.recheck = Some(run.measurements);
         self.plan.run.write_results(&self.results)?;

@@ -1,0 +1,159 @@
+//! One candidate on every target, and the next candidate's build meanwhile.
+//! A candidate's build is benchmarked on each target before the next one is
+//! built; with a build per candidate (`--strategy rebuild`), that next build
+//! need not wait: the current build is kept ([`Station::keep`]), its kept
+//! copy benchmarked, and the slot builds the next candidate on another
+//! thread at the same time. On a real machine the build is CPU work (a
+//! recompile of the heuristic and a relink of `libIREECompiler.so`) and the
+//! benchmark mostly GPU work, so the builds after the first cost no wall
+//! time while the benchmarks are longer than them.
+//!
+//! What a candidate's build and benchmark are is the sweep's ([`Sweep`]);
+//! this module only decides when the next build may start early, lends it
+//! the station, and hands the outcome back for the next candidate to take
+//! ([`Sweep::build`]). The journal and results are written on this thread
+//! only, in the same order as without overlap, so a rerun resumes the same.
+
+use super::{clear_attempt, SlotState, Sweep};
+use crate::infra::artifacts;
+use crate::ops::candidates::Plan;
+use crate::ops::station::{self, Station};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+/// A build made ahead, for the candidate of that commit to take.
+pub(super) struct Built {
+    pub(super) commit: git2::Oid,
+    /// The build's outcome; an error (a checkout that failed, say) stops
+    /// the sweep when the candidate takes it, as it would have then.
+    pub(super) outcome: Result<station::Built>,
+    pub(super) log: PathBuf,
+    /// The candidate benchmarked meanwhile.
+    pub(super) during: String,
+}
+
+/// The next candidate's build, decided and ready to start.
+struct Next {
+    commit: git2::Oid,
+    name: String,
+    log: PathBuf,
+    /// The current build's kept copy, which the benchmarks use.
+    kept: PathBuf,
+    /// Kept only for this overlap (not the baseline's, nor kept before):
+    /// removed once benchmarked.
+    remove_kept: bool,
+}
+
+/// Candidate `i` on every target: built (or reused), then benchmarked on
+/// each, with candidate `i + 1` built meanwhile where it may be.
+pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Result<()> {
+    let mut ready = Vec::new();
+    for (sweep, plan) in sweeps.iter_mut().zip(plans) {
+        let prepared = sweep.prepare(&plan.candidates[i]);
+        ready.push(prepared.with_context(|| sweep.kept())?);
+    }
+    let Some(next) = next_build(sweeps, plans, i, &ready)? else {
+        return measure_all(sweeps, plans, i, ready, None);
+    };
+    let station = lend(sweeps)?;
+    let progress = sweeps[0].progress.sharing(0);
+    let (commit, log, name) = (next.commit, &next.log, &next.name);
+    let (station, outcome, measured) = std::thread::scope(|scope| {
+        let builder = scope.spawn(move || {
+            let outcome = station.build(commit, log, &progress, name);
+            (station, outcome)
+        });
+        let measured = measure_all(sweeps, plans, i, ready, Some(&next.kept));
+        match builder.join() {
+            Ok((station, outcome)) => (station, outcome, measured),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    *sweeps[0].shared.station.borrow_mut() = SlotState::Open(Box::new(station));
+    let during = plans[0].candidates[i].name.clone();
+    *sweeps[0].shared.ahead.borrow_mut() = Some(Built { commit, outcome, log: next.log.clone(), during });
+    if next.remove_kept {
+        artifacts::discard(&next.kept)?;
+    }
+    measured
+}
+
+/// Benchmarks candidate `i` on every target where it was built, from
+/// `kept` when given.
+fn measure_all(
+    sweeps: &mut [Sweep],
+    plans: &[Plan],
+    i: usize,
+    ready: Vec<Option<(git2::Oid, crate::core::results::CandidateInfo)>>,
+    kept: Option<&std::path::Path>,
+) -> Result<()> {
+    for ((sweep, plan), ready) in sweeps.iter_mut().zip(plans).zip(ready) {
+        if let Some((commit, info)) = ready {
+            let measured = sweep.measure(&plan.candidates[i], commit, info, kept);
+            measured.with_context(|| sweep.kept())?;
+        }
+    }
+    Ok(())
+}
+
+/// The next candidate's build, when it may start now: overlapping builds
+/// are on, candidate `i` was built for some target and is to be
+/// benchmarked, the next candidate has a build of its own (not the probe
+/// build again, not a build that failed, not a result to reuse), the
+/// benchmark does not read the slot's checkout, and candidate `i`'s build
+/// could be kept.
+fn next_build(
+    sweeps: &mut [Sweep],
+    plans: &[Plan],
+    i: usize,
+    ready: &[Option<(git2::Oid, crate::core::results::CandidateInfo)>],
+) -> Result<Option<Next>> {
+    let Some(next) = plans[0].candidates.get(i + 1) else { return Ok(None) };
+    let Some(current) = ready.iter().flatten().map(|(c, _)| *c).next() else { return Ok(None) };
+    let configs = || sweeps.iter().map(|s| &s.ctx.config);
+    if !sweeps[0].ctx.config.sweep.overlap_builds || configs().any(station::uses_source_dir) {
+        return Ok(None);
+    }
+    if sweeps.iter().zip(plans).any(|(s, p)| s.reusable(&p.candidates[i + 1])) {
+        return Ok(None);
+    }
+    let first = &mut sweeps[0];
+    let commit = first.commit_for(next)?;
+    if commit == current || first.shared.failed.borrow().contains_key(&commit) {
+        return Ok(None);
+    }
+    let config = &first.ctx.config;
+    let kept_before = station::kept_dir(config, current)?.is_dir();
+    let current_name = &plans[0].candidates[i].name;
+    let keep_log = plans[0].run.candidate_dir(current_name).join("keep.log");
+    let kept = match first.station()?.keep(current, &keep_log) {
+        Ok(kept) => kept,
+        Err(e) => {
+            first.progress.log(&format!(
+                "{current_name}: its build could not be kept ({e:#}), so {} is built after its benchmarks",
+                next.name
+            ));
+            return Ok(None);
+        }
+    };
+    let dir = plans[0].run.candidate_dir(&next.name);
+    // Logs and CSVs of an interrupted attempt would mix with this one's.
+    clear_attempt(&dir)?;
+    first.progress.log(&format!("{}: building while {current_name} is benchmarked", next.name));
+    Ok(Some(Next {
+        commit,
+        name: next.name.clone(),
+        log: dir.join("build.log"),
+        kept,
+        remove_kept: !kept_before && current != plans[0].base,
+    }))
+}
+
+/// Takes the station out of the sweeps for the thread that builds ahead.
+fn lend<'a>(sweeps: &[Sweep<'a>]) -> Result<Station<'a>> {
+    sweeps[0].station()?;
+    match std::mem::replace(&mut *sweeps[0].shared.station.borrow_mut(), SlotState::Lent) {
+        SlotState::Open(station) => Ok(*station),
+        _ => unreachable!("opened above"),
+    }
+}
