@@ -342,6 +342,10 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
 
     let results = read_json(&run.join("results.json"));
     assert!(results["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"));
+    // The copy of limit-64's build the killed sweep was benchmarking is gone
+    // with the others: only the baseline's stays kept.
+    let kept: Vec<_> = std::fs::read_dir(env.work().join("kept")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
     // The unparsable line is recorded, not lost.
     let skipped = results["commands"]["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1);

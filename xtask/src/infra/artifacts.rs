@@ -65,6 +65,9 @@ pub(crate) fn keep(
     if dest.is_dir() {
         return Ok(dest.to_path_buf());
     }
+    // Without patchelf every RPATH would read as none, and the copy would
+    // load the build's library, whatever the slot holds by then.
+    patchelf_at_hand()?;
     let parent = dest.parent().context("a kept build's directory has a parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     let name = dest.file_name().context("a kept build's directory has a name")?.to_string_lossy();
@@ -353,13 +356,19 @@ pub(crate) fn unpack(tar: &Path, into: &Path, log: &Path) -> Result<()> {
 }
 
 /// Runs patchelf on `file`; its standard output.
-fn patchelf(file: &Path, args: &[&str]) -> Result<String> {
+/// Fails, saying how to install it, unless `patchelf` is on `PATH`.
+fn patchelf_at_hand() -> Result<()> {
     if proc::which("patchelf").is_none() {
         bail!(
             "keeping a build needs `patchelf` (to point the copy's RPATHs at its own libraries); install it, e.g. \
              `sudo apt-get install patchelf`"
         );
     }
+    Ok(())
+}
+
+fn patchelf(file: &Path, args: &[&str]) -> Result<String> {
+    patchelf_at_hand()?;
     let dir = file.parent().unwrap_or(Path::new("/"));
     let out = proc::capture(&Job::new("patchelf", dir, Path::new("/dev/null"), PATCHELF_TIMEOUT).args(args).arg(file))?;
     if !out.success() {

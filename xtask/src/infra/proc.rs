@@ -254,6 +254,20 @@ pub(crate) fn capture(job: &Job) -> Result<Captured> {
 /// How long a query (`git`, `python -c`) may take before it is killed.
 pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Lowers the calling thread's CPU priority by `nice` steps. Linux keeps
+/// a nice value per thread, and the processes a thread starts inherit it:
+/// what the thread runs then yields the CPU to the rest of the tool's work.
+pub(crate) fn lower_thread_priority(nice: i32) {
+    // SAFETY: system calls on the calling thread's own id; no memory is
+    // shared with them. A failure (a limit on niceness) only leaves the
+    // priority as it was.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, now + nice);
+    }
+}
+
 /// The first `tool` on the inherited `PATH`.
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

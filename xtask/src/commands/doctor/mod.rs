@@ -395,7 +395,9 @@ fn keeping() -> Check {
         Some(p) => ok("kept builds", format!("`{}` points kept builds at their own libraries", p.display())),
         None => warn(
             "kept builds",
-            "no `patchelf`: a sweep runs, but `validate` cannot keep builds to benchmark".into(),
+            "no `patchelf`: a sweep runs, but builds and benchmarks one after the other, and `validate` cannot \
+             keep builds to benchmark"
+                .into(),
             "install patchelf, e.g. `sudo apt-get install patchelf`".into(),
         ),
     }

@@ -8,6 +8,11 @@
 //! benchmark mostly GPU work, so the builds after the first cost no wall
 //! time while the benchmarks are longer than them.
 //!
+//! The build ahead runs at a lower CPU priority ([`AHEAD_NICE`]), so that
+//! the benchmark processes beside it (boo compiles each kernel on the CPU)
+//! get the CPU first; where host load still matters to a benchmark's
+//! timing, `sweep.overlap_builds = false` measures every candidate alone.
+//!
 //! What a candidate's build and benchmark are is the sweep's ([`Sweep`]);
 //! this module only decides when the next build may start early, lends it
 //! the station, and hands the outcome back for the next candidate to take
@@ -15,11 +20,15 @@
 //! only, in the same order as without overlap, so a rerun resumes the same.
 
 use super::{clear_attempt, SlotState, Sweep};
-use crate::infra::artifacts;
+use crate::core::results::CandidateInfo;
+use crate::infra::{artifacts, proc, signals};
 use crate::ops::candidates::Plan;
 use crate::ops::station::{self, Station};
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// How many steps nicer than the sweep the build ahead runs.
+const AHEAD_NICE: i32 = 10;
 
 /// A build made ahead, for the candidate of that commit to take.
 pub(super) struct Built {
@@ -39,8 +48,9 @@ struct Next {
     log: PathBuf,
     /// The current build's kept copy, which the benchmarks use.
     kept: PathBuf,
-    /// Kept only for this overlap (not the baseline's, nor kept before):
-    /// removed once benchmarked.
+    /// Kept only for benchmarks (not the baseline's build, which `validate`
+    /// and the drift recheck use): removed once benchmarked, also when an
+    /// interrupted sweep kept it.
     remove_kept: bool,
 }
 
@@ -60,6 +70,7 @@ pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Resul
     let (commit, log, name) = (next.commit, &next.log, &next.name);
     let (station, outcome, measured) = std::thread::scope(|scope| {
         let builder = scope.spawn(move || {
+            proc::lower_thread_priority(AHEAD_NICE);
             let outcome = station.build(commit, log, &progress, name);
             (station, outcome)
         });
@@ -70,11 +81,18 @@ pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Resul
         }
     });
     *sweeps[0].shared.station.borrow_mut() = SlotState::Open(Box::new(station));
-    let during = plans[0].candidates[i].name.clone();
-    *sweeps[0].shared.ahead.borrow_mut() = Some(Built { commit, outcome, log: next.log.clone(), during });
-    if next.remove_kept {
-        artifacts::discard(&next.kept)?;
+    let first = &sweeps[0];
+    if let (Err(_), Err(e)) = (&measured, &outcome) {
+        first.progress.log(&format!("{name}: its build ahead failed too: {e:#}"));
     }
+    if next.remove_kept {
+        // A copy left behind costs disk, not results: `clean` removes it.
+        if let Err(e) = artifacts::discard(&next.kept) {
+            first.progress.log(&format!("{}: its kept copy stays: {e:#}", plans[0].candidates[i].name));
+        }
+    }
+    let during = plans[0].candidates[i].name.clone();
+    *first.shared.ahead.borrow_mut() = Some(Built { commit, outcome, log: next.log.clone(), during });
     measured
 }
 
@@ -84,8 +102,8 @@ fn measure_all(
     sweeps: &mut [Sweep],
     plans: &[Plan],
     i: usize,
-    ready: Vec<Option<(git2::Oid, crate::core::results::CandidateInfo)>>,
-    kept: Option<&std::path::Path>,
+    ready: Vec<Option<(git2::Oid, CandidateInfo)>>,
+    kept: Option<&Path>,
 ) -> Result<()> {
     for ((sweep, plan), ready) in sweeps.iter_mut().zip(plans).zip(ready) {
         if let Some((commit, info)) = ready {
@@ -106,12 +124,13 @@ fn next_build(
     sweeps: &mut [Sweep],
     plans: &[Plan],
     i: usize,
-    ready: &[Option<(git2::Oid, crate::core::results::CandidateInfo)>],
+    ready: &[Option<(git2::Oid, CandidateInfo)>],
 ) -> Result<Option<Next>> {
     let Some(next) = plans[0].candidates.get(i + 1) else { return Ok(None) };
     let Some(current) = ready.iter().flatten().map(|(c, _)| *c).next() else { return Ok(None) };
     let configs = || sweeps.iter().map(|s| &s.ctx.config);
-    if !sweeps[0].ctx.config.sweep.overlap_builds || configs().any(station::uses_source_dir) {
+    let cannot_keep = sweeps[0].shared.cannot_keep.get();
+    if cannot_keep || !sweeps[0].ctx.config.sweep.overlap_builds || configs().any(station::uses_source_dir) {
         return Ok(None);
     }
     if sweeps.iter().zip(plans).any(|(s, p)| s.reusable(&p.candidates[i + 1])) {
@@ -122,16 +141,17 @@ fn next_build(
     if commit == current || first.shared.failed.borrow().contains_key(&commit) {
         return Ok(None);
     }
-    let config = &first.ctx.config;
-    let kept_before = station::kept_dir(config, current)?.is_dir();
     let current_name = &plans[0].candidates[i].name;
     let keep_log = plans[0].run.candidate_dir(current_name).join("keep.log");
     let kept = match first.station()?.keep(current, &keep_log) {
         Ok(kept) => kept,
         Err(e) => {
+            signals::check()?;
+            // What failed once fails again: the rest of the sweep is serial.
+            first.shared.cannot_keep.set(true);
             first.progress.log(&format!(
-                "{current_name}: its build could not be kept ({e:#}), so {} is built after its benchmarks",
-                next.name
+                "{current_name}: its build could not be kept ({e:#}), so every build from here on waits for the \
+                 benchmarks before it"
             ));
             return Ok(None);
         }
@@ -145,7 +165,7 @@ fn next_build(
         name: next.name.clone(),
         log: dir.join("build.log"),
         kept,
-        remove_kept: !kept_before && current != plans[0].base,
+        remove_kept: current != plans[0].base,
     }))
 }
 

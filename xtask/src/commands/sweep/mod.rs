@@ -234,7 +234,9 @@ fn steps(config: &crate::config::Config, plan: &Plan) -> u64 {
 }
 
 /// What the sweeps of one sweep's targets share: the build slot (opened by
-/// the first that needs it) and the commit of each heuristic file built.
+/// the first that needs it), the commit of each heuristic file built, the
+/// failed builds, and what building ahead ([`ahead`]) leaves for the next
+/// candidate.
 #[derive(Clone, Default)]
 struct Shared<'a> {
     /// Opened on first use; lent to the thread that builds ahead
@@ -245,6 +247,8 @@ struct Shared<'a> {
     src: std::rc::Rc<std::cell::OnceCell<std::path::PathBuf>>,
     /// The build made ahead, for the next candidate to take.
     ahead: std::rc::Rc<std::cell::RefCell<Option<ahead::Built>>>,
+    /// A build could not be kept: nothing more is built ahead.
+    cannot_keep: std::rc::Rc<std::cell::Cell<bool>>,
     /// By the file's digest: with the probe strategy every candidate's is
     /// the one probe commit, and every target's candidate the same commit.
     commits: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, git2::Oid>>>,
@@ -1000,18 +1004,22 @@ impl<'a> Sweep<'a> {
         let key = sha256_hex(format!("{}-recheck", baseline.key).as_bytes());
         let step = "baseline-recheck";
         let dir = self.plan.run.candidate_dir(step);
+        let base = self.commit_for(baseline)?;
+        // The build that measured the baseline, kept: nothing to build.
+        let kept = station::kept_dir(config, base)?;
         let earlier = self.journal.reuse::<Vec<Measurement>>(&self.plan.run, step, &key);
         if let Some(m) = earlier.filter(|_| self.measured_now == 0) {
             self.progress.log("baseline recheck: reusing the finished result");
             self.progress.advance(1 + u64::from(config.bench.repeats));
             self.results.recheck = Some(m);
             self.plan.run.write_results(&self.results)?;
-            return Ok(Some(false));
+            let at_hand = kept.is_dir();
+            if at_hand {
+                self.kept_now = Some((base, kept));
+            }
+            return Ok(Some(at_hand));
         }
         clear_attempt(&dir)?;
-        let base = self.commit_for(baseline)?;
-        // The build that measured the baseline, kept: nothing to build.
-        let kept = station::kept_dir(config, base)?;
         if kept.is_dir() {
             self.progress.advance(1);
             self.progress.log("baseline recheck: the baseline's kept build (no build)");
