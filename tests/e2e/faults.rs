@@ -380,7 +380,13 @@ fn clean_removes_exactly_the_runs_slots_branches_and_caches() {
     let dry = ok(xtask(&env, &["clean", "a", "--dry-run"]));
     assert!(dry.contains(&format!("would remove build slot slot-{sa}")), "{dry}");
     assert!(env.work().join(format!("slot-{sa}")).exists());
-    ok(xtask(&env, &["clean", "a"]));
+    // Both runs' baselines are one kept build (same commit): b still
+    // builds on it, so cleaning a keeps it, and says so.
+    let kept = std::fs::read_dir(env.work().join("kept")).unwrap().count();
+    assert_eq!(kept, 1);
+    let cleaned = ok(xtask(&env, &["clean", "a"]));
+    assert!(cleaned.contains("(run `b` builds on it too)"), "{cleaned}");
+    assert_eq!(std::fs::read_dir(env.work().join("kept")).unwrap().count(), 1);
     assert!(!env.work().join(format!("slot-{sa}")).exists());
     assert!(env.work().join(format!("slot-{sb}")).exists());
     assert!(!env.work().join("cache/a").exists() && env.work().join("cache/b").exists());
@@ -395,6 +401,7 @@ fn clean_removes_exactly_the_runs_slots_branches_and_caches() {
     assert!(env.runs().join("a/results.json").exists());
     ok(xtask(&env, &["clean", "--all"]));
     assert!(git_out(&env.repo, &["branch", "--list", "tune/*"]).trim().is_empty());
+    assert!(!env.work().join("kept").exists());
     assert_eq!(git_out(&env.repo, &["worktree", "list"]).lines().count(), 1);
     assert_eq!(checkout_state(&env.repo), checkout_before);
     assert_eq!(dir_snapshot(&env.build), build_before, "the user's build dir changed");

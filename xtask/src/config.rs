@@ -315,7 +315,22 @@ pub(crate) struct Sweep {
     pub(crate) strategy: Strategy,
     /// With a build per candidate, build the next candidate in the slot
     /// while a kept copy of the current one is benchmarked.
-    pub(crate) overlap_builds: bool,
+    pub(crate) build_ahead: BuildAhead,
+}
+
+/// `sweep.build_ahead`: whether the next candidate builds while the
+/// current one is benchmarked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum BuildAhead {
+    /// While it pays: until a candidate's build takes no longer than
+    /// copying one.
+    #[default]
+    Auto,
+    /// For every candidate it can be done for.
+    On,
+    /// Never: each build waits for the benchmarks before it.
+    Off,
 }
 
 /// `sweep.strategy`: how a sweep gets a compiler per candidate.
@@ -344,7 +359,7 @@ impl Default for Sweep {
             recheck_baseline: true,
             remeasure_repeats: crate::core::remeasure::REMEASURE_REPEATS,
             strategy: Strategy::Rebuild,
-            overlap_builds: true,
+            build_ahead: BuildAhead::Auto,
         }
     }
 }

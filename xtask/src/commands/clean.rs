@@ -1,7 +1,8 @@
 //! `cargo xtask clean [RUN] [--all] [--dry-run]`: removes what runs leave
 //! outside their run directory: build slots (a worktree and a build each,
 //! their registrations pruned), `tune/<run>/*` branches, kernel caches and
-//! kept builds (those of the run's branches' commits).
+//! kept builds (those of the run's branches' commits that no other run's
+//! branch names: a baseline's serves every run on its revision).
 //! Never anything else: run directories (the measurements) stay, the
 //! branch `apply` made for a PR stays, and the user's checkout and build
 //! directory are not touched. Refused while a slot it would remove is held.
@@ -32,8 +33,9 @@ pub(crate) fn run(ctx: &Ctx, args: &CleanArgs) -> Result<()> {
         },
     };
     let mut plan = Plan { slots: vec![], branches: vec![], caches: vec![], builds: vec![], kept: vec![] };
+    let cleaning: Vec<&str> = runs.iter().flatten().map(String::as_str).collect();
     for r in &runs {
-        let p = self::plan(config, r.as_deref())?;
+        let p = self::plan(config, r.as_deref(), &cleaning)?;
         plan.slots.extend(p.slots.into_iter().filter(|s| !plan.slots.contains(s)).collect::<Vec<_>>());
         plan.branches.extend(p.branches);
         plan.caches.extend(p.caches);
@@ -109,9 +111,9 @@ impl Plan {
     }
 }
 
-/// What cleaning `run` (every run with `None`) removes; refused while a
-/// slot to remove is held.
-fn plan(config: &Config, run: Option<&str>) -> Result<Plan> {
+/// What cleaning `run` (every run with `None`) removes, as one of the runs
+/// `cleaning`; refused while a slot to remove is held.
+fn plan(config: &Config, run: Option<&str>, cleaning: &[&str]) -> Result<Plan> {
     let work = config.work_dir();
     let mut slot_list = Vec::new();
     for (index, held, holder) in slots::survey(&work) {
@@ -134,9 +136,23 @@ fn plan(config: &Config, run: Option<&str>) -> Result<Plan> {
     let mut branches = Vec::new();
     let mut kept = Vec::new();
     let mut builds = Vec::new();
+    // A kept build is by commit: the baseline's is every run's on that
+    // revision, and stays while a run not cleaned now has a branch there.
+    let mut others = std::collections::BTreeMap::new();
+    for (name, commit) in git::tune_branches(&repo, "tune/")? {
+        let of = name["tune/".len()..].split('/').next().unwrap_or_default().to_string();
+        if !cleaning.contains(&of.as_str()) {
+            others.entry(commit).or_insert(of);
+        }
+    }
     for (name, commit) in git::tune_branches(&repo, &prefix)? {
-        if run.is_some() {
-            builds.extend(station::kept_dir(config, commit).ok().filter(|d| d.is_dir()));
+        let kept_build = station::kept_dir(config, commit).ok().filter(|d| d.is_dir());
+        match (run, kept_build, others.get(&commit)) {
+            (Some(_), Some(dir), Some(other)) => {
+                kept.push(format!("kept build `{}` (run `{other}` builds on it too)", dir.display()));
+            }
+            (Some(_), Some(dir), None) => builds.push(dir),
+            _ => {}
         }
         if name.ends_with("/patch") {
             kept.push(format!("branch `{name}` (made by `apply` for a PR; delete it with `git branch -D {name}`)"));
@@ -159,5 +175,7 @@ fn plan(config: &Config, run: Option<&str>) -> Result<Plan> {
     }
     builds.sort();
     builds.dedup();
+    kept.sort();
+    kept.dedup();
     Ok(Plan { slots: slot_list, branches, caches, builds, kept })
 }

@@ -15,7 +15,7 @@
 //! the same benchmark work. A benchmark to read, not a timed test.
 
 use crate::cli::SweepBenchArgs;
-use crate::config::{self, Config};
+use crate::config::{self, BuildAhead, Config};
 use crate::core::cpp::patch;
 use crate::core::results::Results;
 use crate::infra::proc::{self, Job};
@@ -33,9 +33,9 @@ struct Row {
     wall: f64,
     builds: usize,
     build_seconds: f64,
-    /// Of `build_seconds`, those of builds made while the candidate before
-    /// was benchmarked (`sweep.overlap_builds`): not wall time of their own.
-    ahead_seconds: f64,
+    /// Of `build_seconds`, those that ran while a benchmark did (builds made
+    /// ahead, `sweep.build_ahead`): not wall time of their own.
+    hidden_seconds: f64,
     bench_seconds: f64,
     saved_runs: usize,
 }
@@ -44,23 +44,25 @@ impl Row {
     /// Wall time not spent in a build or a benchmark process: the tool's
     /// own work (planning, predictions, results files, its own start).
     fn overhead(&self) -> f64 {
-        (self.wall - (self.build_seconds - self.ahead_seconds) - self.bench_seconds).max(0.0)
+        (self.wall - (self.build_seconds - self.hidden_seconds) - self.bench_seconds).max(0.0)
     }
 
     /// A tool sweep's figures from its results.
     fn of_sweep(way: String, wall: f64, results: &Results, repeats: u32) -> Row {
-        let built = |ahead: bool| {
-            let candidates = results.candidates.iter().filter(move |c| !ahead || c.built_ahead);
-            candidates.filter_map(|c| c.build_seconds).filter(|&s| s > 0.0)
-        };
-        let builds: Vec<f64> = built(false).collect();
+        let builds: Vec<f64> = results.candidates.iter().filter_map(|c| c.build_seconds).filter(|&s| s > 0.0).collect();
+        // A build made ahead ran beside the benchmark before it, and is
+        // wall time of its own only where it outlasted that benchmark.
+        let hidden = results.candidates.windows(2).filter(|w| w[1].built_ahead).map(|w| {
+            let (build, bench) = (w[1].build_seconds.unwrap_or(0.0), w[0].bench_seconds.unwrap_or(0.0));
+            build.min(bench)
+        });
         let shared = results.shapes.iter().flat_map(|s| s.runs.values()).filter(|m| m.shared_from.is_some()).count();
         Row {
             way,
             wall,
             builds: builds.len(),
             build_seconds: builds.iter().sum(),
-            ahead_seconds: built(true).sum(),
+            hidden_seconds: hidden.fold(0.0, |a, b| a + b),
             bench_seconds: results.candidates.iter().filter_map(|c| c.bench_seconds).sum(),
             saved_runs: shared * repeats as usize,
         }
@@ -100,7 +102,7 @@ pub(crate) fn run(workspace: &Path, args: &SweepBenchArgs) -> Result<()> {
         let mut cfg = base.clone();
         cfg.build.work_dir = Some(dir.join(format!("work-{name}")));
         cfg.bench.devices = (0..devices).map(|d| d.to_string()).collect();
-        cfg.sweep.overlap_builds = overlap;
+        cfg.sweep.build_ahead = if overlap { BuildAhead::Auto } else { BuildAhead::Off };
         let config = selfrun::write_config(&dir, &name, &cfg)?;
         eprintln!("{name}: sweeping...");
         let sweep = ["sweep", "--full", "--no-remeasure", "--strategy", strategy, "--name", &name];
@@ -140,7 +142,7 @@ fn toolkit_way(workspace: &Path, dir: &Path, (base, env): (&Config, &[(&str, Str
         wall: 0.0,
         builds: 0,
         build_seconds: 0.0,
-        ahead_seconds: 0.0,
+        hidden_seconds: 0.0,
         bench_seconds: 0.0,
         saved_runs: 0,
     };
@@ -205,7 +207,7 @@ fn toolkit_repeat(cfg: &Config, fx: &fixture::Fixture, commands: &Path, tag: &st
 fn render(toolkit: &Row, rows: &[Row]) -> String {
     let mut out = format!(
         "{:<30} {:>8} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9}\n",
-        "way", "wall s", "builds", "build s", "ahead s", "bench s", "runs saved", "overhead"
+        "way", "wall s", "builds", "build s", "hidden s", "bench s", "runs saved", "overhead"
     );
     for r in std::iter::once(toolkit).chain(rows) {
         out.push_str(&format!(
@@ -214,7 +216,7 @@ fn render(toolkit: &Row, rows: &[Row]) -> String {
             r.wall,
             r.builds,
             r.build_seconds,
-            r.ahead_seconds,
+            r.hidden_seconds,
             r.bench_seconds,
             r.saved_runs,
             100.0 * r.overhead() / r.wall
@@ -224,11 +226,11 @@ fn render(toolkit: &Row, rows: &[Row]) -> String {
     if let (Some(serial), Some(ahead)) = (find("rebuild, 1 device, serial"), find("rebuild, 1 device")) {
         out.push_str(&format!(
             "overlap: rebuild on 1 device {:.1} s with builds overlapping benchmarks, {:.1} s without ({:.2}x); {:.1} \
-             of its {:.1} build seconds were builds made while the candidate before was benchmarked\n",
+             of its {:.1} build seconds ran beside benchmarks\n",
             ahead.wall,
             serial.wall,
             ahead.wall / serial.wall,
-            ahead.ahead_seconds,
+            ahead.hidden_seconds,
             ahead.build_seconds
         ));
     }
@@ -253,7 +255,7 @@ mod tests {
 
     fn row(way: &str, wall: f64, builds: usize, (build, ahead): (f64, f64), bench: f64, saved: usize) -> Row {
         let way = way.to_string();
-        Row { way, wall, builds, build_seconds: build, ahead_seconds: ahead, bench_seconds: bench, saved_runs: saved }
+        Row { way, wall, builds, build_seconds: build, hidden_seconds: ahead, bench_seconds: bench, saved_runs: saved }
     }
 
     /// The table and its ratio lines, from figures of the kind a run gives.

@@ -211,7 +211,7 @@ pub(crate) struct CandidateInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) decision_log: Option<crate::core::decisionlog::LogCheck>,
     /// Built while the candidate before it was benchmarked
-    /// (`sweep.overlap_builds`): its build seconds were not the sweep's.
+    /// (`sweep.build_ahead`): its build seconds were not the sweep's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) built_ahead: bool,
 }

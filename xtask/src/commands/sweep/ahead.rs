@@ -8,10 +8,13 @@
 //! benchmark mostly GPU work, so the builds after the first cost no wall
 //! time while the benchmarks are longer than them.
 //!
+//! Building ahead stops when it does not pay: when a candidate's build took
+//! no longer than keeping a copy of a build ([`BUILD_TO_KEEP`]).
+//!
 //! The build ahead runs at a lower CPU priority ([`AHEAD_NICE`]), so that
 //! the benchmark processes beside it (boo compiles each kernel on the CPU)
 //! get the CPU first; where host load still matters to a benchmark's
-//! timing, `sweep.overlap_builds = false` measures every candidate alone.
+//! timing, `sweep.build_ahead = "off"` measures every candidate alone.
 //!
 //! What a candidate's build and benchmark are is the sweep's ([`Sweep`]);
 //! this module only decides when the next build may start early, lends it
@@ -20,6 +23,7 @@
 //! only, in the same order as without overlap, so a rerun resumes the same.
 
 use super::{clear_attempt, SlotState, Sweep};
+use crate::config::BuildAhead;
 use crate::core::results::CandidateInfo;
 use crate::infra::{artifacts, proc, signals};
 use crate::ops::candidates::Plan;
@@ -29,6 +33,13 @@ use std::path::{Path, PathBuf};
 
 /// How many steps nicer than the sweep the build ahead runs.
 const AHEAD_NICE: i32 = 10;
+
+/// Building ahead costs a copy of each build ([`Station::keep`]) and saves
+/// at most the next build's time: it goes on while a candidate's build
+/// takes longer than this many copies. (On the fixture a build is a
+/// fraction of a second, about what a copy takes; on IREE a relink of
+/// `libIREECompiler.so` is tens of seconds, and a copy a few.)
+const BUILD_TO_KEEP: f64 = 1.0;
 
 /// A build made ahead, for the candidate of that commit to take.
 pub(super) struct Built {
@@ -129,8 +140,12 @@ fn next_build(
     let Some(next) = plans[0].candidates.get(i + 1) else { return Ok(None) };
     let Some(current) = ready.iter().flatten().map(|(c, _)| *c).next() else { return Ok(None) };
     let configs = || sweeps.iter().map(|s| &s.ctx.config);
-    let cannot_keep = sweeps[0].shared.cannot_keep.get();
-    if cannot_keep || !sweeps[0].ctx.config.sweep.overlap_builds || configs().any(station::uses_source_dir) {
+    let no_ahead = sweeps[0].shared.no_ahead.get();
+    let mode = sweeps[0].ctx.config.sweep.build_ahead;
+    if no_ahead || mode == BuildAhead::Off || configs().any(station::uses_source_dir) {
+        return Ok(None);
+    }
+    if mode == BuildAhead::Auto && !pays(&sweeps[0], i, ready) {
         return Ok(None);
     }
     if sweeps.iter().zip(plans).any(|(s, p)| s.reusable(&p.candidates[i + 1])) {
@@ -143,12 +158,16 @@ fn next_build(
     }
     let current_name = &plans[0].candidates[i].name;
     let keep_log = plans[0].run.candidate_dir(current_name).join("keep.log");
+    let start = std::time::Instant::now();
     let kept = match first.station()?.keep(current, &keep_log) {
-        Ok(kept) => kept,
+        Ok(kept) => {
+            first.shared.keep_seconds.set(Some(start.elapsed().as_secs_f64()));
+            kept
+        }
         Err(e) => {
             signals::check()?;
             // What failed once fails again: the rest of the sweep is serial.
-            first.shared.cannot_keep.set(true);
+            first.shared.no_ahead.set(true);
             first.progress.log(&format!(
                 "{current_name}: its build could not be kept ({e:#}), so every build from here on waits for the \
                  benchmarks before it"
@@ -169,11 +188,54 @@ fn next_build(
     }))
 }
 
+/// Whether building ahead pays after candidate `i`: always after the
+/// baseline (its build is kept anyway, and its build in a slot on the
+/// user's build says nothing of a candidate's); after a candidate, when its
+/// build took longer than [`BUILD_TO_KEEP`] copies. When it does not, it
+/// says so, and the rest of the sweep is serial.
+fn pays(sweep: &Sweep, i: usize, ready: &[Option<(git2::Oid, CandidateInfo)>]) -> bool {
+    let built = ready.iter().flatten().filter_map(|(_, info)| info.build_seconds).fold(0.0, f64::max);
+    let Some(keep) = sweep.shared.keep_seconds.get() else { return true };
+    if worth_it(i, built, keep) {
+        return true;
+    }
+    sweep.shared.no_ahead.set(true);
+    sweep.progress.log(&format!(
+        "a build took {built:.1} s and keeping a copy of one {keep:.1} s: building ahead does not pay, so every \
+         build from here on waits for the benchmarks before it (`sweep.build_ahead = \"on\"` builds ahead anyway)"
+    ));
+    false
+}
+
+/// Whether building ahead after candidate `i`, whose build took `built`
+/// seconds (0: none was needed), pays when a copy takes `keep` seconds.
+fn worth_it(i: usize, built: f64, keep: f64) -> bool {
+    i == 0 || built <= 0.0 || built > BUILD_TO_KEEP * keep
+}
+
 /// Takes the station out of the sweeps for the thread that builds ahead.
 fn lend<'a>(sweeps: &[Sweep<'a>]) -> Result<Station<'a>> {
     sweeps[0].station()?;
     match std::mem::replace(&mut *sweeps[0].shared.station.borrow_mut(), SlotState::Lent) {
         SlotState::Open(station) => Ok(*station),
         _ => unreachable!("opened above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_it;
+
+    #[test]
+    fn building_ahead_pays_while_a_build_outlasts_a_copy() {
+        // After the baseline, always: its copy is made anyway.
+        assert!(worth_it(0, 0.1, 5.0));
+        // A relink of tens of seconds against a copy of a few.
+        assert!(worth_it(3, 40.0, 3.0));
+        // The fixture without a slow link: a build as quick as a copy.
+        assert!(!worth_it(3, 0.4, 0.4));
+        assert!(!worth_it(3, 0.3, 0.4));
+        // A candidate that needed no build says nothing.
+        assert!(worth_it(3, 0.0, 0.4));
     }
 }

@@ -247,8 +247,11 @@ struct Shared<'a> {
     src: std::rc::Rc<std::cell::OnceCell<std::path::PathBuf>>,
     /// The build made ahead, for the next candidate to take.
     ahead: std::rc::Rc<std::cell::RefCell<Option<ahead::Built>>>,
-    /// A build could not be kept: nothing more is built ahead.
-    cannot_keep: std::rc::Rc<std::cell::Cell<bool>>,
+    /// Nothing more is built ahead: a build could not be kept, or keeping
+    /// one takes as long as a build.
+    no_ahead: std::rc::Rc<std::cell::Cell<bool>>,
+    /// Seconds the last copy of a build took ([`Station::keep`]).
+    keep_seconds: std::rc::Rc<std::cell::Cell<Option<f64>>>,
     /// By the file's digest: with the probe strategy every candidate's is
     /// the one probe commit, and every target's candidate the same commit.
     commits: std::rc::Rc<std::cell::RefCell<std::collections::BTreeMap<String, git2::Oid>>>,
@@ -550,8 +553,12 @@ impl<'a> Sweep<'a> {
     /// that cannot be kept costs validate that build, not this sweep.
     fn keep_baseline(&mut self, c: &Candidate, commit: git2::Oid) -> Result<()> {
         let log = self.plan.run.candidate_dir(&c.name).join("keep.log");
+        let start = std::time::Instant::now();
         match self.station()?.keep(commit, &log) {
-            Ok(_) => self.progress.log(&format!("{}: its build kept for `validate`", c.name)),
+            Ok(_) => {
+                self.shared.keep_seconds.set(Some(start.elapsed().as_secs_f64()));
+                self.progress.log(&format!("{}: its build kept for `validate`", c.name));
+            }
             Err(e) => self.progress.log(&format!(
                 "{}: its build could not be kept ({e:#}); `validate` will build the baseline again",
                 c.name
