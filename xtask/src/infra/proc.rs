@@ -117,8 +117,18 @@ impl From<Status> for Ended {
     }
 }
 
-/// How often the tool looks at a running child, its clock and the signals.
+/// How often the tool looks at a running child, its clock and the signals,
+/// once it has run a while; a child's first looks come sooner
+/// ([`poll_after`]).
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long to wait before the next look at a child that has run for
+/// `elapsed`: from 1 ms up to [`POLL`], so that the many short processes
+/// (a `patchelf`, a `tar`) do not each wait most of a full poll after they
+/// end, while a long one is looked at no more often than before.
+fn poll_after(elapsed: Duration) -> Duration {
+    (elapsed / 8).clamp(Duration::from_millis(1), POLL)
+}
 
 /// How often a watched job's observer is called (see [`run_watched`]).
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -179,7 +189,7 @@ fn supervise(job: &Job, stdout: &File, stderr: &File, watch: &mut dyn FnMut()) -
             watch();
             watched = Instant::now();
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll_after(start.elapsed()));
     }
 }
 

@@ -26,7 +26,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long the supervisor waits between looks at the pipe and the job.
+/// How long the supervisor waits between looks at the pipe and the job,
+/// once the job has run a while: the first looks come after 1 ms, then
+/// twice as long each time up to this, so a short job's end is seen soon.
 const POLL_MS: i32 = 20;
 
 /// How long the supervisor keeps killing stragglers before it gives up.
@@ -309,9 +311,10 @@ unsafe fn supervise(lifeline: RawFd, tool_end: RawFd, exec: &Exec) -> ! {
         libc::syscall(libc::SYS_close_range, 3u32, (lifeline - 1) as u32, 0u32);
     }
     libc::syscall(libc::SYS_close_range, (lifeline + 1) as u32, u32::MAX, 0u32);
+    let mut wait = 1;
     loop {
         let mut pfd = libc::pollfd { fd: lifeline, events: libc::POLLIN, revents: 0 };
-        if libc::poll(&mut pfd, 1, POLL_MS) > 0 {
+        if libc::poll(&mut pfd, 1, wait) > 0 {
             // End of file (or anything at all): the tool let go.
             kill_everything(job);
             libc::_exit(KILLED_BY_SUPERVISOR);
@@ -328,6 +331,7 @@ unsafe fn supervise(lifeline: RawFd, tool_end: RawFd, exec: &Exec) -> ! {
             }
             libc::_exit(libc::WEXITSTATUS(status));
         }
+        wait = (wait * 2).min(POLL_MS);
     }
 }
 
