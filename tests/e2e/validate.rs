@@ -12,7 +12,9 @@ fn patches(env: &Env) -> std::path::PathBuf {
 
 #[test]
 fn sweep_analyze_validate_apply_end_to_end() {
-    let env = fixture(true, "");
+    // Every candidate built ahead, whether or not it pays on the fixture,
+    // so that the sweep's output is always the same.
+    let env = fixture(true, "build_ahead = \"on\"\n");
     let patches_dir = patches(&env);
     let pd = patches_dir.to_str().unwrap().to_string();
     let sweep = ok(xtask(&env, &["sweep", "--quick"]));
