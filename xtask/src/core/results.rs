@@ -216,6 +216,26 @@ pub(crate) struct CandidateInfo {
     pub(crate) built_ahead: bool,
 }
 
+impl CandidateInfo {
+    /// A candidate's record before anything of it is known beyond what it
+    /// is: nothing built, measured or failed yet.
+    pub(crate) fn new(name: &str, limit: Option<i64>, (branch, commit): (String, String), key: &str) -> Self {
+        CandidateInfo {
+            name: name.to_string(),
+            limit,
+            branch,
+            commit,
+            key: key.to_string(),
+            status: CandidateStatus::Ok,
+            build_seconds: None,
+            bench_seconds: None,
+            error: None,
+            decision_log: None,
+            built_ahead: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TargetInfo {
     pub(crate) checkout: String,

@@ -129,19 +129,7 @@ pub(crate) fn provenance() -> Provenance {
 }
 
 pub(crate) fn info(name: &str, limit: Option<i64>) -> CandidateInfo {
-    CandidateInfo {
-        name: name.into(),
-        limit,
-        branch: format!("tune/synthetic/{name}"),
-        commit: String::new(),
-        key: String::new(),
-        status: CandidateStatus::Ok,
-        build_seconds: None,
-        bench_seconds: None,
-        error: None,
-        decision_log: None,
-        built_ahead: false,
-    }
+    CandidateInfo::new(name, limit, (format!("tune/synthetic/{name}"), String::new()), "")
 }
 
 /// Three repeats with a 1% deterministic spread.

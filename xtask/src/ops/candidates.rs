@@ -387,17 +387,8 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             .candidates
             .iter()
             .map(|c| CandidateInfo {
-                name: c.name.clone(),
-                limit: c.limit,
-                branch: branch_name(&plan.run.name, &c.name),
-                commit: String::new(),
-                key: c.key.clone(),
                 status: CandidateStatus::Pending,
-                build_seconds: None,
-                bench_seconds: None,
-                error: None,
-                decision_log: None,
-                built_ahead: false,
+                ..CandidateInfo::new(&c.name, c.limit, (branch_name(&plan.run.name, &c.name), String::new()), &c.key)
             })
             .collect(),
         shapes: plan

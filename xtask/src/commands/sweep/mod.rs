@@ -515,19 +515,7 @@ impl<'a> Sweep<'a> {
             branch: branch.clone(),
             commit: commit.to_string(),
         })?;
-        let mut info = CandidateInfo {
-            name: c.name.clone(),
-            limit: c.limit,
-            branch,
-            commit: commit.to_string(),
-            key: c.key.clone(),
-            status: CandidateStatus::Ok,
-            build_seconds: None,
-            bench_seconds: None,
-            error: None,
-            decision_log: None,
-            built_ahead: false,
-        };
+        let mut info = CandidateInfo::new(&c.name, c.limit, (branch, commit.to_string()), &c.key);
         if !self.build(c, commit, &mut info)? {
             self.merge(&CandidateResult { info, measurements: vec![] })?;
             return Ok(None);
