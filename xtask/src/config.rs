@@ -244,6 +244,9 @@ pub(crate) struct Bench {
     pub(crate) device_env: Vec<String>,
     /// Fresh benchmark processes per candidate.
     pub(crate) repeats: u32,
+    /// Anchor shapes each benchmark process of a sweep also runs, to divide
+    /// out the process's drift ([`crate::core::anchors`]); 0 turns it off.
+    pub(crate) anchors: u32,
     /// Shuffle the command order differently in every repeat.
     pub(crate) shuffle: bool,
     /// Hard limit for one benchmark process.
@@ -282,6 +285,7 @@ impl Default for Bench {
             devices: vec!["0".into()],
             device_env: vec!["HIP_VISIBLE_DEVICES".into(), "CUDA_VISIBLE_DEVICES".into()],
             repeats: 3,
+            anchors: crate::core::anchors::DEFAULT_ANCHORS,
             shuffle: true,
             timeout_s: 3 * 3600,
             timeout_factor: 10.0,

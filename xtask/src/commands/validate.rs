@@ -444,6 +444,9 @@ impl<'a> Validator<'a> {
             decision_log: false,
             config: None,
             from: Some(from),
+            // Not anchored: validation pairs both builds within each round,
+            // so a process's drift is noise there, not one build's bias.
+            anchors: None,
         };
         let run = self.station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {

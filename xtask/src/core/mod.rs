@@ -4,6 +4,7 @@
 //! returns.
 
 pub(crate) mod analysis;
+pub(crate) mod anchors;
 pub(crate) mod audit;
 pub(crate) mod boo_csv;
 pub(crate) mod cmake;

@@ -81,6 +81,14 @@ impl Measurement {
         };
     }
 
+    /// The measurement of a process that ran `factor` times slower than the
+    /// reference scale ([`crate::core::anchors`]), put on that scale.
+    pub(crate) fn scale(&mut self, factor: f64) {
+        for v in self.samples.iter_mut().chain(self.spread.iter_mut()) {
+            *v /= factor;
+        }
+    }
+
     pub(crate) fn median(&self) -> Option<f64> {
         median(&self.samples)
     }
@@ -214,6 +222,26 @@ pub(crate) struct CandidateInfo {
     /// (`sweep.build_ahead`): its build seconds were not the sweep's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) built_ahead: bool,
+    /// The shapes that anchored its benchmark processes and each process's
+    /// drift factor, which its samples were divided by (see
+    /// [`crate::core::anchors`]); empty when nothing was anchored.
+    #[serde(default, skip_serializing_if = "Anchoring::is_empty")]
+    pub(crate) anchoring: Anchoring,
+}
+
+/// How a candidate's processes were anchored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Anchoring {
+    /// Shape ids.
+    pub(crate) shapes: Vec<usize>,
+    /// Per process (repeat, then device; retries after their process).
+    pub(crate) factors: Vec<f64>,
+}
+
+impl Anchoring {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.shapes.is_empty() && self.factors.is_empty()
+    }
 }
 
 impl CandidateInfo {
@@ -232,6 +260,7 @@ impl CandidateInfo {
             error: None,
             decision_log: None,
             built_ahead: false,
+            anchoring: Anchoring::default(),
         }
     }
 }
@@ -455,9 +484,12 @@ impl Results {
     }
 }
 
+/// The baseline's name among the candidates (its key in `runs`).
+pub(crate) const BASELINE: &str = "baseline";
+
 pub(crate) fn candidate_name(limit: Option<i64>) -> String {
     match limit {
-        None => "baseline".to_string(),
+        None => BASELINE.to_string(),
         Some(l) => format!("limit-{l}"),
     }
 }

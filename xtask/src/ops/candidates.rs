@@ -142,6 +142,10 @@ fn key_inputs(config: &Config, plan_cfg: &ConfigurePlan, commands_sha: &str, bas
     if config.bench.devices.len() > 1 {
         inputs["bench"]["devices"] = serde_json::json!(config.bench.devices);
     }
+    // Anchored processes are divided by their drift: not the raw samples.
+    if config.bench.anchors > 0 {
+        inputs["bench"]["anchors"] = serde_json::json!(config.bench.anchors);
+    }
     // Where the processes run (another node may hold another GPU).
     if !config.bench.launcher.is_empty() {
         inputs["bench"]["launcher"] = serde_json::json!(config.bench.launcher);

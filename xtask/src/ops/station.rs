@@ -88,6 +88,18 @@ pub(crate) struct BenchJob<'a> {
     /// A kept build of `build_of` ([`Station::keep`]) to benchmark instead
     /// of the slot's: no overlay, and the slot may hold something else.
     pub(crate) from: Option<&'a Path>,
+    /// Shapes every process also runs first, to divide out its drift
+    /// ([`crate::core::anchors`]); their own samples are not returned.
+    pub(crate) anchors: Option<&'a Anchors>,
+}
+
+/// What anchors a job's processes: the commands, and the scale they are
+/// put on.
+pub(crate) struct Anchors {
+    pub(crate) commands: Vec<String>,
+    /// Per anchor, its reference runtime (the baseline's median); `None`:
+    /// the median over this job's own processes (the baseline's).
+    pub(crate) reference: Option<Vec<f64>>,
 }
 
 /// Outcome of benchmarking one build.
@@ -99,6 +111,8 @@ pub(crate) struct BenchRun {
     /// With [`BenchJob::decision_log`]: every decision the processes'
     /// compilers logged, and how many log lines were not one.
     pub(crate) decisions: Option<(Vec<LoggedDecision>, usize)>,
+    /// The drift factor each anchored process's samples were divided by.
+    pub(crate) drift: Vec<f64>,
 }
 
 impl<'a> Station<'a> {
@@ -299,7 +313,12 @@ fn bench_build(
     job: &BenchJob,
     progress: Option<&Progress>,
 ) -> Result<BenchRun> {
-    let commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
+    let mut commands: Vec<String> = job.shapes.iter().map(|s| s.command.clone()).collect();
+    // The anchors run first in every process, after the job's shapes in
+    // the command list.
+    let n = commands.len();
+    commands.extend(job.anchors.map(|a| a.commands.clone()).unwrap_or_default());
+    let lead: Vec<usize> = (n..commands.len()).collect();
     let start = Instant::now();
     if job.cache_dir.exists() {
         std::fs::remove_dir_all(&job.cache_dir)
@@ -318,7 +337,7 @@ fn bench_build(
         let parts = schedule::per_device(&order, devices.len(), job.device_offset + r as usize);
         for (d, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
             let tag = if devices.len() == 1 { format!("r{r}") } else { format!("r{r}-d{d}") };
-            queues[d].push((r, tag, part));
+            queues[d].push((r, tag, lead.iter().copied().chain(part).collect()));
         }
     }
     // Read-only: one benchmark process per device at once. A kept
@@ -331,16 +350,15 @@ fn bench_build(
             .iter()
             .enumerate()
             .map(|(d, queue)| {
-                let (bencher, commands, finished) = (&bencher, &commands, &finished);
+                let (bencher, commands, finished, lead) = (&bencher, &commands, &finished, &lead);
                 let cache =
                     if devices.len() == 1 { job.cache_dir.clone() } else { job.cache_dir.join(format!("device-{d}")) };
                 scope.spawn(move || -> Result<Vec<Done>> {
                     let mut done = Vec::new();
                     for (r, tag, order) in queue {
-                        let mut m = vec![Measurement::default(); commands.len()];
                         let place = Place { tag, device: &devices[d], cache: &cache };
-                        let why = bencher.repeat(job, &place, order, commands, &mut m)?;
-                        done.push(Done { repeat: *r, device: d, failed: why, measurements: m });
+                        let (why, parts) = bencher.repeat(job, &place, (order, lead), commands)?;
+                        done.push(Done { repeat: *r, device: d, failed: why, parts });
                         let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                         if let Some(p) = progress {
                             let repeats = job.repeats as usize;
@@ -361,16 +379,42 @@ fn bench_build(
         done.extend(o?);
     }
     done.sort_by_key(|d| (d.repeat, d.device));
-    let mut measurements = vec![Measurement::default(); job.shapes.len()];
     let mut failed_repeats = Vec::new();
+    let mut parts = Vec::new();
     for d in done {
         failed_repeats.extend(d.failed);
-        for (into, m) in measurements.iter_mut().zip(d.measurements) {
+        parts.extend(d.parts);
+    }
+    let drift = anchor(&mut parts, &lead, job.anchors);
+    let mut measurements = vec![Measurement::default(); n];
+    for part in parts {
+        for (into, m) in measurements.iter_mut().zip(part) {
             into.absorb(m);
         }
     }
     let decisions = if job.decision_log { Some(read_decisions(job.dir)?) } else { None };
-    Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats, decisions })
+    Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats, decisions, drift })
+}
+
+/// Divides each process's measurements (`parts`, the anchors at the
+/// positions `lead`) by its drift factor; returns the factors applied. A
+/// process none of whose anchors ran keeps its samples as measured.
+fn anchor(parts: &mut [Vec<Measurement>], lead: &[usize], anchors: Option<&Anchors>) -> Vec<f64> {
+    let Some(anchors) = anchors.filter(|_| !lead.is_empty()) else { return vec![] };
+    let samples: Vec<Vec<Option<f64>>> = parts
+        .iter()
+        .map(|p| lead.iter().map(|&a| p.get(a).and_then(|m| m.samples.first().copied())).collect())
+        .collect();
+    let factors = crate::core::anchors::factors(&samples, anchors.reference.as_deref());
+    let mut applied = Vec::new();
+    for (part, f) in parts.iter_mut().zip(factors) {
+        let Some(f) = f else { continue };
+        for m in part.iter_mut() {
+            m.scale(f);
+        }
+        applied.push(f);
+    }
+    applied
 }
 
 /// One benchmark process's part of a repeat, finished.
@@ -379,7 +423,9 @@ struct Done {
     device: usize,
     /// Why its process failed as a whole, if it did.
     failed: Option<String>,
-    measurements: Vec<Measurement>,
+    /// Per process (the repeat's, then its retry's), its measurements of
+    /// the job's shapes and then of the anchors.
+    parts: Vec<Vec<Measurement>>,
 }
 
 /// Where one process runs: its files' tag, its device, its kernel cache.
@@ -399,44 +445,49 @@ struct Bencher<'a> {
 }
 
 impl Bencher<'_> {
-    /// One repeat's process on one device over the shapes in `order`, and
-    /// one more over those it stopped before. Returns why it failed as a
-    /// whole, if it did.
+    /// One repeat's process on one device over the shapes in `order` (the
+    /// anchors `lead` first), and one more over those it stopped before.
+    /// Returns why it failed as a whole, if it did, and each process's
+    /// measurements (indexed as `commands`).
     fn repeat(
         &self,
         job: &BenchJob,
         place: &Place,
-        order: &[usize],
+        (order, lead): (&[usize], &[usize]),
         commands: &[String],
-        measurements: &mut [Measurement],
-    ) -> Result<Option<String>> {
-        let missing = match self.attempt(job, place, place.tag, order, commands, measurements)? {
+    ) -> Result<(Option<String>, Vec<Vec<Measurement>>)> {
+        let mut first = vec![Measurement::default(); commands.len()];
+        let missing = match self.attempt(job, place, place.tag, order, commands, &mut first)? {
             Err(why) => {
                 for &shape in order {
-                    measurements[shape].failures.push(why.0.clone());
+                    first[shape].failures.push(why.0.clone());
                 }
-                return Ok(Some(why.1));
+                return Ok((Some(why.1), vec![first]));
             }
             Ok(missing) => missing,
         };
+        let missing: Vec<usize> = missing.into_iter().filter(|s| !lead.contains(s)).collect();
         if missing.is_empty() {
-            return Ok(None);
+            return Ok((None, vec![first]));
         }
         // A process that exited part-way: the shapes it never reached get
-        // one more, fresh, process before they count as failed.
+        // one more, fresh, process (anchored on its own) before they count
+        // as failed.
         let retry = format!("{}-retry", place.tag);
-        let still = match self.attempt(job, place, &retry, &missing, commands, measurements)? {
-            Ok(still) => still,
+        let mut second = vec![Measurement::default(); commands.len()];
+        let again: Vec<usize> = lead.iter().chain(&missing).copied().collect();
+        let still = match self.attempt(job, place, &retry, &again, commands, &mut second)? {
+            Ok(still) => still.into_iter().filter(|s| !lead.contains(s)).collect(),
             Err(_) => missing,
         };
         let log = job.dir.join(format!("bench-{}.log", place.tag));
         for shape in still {
-            measurements[shape].failures.push(format!(
+            second[shape].failures.push(format!(
                 "no CSV row in two benchmark processes: they stopped before this command (see `{}`)",
                 log.display()
             ));
         }
-        Ok(None)
+        Ok((None, vec![first, second]))
     }
 
     /// One benchmark process over `order` (files named with `tag`): the

@@ -20,7 +20,7 @@ use crate::core::digest::sha256_hex;
 use crate::core::modelcheck;
 use crate::core::remeasure::{self, Pair};
 use crate::core::results::{
-    CandidateInfo, CandidateResult, CandidateStatus, Invocation, Measurement, Provenance, Results,
+    Anchoring, CandidateInfo, CandidateResult, CandidateStatus, Invocation, Measurement, Provenance, Results, BASELINE,
 };
 use crate::infra::progress::Progress;
 use crate::infra::store::DirLock;
@@ -703,6 +703,7 @@ impl<'a> Sweep<'a> {
         }
         self.progress.message(&format!("{}: benchmarking", c.name));
         let timeout = self.timeout();
+        let anchors = self.anchors_for(&c.name);
         let job = BenchJob {
             build_of: commit,
             shapes: &shapes,
@@ -719,8 +720,13 @@ impl<'a> Sweep<'a> {
             // A probe build logs each decision its heuristics make: checked
             // below against what the tuner predicted for the shapes measured.
             decision_log: !c.logged.is_empty(),
+            anchors: anchors.as_ref().map(|(a, _)| a),
         };
         let run = self.run_bench(&job, Some(&self.progress))?;
+        if let Some((_, shapes)) = anchors {
+            self.progress.log(&format!("{}: {}", c.name, crate::core::anchors::summary(&run.drift)));
+            info.anchoring = Anchoring { shapes, factors: run.drift.clone() };
+        }
         if let Some((logged, unreadable)) = &run.decisions {
             let check = self.check_decisions(c, logged, *unreadable, &measured);
             self.progress.log(&decisionlog::summary(&c.name, &check));
@@ -752,6 +758,38 @@ impl<'a> Sweep<'a> {
         self.measured_now += 1;
         let measurements = self.spread(&owners, run.measurements);
         self.record(c, info, measurements)
+    }
+
+    /// The anchors of `name`'s processes ([`crate::core::anchors`]) and
+    /// their shape ids: shapes it predicts the baseline's split for, on the
+    /// baseline's measured scale; for the baseline's own first measurement,
+    /// its first shapes on the scale of its processes' medians. `None` with
+    /// `bench.anchors = 0`, or when no shape can anchor.
+    fn anchors_for(&self, name: &str) -> Option<(station::Anchors, Vec<usize>)> {
+        let count = self.ctx.config.bench.anchors as usize;
+        if count == 0 {
+            return None;
+        }
+        // On the baseline's scale: the candidate itself (a re-measurement),
+        // the baseline, and every candidate whose processes were anchored.
+        let mut on_scale = vec![name, BASELINE];
+        on_scale.extend(
+            self.results.candidates.iter().filter(|c| !c.anchoring.factors.is_empty()).map(|c| c.name.as_str()),
+        );
+        let picked = crate::core::anchors::pick(&self.results.shapes, name, &on_scale, count);
+        let command = |s: usize| self.plan.shapes[s].command.clone();
+        if !picked.is_empty() {
+            let reference = picked.iter().map(|(s, by)| self.results.shapes[*s].runs.get(by)?.median()).collect();
+            let commands = picked.iter().map(|(s, _)| command(*s)).collect();
+            let ids = picked.into_iter().map(|(s, _)| s).collect();
+            return Some((station::Anchors { commands, reference }, ids));
+        }
+        if name != BASELINE {
+            self.progress.log(&format!("{name}: no shape has a split measured on the baseline's scale; not anchored"));
+            return None;
+        }
+        let ids: Vec<usize> = (0..self.plan.shapes.len().min(count)).collect();
+        Some((station::Anchors { commands: ids.iter().map(|&s| command(s)).collect(), reference: None }, ids))
     }
 
     /// Compares the decisions a probe benchmark of `c` logged with the
@@ -858,6 +896,7 @@ impl<'a> Sweep<'a> {
         }
         self.progress.message(&format!("{who}: measuring {n} ambiguous pair(s) again"));
         let subset: Vec<_> = shapes.iter().map(|&s| self.plan.shapes[s].clone()).collect();
+        let anchors = self.anchors_for(who);
         let job = BenchJob {
             build_of: commit,
             shapes: &subset,
@@ -872,6 +911,7 @@ impl<'a> Sweep<'a> {
             config: Some(&self.ctx.config),
             decision_log: false,
             from: self.kept_build(commit),
+            anchors: anchors.as_ref().map(|(a, _)| a),
         };
         let run = self.run_bench(&job, None)?;
         self.journal.finish(&self.plan.run, &step, &key, &dir.join("result.json"), &run.measurements)?;
@@ -1044,6 +1084,9 @@ impl<'a> Sweep<'a> {
             config: Some(config),
             from: self.kept_build(base),
             decision_log: false,
+            // Not anchored: the recheck is there to show the machine's
+            // drift over the sweep, which anchoring would divide out.
+            anchors: None,
         };
         let run = self.run_bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;

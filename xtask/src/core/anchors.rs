@@ -1,0 +1,148 @@
+//! Anchors: taking each benchmark process's drift out of its measurements.
+//!
+//! A GPU runs a whole process a little faster or slower than the next one
+//! (clocks, temperature, where the buffers landed), and every shape a
+//! candidate's process measures shares that factor. Per-shape noise
+//! averages out over shapes; this does not: it moves a candidate's whole
+//! column, so the fit sees a limit as better or worse on every shape at
+//! once, and the recommended rule flips with it. So every process also
+//! runs a few anchor shapes whose kernels are the same as in the baseline's
+//! measurement (the candidate predicts the baseline's split for them), and
+//! its samples are divided by how much slower its anchors ran than the
+//! baseline's: every process is put on the baseline's scale.
+//!
+//! Pure: predictions and samples in, anchors and factors out. Running the
+//! anchors in each process is [`crate::ops::station`]'s; choosing them per
+//! candidate is the sweep's.
+
+use crate::core::results::ShapeResult;
+use crate::core::stats;
+
+/// Anchor shapes per benchmark process (`bench.anchors`) by default: none
+/// yet. A candidate no shape can anchor (limit 1 splits no shape as the
+/// baseline or an earlier candidate does) keeps its drift while the others
+/// lose theirs, and then its offset alone can veto a rule: with 3 anchors
+/// that happened in 1 of 10 noise-bench seeds. Three is the count measured
+/// (they average out one anchor's own noise for three extra launches per
+/// process); on by default once such a candidate is bridged.
+pub(crate) const DEFAULT_ANCHORS: u32 = 0;
+
+/// The shapes that can anchor `candidate`'s processes, at most `count`,
+/// each with the candidate whose measurement of it is the reference: the
+/// first of `on_scale` (candidates already on the baseline's scale, the
+/// baseline first) whose predicted split of the shape is `candidate`'s
+/// (both known) and that measured it itself. The first shapes in workload
+/// order, so the choice does not depend on the noise.
+pub(crate) fn pick(shapes: &[ShapeResult], candidate: &str, on_scale: &[&str], count: usize) -> Vec<(usize, String)> {
+    let known = |s: &ShapeResult, name: &str| s.decisions.get(name).filter(|d| d.unknown.is_none()).cloned();
+    shapes
+        .iter()
+        .filter_map(|s| {
+            let mine = known(s, candidate)?;
+            let by = on_scale.iter().find(|&&o| {
+                known(s, o).is_some_and(|d| d.same_split(&mine))
+                    && s.runs.get(o).is_some_and(|m| m.ok() && m.shared_from.is_none())
+            })?;
+            Some((s.id, by.to_string()))
+        })
+        .take(count)
+        .collect()
+}
+
+/// Each process's drift factor (its anchors' runtimes over the reference,
+/// geometric mean over the anchors it measured), from `samples[p][a]`:
+/// process `p`'s sample of anchor `a`. `reference`: per anchor, the
+/// runtime the factor is relative to; `None`: the median over the
+/// processes (the baseline's own processes, put on their common scale).
+/// `None` for a process that measured no anchor with a reference.
+pub(crate) fn factors(samples: &[Vec<Option<f64>>], reference: Option<&[f64]>) -> Vec<Option<f64>> {
+    let anchors = samples.iter().map(Vec::len).max().unwrap_or(0);
+    let reference: Vec<Option<f64>> = match reference {
+        Some(r) => (0..anchors).map(|a| r.get(a).copied().filter(|v| *v > 0.0)).collect(),
+        None => (0..anchors)
+            .map(|a| stats::median(&samples.iter().filter_map(|p| p.get(a).copied().flatten()).collect::<Vec<_>>()))
+            .collect(),
+    };
+    samples
+        .iter()
+        .map(|p| {
+            let ratios: Vec<f64> =
+                p.iter().zip(&reference).filter_map(|(s, r)| Some(s.filter(|v| *v > 0.0)? / (*r)?)).collect();
+            stats::geomean(&ratios)
+        })
+        .collect()
+}
+
+/// The spread of applied factors in words, for the sweep's log: "3
+/// processes anchored, drift -1.2% to +0.8%".
+pub(crate) fn summary(factors: &[f64]) -> String {
+    let lo = factors.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if factors.is_empty() {
+        return "no process anchored".to_string();
+    }
+    format!("{} process(es) anchored, drift {:+.1}% to {:+.1}%", factors.len(), 100.0 * (lo - 1.0), 100.0 * (hi - 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::results::{Decision, Measurement};
+
+    fn shape(id: usize, base: &[i64], cand: &[i64], measured: bool) -> ShapeResult {
+        let mut s = crate::core::testdata::synthetic(crate::core::testdata::CURRENT, &[8]).shapes.remove(0);
+        s.id = id;
+        let d = |t: &[i64]| Decision { limit: Some(64), tile_sizes: Some(t.to_vec()), unknown: None };
+        s.decisions.insert("baseline".into(), d(base));
+        s.decisions.insert("limit-8".into(), d(cand));
+        s.decisions.insert("limit-16".into(), d(&[9, 9]));
+        let samples = if measured { vec![10.0] } else { vec![] };
+        s.runs.insert("baseline".into(), Measurement { samples, ..Measurement::default() });
+        s.runs.remove("limit-8");
+        s
+    }
+
+    #[test]
+    fn picks_shapes_with_a_split_measured_on_scale_in_workload_order() {
+        let mut shapes = vec![
+            shape(0, &[1, 4], &[1, 8], true),
+            shape(1, &[1, 4], &[1, 4], false),
+            shape(2, &[2, 4], &[2, 4], true),
+            shape(3, &[1, 2], &[1, 2], true),
+            shape(4, &[1, 1], &[1, 1], true),
+        ];
+        let by = |v: &[(usize, &str)]| v.iter().map(|(s, o)| (*s, o.to_string())).collect::<Vec<_>>();
+        assert_eq!(pick(&shapes, "limit-8", &["baseline"], 2), by(&[(2, "baseline"), (3, "baseline")]));
+        assert_eq!(pick(&shapes, "limit-16", &["baseline"], 2), vec![]);
+        // limit-16 splits shape 0 as limit-8 does, which measured it itself
+        // (once on scale); a copied measurement is no reference.
+        let same = shapes[0].decisions["limit-8"].clone();
+        shapes[0].decisions.insert("limit-16".into(), same);
+        shapes[0].runs.insert("limit-8".into(), Measurement { samples: vec![3.0], ..Measurement::default() });
+        assert_eq!(pick(&shapes, "limit-16", &["baseline"], 2), vec![]);
+        assert_eq!(pick(&shapes, "limit-16", &["baseline", "limit-8"], 2), by(&[(0, "limit-8")]));
+        shapes[0].runs.get_mut("limit-8").unwrap().shared_from = Some("limit-1".into());
+        assert_eq!(pick(&shapes, "limit-16", &["baseline", "limit-8"], 2), vec![]);
+    }
+
+    #[test]
+    fn factors_put_processes_on_the_reference_scale() {
+        // Process 1 ran 2% slow, process 2 4% fast, on both anchors.
+        let samples = vec![vec![Some(10.0), Some(20.0)], vec![Some(10.2), Some(20.4)], vec![Some(9.6), Some(19.2)]];
+        let own = factors(&samples, None);
+        assert!((own[0].unwrap() - 1.0).abs() < 1e-12);
+        assert!((own[1].unwrap() - 1.02).abs() < 1e-12);
+        assert!((own[2].unwrap() - 0.96).abs() < 1e-12);
+        let given = factors(&samples, Some(&[5.0, 10.0]));
+        assert!((given[0].unwrap() - 2.0).abs() < 1e-12);
+        // An anchor the process did not measure is left out; none: no factor.
+        assert_eq!(factors(&[vec![None, Some(22.0)], vec![None, None]], Some(&[5.0, 20.0]))[1], None);
+        assert!((factors(&[vec![None, Some(22.0)]], Some(&[5.0, 20.0]))[0].unwrap() - 1.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn summary_words() {
+        assert_eq!(summary(&[0.99, 1.0, 1.012]), "3 process(es) anchored, drift -1.0% to +1.2%");
+        assert_eq!(summary(&[]), "no process anchored");
+    }
+}
