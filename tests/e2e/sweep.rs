@@ -779,3 +779,44 @@ fn the_decision_log_catches_a_misconfigured_target_and_nothing_shares_a_wrong_sp
     }
     assert!(saved > 0, "no wrong shape was planned to share: {wrong:?}");
 }
+
+#[test]
+fn anchored_processes_are_put_on_the_baseline_s_scale() {
+    // Drift only (5% per process, seeded), no per-sample noise: a process's
+    // samples are the truth times its drift, so once anchored, every repeat
+    // of a shape must give the same runtime (to the CSV's rounding).
+    let extra = "\n[bench.env]\nFIXTURE_BOO_NOISE = \"0\"\nFIXTURE_BOO_DRIFT = \"0.05\"\nFIXTURE_BOO_SEED = \"3\"\n";
+    let env = fixture(false, extra);
+    let text = std::fs::read_to_string(&env.config).unwrap().replace("repeats = 2\n", "repeats = 2\nanchors = 3\n");
+    std::fs::write(&env.config, text).unwrap();
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let args = ["sweep", commands.to_str().unwrap(), "--limits", "1,64", "--name", "anchored", "--no-remeasure"];
+    let err = ok(xtask(&env, &args));
+    assert!(err.contains("baseline: 2 process(es) anchored, drift"), "{err}");
+    assert!(err.contains("limit-64: 2 process(es) anchored, drift"), "{err}");
+    // Limit 1 splits no shape as the baseline does: nothing can anchor it.
+    assert!(err.contains("limit-1: no shape has a split measured on the baseline's scale; not anchored"), "{err}");
+    let results = read_json(&env.runs().join("anchored/results.json"));
+    let spread = |m: &serde_json::Value| {
+        let s: Vec<f64> = m["samples"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let (lo, hi) = s.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        hi / lo - 1.0
+    };
+    let (mut anchored, mut raw) = (0.0f64, 0.0f64);
+    for s in results["shapes"].as_array().unwrap() {
+        for c in ["baseline", "limit-64"] {
+            let m = &s["runs"][c];
+            if m.get("shared_from").is_none() {
+                anchored = anchored.max(spread(m));
+            }
+        }
+        raw = raw.max(spread(&s["runs"]["limit-1"]));
+    }
+    assert!(anchored < 2e-4, "anchored repeats differ by {anchored}");
+    assert!(raw > 1e-2, "the unanchored candidate's repeats differ by only {raw}: is there drift?");
+    for c in results["candidates"].as_array().unwrap() {
+        let factors = c["anchoring"]["factors"].as_array().map_or(0, Vec::len);
+        let expected = if c["name"] == "limit-1" { 0 } else { 2 };
+        assert_eq!(factors, expected, "{c}");
+    }
+}
