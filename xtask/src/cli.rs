@@ -250,6 +250,10 @@ pub struct NoiseBenchArgs {
     /// Per-process drift (lognormal sigma).
     #[arg(long, default_value_t = 0.02)]
     pub drift: f64,
+    /// Anchor shapes per benchmark process (`bench.anchors`; default: the
+    /// fixture's).
+    #[arg(long, value_name = "N")]
+    pub anchors: Option<u32>,
     /// Where the runs go [default: target/noise-bench]. `--repeats N`
     /// sets the repeats per candidate (default: the fixture's
     /// bench.repeats).

@@ -23,8 +23,10 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
     let dir = args.dir.clone().unwrap_or_else(|| workspace.join("target/noise-bench"));
     let base = config::load(Some(&workspace.join("tests/fixtures/tuner.toml")), workspace)?;
     let repeats = repeats.unwrap_or(base.bench.repeats);
+    let anchors = args.anchors.unwrap_or(base.bench.anchors);
     eprintln!(
-        "noise-bench: the fixture's full sweep, noise {} and drift {} per process, {repeats} repeat(s), seeds 1-{}; runs under `{}`",
+        "noise-bench: the fixture's full sweep, noise {} and drift {} per process, {repeats} repeat(s), {anchors} \
+         anchor(s), seeds 1-{}; runs under `{}`",
         args.noise,
         args.drift,
         args.seeds,
@@ -33,10 +35,12 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
     let exe = selfrun::own_copy(&dir)?;
     let log = dir.join("noise-bench.log");
     let step = |config: &Path, args: &[&str]| selfrun::step(&exe, &dir, &log, config, args).map(drop);
-    let truth_config = write_config(&dir, &base, "truth", 1, &[("FIXTURE_BOO_TRUTH", "1".into())])?;
+    let truth_config = write_config(&dir, &base, ("truth", 1, 0), &[("FIXTURE_BOO_TRUTH", "1".into())])?;
     step(&truth_config, &["sweep", "--full", "--name", "truth"])?;
     let truth = RunDir::new(&dir.join("runs"), "truth").read_results()?;
-    let tag = format!("n{}-d{}-r{repeats}", args.noise, args.drift);
+    // Runs without anchors keep the names they always had.
+    let anchored = if anchors > 0 { format!("-a{anchors}") } else { String::new() };
+    let tag = format!("n{}-d{}-r{repeats}{anchored}", args.noise, args.drift);
     let mut runs = Vec::new();
     for seed in 1..=args.seeds {
         let name = format!("{tag}-s{seed}");
@@ -45,7 +49,7 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
             ("FIXTURE_BOO_DRIFT", args.drift.to_string()),
             ("FIXTURE_BOO_SEED", seed.to_string()),
         ];
-        let config = write_config(&dir, &base, &name, repeats, &env)?;
+        let config = write_config(&dir, &base, (&name, repeats, anchors), &env)?;
         step(&config, &["sweep", "--full", "--name", &name])?;
         step(&config, &["analyze", &name])?;
         let run = RunDir::new(&dir.join("runs"), &name);
@@ -59,12 +63,18 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
 }
 
 /// The fixture's configuration with its runs in `dir`, `repeats` per
-/// candidate and `env` replacing the benchmark's noise settings, written
-/// as `dir/<name>.toml`.
-fn write_config(dir: &Path, base: &Config, name: &str, repeats: u32, env: &[(&str, String)]) -> Result<PathBuf> {
+/// candidate, `anchors` per process and `env` replacing the benchmark's
+/// noise settings, written as `dir/<name>.toml`.
+fn write_config(
+    dir: &Path,
+    base: &Config,
+    (name, repeats, anchors): (&str, u32, u32),
+    env: &[(&str, String)],
+) -> Result<PathBuf> {
     let mut config = base.clone();
     config.runs_dir = dir.join("runs");
     config.bench.repeats = repeats;
+    config.bench.anchors = anchors;
     config.bench.env.retain(|k, _| !k.starts_with("FIXTURE_BOO_"));
     config.bench.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     selfrun::write_config(dir, name, &config)

@@ -770,8 +770,9 @@ impl<'a> Sweep<'a> {
         if count == 0 {
             return None;
         }
-        // On the baseline's scale: the candidate itself (a re-measurement),
-        // the baseline, and every candidate whose processes were anchored.
+        // The references: the candidate's own first measurement (a
+        // re-measurement joins it on its scale, the baseline's when it was
+        // anchored), the baseline's, and every anchored candidate's.
         let mut on_scale = vec![name, BASELINE];
         on_scale.extend(
             self.results.candidates.iter().filter(|c| !c.anchoring.factors.is_empty()).map(|c| c.name.as_str()),
