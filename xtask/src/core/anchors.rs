@@ -15,8 +15,9 @@
 //! anchors in each process is [`crate::ops::station`]'s; choosing them per
 //! candidate is the sweep's.
 
-use crate::core::results::ShapeResult;
+use crate::core::results::{CandidateInfo, ShapeResult, BASELINE};
 use crate::core::stats;
+use std::collections::BTreeSet;
 
 /// Anchor shapes per benchmark process (`bench.anchors`) by default: none
 /// yet. A candidate no shape can anchor (limit 1 splits no shape as the
@@ -71,6 +72,56 @@ pub(crate) fn factors(samples: &[Vec<Option<f64>>], reference: Option<&[f64]>) -
             stats::geomean(&ratios)
         })
         .collect()
+}
+
+/// How far the measurements of candidates whose processes could not be
+/// anchored may sit from the baseline's scale, when the baseline's were
+/// anchored (see [`off_scale`]).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct OffScale {
+    /// The candidates not anchored.
+    pub(crate) names: BTreeSet<String>,
+    /// The mean log factor of the anchored candidates' processes: where the
+    /// baseline's scale (the median of its few processes) sits below a
+    /// typical process. Such a candidate's runtimes are divided by its
+    /// exponential to be on the baseline's scale.
+    pub(crate) shift: f64,
+    /// The standard deviation of those log factors: one process's drift.
+    pub(crate) drift_sd: f64,
+}
+
+impl OffScale {
+    /// The standard error of the scale of a column measured in `processes`
+    /// unanchored processes (their median's: 1.25 sigma / sqrt(n)).
+    pub(crate) fn scale_se(&self, processes: usize) -> f64 {
+        1.25 * self.drift_sd / (processes.max(1) as f64).sqrt()
+    }
+}
+
+/// What the analysis needs to treat candidates off the baseline's scale
+/// (`None` when the baseline was not anchored, or when no two anchored
+/// processes of other candidates give a drift spread). Their processes
+/// keep their drift while everything else lost it: one offset shared by
+/// every shape they measured, which a per-shape test would read as many
+/// independent regressions.
+pub(crate) fn off_scale(candidates: &[CandidateInfo]) -> Option<OffScale> {
+    let baseline = candidates.iter().find(|c| c.name == BASELINE)?;
+    if baseline.anchoring.factors.is_empty() {
+        return None;
+    }
+    let logs: Vec<f64> = candidates
+        .iter()
+        .filter(|c| c.name != BASELINE)
+        .flat_map(|c| &c.anchoring.factors)
+        .filter(|f| **f > 0.0)
+        .map(|f| f.ln())
+        .collect();
+    let names = candidates
+        .iter()
+        .filter(|c| c.status.measured() && c.name != BASELINE && c.anchoring.factors.is_empty())
+        .map(|c| c.name.clone())
+        .collect();
+    Some(OffScale { names, shift: stats::mean(&logs)?, drift_sd: stats::std_dev(&logs)? })
 }
 
 /// The spread of applied factors in words, for the sweep's log: "3
@@ -138,6 +189,24 @@ mod tests {
         // An anchor the process did not measure is left out; none: no factor.
         assert_eq!(factors(&[vec![None, Some(22.0)], vec![None, None]], Some(&[5.0, 20.0]))[1], None);
         assert!((factors(&[vec![None, Some(22.0)]], Some(&[5.0, 20.0]))[0].unwrap() - 1.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn off_scale_needs_an_anchored_baseline_and_names_the_rest() {
+        let info = |name: &str, factors: &[f64]| {
+            let mut c = crate::core::testdata::info(name, None);
+            c.anchoring.factors = factors.to_vec();
+            c
+        };
+        let mut cands = vec![info("baseline", &[]), info("limit-1", &[]), info("limit-8", &[1.02, 1.04, 1.03])];
+        assert_eq!(off_scale(&cands), None);
+        cands[0].anchoring.factors = vec![1.0, 0.99, 1.01];
+        let off = off_scale(&cands).unwrap();
+        assert_eq!(off.names.iter().collect::<Vec<_>>(), vec!["limit-1"]);
+        let logs = [1.02f64.ln(), 1.04f64.ln(), 1.03f64.ln()];
+        assert!((off.shift - logs.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+        assert!((off.drift_sd - 0.0097).abs() < 1e-3, "{}", off.drift_sd);
+        assert!((off.scale_se(4) - 1.25 * off.drift_sd / 2.0).abs() < 1e-12);
     }
 
     #[test]

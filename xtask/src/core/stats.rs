@@ -29,6 +29,14 @@ pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+/// Sample standard deviation (n - 1 in the denominator); `None` below two
+/// values.
+pub(crate) fn std_dev(values: &[f64]) -> Option<f64> {
+    let m = mean(values)?;
+    (values.len() >= 2)
+        .then(|| (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt())
+}
+
 /// Percentile by linear interpolation between order statistics (`p` in 0..=100).
 pub(crate) fn percentile(values: &[f64], p: f64) -> Option<f64> {
     if values.is_empty() {

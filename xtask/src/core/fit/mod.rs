@@ -27,8 +27,9 @@ pub(crate) use strategy::{
     evaluate, fit, geomean_speedup, oracle, outcomes, recommend, Evaluation, Fitted, ShapeOutcome, Strategy,
 };
 
+use crate::core::anchors::OffScale;
 use crate::core::cpp::rules::{Env, Expr, Stmt};
-use crate::core::results::{Measurement, Results};
+use crate::core::results::{Measurement, Results, ShapeResult};
 use crate::core::rule::LimitSpec;
 use crate::core::validation::{t_test_p, FDR};
 use crate::core::workload::Heuristic;
@@ -51,6 +52,14 @@ pub(crate) const MIN_REGRESSION_EFFECT: f64 = 0.02;
 /// nobody measured, finite so that a shape measured nowhere else can still
 /// be placed.
 const UNMEASURED_FACTOR: f64 = 2.0;
+
+/// A column off the baseline's scale (its processes could not be anchored
+/// while the baseline's were) regresses a shape only beyond what its
+/// scale's offset could be at this many standard errors (one-sided 95%):
+/// that offset is one unknown shared by every shape of the column, which
+/// the per-shape test and Benjamini-Hochberg would otherwise count as many
+/// independent regressions.
+const SCALE_Z: f64 = 1.645;
 
 /// The values the current ladder uses (its high-parallelism ones), so that
 /// a fitted rule can keep them where no swept limit does better.
@@ -112,6 +121,10 @@ pub(crate) struct Row {
     pub(crate) runtime: Vec<Option<f64>>,
     pub(crate) noise: Vec<f64>,
     pub(crate) n: Vec<usize>,
+    /// Per column, the standard error of its scale against the baseline's
+    /// when it is off that scale (see [`crate::core::anchors::off_scale`]);
+    /// 0 on the same scale.
+    pub(crate) scale_se: Vec<f64>,
     /// Log runtime, with missing measurements imputed pessimistically.
     pub(crate) cost: Vec<f64>,
     /// Whether the column gives the split the current code gives.
@@ -152,7 +165,12 @@ impl Row {
     pub(crate) fn regression(&self, k: usize) -> Option<(f64, f64)> {
         let r = self.runtime[k]?;
         let e = slower((self.baseline, self.baseline_noise, self.baseline_n), (r, self.noise[k], self.n[k]));
-        Some((e.effect, e.p))
+        let shift = SCALE_Z * self.scale_se.get(k).copied().unwrap_or(0.0);
+        if shift <= 0.0 {
+            return Some((e.effect, e.p));
+        }
+        let effect = e.effect - shift;
+        Some((effect, one_sided_p(effect, e.se, e.df)))
     }
 }
 
@@ -180,7 +198,13 @@ pub(crate) fn slower(baseline: (f64, f64, usize), candidate: (f64, f64, usize)) 
     let se2 = |s: f64, n: usize| (1.25 * s).powi(2) / n.max(1) as f64;
     let se = (se2(b_noise, b_n) + se2(noise, n)).sqrt();
     let df = (b_n + n).saturating_sub(2).max(1) as f64;
-    let p = if se <= 0.0 {
+    Slower { effect, se, df, p: one_sided_p(effect, se, df) }
+}
+
+/// The one-sided p-value of "slower" for a log ratio `effect` with
+/// standard error `se` on `df` degrees of freedom (no noise: certain).
+fn one_sided_p(effect: f64, se: f64, df: f64) -> f64 {
+    if se <= 0.0 {
         if effect > 0.0 {
             0.0
         } else {
@@ -193,8 +217,7 @@ pub(crate) fn slower(baseline: (f64, f64, usize), candidate: (f64, f64, usize)) 
         } else {
             1.0 - two_sided / 2.0
         }
-    };
-    Slower { effect, se, df, p }
+    }
 }
 
 /// The measurements of one heuristic's shapes, ready for fitting.
@@ -216,16 +239,28 @@ struct Known {
     runtime: f64,
     noise: f64,
     n: usize,
+    scale_se: f64,
 }
 
-/// The measured candidates of shape `s`: their splits and runtimes.
-fn candidates_known(s: &crate::core::results::ShapeResult, measured: &[i64]) -> Vec<Known> {
+/// The measured candidates of shape `s`: their splits and runtimes. A
+/// measurement off the baseline's scale (`off`) is moved onto it by the
+/// anchored processes' mean drift and carries its scale's uncertainty.
+fn candidates_known(s: &ShapeResult, measured: &[i64], off: Option<&OffScale>) -> Vec<Known> {
     let mut known = Vec::new();
     for &l in measured {
-        let Some(m) = s.runs.get(&crate::core::results::candidate_name(Some(l))) else { continue };
+        let name = crate::core::results::candidate_name(Some(l));
+        let Some(m) = s.runs.get(&name) else { continue };
         let tiles = crate::core::decide::tile_sizes(&s.features.reduction_dims, l, s.features.walk);
-        let (Some(runtime), Some(tiles)) = (m.median(), tiles) else { continue };
-        known.push(Known { tiles, runtime, noise: m.relative_noise().unwrap_or(0.0), n: m.samples.len() });
+        let (Some(mut runtime), Some(tiles)) = (m.median(), tiles) else { continue };
+        let mut scale_se = 0.0;
+        let owner = m.shared_from.as_deref().unwrap_or(&name);
+        if let Some(off) = off.filter(|o| o.names.contains(owner)) {
+            runtime /= off.shift.exp();
+            // The scale is its first processes' (a re-measurement is put
+            // on it), not the extra samples'.
+            scale_se = off.scale_se(m.samples.len() - m.extra_samples.min(m.samples.len()));
+        }
+        known.push(Known { tiles, runtime, noise: m.relative_noise().unwrap_or(0.0), n: m.samples.len(), scale_se });
     }
     known
 }
@@ -251,6 +286,7 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
     let mut rows = Vec::new();
     let mut excluded = Vec::new();
     let mut imputed = Vec::new();
+    let off = crate::core::anchors::off_scale(&results.candidates);
     for (i, s) in results.shapes.iter().enumerate() {
         if s.features.heuristic != heuristic {
             continue;
@@ -262,7 +298,7 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
         };
         let dims = &s.features.reduction_dims;
         let walk = s.features.walk;
-        let mut known = candidates_known(s, &measured);
+        let mut known = candidates_known(s, &measured, off.as_ref());
         if known.is_empty() {
             excluded.push((i, "no candidate measured it".to_string()));
             continue;
@@ -275,11 +311,18 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
             .filter(|d| d.unknown.is_none())
             .map(|d| d.tile_sizes.clone().unwrap_or_else(|| dims.clone()));
         if let Some(tiles) = &baseline_tiles {
-            known.push(Known { tiles: tiles.clone(), runtime: baseline, noise: baseline_noise, n: baseline_n });
+            known.push(Known {
+                tiles: tiles.clone(),
+                runtime: baseline,
+                noise: baseline_noise,
+                n: baseline_n,
+                scale_se: 0.0,
+            });
         }
         let mut runtime = Vec::new();
         let mut noise = Vec::new();
         let mut n = Vec::new();
+        let mut scale_se = Vec::new();
         let start_tile = s.features.start_tile_size;
         let mut baseline_split = Vec::new();
         for &l in &limits {
@@ -289,6 +332,7 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
             runtime.push(hit.map(|k| k.runtime));
             noise.push(hit.map(|k| k.noise).unwrap_or(0.0));
             n.push(hit.map(|k| k.n).unwrap_or(0));
+            scale_se.push(hit.map(|k| k.scale_se).unwrap_or(0.0));
         }
         let worst = runtime.iter().flatten().fold(baseline, |a, &b| a.max(b));
         let cost = runtime
@@ -318,6 +362,7 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
             runtime,
             noise,
             n,
+            scale_se,
             cost,
             baseline_split,
             frozen: false,

@@ -48,6 +48,7 @@ fn step_rows(noise: f64, seed: u64) -> (Vec<Row>, Vec<LimitSpec>) {
             baseline_noise: noise,
             baseline_n: 3,
             noise: vec![noise; limits.len()],
+            scale_se: vec![0.0; limits.len()],
             n: vec![3; limits.len()],
             runtime,
             cost,
