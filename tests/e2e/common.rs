@@ -93,6 +93,14 @@ commands = "{commands}"
     Env { repo: f.repo, build: f.build, config, tmp }
 }
 
+/// Turns anchors off in `env`'s configuration (`bench.anchors = 0`), for a
+/// test that counts the workload's commands in benchmark processes.
+pub fn without_anchors(env: &Env) {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    assert!(text.contains("repeats = 2\n"), "{text}");
+    std::fs::write(&env.config, text.replace("repeats = 2\n", "repeats = 2\nanchors = 0\n")).unwrap();
+}
+
 /// Runs the real `xtask` binary.
 pub fn xtask(env: &Env, args: &[&str]) -> Output {
     init();

@@ -314,20 +314,22 @@ fn damaged_files_and_a_benchmark_that_dies_part_way() {
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("split-reduction-tuner 9.9.9 (file schema 99)"), "{err}");
     assert!(err.contains("update the tool"), "{err}");
-    // A benchmark process that exits after 4 of 7 shapes: the rest are
-    // measured in a fresh process, and the candidate is complete.
+    // A benchmark process that exits after 7 commands: the baseline's (its
+    // 3 anchors first, then the 7 shapes) stops after 4 shapes; the rest
+    // are measured in a fresh process (3 anchors and 3 shapes), and every
+    // candidate is complete.
     let e = ["sweep", cmds.as_str(), "--limits", "64", "--name", "e"];
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--config")
         .arg(&env.config)
         .args(e)
-        .env("FIXTURE_BOO_EXIT_AFTER", "4")
+        .env("FIXTURE_BOO_EXIT_AFTER", "7")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let r = read_json(&env.runs().join("e/results.json"));
     assert!(r["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"), "{}", r["candidates"]);
-    assert!(env.runs().join("e/candidates/limit-64/raw-r0-retry.csv").exists());
+    assert!(env.runs().join("e/candidates/baseline/raw-r0-retry.csv").exists());
     // One that dies at the same shape every time: that shape fails (with
     // why), the candidate is partial, the other shapes are kept.
     let marker = "-c 256 -H 14";

@@ -539,6 +539,8 @@ fn without_bookkeeping(mut v: serde_json::Value) -> serde_json::Value {
 #[test]
 fn dedup_measures_fewer_runs_and_gives_the_same_analysis_as_no_dedup() {
     let env = fixture(false, "");
+    // Anchors would add their commands to every process.
+    without_anchors(&env);
     let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
     let commands = commands.to_str().unwrap();
     let limits = "1,8,16,64,256,2048";
@@ -787,8 +789,6 @@ fn anchored_processes_are_put_on_the_baseline_s_scale() {
     // of a shape must give the same runtime (to the CSV's rounding).
     let extra = "\n[bench.env]\nFIXTURE_BOO_NOISE = \"0\"\nFIXTURE_BOO_DRIFT = \"0.05\"\nFIXTURE_BOO_SEED = \"3\"\n";
     let env = fixture(false, extra);
-    let text = std::fs::read_to_string(&env.config).unwrap().replace("repeats = 2\n", "repeats = 2\nanchors = 3\n");
-    std::fs::write(&env.config, text).unwrap();
     let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
     let args = ["sweep", commands.to_str().unwrap(), "--limits", "1,64", "--name", "anchored", "--no-remeasure"];
     let err = ok(xtask(&env, &args));

@@ -38,7 +38,7 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
     let truth_config = write_config(&dir, &base, ("truth", 1, 0), &[("FIXTURE_BOO_TRUTH", "1".into())])?;
     step(&truth_config, &["sweep", "--full", "--name", "truth"])?;
     let truth = RunDir::new(&dir.join("runs"), "truth").read_results()?;
-    // Runs without anchors keep the names they always had.
+    // Runs without anchors keep the names they had before anchors.
     let anchored = if anchors > 0 { format!("-a{anchors}") } else { String::new() };
     let tag = format!("n{}-d{}-r{repeats}{anchored}", args.noise, args.drift);
     let mut runs = Vec::new();

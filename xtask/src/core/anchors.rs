@@ -19,14 +19,11 @@ use crate::core::results::{CandidateInfo, ShapeResult, BASELINE};
 use crate::core::stats;
 use std::collections::BTreeSet;
 
-/// Anchor shapes per benchmark process (`bench.anchors`) by default: none
-/// yet. A candidate no shape can anchor (limit 1 splits no shape as the
-/// baseline or an earlier candidate does) keeps its drift while the others
-/// lose theirs, and then its offset alone can veto a rule: with 3 anchors
-/// that happened in 1 of 10 noise-bench seeds. Three is the count measured
-/// (they average out one anchor's own noise for three extra launches per
-/// process); on by default once such a candidate is bridged.
-pub(crate) const DEFAULT_ANCHORS: u32 = 0;
+/// Anchor shapes per benchmark process (`bench.anchors`) by default: three
+/// average out one anchor's own noise for three extra launches per
+/// process. (A candidate no shape can anchor is handled by the analysis,
+/// see [`off_scale`].)
+pub(crate) const DEFAULT_ANCHORS: u32 = 3;
 
 /// The shapes that can anchor `candidate`'s processes, at most `count`,
 /// each with the candidate whose measurement of it is the reference: the

@@ -471,11 +471,13 @@ impl Bencher<'_> {
             return Ok((None, vec![first]));
         }
         // A process that exited part-way: the shapes it never reached get
-        // one more, fresh, process (anchored on its own) before they count
-        // as failed.
+        // one more, fresh, process before they count as failed. It is
+        // anchored on its own, unless an anchor is what stopped the first
+        // (then it runs unanchored rather than die there again).
         let retry = format!("{}-retry", place.tag);
         let mut second = vec![Measurement::default(); commands.len()];
-        let again: Vec<usize> = lead.iter().chain(&missing).copied().collect();
+        let anchored = lead.iter().all(|&a| first[a].ok());
+        let again: Vec<usize> = lead.iter().filter(|_| anchored).chain(&missing).copied().collect();
         let still = match self.attempt(job, place, &retry, &again, commands, &mut second)? {
             Ok(still) => still.into_iter().filter(|s| !lead.contains(s)).collect(),
             Err(_) => missing,

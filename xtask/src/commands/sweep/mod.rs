@@ -723,12 +723,16 @@ impl<'a> Sweep<'a> {
             anchors: anchors.as_ref().map(|(a, _)| a),
         };
         let run = self.run_bench(&job, Some(&self.progress))?;
+        // The anchors were compiled by this build too: their decisions are
+        // in the log beside the measured shapes'.
+        let mut compiled = measured.clone();
         if let Some((_, shapes)) = anchors {
             self.progress.log(&format!("{}: {}", c.name, crate::core::anchors::summary(&run.drift)));
+            compiled.extend(shapes.iter().filter(|s| !measured.contains(s)));
             info.anchoring = Anchoring { shapes, factors: run.drift.clone() };
         }
         if let Some((logged, unreadable)) = &run.decisions {
-            let check = self.check_decisions(c, logged, *unreadable, &measured);
+            let check = self.check_decisions(c, logged, *unreadable, &compiled);
             self.progress.log(&decisionlog::summary(&c.name, &check));
             info.decision_log = Some(check);
         }

@@ -310,25 +310,16 @@ pub(crate) fn table(results: &Results, heuristic: Heuristic, current: &[LimitSpe
             .get("baseline")
             .filter(|d| d.unknown.is_none())
             .map(|d| d.tile_sizes.clone().unwrap_or_else(|| dims.clone()));
-        if let Some(tiles) = &baseline_tiles {
-            known.push(Known {
-                tiles: tiles.clone(),
-                runtime: baseline,
-                noise: baseline_noise,
-                n: baseline_n,
-                scale_se: 0.0,
-            });
+        if let Some(tiles) = baseline_tiles.clone() {
+            known.push(Known { tiles, runtime: baseline, noise: baseline_noise, n: baseline_n, scale_se: 0.0 });
         }
-        let mut runtime = Vec::new();
-        let mut noise = Vec::new();
-        let mut n = Vec::new();
-        let mut scale_se = Vec::new();
         let start_tile = s.features.start_tile_size;
-        let mut baseline_split = Vec::new();
+        let (mut runtime, mut noise, mut n, mut scale_se, mut baseline_split) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &l in &limits {
             let tiles = tile_sizes(dims, l.effective(start_tile), walk);
             baseline_split.push(tiles.is_some() && tiles == baseline_tiles);
-            let hit = tile_sizes(dims, l.effective(start_tile), walk).and_then(|t| known.iter().find(|k| k.tiles == t));
+            let hit = tiles.and_then(|t| known.iter().find(|k| k.tiles == t));
             runtime.push(hit.map(|k| k.runtime));
             noise.push(hit.map(|k| k.noise).unwrap_or(0.0));
             n.push(hit.map(|k| k.n).unwrap_or(0));
