@@ -124,11 +124,11 @@ pub(crate) fn off_scale(candidates: &[CandidateInfo]) -> Option<OffScale> {
 /// The spread of applied factors in words, for the sweep's log: "3
 /// processes anchored, drift -1.2% to +0.8%".
 pub(crate) fn summary(factors: &[f64]) -> String {
-    let lo = factors.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if factors.is_empty() {
         return "no process anchored".to_string();
     }
+    let lo = factors.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     format!("{} process(es) anchored, drift {:+.1}% to {:+.1}%", factors.len(), 100.0 * (lo - 1.0), 100.0 * (hi - 1.0))
 }
 

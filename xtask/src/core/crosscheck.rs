@@ -28,10 +28,10 @@ pub(crate) struct CrossCheck {
 /// Relative standard deviation of a measurement's samples (0 with fewer
 /// than two).
 fn relative_sd(m: &Measurement) -> f64 {
-    let n = m.samples.len();
-    let Some(mean) = stats::mean(&m.samples).filter(|_| n > 1) else { return 0.0 };
-    let var = m.samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    var.sqrt() / mean
+    match (stats::mean(&m.samples), stats::std_dev(&m.samples)) {
+        (Some(mean), Some(sd)) => sd / mean,
+        _ => 0.0,
+    }
 }
 
 /// Standard errors two medians may lie apart before the check calls it a

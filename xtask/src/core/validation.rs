@@ -263,8 +263,7 @@ fn shape_statistics(logs: &[f64]) -> (f64, f64, Option<(f64, f64)>) {
         let p = if mean.abs() > MIN_EFFECT.ln_1p() { 0.0 } else { 1.0 };
         return (mean, p, None);
     }
-    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let se = (var / n).sqrt();
+    let se = stats::std_dev(logs).unwrap_or(0.0) / n.sqrt();
     let p = if se == 0.0 {
         if mean == 0.0 {
             1.0
