@@ -3,7 +3,8 @@
 //! On the fixture it runs the full sweep once without noise (the truth) and
 //! once per seed with the given per-iteration noise and per-process drift,
 //! analyses each, and prints how often the same rule comes back and what the
-//! emitted rules are worth by the truth ([`crate::core::seeds`]). Each sweep
+//! emitted rules are worth by the truth, and the analysis's quality figures
+//! beside those of the noise-free sweep's analysis ([`crate::core::seeds`]). Each sweep
 //! and analysis is the real tool in a process of its own, as a user would
 //! run it, in a scratch runs directory: a rerun resumes finished sweeps.
 //! A benchmark to read, not a timed test.
@@ -37,7 +38,10 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
     let step = |config: &Path, args: &[&str]| selfrun::step(&exe, &dir, &log, config, args).map(drop);
     let truth_config = write_config(&dir, &base, ("truth", 1, 0), &[("FIXTURE_BOO_TRUTH", "1".into())])?;
     step(&truth_config, &["sweep", "--full", "--name", "truth"])?;
-    let truth = RunDir::new(&dir.join("runs"), "truth").read_results()?;
+    step(&truth_config, &["analyze", "truth"])?;
+    let truth_run = RunDir::new(&dir.join("runs"), "truth");
+    let truth = truth_run.read_results()?;
+    let truth_analysis: Analysis = store::read_json(&truth_run.analysis_file())?;
     // Runs without anchors keep the names they had before anchors.
     let anchored = if anchors > 0 { format!("-a{anchors}") } else { String::new() };
     let tag = format!("n{}-d{}-r{repeats}{anchored}", args.noise, args.drift);
@@ -57,7 +61,7 @@ pub(crate) fn run(workspace: &Path, args: &NoiseBenchArgs, repeats: Option<u32>)
         eprintln!("seed {seed}: swept and analysed (`{}`)", run.path.display());
         runs.push(SeedRun { seed, analysis });
     }
-    let spreads = seeds::study(&truth, &runs);
+    let spreads = seeds::study(&truth, &truth_analysis, &runs);
     print!("{}", seeds::render(&runs, &spreads, &truth));
     Ok(())
 }

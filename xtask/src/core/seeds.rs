@@ -6,6 +6,14 @@
 //! sweep of the same shapes and limits without noise), so a user can see
 //! both whether the answer flips and whether a flip costs anything.
 //!
+//! It also prints the analysis's own quality figures (the recommended
+//! strategy's cross-validated geomean and oracle fraction) per seed, with
+//! the same figures of the noise-free sweep's analysis beside them: what the
+//! analysis would estimate without noise, the reference a change to the
+//! noise handling is judged against. A drift shared by a candidate's whole
+//! column can raise the noisy figures above it, so closer to the reference
+//! is better, not higher.
+//!
 //! Running the sweeps is `noise-bench`'s; the figures are here.
 
 use crate::core::analysis::{same_rule, Analysis, HeuristicAnalysis};
@@ -42,6 +50,23 @@ pub(crate) struct Spread {
     pub(crate) truth: Vec<Option<f64>>,
     /// The noise-free oracle: the best measured limit per shape.
     pub(crate) oracle: Option<f64>,
+    /// Per seed: the recommended strategy's cross-validated quality.
+    pub(crate) cv: Vec<Option<Quality>>,
+    /// The same figures of the noise-free sweep's own analysis.
+    pub(crate) truth_cv: Option<Quality>,
+}
+
+/// The analysis's estimate of a recommendation's worth on its own data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Quality {
+    pub(crate) geomean: f64,
+    pub(crate) oracle_fraction: f64,
+}
+
+/// The cross-validated quality of `h`'s recommended strategy.
+fn quality(h: &HeuristicAnalysis) -> Option<Quality> {
+    let e = h.strategies.iter().find(|e| e.strategy == h.recommended)?;
+    Some(Quality { geomean: e.cv_geomean, oracle_fraction: e.cv_oracle_fraction })
 }
 
 impl Spread {
@@ -49,6 +74,20 @@ impl Spread {
     pub(crate) fn spread(&self) -> Option<f64> {
         let t: Vec<f64> = self.truth.iter().copied().collect::<Option<Vec<_>>>()?;
         range(&t).map(|(lo, hi)| hi / lo - 1.0)
+    }
+
+    /// The mean over the seeds of each quality figure.
+    fn mean_cv(&self) -> Option<Quality> {
+        let q: Vec<Quality> = self.cv.iter().flatten().copied().collect();
+        let mean = |f: fn(&Quality) -> f64| crate::core::stats::mean(&q.iter().map(f).collect::<Vec<_>>());
+        Some(Quality { geomean: mean(|q| q.geomean)?, oracle_fraction: mean(|q| q.oracle_fraction)? })
+    }
+
+    /// Per seed, the share of the noise-free oracle's gain the emitted rule
+    /// captures by the truth: ln(speedup) / ln(oracle).
+    fn truth_capture(&self) -> Vec<f64> {
+        let Some(o) = self.oracle.filter(|o| *o > 1.0) else { return Vec::new() };
+        self.truth.iter().flatten().map(|t| t.ln() / o.ln()).collect()
     }
 
     /// The lowest and highest truth speedup of the seeds that have one.
@@ -96,8 +135,9 @@ fn truth_oracle(truth: &Results, h: Heuristic) -> Option<f64> {
     crate::core::stats::mean(&logs).map(f64::exp)
 }
 
-/// Every heuristic's figures over `runs`.
-pub(crate) fn study(truth: &Results, runs: &[SeedRun]) -> Vec<Spread> {
+/// Every heuristic's figures over `runs`; `truth_analysis` is the analysis
+/// of the noise-free sweep `truth`.
+pub(crate) fn study(truth: &Results, truth_analysis: &Analysis, runs: &[SeedRun]) -> Vec<Spread> {
     Heuristic::ALL
         .iter()
         .filter_map(|&h| {
@@ -128,6 +168,8 @@ pub(crate) fn study(truth: &Results, runs: &[SeedRun]) -> Vec<Spread> {
                 same,
                 truth: per.iter().map(|a| truth_speedup(truth, a)).collect(),
                 oracle: truth_oracle(truth, h),
+                cv: per.iter().map(|a| quality(a)).collect(),
+                truth_cv: truth_analysis.heuristics.iter().find(|x| x.heuristic == h).and_then(quality),
             })
         })
         .collect()
@@ -137,10 +179,10 @@ pub(crate) fn study(truth: &Results, runs: &[SeedRun]) -> Vec<Spread> {
 /// heuristic against the targets.
 pub(crate) fn render(runs: &[SeedRun], spreads: &[Spread], truth: &Results) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "seed  heuristic  recommendation        CV geomean  noise-free  stability");
+    let _ = writeln!(out, "seed  heuristic  recommendation        CV geomean  CV oracle  noise-free  stability");
     for r in runs {
         for h in &r.analysis.heuristics {
-            let cv = h.strategies.iter().find(|e| e.strategy == h.recommended).map(|e| e.cv_geomean);
+            let cv = quality(h);
             let what = if h.rule.is_some() {
                 format!("{} rungs", h.rule.as_ref().map(|x| x.ladder.rungs.len()).unwrap_or(0))
             } else {
@@ -148,11 +190,12 @@ pub(crate) fn render(runs: &[SeedRun], spreads: &[Spread], truth: &Results) -> S
             };
             let _ = writeln!(
                 out,
-                "{:>4}  {:<9}  {:<20}  {:>10}  {:>10}  {}",
+                "{:>4}  {:<9}  {:<20}  {:>10}  {:>9}  {:>10}  {}",
                 r.seed,
                 h.heuristic.to_string(),
                 what,
-                cv.map(|c| format!("{c:.3}x")).unwrap_or_else(|| "-".into()),
+                cv.map(|c| format!("{:.3}x", c.geomean)).unwrap_or_else(|| "-".into()),
+                cv.map(|c| crate::core::numfmt::pct(c.oracle_fraction)).unwrap_or_else(|| "-".into()),
                 truth_speedup(truth, h).map(|t| format!("{t:.3}x")).unwrap_or_else(|| "?".into()),
                 h.stability.as_ref().map(|s| crate::core::numfmt::pct(s.recommendation)).unwrap_or_else(|| "-".into())
             );
@@ -179,8 +222,38 @@ pub(crate) fn render(runs: &[SeedRun], spreads: &[Spread], truth: &Results) -> S
             crate::core::numfmt::pct(SAME_TARGET),
             met(s.same_rule())
         );
+        let _ = writeln!(out, "{}", quality_line(s));
     }
     out
+}
+
+/// One heuristic's quality figures: the seeds' mean against the noise-free
+/// sweep's analysis, and what the emitted rules capture by the truth.
+fn quality_line(s: &Spread) -> String {
+    let q = |q: Option<Quality>| {
+        q.map(|q| {
+            format!("CV geomean {:.3}x, CV oracle fraction {}", q.geomean, crate::core::numfmt::pct(q.oracle_fraction))
+        })
+        .unwrap_or_else(|| "no figures".into())
+    };
+    let capture = s.truth_capture();
+    let capture = match (range(&capture), crate::core::stats::mean(&capture)) {
+        (Some((lo, hi)), Some(m)) => format!(
+            "{}-{} (mean {})",
+            crate::core::numfmt::pct(lo),
+            crate::core::numfmt::pct(hi),
+            crate::core::numfmt::pct(m)
+        ),
+        _ => "unknown".into(),
+    };
+    format!(
+        "{} quality: seeds' mean {}; the noise-free sweep's analysis {}; the emitted rules capture {} of the \
+         noise-free oracle's gain",
+        s.heuristic,
+        q(s.mean_cv()),
+        q(s.truth_cv),
+        capture
+    )
 }
 
 #[cfg(test)]
@@ -194,7 +267,7 @@ mod tests {
         let truth = synthetic(CURRENT, &FULL);
         let (a, _) = analyze(&truth, CURRENT, &settings());
         let runs: Vec<SeedRun> = (1..=3).map(|seed| SeedRun { seed, analysis: a.clone() }).collect();
-        let spreads = study(&truth, &runs);
+        let spreads = study(&truth, &a, &runs);
         assert_eq!(spreads.len(), 2);
         for s in &spreads {
             assert_eq!((s.seeds, s.same), (3, 3), "{s:?}");
@@ -203,14 +276,19 @@ mod tests {
             let t = s.truth[0].unwrap();
             // A fitted rule on noise-free data gains, never more than the oracle.
             assert!(t > 1.0 && t <= s.oracle.unwrap() + 1e-12, "{s:?}");
+            // Seeds analysed like the truth have the truth's quality figures,
+            // and capture a share of the oracle's gain.
+            assert_eq!(s.mean_cv(), s.truth_cv, "{s:?}");
+            let c = s.truth_capture();
+            assert!(c.len() == 3 && c.iter().all(|&c| c > 0.0 && c <= 1.0 + 1e-9), "{s:?}");
         }
         // A seed that recommends nothing is priced at 1.0 and breaks both targets.
         let mut none = a.clone();
         for h in &mut none.heuristics {
             h.rule = None;
         }
-        let runs = vec![SeedRun { seed: 1, analysis: a }, SeedRun { seed: 2, analysis: none }];
-        let spreads = study(&truth, &runs);
+        let runs = vec![SeedRun { seed: 1, analysis: a.clone() }, SeedRun { seed: 2, analysis: none }];
+        let spreads = study(&truth, &a, &runs);
         assert!(spreads.iter().all(|s| s.recommended == 1
             && s.same == 1
             && s.truth[1] == Some(1.0)
@@ -219,6 +297,8 @@ mod tests {
         let text = render(&runs, &spreads, &truth);
         assert!(text.contains("a recommendation in 1/2 seeds"), "{text}");
         assert!(text.contains("the same rule in 1/2 (target 90.0%) NOT met"), "{text}");
+        // "No change" captures nothing of the oracle's gain, and says so.
+        assert!(text.contains("capture 0.0%-"), "{text}");
         // What noise-bench prints, as a reader sees it.
         insta::assert_snapshot!("noise_bench_output", text);
     }
