@@ -121,15 +121,74 @@ pub(crate) fn off_scale(candidates: &[CandidateInfo]) -> Option<OffScale> {
     Some(OffScale { names, shift: stats::mean(&logs)?, drift_sd: stats::std_dev(&logs)? })
 }
 
+/// How one candidate's processes were put on the baseline's scale, for the
+/// report (`None` from [`scale`] when the sweep ran without anchors).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Scale {
+    /// Its processes were anchored: the lowest and highest factor applied.
+    Anchored { processes: usize, low: f64, high: f64 },
+    /// No shape could anchor it: the analysis divides its runtimes by
+    /// `factor` and counts a regression only beyond its scale's standard
+    /// error `se` (relative), see [`OffScale`].
+    Moved { factor: f64, se: f64 },
+    /// Not anchored, and too few anchored processes to move it by.
+    Unanchored,
+}
+
+impl Scale {
+    /// The scale in words, for a table cell: "3 anchored, -1.2% to +0.8%".
+    pub(crate) fn describe(&self) -> String {
+        let pct = |f: f64| format!("{:+.1}%", 100.0 * (f - 1.0));
+        match self {
+            Scale::Anchored { processes, low, high } => {
+                format!("{processes} anchored, {} to {}", pct(*low), pct(*high))
+            }
+            Scale::Moved { factor, se } => {
+                format!("not anchored; moved {} (±{:.1}%)", pct(1.0 / factor), 100.0 * se)
+            }
+            Scale::Unanchored => "not anchored".to_string(),
+        }
+    }
+}
+
+/// How each of `candidates` (in order) was put on the baseline's scale,
+/// given the sweep's repeats (each a first process of a candidate): the
+/// factors applied to it, else `None` when the baseline was not anchored
+/// either (anchors off).
+pub(crate) fn scales(candidates: &[CandidateInfo], repeats: u32) -> Vec<Option<Scale>> {
+    let anchored = candidates.iter().any(|c| c.name == BASELINE && !c.anchoring.factors.is_empty());
+    let off = off_scale(candidates);
+    candidates
+        .iter()
+        .map(|c| {
+            if let Some((low, high)) = low_high(&c.anchoring.factors) {
+                return Some(Scale::Anchored { processes: c.anchoring.factors.len(), low, high });
+            }
+            if !anchored || c.name == BASELINE || !c.status.measured() {
+                return None;
+            }
+            Some(match &off {
+                Some(o) if o.names.contains(&c.name) => {
+                    Scale::Moved { factor: o.shift.exp(), se: o.scale_se(repeats as usize) }
+                }
+                _ => Scale::Unanchored,
+            })
+        })
+        .collect()
+}
+
 /// The spread of applied factors in words, for the sweep's log: "3
 /// processes anchored, drift -1.2% to +0.8%".
 pub(crate) fn summary(factors: &[f64]) -> String {
-    if factors.is_empty() {
-        return "no process anchored".to_string();
-    }
-    let lo = factors.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let Some((lo, hi)) = low_high(factors) else { return "no process anchored".to_string() };
     format!("{} process(es) anchored, drift {:+.1}% to {:+.1}%", factors.len(), 100.0 * (lo - 1.0), 100.0 * (hi - 1.0))
+}
+
+/// The lowest and highest of `factors` (`None`: none).
+fn low_high(factors: &[f64]) -> Option<(f64, f64)> {
+    let lo = factors.iter().copied().reduce(f64::min)?;
+    Some((lo, factors.iter().copied().fold(lo, f64::max)))
 }
 
 #[cfg(test)]
@@ -210,5 +269,33 @@ mod tests {
     fn summary_words() {
         assert_eq!(summary(&[0.99, 1.0, 1.012]), "3 process(es) anchored, drift -1.0% to +1.2%");
         assert_eq!(summary(&[]), "no process anchored");
+    }
+
+    #[test]
+    fn scales_say_how_each_candidate_was_put_on_the_baseline_s_scale() {
+        let info = |name: &str, factors: &[f64]| {
+            let mut c = crate::core::testdata::info(name, None);
+            c.anchoring.factors = factors.to_vec();
+            c
+        };
+        let mut cands = vec![info("baseline", &[]), info("limit-1", &[]), info("limit-8", &[1.02, 0.97, 1.03])];
+        // The baseline not anchored: only applied factors are shown.
+        assert_eq!(scales(&cands, 3)[..2], [None, None]);
+        cands[2].anchoring.factors.clear();
+        assert_eq!(scales(&cands, 3), vec![None, None, None]);
+        cands[2].anchoring.factors = vec![1.02, 0.97, 1.03];
+        cands[0].anchoring.factors = vec![1.0, 0.99, 1.01];
+        let s = scales(&cands, 3);
+        assert_eq!(s[0].as_ref().unwrap().describe(), "3 anchored, -1.0% to +1.0%");
+        assert_eq!(s[2].as_ref().unwrap().describe(), "3 anchored, -3.0% to +3.0%");
+        // limit-1 is moved by the anchored processes' mean drift, whose
+        // spread over its 3 processes is the scale's error.
+        let off = off_scale(&cands).unwrap();
+        let Some(Scale::Moved { factor, se }) = s[1] else { panic!("{s:?}") };
+        assert!((factor - off.shift.exp()).abs() < 1e-12 && (se - off.scale_se(3)).abs() < 1e-12);
+        assert!(s[1].as_ref().unwrap().describe().starts_with("not anchored; moved -0.6% (±2.3%)"), "{s:?}");
+        // One anchored process gives no spread to move by.
+        cands[2].anchoring.factors = vec![1.02];
+        assert_eq!(scales(&cands, 3)[1], Some(Scale::Unanchored));
     }
 }

@@ -122,6 +122,10 @@ pub(crate) struct CandidateSummary {
     pub(crate) vs_baseline: Option<Comparison>,
     /// Shapes whose split this candidate changes, predicted from the code.
     pub(crate) predicted_changes: usize,
+    /// How its benchmark processes were put on the baseline's scale
+    /// (anchors; absent when the sweep ran without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) scale: Option<crate::core::anchors::Scale>,
 }
 
 fn is_zero(n: &usize) -> bool {

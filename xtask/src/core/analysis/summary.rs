@@ -15,10 +15,12 @@ use std::collections::BTreeMap;
 
 /// Statistics of every candidate and its comparison with the baseline.
 pub(super) fn candidates(results: &Results) -> Vec<CandidateSummary> {
+    let scales = crate::core::anchors::scales(&results.candidates, results.bench.repeats);
     results
         .candidates
         .iter()
-        .map(|c| {
+        .zip(scales)
+        .map(|(c, scale)| {
             let meds: Vec<f64> =
                 results.shapes.iter().filter_map(|s| s.runs.get(&c.name).and_then(Measurement::median)).collect();
             let failed = results.shapes.iter().filter(|s| s.runs.get(&c.name).is_some_and(|m| !m.ok())).count();
@@ -55,6 +57,7 @@ pub(super) fn candidates(results: &Results) -> Vec<CandidateSummary> {
                         _ => false,
                     })
                     .count(),
+                scale,
             }
         })
         .collect()

@@ -374,29 +374,38 @@ fn per_file(out: &mut String, a: &Analysis) {
 fn part1_limits(out: &mut String, a: &Analysis) {
     let _ = writeln!(out, "\n## Part 1: Performance summary by limit\n");
     let _ = writeln!(out, "Runtimes in microseconds per launch (medians over repeats). Failed measurements are listed below, never averaged in.\n");
-    let _ = writeln!(out, "| candidate | status | measured | failed | geomean | mean | median | p95 | total |");
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    // The drift column only when the sweep anchored its processes.
+    let anchored = a.candidates.iter().any(|c| c.scale.is_some());
+    let (head, rule) = if anchored { (" drift (anchors) |", "---|") } else { ("", "") };
+    let _ = writeln!(out, "| candidate | status | measured | failed | geomean | mean | median | p95 | total |{head}");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|{rule}");
     for c in &a.candidates {
         let status = c.status.to_string();
-        match &c.summary {
-            Some(s) => {
-                let _ = writeln!(
-                    out,
-                    "| {} | {status} | {} | {} | {} | {} | {} | {} | {} |",
-                    c.name,
-                    c.measured,
-                    c.failed,
-                    fmt_us(s.geomean),
-                    fmt_us(s.mean),
-                    fmt_us(s.median),
-                    fmt_us(s.p95),
-                    fmt_us(s.total)
-                );
-            }
-            None => {
-                let _ = writeln!(out, "| {} | {status} | 0 | {} | - | - | - | - | - |", c.name, c.failed);
-            }
-        }
+        let figures = match &c.summary {
+            Some(s) => format!(
+                "{} | {} | {} | {} | {} | {} | {}",
+                c.measured,
+                c.failed,
+                fmt_us(s.geomean),
+                fmt_us(s.mean),
+                fmt_us(s.median),
+                fmt_us(s.p95),
+                fmt_us(s.total)
+            ),
+            None => format!("0 | {} | - | - | - | - | -", c.failed),
+        };
+        let drift = if anchored {
+            format!(" {} |", c.scale.as_ref().map(|s| s.describe()).unwrap_or_else(|| "-".into()))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "| {} | {status} | {figures} |{drift}", c.name);
+    }
+    if anchored {
+        let _ = writeln!(
+            out,
+            "\nDrift: each benchmark process's samples were divided by how much slower its anchor shapes ran than on the baseline's scale (README \"Drift\"); a candidate no shape can anchor is moved onto that scale by the anchored processes' mean drift, and its shapes veto a rule only beyond that move's standard error."
+        );
     }
     let shared: usize = a.candidates.iter().map(|c| c.shared).sum();
     if shared > 0 {

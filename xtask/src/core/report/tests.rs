@@ -97,6 +97,24 @@ fn the_report_says_how_many_ambiguous_pairs_were_measured_again_and_what_it_cost
 }
 
 #[test]
+fn the_report_shows_each_candidate_s_drift_when_the_sweep_anchored() {
+    let mut results = synthetic(CURRENT, &FULL);
+    let md = |r: &crate::core::results::Results| super::markdown(&analyze(r, CURRENT, &settings()).0);
+    assert!(!md(&results).contains("drift (anchors)"));
+    for (i, c) in results.candidates.iter_mut().enumerate() {
+        if c.limit != Some(1) {
+            c.anchoring.factors = vec![1.0, 0.99 + 0.001 * i as f64, 1.02];
+        }
+    }
+    let text = md(&results);
+    let row = |name: &str| text.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_default().to_string();
+    assert!(text.contains("| total | drift (anchors) |"), "{text}");
+    assert!(row("baseline").ends_with("| 3 anchored, -1.0% to +2.0% |"), "{}", row("baseline"));
+    assert!(row("limit-1").contains("| not anchored; moved "), "{}", row("limit-1"));
+    assert!(text.contains("Drift: each benchmark process's samples were divided"), "{text}");
+}
+
+#[test]
 fn a_series_description_nests_each_target_s_and_reproduces_the_one_sweep() {
     let own = |run: &str, low: &str| {
         format!(
