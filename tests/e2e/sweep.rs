@@ -325,6 +325,11 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
         assert!(err.contains(&format!("{c}: reusing the finished result")), "{err}");
         assert!(!err.contains(&format!("{c}: built")), "{c} was rebuilt:\n{err}");
     }
+    // limit-64 was built before the kill, and benchmarked from a kept copy
+    // while the slot built limit-128: that copy serves the rerun, which
+    // builds limit-128 again but not limit-64.
+    assert!(err.contains("limit-64: its build, kept by the interrupted run, serves it (no build)"), "{err}");
+    assert!(!err.contains("limit-64: built"), "limit-64 was rebuilt:\n{err}");
     // Finished candidates' files were not rewritten.
     for (c, (text, mtime)) in finished.iter().zip(&results_before) {
         let p = run.join("candidates").join(c).join("result.json");
@@ -345,7 +350,8 @@ fn kill_during_a_build_then_rerun_resumes_without_redoing_finished_work() {
     let results = read_json(&run.join("results.json"));
     assert!(results["candidates"].as_array().unwrap().iter().all(|c| c["status"] == "ok"));
     // The copy of limit-64's build the killed sweep was benchmarking is gone
-    // with the others: only the baseline's stays kept.
+    // once the rerun measured it, with the others: only the baseline's stays
+    // kept.
     let kept: Vec<_> = std::fs::read_dir(env.work().join("kept")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
     // The unparsable line is recorded, not lost.

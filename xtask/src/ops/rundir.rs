@@ -330,6 +330,14 @@ impl RunJournal {
         store::read_json(&run.path.join(file)).ok()
     }
 
+    /// Whether an earlier attempt of this run built `candidate` with `key`
+    /// (an attempt that was then interrupted, when no result is reused).
+    pub(crate) fn built_before(&self, candidate: &str, key: &str) -> bool {
+        self.journal.records().iter().any(
+            |r| matches!(&r.event, Event::CandidateBuilt { candidate: c, key: k, .. } if c == candidate && k == key),
+        )
+    }
+
     /// Writes `value` to `file` (under the run directory), then journals
     /// `step` as done with `key`.
     pub(crate) fn finish<T: Serialize>(

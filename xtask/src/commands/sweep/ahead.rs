@@ -60,8 +60,8 @@ struct Next {
     /// The current build's kept copy, which the benchmarks use.
     kept: PathBuf,
     /// Kept only for benchmarks (not the baseline's build, which `validate`
-    /// and the drift recheck use): removed once benchmarked, also when an
-    /// interrupted sweep kept it.
+    /// and the drift recheck use): removed once benchmarked (an interrupted
+    /// benchmark's stays for the rerun).
     remove_kept: bool,
 }
 
@@ -96,7 +96,9 @@ pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Resul
     if let (Err(_), Err(e)) = (&measured, &outcome) {
         first.progress.log(&format!("{name}: its build ahead failed too: {e:#}"));
     }
-    if next.remove_kept {
+    // An interrupted benchmark's copy stays for the rerun to measure
+    // ([`Sweep::kept_earlier`]) instead of building it again.
+    if next.remove_kept && measured.is_ok() {
         // A copy left behind costs disk, not results: `clean` removes it.
         if let Err(e) = artifacts::discard(&next.kept) {
             first.progress.log(&format!("{}: its kept copy stays: {e:#}", plans[0].candidates[i].name));

@@ -400,6 +400,9 @@ struct Sweep<'a> {
     /// A kept copy of the build being measured, used instead of the slot's
     /// (which may hold another build by then).
     kept_now: Option<(git2::Oid, std::path::PathBuf)>,
+    /// The kept copy of an interrupted attempt's build that serves the
+    /// candidate being prepared instead of a build ([`Sweep::kept_earlier`]).
+    resumed: Option<(git2::Oid, std::path::PathBuf)>,
 }
 
 impl<'a> Sweep<'a> {
@@ -434,6 +437,7 @@ impl<'a> Sweep<'a> {
             extra_repeats: 0,
             ambiguous_shapes: BTreeSet::new(),
             kept_now: None,
+            resumed: None,
         })
     }
 
@@ -529,11 +533,34 @@ impl<'a> Sweep<'a> {
     /// Benchmarks a prepared candidate and measures its ambiguous pairs
     /// again: from `kept`, a kept copy of its build, when given (the slot
     /// is then building ahead), else from the slot.
+    /// A copy kept by an interrupted attempt serves when neither is given,
+    /// and is removed once measured (the build ahead removes its own).
     fn measure(&mut self, c: &Candidate, commit: git2::Oid, info: CandidateInfo, kept: Option<&Path>) -> Result<()> {
-        self.kept_now = kept.map(|k| (commit, k.to_path_buf()));
+        let resumed = self.resumed.take().filter(|(k, _)| *k == commit && kept.is_none()).map(|(_, p)| p);
+        self.kept_now = kept.map(Path::to_path_buf).or_else(|| resumed.clone()).map(|k| (commit, k));
         let outcome = self.bench(c, commit, info).and_then(|()| self.remeasure_candidate(c, commit, true));
         self.kept_now = None;
+        if let Some(dir) = resumed.filter(|_| outcome.is_ok() && commit != self.plan.base) {
+            // A copy left behind costs disk, not results: `clean` removes it.
+            if let Err(e) = crate::infra::artifacts::discard(&dir) {
+                self.progress.log(&format!("{}: its kept copy stays: {e:#}", c.name));
+            }
+        }
         outcome
+    }
+
+    /// The kept copy of `commit`'s build that an interrupted attempt of
+    /// this run benchmarked while the slot built ahead: the slot holds
+    /// another build by now, and the copy is the same build, so the rerun
+    /// benchmarks it instead of building the candidate again. Not when the
+    /// benchmark reads the slot's checkout, which holds another commit.
+    fn kept_earlier(&self, c: &Candidate, commit: git2::Oid) -> Result<Option<PathBuf>> {
+        let config = &self.ctx.config;
+        if !self.journal.built_before(&c.name, &c.key) || station::uses_source_dir(config) {
+            return Ok(None);
+        }
+        let dir = station::kept_dir(config, commit)?;
+        Ok(dir.is_dir().then_some(dir))
     }
 
     /// Keeps the build that measures the baseline ([`Station::keep`]), so
@@ -630,6 +657,15 @@ impl<'a> Sweep<'a> {
             self.progress.log(&format!("{}: {why} (no build)", c.name));
             let event = Event::CandidateBuilt { candidate: c.name.clone(), key: c.key.clone(), seconds: 0.0 };
             self.journal.append(event)?;
+            return Ok(None);
+        }
+        if let Some(kept) = self.kept_earlier(c, commit)? {
+            self.progress.advance(1);
+            info.build_seconds = Some(0.0);
+            self.progress.log(&format!("{}: its build, kept by the interrupted run, serves it (no build)", c.name));
+            let event = Event::CandidateBuilt { candidate: c.name.clone(), key: c.key.clone(), seconds: 0.0 };
+            self.journal.append(event)?;
+            self.resumed = Some((commit, kept));
             return Ok(None);
         }
         // Another target of this sweep built this commit and it failed:
