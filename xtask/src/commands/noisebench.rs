@@ -4,9 +4,10 @@
 //! once per seed with the given per-iteration noise and per-process drift,
 //! analyses each, and prints how often the same rule comes back and what the
 //! emitted rules are worth by the truth, and the analysis's quality figures
-//! beside those of the noise-free sweep's analysis ([`crate::core::seeds`]). Each sweep
-//! and analysis is the real tool in a process of its own, as a user would
-//! run it, in a scratch runs directory: a rerun resumes finished sweeps.
+//! beside those of the noise-free sweep's analysis ([`crate::core::seeds`]).
+//! Each sweep and analysis is the real tool in a process of its own, as a
+//! user would run it, in a scratch runs directory: a rerun resumes finished
+//! sweeps.
 //! A benchmark to read, not a timed test.
 
 use crate::cli::NoiseBenchArgs;

@@ -122,7 +122,7 @@ pub(crate) fn off_scale(candidates: &[CandidateInfo]) -> Option<OffScale> {
 }
 
 /// How one candidate's processes were put on the baseline's scale, for the
-/// report (`None` from [`scale`] when the sweep ran without anchors).
+/// report (`None` from [`scales`] when the sweep ran without anchors).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Scale {

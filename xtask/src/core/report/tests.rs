@@ -112,6 +112,9 @@ fn the_report_shows_each_candidate_s_drift_when_the_sweep_anchored() {
     assert!(row("baseline").ends_with("| 3 anchored, -1.0% to +2.0% |"), "{}", row("baseline"));
     assert!(row("limit-1").contains("| not anchored; moved "), "{}", row("limit-1"));
     assert!(text.contains("Drift: each benchmark process's samples were divided"), "{text}");
+    let start = text.find("## Part 1").unwrap();
+    let end = text[start..].find("## Part 2").map_or(text.len(), |e| start + e);
+    insta::assert_snapshot!("part1_anchored", &text[start..end]);
 }
 
 #[test]
