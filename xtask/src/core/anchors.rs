@@ -129,8 +129,9 @@ pub(crate) enum Scale {
     /// Its processes were anchored: the lowest and highest factor applied.
     Anchored { processes: usize, low: f64, high: f64 },
     /// No shape could anchor it: the analysis divides its runtimes by
-    /// `factor` and counts a regression only beyond its scale's standard
-    /// error `se` (relative), see [`OffScale`].
+    /// `factor` and counts a regression only beyond [`crate::core::fit`]'s
+    /// `SCALE_Z` standard errors `se` (relative) of that factor, see
+    /// [`OffScale`].
     Moved { factor: f64, se: f64 },
     /// Not anchored, and too few anchored processes to move it by.
     Unanchored,
@@ -144,8 +145,10 @@ impl Scale {
             Scale::Anchored { processes, low, high } => {
                 format!("{processes} anchored, {} to {}", pct(*low), pct(*high))
             }
+            // The drift the analysis assumes and divides out, read as the
+            // anchored rows read: how much slower its processes ran.
             Scale::Moved { factor, se } => {
-                format!("not anchored; moved {} (±{:.1}%)", pct(1.0 / factor), 100.0 * se)
+                format!("not anchored; assumed drift {} (±{:.1}%)", pct(*factor), 100.0 * se)
             }
             Scale::Unanchored => "not anchored".to_string(),
         }
@@ -293,7 +296,7 @@ mod tests {
         let off = off_scale(&cands).unwrap();
         let Some(Scale::Moved { factor, se }) = s[1] else { panic!("{s:?}") };
         assert!((factor - off.shift.exp()).abs() < 1e-12 && (se - off.scale_se(3)).abs() < 1e-12);
-        assert!(s[1].as_ref().unwrap().describe().starts_with("not anchored; moved -0.6% (±2.3%)"), "{s:?}");
+        assert!(s[1].as_ref().unwrap().describe().starts_with("not anchored; assumed drift +0.6% (±2.3%)"), "{s:?}");
         // One anchored process gives no spread to move by.
         cands[2].anchoring.factors = vec![1.02];
         assert_eq!(scales(&cands, 3)[1], Some(Scale::Unanchored));

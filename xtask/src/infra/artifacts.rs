@@ -111,6 +111,23 @@ pub(crate) fn keep(
     }
 }
 
+/// Fails unless `dir` is a kept build of `commit` (its [`LABEL_FILE`] says
+/// so): a benchmark must never run whatever compiler a missing or foreign
+/// directory would leave on its paths.
+pub(crate) fn check_kept(dir: &Path, commit: &str) -> Result<()> {
+    let file = dir.join(LABEL_FILE);
+    let label: serde_json::Value = crate::infra::store::read_json(&file)
+        .with_context(|| format!("`{}` is not a kept build; run `cargo xtask clean`, then rerun", dir.display()))?;
+    match label.get("commit").and_then(|c| c.as_str()) {
+        Some(c) if c == commit => Ok(()),
+        other => anyhow::bail!(
+            "`{}` is a kept build of {}, not of {commit}; run `cargo xtask clean`, then rerun",
+            dir.display(),
+            other.unwrap_or("nothing named")
+        ),
+    }
+}
+
 /// Removes the kept build `dest`, renamed aside first (as this process's
 /// partial copy) so that a removal cut short never leaves a `dest` that
 /// looks whole: the next [`keep`] beside it removes the rest.
@@ -426,6 +443,19 @@ mod tests {
         assert_eq!(relative_in(Path::new("/b/build"), Path::new("/b/build/tools/../lib")), Some("lib".into()));
         assert_eq!(relative_in(Path::new("/b/build"), Path::new("/b/build-tune/lib")), None);
         assert_eq!(relative_in(Path::new("/b/build"), Path::new("/b/build")), None);
+    }
+
+    #[test]
+    fn a_benchmark_takes_only_a_kept_build_of_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("abc");
+        let err = check_kept(&kept, "1234").unwrap_err();
+        assert!(format!("{err:#}").contains("is not a kept build; run `cargo xtask clean`"), "{err:#}");
+        std::fs::create_dir_all(&kept).unwrap();
+        std::fs::write(kept.join(LABEL_FILE), r#"{"commit": "5678", "build": "/b"}"#).unwrap();
+        let err = check_kept(&kept, "1234").unwrap_err();
+        assert!(format!("{err:#}").contains("is a kept build of 5678, not of 1234"), "{err:#}");
+        check_kept(&kept, "5678").unwrap();
     }
 
     #[test]

@@ -289,6 +289,7 @@ impl<'a> Station<'a> {
 /// `{source_dir}` in the benchmark's settings ([`uses_source_dir`]).
 pub(crate) fn bench_kept(config: &Config, src: &Path, job: &BenchJob, progress: Option<&Progress>) -> Result<BenchRun> {
     let Some(dir) = job.from else { bail!("no kept build to benchmark of {}", git::short(job.build_of)) };
+    artifacts::check_kept(dir, &job.build_of.to_string())?;
     bench_build(config, (dir, src, &[]), job, progress)
 }
 

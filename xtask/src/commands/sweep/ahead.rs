@@ -60,8 +60,8 @@ struct Next {
     /// The current build's kept copy, which the benchmarks use.
     kept: PathBuf,
     /// Kept only for benchmarks (not the baseline's build, which `validate`
-    /// and the drift recheck use): removed once benchmarked (an interrupted
-    /// benchmark's stays for the rerun).
+    /// and the drift recheck use): removed once benchmarked (a failed
+    /// benchmark's stays for the rerun; `clean` removes what is left).
     remove_kept: bool,
 }
 
@@ -74,7 +74,11 @@ pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Resul
         ready.push(prepared.with_context(|| sweep.kept())?);
     }
     let Some(next) = next_build(sweeps, plans, i, &ready)? else {
-        return measure_all(sweeps, plans, i, ready, None);
+        let measured = measure_all(sweeps, plans, i, ready, None);
+        let c = &plans[0].candidates[i];
+        // The baseline's copy stays for `validate` and the recheck.
+        discard_resumed(sweeps, &c.name, measured.is_ok() && c.limit.is_some());
+        return measured;
     };
     let station = lend(sweeps)?;
     let progress = sweeps[0].progress.sharing(0);
@@ -92,12 +96,17 @@ pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Resul
         }
     });
     *sweeps[0].shared.station.borrow_mut() = SlotState::Open(Box::new(station));
+    // A copy a rerun resumed from is `next.kept` (the same build), handled
+    // below.
+    for sweep in sweeps.iter_mut() {
+        sweep.resumed = None;
+    }
     let first = &sweeps[0];
     if let (Err(_), Err(e)) = (&measured, &outcome) {
         first.progress.log(&format!("{name}: its build ahead failed too: {e:#}"));
     }
-    // An interrupted benchmark's copy stays for the rerun to measure
-    // ([`Sweep::kept_earlier`]) instead of building it again.
+    // A failed (say, interrupted) benchmark's copy stays for the rerun to
+    // measure ([`Sweep::kept_earlier`]) instead of building it again.
     if next.remove_kept && measured.is_ok() {
         // A copy left behind costs disk, not results: `clean` removes it.
         if let Err(e) = artifacts::discard(&next.kept) {
@@ -107,6 +116,28 @@ pub(super) fn candidate(sweeps: &mut [Sweep], plans: &[Plan], i: usize) -> Resul
     let during = plans[0].candidates[i].name.clone();
     *first.shared.ahead.borrow_mut() = Some(Built { commit, outcome, log: next.log.clone(), during });
     measured
+}
+
+/// Forgets the kept copies candidate `name` was measured from on a rerun
+/// ([`Sweep::kept_earlier`]), and when `remove` (it was measured, and is
+/// not the baseline) removes each once, after every target measured it; a
+/// failed benchmark's copy stays for the next rerun, and the tuned
+/// revision's build is never removed.
+fn discard_resumed(sweeps: &mut [Sweep], name: &str, remove: bool) {
+    let mut dirs = std::collections::BTreeSet::new();
+    for sweep in sweeps.iter_mut() {
+        if let Some((commit, dir)) = sweep.resumed.take() {
+            if commit != sweep.plan.base {
+                dirs.insert(dir);
+            }
+        }
+    }
+    for dir in dirs.into_iter().filter(|_| remove) {
+        // A copy left behind costs disk, not results: `clean` removes it.
+        if let Err(e) = artifacts::discard(&dir) {
+            sweeps[0].progress.log(&format!("{name}: its kept copy stays: {e:#}"));
+        }
+    }
 }
 
 /// Benchmarks candidate `i` on every target where it was built, from

@@ -533,30 +533,30 @@ impl<'a> Sweep<'a> {
     /// Benchmarks a prepared candidate and measures its ambiguous pairs
     /// again: from `kept`, a kept copy of its build, when given (the slot
     /// is then building ahead), else from the slot.
-    /// A copy kept by an interrupted attempt serves when neither is given,
-    /// and is removed once measured (the build ahead removes its own).
+    /// A copy kept by an interrupted attempt ([`Sweep::resumed`]) serves
+    /// when neither is given; [`ahead::candidate`] removes it once every
+    /// target measured it.
     fn measure(&mut self, c: &Candidate, commit: git2::Oid, info: CandidateInfo, kept: Option<&Path>) -> Result<()> {
-        let resumed = self.resumed.take().filter(|(k, _)| *k == commit && kept.is_none()).map(|(_, p)| p);
-        self.kept_now = kept.map(Path::to_path_buf).or_else(|| resumed.clone()).map(|k| (commit, k));
+        let resumed = self.resumed.as_ref().filter(|(k, _)| *k == commit).map(|(_, p)| p.clone());
+        self.kept_now = kept.map(Path::to_path_buf).or(resumed).map(|k| (commit, k));
         let outcome = self.bench(c, commit, info).and_then(|()| self.remeasure_candidate(c, commit, true));
         self.kept_now = None;
-        if let Some(dir) = resumed.filter(|_| outcome.is_ok() && commit != self.plan.base) {
-            // A copy left behind costs disk, not results: `clean` removes it.
-            if let Err(e) = crate::infra::artifacts::discard(&dir) {
-                self.progress.log(&format!("{}: its kept copy stays: {e:#}", c.name));
-            }
-        }
         outcome
     }
 
-    /// The kept copy of `commit`'s build that an interrupted attempt of
-    /// this run benchmarked while the slot built ahead: the slot holds
-    /// another build by now, and the copy is the same build, so the rerun
-    /// benchmarks it instead of building the candidate again. Not when the
-    /// benchmark reads the slot's checkout, which holds another commit.
+    /// A kept copy of `commit`'s build for a candidate an earlier attempt
+    /// of this run built: typically the copy it was benchmarked from while
+    /// the slot built ahead, when that attempt was interrupted (the slot
+    /// holds another build by now). The copy is the same build (same
+    /// commit and configuration), so the rerun benchmarks it instead of
+    /// building the candidate again. Not for the probe build, which every
+    /// candidate and the baseline share (the slot builds it again at most
+    /// once), nor when the benchmark reads the slot's checkout, which holds
+    /// another commit.
     fn kept_earlier(&self, c: &Candidate, commit: git2::Oid) -> Result<Option<PathBuf>> {
         let config = &self.ctx.config;
-        if !self.journal.built_before(&c.name, &c.key) || station::uses_source_dir(config) {
+        let fresh = !self.journal.built_before(&c.name, &c.key);
+        if fresh || !c.env.is_empty() || station::uses_source_dir(config) {
             return Ok(None);
         }
         let dir = station::kept_dir(config, commit)?;

@@ -59,7 +59,7 @@ const UNMEASURED_FACTOR: f64 = 2.0;
 /// that offset is one unknown shared by every shape of the column, which
 /// the per-shape test and Benjamini-Hochberg would otherwise count as many
 /// independent regressions.
-const SCALE_Z: f64 = 1.645;
+pub(crate) const SCALE_Z: f64 = 1.645;
 
 /// The values the current ladder uses (its high-parallelism ones), so that
 /// a fitted rule can keep them where no swept limit does better.

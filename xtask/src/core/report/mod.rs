@@ -404,7 +404,8 @@ fn part1_limits(out: &mut String, a: &Analysis) {
     if anchored {
         let _ = writeln!(
             out,
-            "\nDrift: each benchmark process's samples were divided by how much slower its anchor shapes ran than on the baseline's scale (README \"Drift\"); a candidate no shape can anchor is moved onto that scale by the anchored processes' mean drift, and its shapes veto a rule only beyond that move's standard error."
+            "\nDrift: each benchmark process's samples were divided by how much slower its anchor shapes ran than on the baseline's scale (README \"Drift\"); a candidate no shape can anchor is assumed to have drifted by the anchored processes' mean drift, which is divided out, and its shapes veto a rule only beyond {} standard errors (±) of that assumption.",
+            crate::core::fit::SCALE_Z
         );
     }
     let shared: usize = a.candidates.iter().map(|c| c.shared).sum();

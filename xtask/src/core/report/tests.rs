@@ -110,7 +110,7 @@ fn the_report_shows_each_candidate_s_drift_when_the_sweep_anchored() {
     let row = |name: &str| text.lines().find(|l| l.starts_with(&format!("| {name} |"))).unwrap_or_default().to_string();
     assert!(text.contains("| total | drift (anchors) |"), "{text}");
     assert!(row("baseline").ends_with("| 3 anchored, -1.0% to +2.0% |"), "{}", row("baseline"));
-    assert!(row("limit-1").contains("| not anchored; moved "), "{}", row("limit-1"));
+    assert!(row("limit-1").contains("| not anchored; assumed drift "), "{}", row("limit-1"));
     assert!(text.contains("Drift: each benchmark process's samples were divided"), "{text}");
     let start = text.find("## Part 1").unwrap();
     let end = text[start..].find("## Part 2").map_or(text.len(), |e| start + e);
