@@ -252,6 +252,35 @@ fn ctrl_c_during_a_benchmark_stops_cleanly_and_the_rerun_matches() {
     assert_eq!(measured(&env, "i"), measured(&env, "undisturbed"));
 }
 
+/// Killed while a candidate's ambiguous pairs are measured again from the
+/// kept copy of its build (the slot building the next candidate ahead):
+/// the rerun reuses its result and measures those pairs from that copy,
+/// without building it again, then removes the copy.
+#[test]
+fn kill_during_a_re_measurement_then_the_rerun_measures_from_the_kept_copy() {
+    let extra = "\n[bench.env]\nFIXTURE_BOO_NOISE = \"0.05\"\nFIXTURE_BOO_DRIFT = \"0.05\"\nFIXTURE_BOO_SEED = \"1\"\n";
+    let env = fixture(false, &format!("build_ahead = \"on\"\n{extra}"));
+    let cmds = small(&env);
+    let args = ["sweep", cmds.as_str(), "--limits", "1,64", "--name", "r"];
+    let mut child = spawn(&env, "killed", &args, &[("FIXTURE_BOO_DELAY_S", "0.15")]);
+    let again = env.runs().join("r/candidates/limit-1-remeasure");
+    let started = wait_for(Duration::from_secs(300), || again.join("bench-r0.log").exists());
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    let err = err_of(&env, "killed");
+    assert!(started, "limit-1 measured nothing again:\n{err}");
+    assert!(err.contains("limit-64: building while limit-1 is benchmarked"), "{err}");
+    let kept = || std::fs::read_dir(env.work().join("kept")).unwrap().count();
+    assert_eq!(kept(), 2, "the baseline's and limit-1's copies");
+
+    let rerun = ok(xtask(&env, &args));
+    assert!(rerun.contains("limit-1: reusing the finished result"), "{rerun}");
+    assert!(rerun.contains("limit-1: ") && rerun.contains("ambiguous pair(s) measured again"), "{rerun}");
+    assert!(!again.join("build.log").exists(), "limit-1 was built again to measure its pairs:\n{rerun}");
+    assert!(!rerun.contains("limit-1: built"), "{rerun}");
+    assert_eq!(kept(), 1, "only the baseline's copy stays");
+}
+
 #[test]
 fn a_reused_name_with_other_inputs_is_refused_and_replace_moves_it_aside() {
     let env = fixture(false, "");

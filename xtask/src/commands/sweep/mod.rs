@@ -505,7 +505,14 @@ impl<'a> Sweep<'a> {
                 self.progress.advance(1 + u64::from(repeats));
                 self.merge(&done)?;
                 if let Ok(commit) = git2::Oid::from_str(&done.info.commit) {
-                    self.remeasure_candidate(c, commit, false)?;
+                    // A re-measurement an interrupted attempt left undone
+                    // runs from the copy that attempt benchmarked, when it
+                    // is still kept (and the copy then goes).
+                    self.resumed = self.kept_earlier(c, commit)?.map(|k| (commit, k));
+                    self.kept_now = self.resumed.clone();
+                    let again = self.remeasure_candidate(c, commit, self.resumed.is_some());
+                    self.kept_now = None;
+                    again?;
                 }
                 return Ok(None);
             }
