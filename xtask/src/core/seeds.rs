@@ -237,18 +237,19 @@ fn quality_line(s: &Spread) -> String {
         .unwrap_or_else(|| "no figures".into())
     };
     let capture = s.truth_capture();
+    let pct = crate::core::numfmt::pct;
+    // "to" between the ends: a seed whose rule loses captures a negative share.
     let capture = match (range(&capture), crate::core::stats::mean(&capture)) {
-        (Some((lo, hi)), Some(m)) => format!(
-            "{}-{} (mean {})",
-            crate::core::numfmt::pct(lo),
-            crate::core::numfmt::pct(hi),
-            crate::core::numfmt::pct(m)
-        ),
-        _ => "unknown".into(),
+        (Some((lo, hi)), _) if pct(lo) == pct(hi) => {
+            format!("{} of the noise-free oracle's gain in every seed", pct(lo))
+        }
+        (Some((lo, hi)), Some(m)) => {
+            format!("{} to {} (mean {}) of the noise-free oracle's gain", pct(lo), pct(hi), pct(m))
+        }
+        _ => "an unknown share of the noise-free oracle's gain".into(),
     };
     format!(
-        "{} quality: seeds' mean {}; the noise-free sweep's analysis {}; the emitted rules capture {} of the \
-         noise-free oracle's gain",
+        "{} quality: seeds' mean {}; the noise-free sweep's analysis {}; the emitted rules capture {}",
         s.heuristic,
         q(s.mean_cv()),
         q(s.truth_cv),
@@ -282,6 +283,8 @@ mod tests {
             let c = s.truth_capture();
             assert!(c.len() == 3 && c.iter().all(|&c| c > 0.0 && c <= 1.0 + 1e-9), "{s:?}");
         }
+        let text = render(&runs, &spreads, &truth);
+        assert!(text.contains("of the noise-free oracle's gain in every seed"), "{text}");
         // A seed that recommends nothing is priced at 1.0 and breaks both targets.
         let mut none = a.clone();
         for h in &mut none.heuristics {
@@ -298,7 +301,7 @@ mod tests {
         assert!(text.contains("a recommendation in 1/2 seeds"), "{text}");
         assert!(text.contains("the same rule in 1/2 (target 90.0%) NOT met"), "{text}");
         // "No change" captures nothing of the oracle's gain, and says so.
-        assert!(text.contains("capture 0.0%-"), "{text}");
+        assert!(text.contains("capture 0.0% to "), "{text}");
         // What noise-bench prints, as a reader sees it.
         insta::assert_snapshot!("noise_bench_output", text);
     }
