@@ -165,7 +165,7 @@ pub(crate) fn scales(candidates: &[CandidateInfo], repeats: u32) -> Vec<Option<S
     candidates
         .iter()
         .map(|c| {
-            if let Some((low, high)) = low_high(&c.anchoring.factors) {
+            if let Some((low, high)) = stats::min_max(&c.anchoring.factors) {
                 return Some(Scale::Anchored { processes: c.anchoring.factors.len(), low, high });
             }
             if !anchored || c.name == BASELINE || !c.status.measured() {
@@ -184,14 +184,8 @@ pub(crate) fn scales(candidates: &[CandidateInfo], repeats: u32) -> Vec<Option<S
 /// The spread of applied factors in words, for the sweep's log: "3
 /// processes anchored, drift -1.2% to +0.8%".
 pub(crate) fn summary(factors: &[f64]) -> String {
-    let Some((lo, hi)) = low_high(factors) else { return "no process anchored".to_string() };
+    let Some((lo, hi)) = stats::min_max(factors) else { return "no process anchored".to_string() };
     format!("{} process(es) anchored, drift {:+.1}% to {:+.1}%", factors.len(), 100.0 * (lo - 1.0), 100.0 * (hi - 1.0))
-}
-
-/// The lowest and highest of `factors` (`None`: none).
-fn low_high(factors: &[f64]) -> Option<(f64, f64)> {
-    let lo = factors.iter().copied().reduce(f64::min)?;
-    Some((lo, factors.iter().copied().fold(lo, f64::max)))
 }
 
 #[cfg(test)]
@@ -210,6 +204,13 @@ mod tests {
         s.runs.insert("baseline".into(), Measurement { samples, ..Measurement::default() });
         s.runs.remove("limit-8");
         s
+    }
+
+    /// A candidate whose processes were divided by `factors`.
+    fn anchored(name: &str, factors: &[f64]) -> CandidateInfo {
+        let mut c = crate::core::testdata::info(name, None);
+        c.anchoring.factors = factors.to_vec();
+        c
     }
 
     #[test]
@@ -252,12 +253,8 @@ mod tests {
 
     #[test]
     fn off_scale_needs_an_anchored_baseline_and_names_the_rest() {
-        let info = |name: &str, factors: &[f64]| {
-            let mut c = crate::core::testdata::info(name, None);
-            c.anchoring.factors = factors.to_vec();
-            c
-        };
-        let mut cands = vec![info("baseline", &[]), info("limit-1", &[]), info("limit-8", &[1.02, 1.04, 1.03])];
+        let mut cands =
+            vec![anchored("baseline", &[]), anchored("limit-1", &[]), anchored("limit-8", &[1.02, 1.04, 1.03])];
         assert_eq!(off_scale(&cands), None);
         cands[0].anchoring.factors = vec![1.0, 0.99, 1.01];
         let off = off_scale(&cands).unwrap();
@@ -276,12 +273,8 @@ mod tests {
 
     #[test]
     fn scales_say_how_each_candidate_was_put_on_the_baseline_s_scale() {
-        let info = |name: &str, factors: &[f64]| {
-            let mut c = crate::core::testdata::info(name, None);
-            c.anchoring.factors = factors.to_vec();
-            c
-        };
-        let mut cands = vec![info("baseline", &[]), info("limit-1", &[]), info("limit-8", &[1.02, 0.97, 1.03])];
+        let mut cands =
+            vec![anchored("baseline", &[]), anchored("limit-1", &[]), anchored("limit-8", &[1.02, 0.97, 1.03])];
         // The baseline not anchored: only applied factors are shown.
         assert_eq!(scales(&cands, 3)[..2], [None, None]);
         cands[2].anchoring.factors.clear();

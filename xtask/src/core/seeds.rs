@@ -73,7 +73,7 @@ impl Spread {
     /// max/min - 1 of the truth speedups.
     pub(crate) fn spread(&self) -> Option<f64> {
         let t: Vec<f64> = self.truth.iter().copied().collect::<Option<Vec<_>>>()?;
-        range(&t).map(|(lo, hi)| hi / lo - 1.0)
+        crate::core::stats::min_max(&t).map(|(lo, hi)| hi / lo - 1.0)
     }
 
     /// The mean over the seeds of each quality figure.
@@ -92,7 +92,7 @@ impl Spread {
 
     /// The lowest and highest truth speedup of the seeds that have one.
     fn truth_range(&self) -> Option<(f64, f64)> {
-        range(&self.truth.iter().flatten().copied().collect::<Vec<_>>())
+        crate::core::stats::min_max(&self.truth.iter().flatten().copied().collect::<Vec<_>>())
     }
 
     /// A recommendation in every seed, and their noise-free speedups within
@@ -105,11 +105,6 @@ impl Spread {
     pub(crate) fn same_rule(&self) -> bool {
         self.same as f64 >= SAME_TARGET * self.seeds as f64
     }
-}
-
-fn range(values: &[f64]) -> Option<(f64, f64)> {
-    let lo = values.iter().copied().reduce(f64::min)?;
-    Some((lo, values.iter().copied().fold(lo, f64::max)))
 }
 
 /// The noise-free geomean speedup of `h`'s recommended choices (the rule's
@@ -239,7 +234,7 @@ fn quality_line(s: &Spread) -> String {
     let capture = s.truth_capture();
     let pct = crate::core::numfmt::pct;
     // "to" between the ends: a seed whose rule loses captures a negative share.
-    let capture = match (range(&capture), crate::core::stats::mean(&capture)) {
+    let capture = match (crate::core::stats::min_max(&capture), crate::core::stats::mean(&capture)) {
         (Some((lo, hi)), _) if pct(lo) == pct(hi) => {
             format!("{} of the noise-free oracle's gain in every seed", pct(lo))
         }

@@ -29,6 +29,12 @@ pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+/// The lowest and highest of `values`; `None` when there are none.
+pub(crate) fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+    let lo = values.iter().copied().reduce(f64::min)?;
+    Some((lo, values.iter().copied().fold(lo, f64::max)))
+}
+
 /// Sample standard deviation (n - 1 in the denominator); `None` below two
 /// values.
 pub(crate) fn std_dev(values: &[f64]) -> Option<f64> {
@@ -190,6 +196,9 @@ mod tests {
         assert_eq!(s.median, 10.0);
         assert_eq!(s.total, 111.0);
         assert!((percentile(&[1.0, 2.0, 3.0, 4.0, 5.0], 95.0).unwrap() - 4.8).abs() < 1e-9);
+        assert_eq!(min_max(&[3.0, -1.0, 2.0]), Some((-1.0, 3.0)));
+        assert_eq!(min_max(&[]), None);
+        assert!((std_dev(&[1.0, 2.0, 3.0]).unwrap() - 1.0).abs() < 1e-12 && std_dev(&[1.0]).is_none());
     }
 
     #[test]
