@@ -826,3 +826,67 @@ fn anchored_processes_are_put_on_the_baseline_s_scale() {
         assert_eq!(factors, expected, "{c}");
     }
 }
+
+/// A benchmark that lowers commands otherwise than the tuner parses them
+/// (here the fixture's driver adds 64 to every matmul's K, as a driver
+/// that pads its reduction would): each shape compiled by a process of its
+/// own ties the sizes the compiler logs to their command, and they replace
+/// the parsed ones in results.json; no candidate shares a measurement of
+/// those shapes, and a rerun applies the comparison without compiling.
+#[test]
+fn the_compiler_s_logged_sizes_replace_the_parsed_ones() {
+    let env = fixture(false, "");
+    let turbine = env.tmp.path().join("turbine");
+    let copied = Command::new("cp").arg("-r").arg(workspace().join("tests/fixtures/turbine")).arg(&turbine).status();
+    assert!(copied.unwrap().success());
+    let lowering = turbine.join("iree/turbine/kernel/boo/driver/lowering.py");
+    let text = std::fs::read_to_string(&lowering).unwrap();
+    let parse = "    m, k, n = (_int(raw[f], f) for f in (\"--a_w\", \"--a_h\", \"--b_w\"))\n";
+    assert!(text.contains(parse), "the fixture's gemm lowering changed");
+    std::fs::write(&lowering, text.replace(parse, &format!("{parse}    k += 64\n"))).unwrap();
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let original = workspace().join("tests/fixtures/turbine").display().to_string();
+    std::fs::write(&env.config, config.replace(&original, &turbine.display().to_string())).unwrap();
+
+    let commands = commands_file(&env, "small.txt", SMALL_WORKLOAD);
+    let args = ["sweep", commands.to_str().unwrap(), "--limits", "1,64", "--name", "f", "--strategy", "probe"];
+    let err = ok(xtask(&env, &args));
+    let line = "compiler features: 7 shapes compiled one per process in ";
+    assert!(err.contains(line), "{err}");
+    assert!(err.contains("5 confirm the parsed sizes, 2 replaced by the compiler's"), "{err}");
+    assert!(err.contains("`gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100`: matmul outputSize 4096, reductionSize 65600 (parsed: 4096, 65536)"), "{err}");
+    let results = env.runs().join("f/results.json");
+    let r = read_json(&results);
+    let replaced = r["compiler_features"]["replaced"].as_array().unwrap();
+    assert_eq!(replaced.len(), 2, "{replaced:?}");
+    for (s, k) in [(5, 65536), (6, 16384)] {
+        let shape = &r["shapes"][s];
+        assert_eq!(shape["features"]["reduction_size"], k + 64, "{shape}");
+        assert_eq!(shape["features"]["vars"]["kSize"], k + 64, "{shape}");
+        assert!(replaced.iter().any(|x| x["shape"] == s && x["parsed"][1] == k), "{replaced:?}");
+        // Measured by every candidate itself: the predicted splits rest on
+        // the parsed sizes.
+        for c in ["limit-1", "limit-64"] {
+            assert!(shape["runs"][c]["shared_from"].is_null(), "{c}: {shape}");
+        }
+    }
+    assert_eq!(r["shapes"][0]["features"]["reduction_size"], 16 * 225 * 225);
+    // The baseline's log checks against the compiler's sizes: no decision
+    // is left unaccounted for.
+    assert!(!err.contains("sizes no benchmarked shape has"), "{err}");
+
+    // A rerun applies the finished comparison again, compiling nothing.
+    let again = ok(xtask(&env, &args));
+    assert!(again.contains("compiler features: reusing the finished comparison"), "{again}");
+    assert_eq!(read_json(&results)["shapes"], r["shapes"]);
+
+    // Off, the parsed sizes stay and no shape is compiled alone.
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(&env.config, config.replace("[sweep]\n", "[sweep]\ncompiler_features = false\n")).unwrap();
+    let args = ["sweep", commands.to_str().unwrap(), "--limits", "64", "--name", "off", "--strategy", "probe"];
+    let off = ok(xtask(&env, &args));
+    assert!(!off.contains("compiler features"), "{off}");
+    let r = read_json(&env.runs().join("off/results.json"));
+    assert!(r["compiler_features"].is_null());
+    assert_eq!(r["shapes"][5]["features"]["reduction_size"], 65536);
+}

@@ -320,6 +320,12 @@ pub(crate) struct Sweep {
     /// With a build per candidate, build the next candidate in the slot
     /// while a kept copy of the current one is benchmarked.
     pub(crate) build_ahead: BuildAhead,
+    /// With the probe strategy, compile every shape once more in a
+    /// benchmark process of its own before the baseline is measured, so
+    /// the sizes the compiler logs for it are known to be its own; they
+    /// replace the parsed ones where they differ
+    /// ([`crate::core::decisionlog::features`]).
+    pub(crate) compiler_features: bool,
 }
 
 /// `sweep.build_ahead`: whether the next candidate builds while the
@@ -364,6 +370,7 @@ impl Default for Sweep {
             remeasure_repeats: crate::core::remeasure::REMEASURE_REPEATS,
             strategy: Strategy::Rebuild,
             build_ahead: BuildAhead::Auto,
+            compiler_features: true,
         }
     }
 }

@@ -447,6 +447,7 @@ impl<'a> Validator<'a> {
             // Not anchored: validation pairs both builds within each round,
             // so a process's drift is noise there, not one build's bias.
             anchors: None,
+            one_per_shape: false,
         };
         let run = self.station.bench(&job, Some(p))?;
         for why in &run.failed_repeats {

@@ -6,12 +6,21 @@
 //! benchmark compiled: the same limit where it predicted the ladder, no
 //! line where it predicted an early return. A difference means the model
 //! (or the feature parsing) and the compiler disagree, so the measurement
-//! may not be of the split the analysis assumes. Pure: text and
-//! predictions in, findings out; reading the files is the caller's.
+//! may not be of the split the analysis assumes.
+//!
+//! It also owns the features the compiler computed ([`features`]): each
+//! shape compiled by a process of its own, with the early returns off, so
+//! every line of that process's log is that shape's, whatever the
+//! benchmark named its kernel. Where the compiler's sizes differ from the
+//! parsed ones they replace them ([`replace`]); a shape whose ladder the
+//! compiler never reached, or that it decided as several ops, is reported
+//! and keeps its parsed features. Pure: text, features and predictions
+//! in, findings out; reading the files and running the processes is the
+//! caller's.
 
 use crate::core::cpp::patch::LoggedDecision;
 use crate::core::decide::tile_sizes;
-use crate::core::workload::Walk;
+use crate::core::workload::{Features, Walk};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the model predicted for one benchmarked shape.
@@ -170,6 +179,185 @@ pub(crate) fn summary(candidate: &str, c: &LogCheck) -> String {
     out
 }
 
+/// One shape as the tuner parsed it, for [`features`].
+pub(crate) struct Parsed<'a> {
+    pub(crate) shape: usize,
+    pub(crate) command: &'a str,
+    pub(crate) features: &'a Features,
+    /// Whether the tuner predicts that, with the early returns off, the
+    /// shape reaches a logging heuristic's ladder (a candidate's decision
+    /// for it has a limit).
+    pub(crate) reaches: bool,
+}
+
+/// The compiler's sizes of one shape where they differ from the parsed
+/// ones, which they replaced in `results.json`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Replaced {
+    pub(crate) shape: usize,
+    pub(crate) command: String,
+    pub(crate) heuristic: String,
+    /// `[outputSize, reductionSize]` as the tuner parsed them.
+    pub(crate) parsed: [i64; 2],
+    /// As the compiler logged them (`reductionSize` -1: not in scope, the
+    /// parsed one kept).
+    pub(crate) logged: [i64; 2],
+}
+
+/// What the compiler's own features said of a run's shapes.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FeatureLog {
+    /// Shapes compiled (one process each).
+    pub(crate) shapes: usize,
+    /// Shapes whose parsed sizes the compiler confirmed.
+    pub(crate) confirmed: usize,
+    /// Shapes whose parsed sizes the compiler's replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) replaced: Vec<Replaced>,
+    /// Shapes the tuner predicts reach a ladder the compiler never reached:
+    /// their parsed features stay, and no candidate shares a measurement of
+    /// them on the strength of a predicted split.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) unreached: Vec<usize>,
+    /// One sentence per shape the compiler's log leaves in doubt (another
+    /// heuristic, several ops, a ladder the tuner did not predict).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) findings: Vec<String>,
+    /// Shapes whose process neither ran them nor logged anything (not
+    /// compared).
+    #[serde(default)]
+    pub(crate) not_compiled: usize,
+    /// Lines that are not decisions.
+    #[serde(default)]
+    pub(crate) unreadable: usize,
+    /// Wall time of the processes.
+    #[serde(default)]
+    pub(crate) seconds: f64,
+}
+
+impl FeatureLog {
+    /// The shapes whose predicted splits rest on sizes the compiler did not
+    /// confirm: their measurements are never shared.
+    pub(crate) fn doubtful(&self) -> BTreeSet<usize> {
+        self.replaced.iter().map(|r| r.shape).chain(self.unreached.iter().copied()).collect()
+    }
+}
+
+/// The features `parsed` gives `heuristic` (its own, or the matmul-like
+/// function's view of a convolution).
+fn seen<'a>(parsed: &'a Features, heuristic: &str) -> Option<&'a Features> {
+    std::iter::once(parsed).chain(parsed.fallback.as_deref()).find(|f| f.heuristic.name() == heuristic)
+}
+
+/// Compares each shape's parsed sizes with those its own process logged
+/// (`logs`, by shape id), for the heuristics in `logging`.
+pub(crate) fn features(parsed: &[Parsed], logs: &BTreeMap<usize, Vec<LoggedDecision>>, logging: &[&str]) -> FeatureLog {
+    let mut out = FeatureLog { shapes: parsed.len(), ..FeatureLog::default() };
+    for p in parsed {
+        let lines: BTreeSet<(&str, i64, i64)> = logs
+            .get(&p.shape)
+            .into_iter()
+            .flatten()
+            .filter(|d| logging.contains(&d.heuristic.as_str()))
+            .map(|d| (d.heuristic.as_str(), d.output_size, d.reduction_size))
+            .collect();
+        let agrees = |&(h, o, r): &(&str, i64, i64)| {
+            seen(p.features, h).is_some_and(|f| f.output_size == o && (r == -1 || f.reduction_size == r))
+        };
+        let list = || lines.iter().map(|(h, o, r)| format!("{h} {o}x{r}")).collect::<Vec<_>>().join(", ");
+        match lines.iter().next() {
+            None if p.reaches => {
+                out.unreached.push(p.shape);
+                out.findings.push(format!(
+                    "`{}`: the compiler never reached a tuned ladder with the early returns off; the tuner \
+                     predicted it would (its parsed features stay)",
+                    p.command
+                ));
+            }
+            None => {}
+            Some(_) if lines.iter().any(agrees) => {
+                out.confirmed += 1;
+                if lines.len() > 1 {
+                    out.findings.push(format!("`{}`: the compiler decided several ops for it ({})", p.command, list()));
+                }
+            }
+            Some(&(h, o, r)) if lines.len() == 1 && seen(p.features, h).is_some() => {
+                let f = seen(p.features, h).expect("checked in the guard");
+                out.replaced.push(Replaced {
+                    shape: p.shape,
+                    command: p.command.to_string(),
+                    heuristic: h.to_string(),
+                    parsed: [f.output_size, f.reduction_size],
+                    logged: [o, r],
+                });
+            }
+            Some(_) => out.findings.push(format!(
+                "`{}`: the compiler decided {}, which the tuner cannot tell from its parse ({} outputSize {}, \
+                 reductionSize {}); its parsed features stay",
+                p.command,
+                list(),
+                p.features.heuristic.name(),
+                p.features.output_size,
+                p.features.reduction_size
+            )),
+        }
+    }
+    out
+}
+
+/// `features` with the compiler's sizes of `r` in place of the parsed ones
+/// (the named quantities the C++ reads them by included).
+pub(crate) fn replace(features: &mut Features, r: &Replaced) {
+    let f = if features.heuristic.name() == r.heuristic {
+        features
+    } else {
+        match features.fallback.as_deref_mut().filter(|f| f.heuristic.name() == r.heuristic) {
+            Some(f) => f,
+            None => return,
+        }
+    };
+    let [output, reduction] = r.logged;
+    f.output_size = output;
+    f.vars.insert("outputSize".into(), output);
+    if reduction != -1 {
+        f.reduction_size = reduction;
+        f.vars.insert("reductionSize".into(), reduction);
+        if f.vars.contains_key("kSize") {
+            f.vars.insert("kSize".into(), reduction);
+        }
+    }
+}
+
+/// One line for the sweep's output, and the findings under it.
+pub(crate) fn features_summary(log: &FeatureLog) -> String {
+    let mut out = format!(
+        "compiler features: {} shapes compiled one per process in {:.1} s: {} confirm the parsed sizes",
+        log.shapes, log.seconds, log.confirmed
+    );
+    if !log.replaced.is_empty() {
+        out.push_str(&format!(", {} replaced by the compiler's", log.replaced.len()));
+    }
+    if !log.unreached.is_empty() {
+        out.push_str(&format!(", {} never reached a tuned ladder", log.unreached.len()));
+    }
+    if log.not_compiled > 0 {
+        out.push_str(&format!("; {} not compiled (their processes failed; not compared)", log.not_compiled));
+    }
+    if log.unreadable > 0 {
+        out.push_str(&format!("; {} log line(s) unreadable", log.unreadable));
+    }
+    for r in log.replaced.iter().take(5) {
+        out.push_str(&format!(
+            "\n  `{}`: {} outputSize {}, reductionSize {} (parsed: {}, {})",
+            r.command, r.heuristic, r.logged[0], r.logged[1], r.parsed[0], r.parsed[1]
+        ));
+    }
+    for f in log.findings.iter().take(5) {
+        out.push_str(&format!("\n  {f}"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +412,55 @@ mod tests {
         assert!(check(&[d("conv", 10, -1, 64)], &[e("a", 10, 20, Some(64))], &["conv"]).differ.is_empty());
         // A heuristic whose probe does not log is not checked.
         assert_eq!(check(&[], &[e("a", 1, 1, Some(8))], &["matmul"]).checked, 0);
+    }
+
+    #[test]
+    fn each_shape_s_own_log_confirms_replaces_or_questions_its_parsed_sizes() {
+        let text = "gemmfp16 --a_w 64 --a_h 65536 --b_w 64\n\
+                    gemmfp16 --a_w 768 --a_h 16384 --b_w 768\n\
+                    gemmfp16 --a_w 32 --a_h 512 --b_w 32\n\
+                    gemmfp16 --a_w 48 --a_h 4096 --b_w 48\n\
+                    gemmfp16 --a_w 8 --a_h 8 --b_w 8\n";
+        let (shapes, bad) = crate::core::workload::parse_commands(text);
+        assert!(bad.is_empty(), "{bad:?}");
+        let parsed: Vec<Parsed> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Parsed { shape: i, command: &s.command, features: &s.features, reaches: i != 4 })
+            .collect();
+        let f = |i: usize| &shapes[i].features;
+        let logs: BTreeMap<usize, Vec<LoggedDecision>> = [
+            // As parsed.
+            (0, vec![d("matmul", f(0).output_size, f(0).reduction_size, 64)]),
+            // Another reduction size: the compiler's replaces the parsed.
+            (1, vec![d("matmul", f(1).output_size, 16448, 8)]),
+            // Nothing logged although the tuner predicts the ladder (shape 2);
+            // two ops, neither as parsed (shape 3).
+            (3, vec![d("matmul", 1, 2, 8), d("matmul", 3, 4, 8)]),
+            // Unpredicted, but as parsed: confirmed (shape 4).
+            (4, vec![d("matmul", f(4).output_size, -1, 8), d("conv", 1, 1, 1)]),
+        ]
+        .into_iter()
+        .collect();
+        let log = features(&parsed, &logs, &["matmul"]);
+        assert_eq!((log.shapes, log.confirmed, log.unreached.clone()), (5, 2, vec![2]));
+        let r = &log.replaced;
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].shape, r[0].parsed, r[0].logged), (1, [768 * 768, 16384], [768 * 768, 16448]));
+        assert_eq!(log.findings.len(), 2, "{:?}", log.findings);
+        assert!(log.findings[1].contains("matmul 1x2, matmul 3x4"), "{:?}", log.findings);
+        assert_eq!(log.doubtful(), BTreeSet::from([1, 2]));
+        // The replacement reaches the quantities the C++ reads.
+        let mut replaced = shapes[1].features.clone();
+        replace(&mut replaced, &r[0]);
+        assert_eq!(
+            (replaced.reduction_size, replaced.vars["reductionSize"], replaced.vars["kSize"]),
+            (16448, 16448, 16448)
+        );
+        // Another heuristic's sizes leave it as it was.
+        let mut other = shapes[1].features.clone();
+        replace(&mut other, &Replaced { heuristic: "conv".into(), ..r[0].clone() });
+        assert_eq!(other, shapes[1].features);
+        insta::assert_snapshot!("compiler_features_summary", features_summary(&FeatureLog { seconds: 1.5, ..log }));
     }
 }

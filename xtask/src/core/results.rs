@@ -391,6 +391,11 @@ pub(crate) struct Results {
     /// shapes before the sweep (or why it was not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) model_check: Option<crate::core::modelcheck::ModelCheckRecord>,
+    /// A probe sweep's shapes compiled one per process, and what the
+    /// compiler's logged sizes said of the parsed ones (those it replaced
+    /// are the shapes' `features` now; see [`crate::core::decisionlog::features`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) compiler_features: Option<crate::core::decisionlog::FeatureLog>,
     /// Where the numbers come from (runs of earlier versions lack it).
     #[serde(default)]
     pub(crate) provenance: Option<Provenance>,

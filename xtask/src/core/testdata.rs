@@ -95,6 +95,7 @@ pub(crate) fn synthetic(source: &str, limits: &[i64]) -> Results {
         shapes,
         recheck: None,
         model_check: None,
+        compiler_features: None,
         provenance: Some(provenance()),
     }
 }

@@ -412,6 +412,7 @@ pub(crate) fn results_skeleton(config: &Config, plan: &Plan) -> Results {
             .collect(),
         recheck: None,
         model_check: None,
+        compiler_features: None,
         provenance: None,
     }
 }

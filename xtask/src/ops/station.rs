@@ -20,6 +20,7 @@ use crate::infra::progress::Progress;
 use crate::infra::slots::{self, Holder};
 use crate::infra::{artifacts, bench, git, proc, store};
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,10 @@ pub(crate) struct BenchJob<'a> {
     /// Shapes every process also runs first, to divide out its drift
     /// ([`crate::core::anchors`]); their own samples are not returned.
     pub(crate) anchors: Option<&'a Anchors>,
+    /// Each shape in a process of its own, with a kernel cache of its own
+    /// (`repeats` 1, no anchors): whatever a process's compiler logs is
+    /// that shape's ([`BenchRun::per_shape`]).
+    pub(crate) one_per_shape: bool,
 }
 
 /// What anchors a job's processes: the commands, and the scale they are
@@ -111,6 +116,9 @@ pub(crate) struct BenchRun {
     /// With [`BenchJob::decision_log`]: every decision the processes'
     /// compilers logged, and how many log lines were not one.
     pub(crate) decisions: Option<(Vec<LoggedDecision>, usize)>,
+    /// With [`BenchJob::one_per_shape`] and a decision log: each shape's
+    /// own process's decisions, by its index in the job.
+    pub(crate) per_shape: BTreeMap<usize, Vec<LoggedDecision>>,
     /// The drift factor each anchored process's samples were divided by.
     pub(crate) drift: Vec<f64>,
 }
@@ -325,22 +333,14 @@ fn bench_build(
         std::fs::remove_dir_all(&job.cache_dir)
             .with_context(|| format!("cannot clear `{}`", job.cache_dir.display()))?;
     }
+    if job.decision_log {
+        // An earlier attempt's logs (a retry this one may not need) must
+        // not join this one's.
+        clear_decisions(job.dir)?;
+    }
     let config = job.config.unwrap_or(config);
     let devices = &config.bench.devices;
-    // Per device, its processes: (repeat, tag, shapes in order).
-    let mut queues: Vec<Vec<(u32, String, Vec<usize>)>> = vec![Vec::new(); devices.len()];
-    for r in 0..job.repeats {
-        let order = if config.bench.shuffle {
-            shuffled(job.shapes.len(), &format!("{}-{r}", job.seed))
-        } else {
-            (0..job.shapes.len()).collect()
-        };
-        let parts = schedule::per_device(&order, devices.len(), job.device_offset + r as usize);
-        for (d, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-            let tag = if devices.len() == 1 { format!("r{r}") } else { format!("r{r}-d{d}") };
-            queues[d].push((r, tag, lead.iter().copied().chain(part).collect()));
-        }
-    }
+    let queues = queues(job, config, &lead);
     // Read-only: one benchmark process per device at once. A kept
     // build needs no overlay: it loads only its own files.
     let bencher = Bencher { config, build, src, overlays };
@@ -357,7 +357,8 @@ fn bench_build(
                 scope.spawn(move || -> Result<Vec<Done>> {
                     let mut done = Vec::new();
                     for (r, tag, order) in queue {
-                        let place = Place { tag, device: &devices[d], cache: &cache };
+                        let own = job.one_per_shape.then(|| cache.join(tag));
+                        let place = Place { tag, device: &devices[d], cache: own.as_deref().unwrap_or(&cache) };
                         let (why, parts) = bencher.repeat(job, &place, (order, lead), commands)?;
                         done.push(Done { repeat: *r, device: d, failed: why, parts });
                         let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -393,8 +394,41 @@ fn bench_build(
             into.absorb(m);
         }
     }
-    let decisions = if job.decision_log { Some(read_decisions(job.dir)?) } else { None };
-    Ok(BenchRun { measurements, seconds: start.elapsed().as_secs_f64(), failed_repeats, decisions, drift })
+    let (decisions, per_shape) = match job.decision_log {
+        true => {
+            let (logged, unreadable, by_tag) = read_decisions(job.dir)?;
+            (Some((logged, unreadable)), if job.one_per_shape { by_shape(by_tag) } else { BTreeMap::new() })
+        }
+        false => (None, BTreeMap::new()),
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(BenchRun { measurements, seconds, failed_repeats, decisions, per_shape, drift })
+}
+
+/// Per device, its processes: (repeat, tag, shapes in order, the anchors
+/// `lead` first).
+fn queues(job: &BenchJob, config: &Config, lead: &[usize]) -> Vec<Vec<(u32, String, Vec<usize>)>> {
+    let devices = &config.bench.devices;
+    let mut queues: Vec<Vec<(u32, String, Vec<usize>)>> = vec![Vec::new(); devices.len()];
+    if job.one_per_shape {
+        for (i, d) in (0..job.shapes.len()).zip((0..devices.len()).cycle()) {
+            queues[d].push((0, format!("s{i}"), vec![i]));
+        }
+        return queues;
+    }
+    for r in 0..job.repeats {
+        let order = if config.bench.shuffle {
+            shuffled(job.shapes.len(), &format!("{}-{r}", job.seed))
+        } else {
+            (0..job.shapes.len()).collect()
+        };
+        let parts = schedule::per_device(&order, devices.len(), job.device_offset + r as usize);
+        for (d, part) in parts.into_iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+            let tag = if devices.len() == 1 { format!("r{r}") } else { format!("r{r}-d{d}") };
+            queues[d].push((r, tag, lead.iter().copied().chain(part).collect()));
+        }
+    }
+    queues
 }
 
 /// Divides each process's measurements (`parts`, the anchors at the
@@ -551,22 +585,58 @@ impl Bencher<'_> {
     }
 }
 
-/// The decisions logged in `dir` (`decisions-<tag>.jsonl`, one file per
-/// benchmark process), and how many lines were not one.
-fn read_decisions(dir: &Path) -> Result<(Vec<LoggedDecision>, usize)> {
-    let (mut logged, mut unreadable) = (Vec::new(), 0);
+/// The decision logs in `dir`: `decisions-<tag>.jsonl`, one per process.
+fn decision_logs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("decisions-") && name.ends_with(".jsonl") {
-            let text =
-                std::fs::read_to_string(e.path()).with_context(|| format!("cannot read `{}`", e.path().display()))?;
-            let (d, bad) = decisionlog::parse(&text);
-            logged.extend(d);
-            unreadable += bad;
+    Ok(entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let tag = name.strip_prefix("decisions-")?.strip_suffix(".jsonl")?.to_string();
+            Some((tag, e.path()))
+        })
+        .collect())
+}
+
+/// Removes the decision logs in `dir`, if it exists.
+fn clear_decisions(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for (_, path) in decision_logs(dir)? {
+        store::remove_file(&path)?;
+    }
+    Ok(())
+}
+
+/// Each benchmark process's logged decisions, by its tag.
+type ByTag = BTreeMap<String, Vec<LoggedDecision>>;
+
+/// The decisions logged in `dir` (one file per benchmark process), how
+/// many lines were not one, and each process's decisions by its tag.
+fn read_decisions(dir: &Path) -> Result<(Vec<LoggedDecision>, usize, ByTag)> {
+    let (mut logged, mut unreadable, mut by_tag) = (Vec::new(), 0, BTreeMap::new());
+    for (tag, path) in decision_logs(dir)? {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let (d, bad) = decisionlog::parse(&text);
+        logged.extend(d.iter().cloned());
+        unreadable += bad;
+        by_tag.insert(tag, d);
+    }
+    Ok((logged, unreadable, by_tag))
+}
+
+/// A one-process-per-shape job's logs by shape: the tags `s<i>` and their
+/// retries `s<i>-retry`.
+fn by_shape(by_tag: ByTag) -> BTreeMap<usize, Vec<LoggedDecision>> {
+    let mut out: BTreeMap<usize, Vec<LoggedDecision>> = BTreeMap::new();
+    for (tag, d) in by_tag {
+        let index = tag.strip_prefix('s').map(|t| t.strip_suffix("-retry").unwrap_or(t)).and_then(|t| t.parse().ok());
+        if let Some(i) = index {
+            out.entry(i).or_default().extend(d);
         }
     }
-    Ok((logged, unreadable))
+    out
 }
 
 /// A deterministic shuffle (so reruns interleave shapes the same way).

@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod ahead;
+mod features;
 
 pub(crate) fn run(ctx: &Ctx, args: &SweepArgs) -> Result<()> {
     let strategy = match args.strategy {
@@ -419,6 +420,12 @@ impl<'a> Sweep<'a> {
         let mut journal = plan.run.journal()?;
         journal.append(Event::SweepStarted { candidates: plan.candidates.iter().map(|c| c.name.clone()).collect() })?;
         let mut results = candidates::results_skeleton(config, plan);
+        // The compiler's features, when an earlier attempt found them.
+        if let Some(log) = plan.candidates.iter().find_map(|c| features::earlier(&journal, &plan.run, c)) {
+            eprintln!("{label}compiler features: reusing the finished comparison");
+            eprintln!("{label}{}", decisionlog::features_summary(&log));
+            features::apply(&mut results, log);
+        }
         results.provenance = Some(provenance);
         results.model_check = Some(model_check::record(config, &plan.shapes));
         eprintln!("{label}{}", modelcheck::summary(results.model_check.as_ref().expect("set above")));
@@ -732,6 +739,9 @@ impl<'a> Sweep<'a> {
 
     /// Benchmarks a built candidate and records its result.
     fn bench(&mut self, c: &Candidate, commit: git2::Oid, mut info: CandidateInfo) -> Result<()> {
+        if features::applies(&self.ctx.config, c) {
+            self.compiler_features(c, commit)?;
+        }
         let config = &self.ctx.config;
         let dir = self.plan.run.candidate_dir(&c.name);
         let index = self.plan.candidates.iter().position(|x| x.name == c.name).expect("a planned candidate");
@@ -764,6 +774,7 @@ impl<'a> Sweep<'a> {
             // below against what the tuner predicted for the shapes measured.
             decision_log: !c.logged.is_empty(),
             anchors: anchors.as_ref().map(|(a, _)| a),
+            one_per_shape: false,
         };
         let run = self.run_bench(&job, Some(&self.progress))?;
         // The anchors were compiled by this build too: their decisions are
@@ -960,6 +971,7 @@ impl<'a> Sweep<'a> {
             decision_log: false,
             from: self.kept_build(commit),
             anchors: anchors.as_ref().map(|(a, _)| a),
+            one_per_shape: false,
         };
         let run = self.run_bench(&job, None)?;
         self.journal.finish(&self.plan.run, &step, &key, &dir.join("result.json"), &run.measurements)?;
@@ -1000,8 +1012,9 @@ impl<'a> Sweep<'a> {
     /// Per shape, the candidate whose measurement candidate `index` takes
     /// (`None`: it measures the shape itself): the plan's schedule, except
     /// where that candidate has no good measurement of the shape (its build
-    /// or benchmark failed) or its probe build's log shows it deciding the
-    /// shape otherwise than predicted; the shape is then measured again.
+    /// or benchmark failed), its probe build's log shows it deciding the
+    /// shape otherwise than predicted, or the compiler's features put the
+    /// shape's parsed sizes in doubt; the shape is then measured again.
     fn owners(&self, index: usize) -> Vec<Option<usize>> {
         let planned = &self.plan.schedule.owner[index];
         // A shape whose owner the compiler's log shows deciding otherwise
@@ -1013,6 +1026,8 @@ impl<'a> Sweep<'a> {
                 .iter()
                 .any(|c| &c.name == name && c.decision_log.as_ref().is_some_and(|l| l.shapes.contains(&s)))
         };
+        // Nor is a shape whose sizes the compiler replaced or never used.
+        let doubtful = self.results.compiler_features.as_ref().map(|f| f.doubtful()).unwrap_or_default();
         planned
             .iter()
             .zip(&self.results.shapes)
@@ -1021,6 +1036,7 @@ impl<'a> Sweep<'a> {
                 o.filter(|&o| {
                     shape.runs.get(&self.plan.candidates[o].name).is_some_and(Measurement::ok)
                         && !decided_otherwise(o, s)
+                        && !doubtful.contains(&s)
                 })
             })
             .collect()
@@ -1135,6 +1151,7 @@ impl<'a> Sweep<'a> {
             // Not anchored: the recheck is there to show the machine's
             // drift over the sweep, which anchoring would divide out.
             anchors: None,
+            one_per_shape: false,
         };
         let run = self.run_bench(&job, Some(&self.progress))?;
         self.journal.finish(&self.plan.run, step, &key, &dir.join("result.json"), &run.measurements)?;
