@@ -325,6 +325,10 @@ pub(crate) struct Analysis {
     pub(crate) drift: Option<Drift>,
     /// Shapes whose decision no candidate changes (wasted benchmark time).
     pub(crate) unchanged_shapes: Vec<usize>,
+    /// What the compiler's own sizes said of the parsed ones (a probe
+    /// sweep's; those it replaced are what the rules were fitted on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) compiler_features: Option<crate::core::decisionlog::FeatureLog>,
     pub(crate) roofline: Vec<Roofline>,
     /// The validation of exactly these patches, when there is one.
     pub(crate) validation: Option<Validation>,
@@ -404,6 +408,7 @@ pub(crate) fn analyze(results: &Results, source: &str, settings: &Settings) -> (
         lit_unread,
         drift: summary::drift(results),
         unchanged_shapes: summary::unchanged_shapes(results),
+        compiler_features: results.compiler_features.clone(),
         roofline,
         validation: None,
         low_parallelism: settings.low_parallelism,

@@ -416,6 +416,9 @@ fn part1_limits(out: &mut String, a: &Analysis) {
             shared * a.repeats as usize
         );
     }
+    if let Some(f) = &a.compiler_features {
+        compiler_features(out, f);
+    }
     let pairs: usize = a.candidates.iter().filter(|c| c.limit.is_some()).map(|c| c.remeasured).sum();
     if pairs > 0 {
         let baseline: usize = a.candidates.iter().filter(|c| c.limit.is_none()).map(|c| c.remeasured).sum();
@@ -424,6 +427,38 @@ fn part1_limits(out: &mut String, a: &Analysis) {
             out,
             "\n{pairs} (shape, candidate) pairs whose regression evidence was ambiguous (not a veto, but within noise of one) were measured again in fresh processes, and the baseline's side of {baseline} shape(s): {samples} more benchmark runs (`sweep --no-remeasure` skips them)."
         );
+    }
+}
+
+/// Where the features came from: the compiler's sizes of each shape
+/// against the parsed ones ([`crate::core::decisionlog::features`]).
+fn compiler_features(out: &mut String, f: &crate::core::decisionlog::FeatureLog) {
+    let compared = f.shapes - f.not_compiled;
+    let _ = write!(
+        out,
+        "\nFeatures: each of {compared} shapes was compiled by a benchmark process of its own with the probe build (early returns off), so the sizes its compiler logged are that shape's. They confirmed the parsed `outputSize` and `reductionSize` of {} shape(s)",
+        f.confirmed
+    );
+    if !f.replaced.is_empty() {
+        let _ = write!(out, " and replaced those of {}, which the rules are fitted on", f.replaced.len());
+    }
+    let _ = writeln!(out, ".");
+    if f.not_compiled > 0 {
+        let _ = writeln!(
+            out,
+            "{} shape(s) were not compiled (their processes failed) and keep their parsed sizes.",
+            f.not_compiled
+        );
+    }
+    for r in &f.replaced {
+        let _ = writeln!(
+            out,
+            "- `{}` ({}): outputSize {}, reductionSize {} (parsed: {}, {})",
+            r.command, r.heuristic, r.logged[0], r.logged[1], r.parsed[0], r.parsed[1]
+        );
+    }
+    for finding in &f.findings {
+        let _ = writeln!(out, "- {finding}");
     }
 }
 

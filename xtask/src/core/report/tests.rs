@@ -118,6 +118,34 @@ fn the_report_shows_each_candidate_s_drift_when_the_sweep_anchored() {
 }
 
 #[test]
+fn the_report_says_which_sizes_the_compiler_replaced() {
+    use crate::core::decisionlog::{FeatureLog, Replaced};
+    let mut results = synthetic(CURRENT, &FULL);
+    let md = |r: &crate::core::results::Results| super::markdown(&analyze(r, CURRENT, &settings()).0);
+    assert!(!md(&results).contains("Features:"));
+    let command = results.shapes[2].command.clone();
+    let parsed = [results.shapes[2].features.output_size, results.shapes[2].features.reduction_size];
+    results.compiler_features = Some(FeatureLog {
+        shapes: results.shapes.len(),
+        confirmed: results.shapes.len() - 2,
+        replaced: vec![Replaced {
+            shape: 2,
+            command,
+            heuristic: "conv".into(),
+            parsed,
+            logged: [parsed[0], parsed[1] + 64],
+        }],
+        unreached: vec![3],
+        findings: vec!["`conv ...`: the compiler never reached a tuned ladder with the early returns off".into()],
+        ..FeatureLog::default()
+    });
+    let text = md(&results);
+    let start = text.find("\nFeatures:").expect("the paragraph");
+    let end = text[start + 1..].find("\n\n").map_or(text.len(), |e| start + 1 + e);
+    insta::assert_snapshot!("compiler_features", &text[start..end]);
+}
+
+#[test]
 fn a_series_description_nests_each_target_s_and_reproduces_the_one_sweep() {
     let own = |run: &str, low: &str| {
         format!(
