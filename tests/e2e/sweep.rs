@@ -854,7 +854,11 @@ fn the_compiler_s_logged_sizes_replace_the_parsed_ones() {
     let line = "compiler features: 7 shapes compiled one per process in ";
     assert!(err.contains(line), "{err}");
     assert!(err.contains("5 confirm the parsed sizes, 2 replaced by the compiler's"), "{err}");
-    assert!(err.contains("`gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100`: matmul outputSize 4096, reductionSize 65600 (parsed: 4096, 65536)"), "{err}");
+    // Every quantity the C++ computed from K follows it (ratio = K / 64).
+    let replaced =
+        "`gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100`: matmul outputSize 4096, reductionSize 65600 \
+                    (parsed: 4096, 65536); kSize 65600 (parsed: 65536); ratio 1025 (parsed: 1024)";
+    assert!(err.contains(replaced), "{err}");
     let results = env.runs().join("f/results.json");
     let r = read_json(&results);
     let replaced = r["compiler_features"]["replaced"].as_array().unwrap();
@@ -870,6 +874,7 @@ fn the_compiler_s_logged_sizes_replace_the_parsed_ones() {
             assert!(shape["runs"][c]["shared_from"].is_null(), "{c}: {shape}");
         }
     }
+    assert_eq!(r["shapes"][5]["features"]["vars"]["ratio"], 1025);
     assert_eq!(r["shapes"][0]["features"]["reduction_size"], 16 * 225 * 225);
     // The baseline's log checks against the compiler's sizes: no decision
     // is left unaccounted for.

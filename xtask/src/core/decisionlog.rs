@@ -11,8 +11,10 @@
 //! It also owns the features the compiler computed ([`features`]): each
 //! shape compiled by a process of its own, with the early returns off, so
 //! every line of that process's log is that shape's, whatever the
-//! benchmark named its kernel. Where the compiler's sizes differ from the
-//! parsed ones they replace them ([`replace`]); a shape whose ladder the
+//! benchmark named its kernel. Where the compiler's sizes or integer
+//! locals differ from the parsed ones they replace them ([`replace`]),
+//! and where a condition reads them the shape's predicted splits are in
+//! doubt ([`FeatureLog::doubtful`]); a shape whose ladder the
 //! compiler never reached, or that it decided as several ops, is reported
 //! and keeps its parsed features. Pure: text, features and predictions
 //! in, findings out; reading the files and running the processes is the
@@ -202,6 +204,40 @@ pub(crate) struct Replaced {
     /// As the compiler logged them (`reductionSize` -1: not in scope, the
     /// parsed one kept).
     pub(crate) logged: [i64; 2],
+    /// The other quantities the C++ reads that differ: parsed, then logged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) vars: BTreeMap<String, [i64; 2]>,
+    /// Whether the heuristic's early returns or ladder read any of the
+    /// quantities that differ (the sizes always count): else the predicted
+    /// splits do not rest on them.
+    #[serde(default = "yes")]
+    pub(crate) decisive: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Replaced {
+    /// `matmul outputSize 4096, reductionSize 65600 (parsed: 4096, 65536)`.
+    pub(crate) fn describe(&self) -> String {
+        let reduction = match self.logged[1] {
+            -1 => "reductionSize not logged".to_string(),
+            r => format!("reductionSize {r}"),
+        };
+        let mut out = format!(
+            "{} outputSize {}, {reduction} (parsed: {}, {})",
+            self.heuristic, self.logged[0], self.parsed[0], self.parsed[1]
+        );
+        let sizes = ["outputSize", "reductionSize"];
+        for (name, [parsed, logged]) in self.vars.iter().filter(|(n, _)| !sizes.contains(&n.as_str())) {
+            out.push_str(&format!("; {name} {logged} (parsed: {parsed})"));
+        }
+        if !self.decisive {
+            out.push_str("; the heuristic's conditions read none of these");
+        }
+        out
+    }
 }
 
 /// What the compiler's own features said of a run's shapes.
@@ -211,6 +247,10 @@ pub(crate) struct FeatureLog {
     pub(crate) shapes: usize,
     /// Shapes whose parsed sizes the compiler confirmed.
     pub(crate) confirmed: usize,
+    /// Shapes no tuned ladder takes, as the tuner predicts (nothing to
+    /// compare).
+    #[serde(default)]
+    pub(crate) untuned: usize,
     /// Shapes whose parsed sizes the compiler's replaced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) replaced: Vec<Replaced>,
@@ -236,10 +276,11 @@ pub(crate) struct FeatureLog {
 }
 
 impl FeatureLog {
-    /// The shapes whose predicted splits rest on sizes the compiler did not
-    /// confirm: their measurements are never shared.
+    /// The shapes whose predicted splits rest on quantities the compiler
+    /// did not confirm: their measurements are never shared.
     pub(crate) fn doubtful(&self) -> BTreeSet<usize> {
-        self.replaced.iter().map(|r| r.shape).chain(self.unreached.iter().copied()).collect()
+        let replaced = self.replaced.iter().filter(|r| r.decisive).map(|r| r.shape);
+        replaced.chain(self.unreached.iter().copied()).collect()
     }
 }
 
@@ -250,21 +291,31 @@ fn seen<'a>(parsed: &'a Features, heuristic: &str) -> Option<&'a Features> {
 }
 
 /// Compares each shape's parsed sizes with those its own process logged
-/// (`logs`, by shape id), for the heuristics in `logging`.
-pub(crate) fn features(parsed: &[Parsed], logs: &BTreeMap<usize, Vec<LoggedDecision>>, logging: &[&str]) -> FeatureLog {
+/// (`logs`, by shape id), for the heuristics in `logging`; `reads` names,
+/// per heuristic, the quantities its early returns and ladder read.
+pub(crate) fn features(
+    parsed: &[Parsed],
+    logs: &BTreeMap<usize, Vec<LoggedDecision>>,
+    logging: &[&str],
+    reads: &BTreeMap<String, Vec<String>>,
+) -> FeatureLog {
     let mut out = FeatureLog { shapes: parsed.len(), ..FeatureLog::default() };
     for p in parsed {
-        let lines: BTreeSet<(&str, i64, i64)> = logs
+        // One line per op the compiler decided (its limit aside: the same
+        // op decided at another limit has the same sizes).
+        let lines: BTreeSet<(&str, i64, i64, &BTreeMap<String, i64>)> = logs
             .get(&p.shape)
             .into_iter()
             .flatten()
             .filter(|d| logging.contains(&d.heuristic.as_str()))
-            .map(|d| (d.heuristic.as_str(), d.output_size, d.reduction_size))
+            .map(|d| (d.heuristic.as_str(), d.output_size, d.reduction_size, &d.vars))
             .collect();
-        let agrees = |&(h, o, r): &(&str, i64, i64)| {
-            seen(p.features, h).is_some_and(|f| f.output_size == o && (r == -1 || f.reduction_size == r))
+        let agrees = |&(h, o, r, vars): &(&str, i64, i64, &BTreeMap<String, i64>)| {
+            seen(p.features, h).is_some_and(|f| {
+                f.output_size == o && (r == -1 || f.reduction_size == r) && differing(&f.vars, vars).is_empty()
+            })
         };
-        let list = || lines.iter().map(|(h, o, r)| format!("{h} {o}x{r}")).collect::<Vec<_>>().join(", ");
+        let list = || lines.iter().map(|(h, o, r, _)| format!("{h} {o}x{r}")).collect::<Vec<_>>().join(", ");
         match lines.iter().next() {
             None if p.reaches => {
                 out.unreached.push(p.shape);
@@ -274,21 +325,26 @@ pub(crate) fn features(parsed: &[Parsed], logs: &BTreeMap<usize, Vec<LoggedDecis
                     p.command
                 ));
             }
-            None => {}
+            None => out.untuned += 1,
             Some(_) if lines.iter().any(agrees) => {
                 out.confirmed += 1;
                 if lines.len() > 1 {
                     out.findings.push(format!("`{}`: the compiler decided several ops for it ({})", p.command, list()));
                 }
             }
-            Some(&(h, o, r)) if lines.len() == 1 && seen(p.features, h).is_some() => {
+            Some(&(h, o, r, vars)) if lines.len() == 1 && seen(p.features, h).is_some() => {
                 let f = seen(p.features, h).expect("checked in the guard");
+                let vars = differing(&f.vars, vars);
+                let sizes = f.output_size != o || (r != -1 && f.reduction_size != r);
+                let read = reads.get(h).map(Vec::as_slice).unwrap_or_default();
                 out.replaced.push(Replaced {
                     shape: p.shape,
                     command: p.command.to_string(),
                     heuristic: h.to_string(),
                     parsed: [f.output_size, f.reduction_size],
                     logged: [o, r],
+                    decisive: sizes || vars.keys().any(|v| read.contains(v)),
+                    vars,
                 });
             }
             Some(_) => out.findings.push(format!(
@@ -303,6 +359,16 @@ pub(crate) fn features(parsed: &[Parsed], logs: &BTreeMap<usize, Vec<LoggedDecis
         }
     }
     out
+}
+
+/// The quantities both `parsed` and `logged` name whose values differ:
+/// parsed, then logged. (The log also holds locals the tuner does not
+/// compute, such as the code's constants: nothing to compare.)
+fn differing(parsed: &BTreeMap<String, i64>, logged: &BTreeMap<String, i64>) -> BTreeMap<String, [i64; 2]> {
+    logged
+        .iter()
+        .filter_map(|(name, &l)| parsed.get(name).filter(|&&p| p != l).map(|&p| (name.clone(), [p, l])))
+        .collect()
 }
 
 /// `features` with the compiler's sizes of `r` in place of the parsed ones
@@ -322,8 +388,16 @@ pub(crate) fn replace(features: &mut Features, r: &Replaced) {
     if reduction != -1 {
         f.reduction_size = reduction;
         f.vars.insert("reductionSize".into(), reduction);
+        // A log of an earlier version has no locals: `kSize` is the
+        // matmul-like function's reduction size.
         if f.vars.contains_key("kSize") {
             f.vars.insert("kSize".into(), reduction);
+        }
+    }
+    for (name, [_, logged]) in &r.vars {
+        f.vars.insert(name.clone(), *logged);
+        if name == "startTileSize" {
+            f.start_tile_size = *logged;
         }
     }
 }
@@ -340,6 +414,9 @@ pub(crate) fn features_summary(log: &FeatureLog) -> String {
     if !log.unreached.is_empty() {
         out.push_str(&format!(", {} never reached a tuned ladder", log.unreached.len()));
     }
+    if log.untuned > 0 {
+        out.push_str(&format!(", {} reach no tuned ladder (as predicted)", log.untuned));
+    }
     if log.not_compiled > 0 {
         out.push_str(&format!("; {} not compiled (their processes failed; not compared)", log.not_compiled));
     }
@@ -347,10 +424,7 @@ pub(crate) fn features_summary(log: &FeatureLog) -> String {
         out.push_str(&format!("; {} log line(s) unreadable", log.unreadable));
     }
     for r in log.replaced.iter().take(5) {
-        out.push_str(&format!(
-            "\n  `{}`: {} outputSize {}, reductionSize {} (parsed: {}, {})",
-            r.command, r.heuristic, r.logged[0], r.logged[1], r.parsed[0], r.parsed[1]
-        ));
+        out.push_str(&format!("\n  `{}`: {}", r.command, r.describe()));
     }
     for f in log.findings.iter().take(5) {
         out.push_str(&format!("\n  {f}"));
@@ -363,7 +437,13 @@ mod tests {
     use super::*;
 
     fn d(h: &str, o: i64, r: i64, limit: i64) -> LoggedDecision {
-        LoggedDecision { heuristic: h.into(), output_size: o, reduction_size: r, limit }
+        LoggedDecision { heuristic: h.into(), output_size: o, reduction_size: r, limit, vars: BTreeMap::new() }
+    }
+
+    /// `f`'s sizes as logged, with these locals.
+    fn with_vars(f: &Features, vars: &[(&str, i64)]) -> LoggedDecision {
+        let vars = vars.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        LoggedDecision { vars, ..d(f.heuristic.name(), f.output_size, f.reduction_size, 8) }
     }
 
     fn e(command: &'static str, o: i64, r: i64, limit: Option<i64>) -> Expected<'static> {
@@ -420,7 +500,8 @@ mod tests {
                     gemmfp16 --a_w 768 --a_h 16384 --b_w 768\n\
                     gemmfp16 --a_w 32 --a_h 512 --b_w 32\n\
                     gemmfp16 --a_w 48 --a_h 4096 --b_w 48\n\
-                    gemmfp16 --a_w 8 --a_h 8 --b_w 8\n";
+                    gemmfp16 --a_w 8 --a_h 8 --b_w 8\n\
+                    gemmfp16 --a_w 16 --a_h 65536 --b_w 16\n";
         let (shapes, bad) = crate::core::workload::parse_commands(text);
         assert!(bad.is_empty(), "{bad:?}");
         let parsed: Vec<Parsed> = shapes
@@ -439,17 +520,38 @@ mod tests {
             (3, vec![d("matmul", 1, 2, 8), d("matmul", 3, 4, 8)]),
             // Unpredicted, but as parsed: confirmed (shape 4).
             (4, vec![d("matmul", f(4).output_size, -1, 8), d("conv", 1, 1, 1)]),
+            // The sizes as parsed, another ratio (and a constant the tuner
+            // does not compute): the quantity is replaced.
+            (5, vec![with_vars(f(5), &[("ratio", 1), ("kSize", 65536), ("smallKSize", 18000)])]),
         ]
         .into_iter()
         .collect();
-        let log = features(&parsed, &logs, &["matmul"]);
-        assert_eq!((log.shapes, log.confirmed, log.unreached.clone()), (5, 2, vec![2]));
+        let reads: BTreeMap<String, Vec<String>> =
+            [("matmul".to_string(), vec!["kSize".to_string(), "ratio".to_string()])].into_iter().collect();
+        let log = features(&parsed, &logs, &["matmul"], &reads);
+        assert_eq!((log.shapes, log.confirmed, log.untuned, log.unreached.clone()), (6, 2, 0, vec![2]));
+        // A shape no ladder takes, as predicted, is only counted.
+        let alone = Parsed { reaches: false, ..parsed[2] };
+        assert_eq!(features(&[alone], &logs, &["matmul"], &reads).untuned, 1);
+        // A quantity no condition reads is replaced, but the predicted
+        // splits still hold.
+        let nothing_read = BTreeMap::new();
+        let quiet = features(&parsed, &logs, &["matmul"], &nothing_read);
+        assert!(!quiet.replaced[1].decisive && quiet.replaced[0].decisive);
+        assert_eq!(quiet.doubtful(), BTreeSet::from([1, 2]));
+        assert!(quiet.replaced[1].describe().ends_with("; the heuristic's conditions read none of these"));
         let r = &log.replaced;
-        assert_eq!(r.len(), 1);
+        assert_eq!(r.len(), 2);
         assert_eq!((r[0].shape, r[0].parsed, r[0].logged), (1, [768 * 768, 16384], [768 * 768, 16448]));
+        let ratio = shapes[5].features.vars["ratio"];
+        assert_ne!(ratio, 1);
+        assert_eq!((r[1].shape, r[1].vars.clone()), (5, [("ratio".to_string(), [ratio, 1])].into_iter().collect()));
+        let mut five = shapes[5].features.clone();
+        replace(&mut five, &r[1]);
+        assert_eq!((five.vars["ratio"], five.reduction_size), (1, 65536));
         assert_eq!(log.findings.len(), 2, "{:?}", log.findings);
         assert!(log.findings[1].contains("matmul 1x2, matmul 3x4"), "{:?}", log.findings);
-        assert_eq!(log.doubtful(), BTreeSet::from([1, 2]));
+        assert_eq!(log.doubtful(), BTreeSet::from([1, 2, 5]));
         // The replacement reaches the quantities the C++ reads.
         let mut replaced = shapes[1].features.clone();
         replace(&mut replaced, &r[0]);

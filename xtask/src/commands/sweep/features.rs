@@ -5,9 +5,9 @@
 //! command. Here each shape is compiled by a benchmark process of its own
 //! (the probe build, the early returns off so every shape the heuristics
 //! take reaches its ladder, a kernel cache of its own), which ties every
-//! line to its shape; [`crate::core::decisionlog::features`] compares them
-//! with the parsed sizes, and the compiler's replace the parsed ones in
-//! `results.json` where they differ. The comparison is a journaled step
+//! line to its shape; [`crate::core::decisionlog::features`] compares its
+//! sizes and integer locals with the parsed ones, and the compiler's
+//! replace the parsed ones in `results.json` where they differ. The comparison is a journaled step
 //! ([`FEATURES_STEP`], keyed by the probe build's candidate key), so a
 //! rerun applies it again without compiling anything.
 //!
@@ -16,6 +16,7 @@
 
 use super::Sweep;
 use crate::core::cpp::patch::PROBE_NO_EARLY_RETURNS_VAR;
+use crate::core::decide::Model;
 use crate::core::decisionlog::{self, FeatureLog, Parsed};
 use crate::core::results::Results;
 use crate::ops::candidates::Candidate;
@@ -106,7 +107,8 @@ impl Sweep<'_> {
             })
             .collect();
         let logging: Vec<&str> = c.logged.iter().map(|h| h.name()).collect();
-        let mut log = decisionlog::features(&parsed, &run.per_shape, &logging);
+        let reads = self.plan.sites.iter().map(|s| (s.heuristic.name().to_string(), Model::from_site(s).reads()));
+        let mut log = decisionlog::features(&parsed, &run.per_shape, &logging, &reads.collect());
         log.not_compiled = self.plan.shapes.len() - parsed.len();
         log.unreadable = run.decisions.as_ref().map_or(0, |d| d.1);
         log.seconds = run.seconds;

@@ -62,7 +62,8 @@ pub(crate) const PROBE_LOG_VAR: &str = "IREE_TUNE_DECISION_LOG";
 pub(crate) const UNREAD_REDUCTION: &str = "-1LL";
 
 /// One line of a probe build's decision log: the heuristic, the sizes it
-/// decided on, and the limit it chose.
+/// decided on, the limit it chose, and the integer locals it had computed
+/// by then (by their C++ names; logs of earlier versions lack them).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
 pub(crate) struct LoggedDecision {
     pub(crate) heuristic: String,
@@ -71,31 +72,78 @@ pub(crate) struct LoggedDecision {
     #[serde(rename = "reductionSize")]
     pub(crate) reduction_size: i64,
     pub(crate) limit: i64,
+    #[serde(default)]
+    pub(crate) vars: std::collections::BTreeMap<String, i64>,
 }
 
-/// The C++ statement that appends one decision to [`PROBE_LOG_VAR`]'s file:
-/// one `fprintf` of a short line, which `O_APPEND` writes whole even when
-/// several compiler threads log at once.
-fn log_statement(heuristic: &str, output: &str, reduction: Option<&str>, indent: &str) -> String {
+/// The types of the locals a decision log line records: integers and
+/// `bool`, which `(long long)` converts exactly (sizes fit in it).
+const LOGGED_TYPES: &[&str] = &[
+    "int64_t",
+    "std::int64_t",
+    "int32_t",
+    "std::int32_t",
+    "uint64_t",
+    "std::uint64_t",
+    "size_t",
+    "std::size_t",
+    "int",
+    "unsigned",
+    "long",
+    "bool",
+];
+
+/// The integer locals `site`'s function declares at its top level before
+/// its ladder: in scope where the decision is logged, and what its
+/// conditions read (`parallelSize`, `ratio`, `kSize`, ...).
+fn integer_locals(src: &str, site: &Site) -> Vec<String> {
+    let file = CppFile::parse(src);
+    let Some(body) = file.node_at(&site.function.body) else { return vec![] };
+    let mut out = Vec::new();
+    for stmt in super::compound_statements(body) {
+        if stmt.end_byte() > site.ladder_start {
+            break;
+        }
+        let ty = stmt.child_by_field_name("type").map(|t| &src[t.byte_range()]).unwrap_or("");
+        if stmt.kind() != "declaration" || !LOGGED_TYPES.contains(&ty) {
+            continue;
+        }
+        let mut cursor = stmt.walk();
+        for d in stmt.children_by_field_name("declarator", &mut cursor) {
+            let name = match d.kind() {
+                "init_declarator" => d.child_by_field_name("declarator").filter(|n| n.kind() == "identifier"),
+                _ => None,
+            };
+            out.extend(name.map(|n| src[n.byte_range()].to_string()));
+        }
+    }
+    out
+}
+
+/// The C++ statement that appends one decision to [`PROBE_LOG_VAR`]'s file
+/// as one JSON line: the sizes and limit, then each of `vars`. The stream
+/// is buffered, so `fclose` writes the line with one `write`, which
+/// `O_APPEND` keeps whole even when several compiler threads log at once.
+fn log_statement(heuristic: &str, (output, reduction): (&str, Option<&str>), vars: &[String], indent: &str) -> String {
     // A ladder that reads no reduction size has none in scope: -1 says so.
     let reduction = reduction.map(|r| format!("(long long)({r})")).unwrap_or_else(|| UNREAD_REDUCTION.to_string());
-    let format = format!(
-        r#"{{\"heuristic\": \"{heuristic}\", \"outputSize\": %lld, \"reductionSize\": %lld, \"limit\": %lld}}\n"#
+    let head = format!(
+        r#"{{\"heuristic\": \"{heuristic}\", \"outputSize\": %lld, \"reductionSize\": %lld, \"limit\": %lld, \"vars\": {{"#
     );
-    [
+    let mut lines = vec![
         format!("if (const char *tunerLog = std::getenv(\"{PROBE_LOG_VAR}\")) {{ // {MARKER}: probe"),
         "  if (FILE *tunerFile = std::fopen(tunerLog, \"a\")) {".to_string(),
         format!(
-            "    std::fprintf(tunerFile, \"{format}\", (long long)({output}), {reduction}, \
-             (long long)limitParallelLoops);"
+            "    std::fprintf(tunerFile, \"{head}\", (long long)({output}), {reduction}, (long long)limitParallelLoops);"
         ),
-        "    std::fclose(tunerFile);".to_string(),
-        "  }".to_string(),
-        "}".to_string(),
-    ]
-    .iter()
-    .map(|l| format!("\n{indent}{l}"))
-    .collect()
+    ];
+    for (i, v) in vars.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        lines.push(format!(r#"    std::fprintf(tunerFile, "{sep}\"{v}\": %lld", (long long)({v}));"#));
+    }
+    lines
+        .extend(["    std::fputs(\"}}\\n\", tunerFile);", "    std::fclose(tunerFile);", "  }", "}"].map(String::from));
+    lines.iter().map(|l| format!("\n{indent}{l}")).collect()
 }
 
 /// The top-level arguments of the call whose `(` is just before `at`, and
@@ -129,10 +177,11 @@ fn call_args(src: &str, at: usize) -> Option<(Vec<&str>, usize)> {
 /// it, and the sweep says so).
 fn log_edit(src: &str, site: &Site) -> Option<Edit> {
     let heuristic = site.heuristic.to_string();
+    let vars = integer_locals(src, site);
     match &site.style {
         LadderStyle::Inline { chain, .. } => {
             let names = super::emit::names(site, src);
-            let text = log_statement(&heuristic, &names.output, names.reduction.as_deref(), &site.indent);
+            let text = log_statement(&heuristic, (&names.output, names.reduction.as_deref()), &vars, &site.indent);
             Some(Edit { range: chain.end..chain.end, text })
         }
         LadderStyle::Helper { helper, .. } => {
@@ -144,7 +193,8 @@ fn log_edit(src: &str, site: &Site) -> Option<Edit> {
             let decl = after + src[after..end].find("limitParallelLoops =")?;
             let semi = decl + src[decl..end].find(';')? + 1;
             let indent = super::line_indent(src, decl);
-            Some(Edit { range: semi..semi, text: log_statement(&heuristic, output, Some(reduction), &indent) })
+            let text = log_statement(&heuristic, (output, Some(reduction)), &vars, &indent);
+            Some(Edit { range: semi..semi, text })
         }
     }
 }

@@ -66,14 +66,19 @@ impl Model {
         env(features, self.constants_for(low), low)
     }
 
-    /// Whether the code tells default and low-parallelism targets apart.
-    pub(crate) fn reads_flag(&self) -> bool {
+    /// Every quantity the early returns and the ladder read, by name.
+    pub(crate) fn reads(&self) -> Vec<String> {
         let mut vars = Vec::new();
         for e in &self.early_returns {
             e.vars(&mut vars);
         }
         crate::core::cpp::rules::stmt_vars(&self.ladder, &mut vars);
-        vars.iter().any(|v| v == "lowParallelism") || self.constants != self.constants_low
+        vars
+    }
+
+    /// Whether the code tells default and low-parallelism targets apart.
+    pub(crate) fn reads_flag(&self) -> bool {
+        self.reads().iter().any(|v| v == "lowParallelism") || self.constants != self.constants_low
     }
 }
 

@@ -443,6 +443,9 @@ fn compiler_features(out: &mut String, f: &crate::core::decisionlog::FeatureLog)
         let _ = write!(out, " and replaced those of {}, which the rules are fitted on", f.replaced.len());
     }
     let _ = writeln!(out, ".");
+    if f.untuned > 0 {
+        let _ = writeln!(out, "{} shape(s) reach no tuned ladder, as predicted.", f.untuned);
+    }
     if f.not_compiled > 0 {
         let _ = writeln!(
             out,
@@ -451,11 +454,7 @@ fn compiler_features(out: &mut String, f: &crate::core::decisionlog::FeatureLog)
         );
     }
     for r in &f.replaced {
-        let _ = writeln!(
-            out,
-            "- `{}` ({}): outputSize {}, reductionSize {} (parsed: {}, {})",
-            r.command, r.heuristic, r.logged[0], r.logged[1], r.parsed[0], r.parsed[1]
-        );
+        let _ = writeln!(out, "- `{}`: {}", r.command, r.describe());
     }
     for finding in &f.findings {
         let _ = writeln!(out, "- {finding}");

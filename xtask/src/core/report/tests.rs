@@ -127,13 +127,16 @@ fn the_report_says_which_sizes_the_compiler_replaced() {
     let parsed = [results.shapes[2].features.output_size, results.shapes[2].features.reduction_size];
     results.compiler_features = Some(FeatureLog {
         shapes: results.shapes.len(),
-        confirmed: results.shapes.len() - 2,
+        confirmed: results.shapes.len() - 3,
+        untuned: 1,
         replaced: vec![Replaced {
             shape: 2,
             command,
             heuristic: "conv".into(),
             parsed,
             logged: [parsed[0], parsed[1] + 64],
+            vars: [("ratio".to_string(), [12, 13])].into_iter().collect(),
+            decisive: true,
         }],
         unreached: vec![3],
         findings: vec!["`conv ...`: the compiler never reached a tuned ladder with the early returns off".into()],
