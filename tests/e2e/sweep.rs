@@ -853,7 +853,7 @@ fn the_compiler_s_logged_sizes_replace_the_parsed_ones() {
     let err = ok(xtask(&env, &args));
     let line = "compiler features: 7 shapes compiled one per process in ";
     assert!(err.contains(line), "{err}");
-    assert!(err.contains("5 confirm the parsed sizes, 2 replaced by the compiler's"), "{err}");
+    assert!(err.contains("5 confirm the parsed features, 2 replaced by the compiler's"), "{err}");
     // Every quantity the C++ computed from K follows it (ratio = K / 64).
     let replaced =
         "`gemmfp16 --a_w 64 --a_h 65536 --b_w 64 -t 1 --iter 100`: matmul outputSize 4096, reductionSize 65600 \

@@ -12,7 +12,10 @@
 //! the toolkit's way edits a scratch copy of the fixture in place, rebuilds
 //! it and benchmarks every shape on one device, per candidate. Neither
 //! re-measures ambiguous pairs nor rechecks the baseline, so the ways do
-//! the same benchmark work. A benchmark to read, not a timed test.
+//! the same benchmark work, except that the probe sweeps also compile every
+//! shape alone for the compiler's features (`sweep.compiler_features`, on
+//! by default), which the table shows in a column of its own. A benchmark
+//! to read, not a timed test.
 
 use crate::cli::SweepBenchArgs;
 use crate::config::{self, BuildAhead, Config};
@@ -37,6 +40,10 @@ struct Row {
     /// ahead, `sweep.build_ahead`): not wall time of their own.
     hidden_seconds: f64,
     bench_seconds: f64,
+    /// The probe sweep's compiler features: every shape compiled by a
+    /// benchmark process of its own before the baseline is measured
+    /// (`sweep.compiler_features`), beside the candidates' benchmarks.
+    features_seconds: f64,
     saved_runs: usize,
 }
 
@@ -44,7 +51,8 @@ impl Row {
     /// Wall time not spent in a build or a benchmark process: the tool's
     /// own work (planning, predictions, results files, its own start).
     fn overhead(&self) -> f64 {
-        (self.wall - (self.build_seconds - self.hidden_seconds) - self.bench_seconds).max(0.0)
+        let children = self.build_seconds - self.hidden_seconds + self.bench_seconds + self.features_seconds;
+        (self.wall - children).max(0.0)
     }
 
     /// A tool sweep's figures from its results.
@@ -64,6 +72,7 @@ impl Row {
             build_seconds: builds.iter().sum(),
             hidden_seconds: hidden.fold(0.0, |a, b| a + b),
             bench_seconds: results.candidates.iter().filter_map(|c| c.bench_seconds).sum(),
+            features_seconds: results.compiler_features.as_ref().map_or(0.0, |f| f.seconds),
             saved_runs: shared * repeats as usize,
         }
     }
@@ -144,6 +153,7 @@ fn toolkit_way(workspace: &Path, dir: &Path, (base, env): (&Config, &[(&str, Str
         build_seconds: 0.0,
         hidden_seconds: 0.0,
         bench_seconds: 0.0,
+        features_seconds: 0.0,
         saved_runs: 0,
     };
     for limit in std::iter::once(None).chain(limits.iter().map(|&l| Some(l))) {
@@ -206,18 +216,19 @@ fn toolkit_repeat(cfg: &Config, fx: &fixture::Fixture, commands: &Path, tag: &st
 /// The table and the line of ratios.
 fn render(toolkit: &Row, rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<30} {:>8} {:>7} {:>8} {:>8} {:>8} {:>10} {:>9}\n",
-        "way", "wall s", "builds", "build s", "hidden s", "bench s", "runs saved", "overhead"
+        "{:<30} {:>8} {:>7} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}\n",
+        "way", "wall s", "builds", "build s", "hidden s", "bench s", "features s", "runs saved", "overhead"
     );
     for r in std::iter::once(toolkit).chain(rows) {
         out.push_str(&format!(
-            "{:<30} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>10} {:>8.1}%\n",
+            "{:<30} {:>8.1} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>10.1} {:>10} {:>8.1}%\n",
             r.way,
             r.wall,
             r.builds,
             r.build_seconds,
             r.hidden_seconds,
             r.bench_seconds,
+            r.features_seconds,
             r.saved_runs,
             100.0 * r.overhead() / r.wall
         ));
@@ -255,7 +266,9 @@ mod tests {
 
     fn row(way: &str, wall: f64, builds: usize, (build, ahead): (f64, f64), bench: f64, saved: usize) -> Row {
         let way = way.to_string();
-        Row { way, wall, builds, build_seconds: build, hidden_seconds: ahead, bench_seconds: bench, saved_runs: saved }
+        let features_seconds = if way.starts_with("probe") { 10.0 } else { 0.0 };
+        let (build_seconds, hidden_seconds, bench_seconds, saved_runs) = (build, ahead, bench, saved);
+        Row { way, wall, builds, build_seconds, hidden_seconds, bench_seconds, features_seconds, saved_runs }
     }
 
     /// The table and its ratio lines, from figures of the kind a run gives.
@@ -266,8 +279,8 @@ mod tests {
             row("rebuild, 1 device, serial", 260.0, 11, (58.0, 0.0), 200.0, 681),
             row("rebuild, 1 device", 208.0, 11, (59.0, 53.0), 201.0, 681),
             row("rebuild, 4 devices", 70.0, 11, (58.0, 40.0), 52.0, 681),
-            row("probe, 1 device", 206.0, 1, (5.5, 0.0), 199.0, 681),
-            row("probe, 4 devices", 57.0, 1, (5.4, 0.0), 51.0, 681),
+            row("probe, 1 device", 216.0, 1, (5.5, 0.0), 199.0, 681),
+            row("probe, 4 devices", 67.0, 1, (5.4, 0.0), 51.0, 681),
         ];
         insta::assert_snapshot!("sweep_bench_output", render(&toolkit, &rows));
     }

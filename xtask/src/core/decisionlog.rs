@@ -1,6 +1,7 @@
 //! The probe build's decision log, checked against the tuner's predictions.
 //! Each tuned heuristic of a probe build appends one line per decision that
-//! reaches its ladder (heuristic, output and reduction sizes, limit; see
+//! reaches its ladder (heuristic, output and reduction sizes, limit, the
+//! function's integer locals; see
 //! [`crate::core::cpp::patch::LoggedDecision`]). Here those lines are read
 //! and compared with what the tuner's model predicted for the shapes the
 //! benchmark compiled: the same limit where it predicted the ladder, no
@@ -192,7 +193,7 @@ pub(crate) struct Parsed<'a> {
     pub(crate) reaches: bool,
 }
 
-/// The compiler's sizes of one shape where they differ from the parsed
+/// The compiler's features of one shape where they differ from the parsed
 /// ones, which they replaced in `results.json`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Replaced {
@@ -245,13 +246,13 @@ impl Replaced {
 pub(crate) struct FeatureLog {
     /// Shapes compiled (one process each).
     pub(crate) shapes: usize,
-    /// Shapes whose parsed sizes the compiler confirmed.
+    /// Shapes whose parsed features the compiler confirmed.
     pub(crate) confirmed: usize,
     /// Shapes no tuned ladder takes, as the tuner predicts (nothing to
     /// compare).
     #[serde(default)]
     pub(crate) untuned: usize,
-    /// Shapes whose parsed sizes the compiler's replaced.
+    /// Shapes whose parsed features the compiler's replaced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) replaced: Vec<Replaced>,
     /// Shapes the tuner predicts reach a ladder the compiler never reached:
@@ -290,7 +291,7 @@ fn seen<'a>(parsed: &'a Features, heuristic: &str) -> Option<&'a Features> {
     std::iter::once(parsed).chain(parsed.fallback.as_deref()).find(|f| f.heuristic.name() == heuristic)
 }
 
-/// Compares each shape's parsed sizes with those its own process logged
+/// Compares each shape's parsed features with those its own process logged
 /// (`logs`, by shape id), for the heuristics in `logging`; `reads` names,
 /// per heuristic, the quantities its early returns and ladder read.
 pub(crate) fn features(
@@ -371,7 +372,7 @@ fn differing(parsed: &BTreeMap<String, i64>, logged: &BTreeMap<String, i64>) -> 
         .collect()
 }
 
-/// `features` with the compiler's sizes of `r` in place of the parsed ones
+/// `features` with the compiler's values of `r` in place of the parsed ones
 /// (the named quantities the C++ reads them by included).
 pub(crate) fn replace(features: &mut Features, r: &Replaced) {
     let f = if features.heuristic.name() == r.heuristic {
@@ -405,7 +406,7 @@ pub(crate) fn replace(features: &mut Features, r: &Replaced) {
 /// One line for the sweep's output, and the findings under it.
 pub(crate) fn features_summary(log: &FeatureLog) -> String {
     let mut out = format!(
-        "compiler features: {} shapes compiled one per process in {:.1} s: {} confirm the parsed sizes",
+        "compiler features: {} shapes compiled one per process in {:.1} s: {} confirm the parsed features",
         log.shapes, log.seconds, log.confirmed
     );
     if !log.replaced.is_empty() {

@@ -436,7 +436,7 @@ fn compiler_features(out: &mut String, f: &crate::core::decisionlog::FeatureLog)
     let compared = f.shapes - f.not_compiled;
     let _ = write!(
         out,
-        "\nFeatures: each of {compared} shapes was compiled by a benchmark process of its own with the probe build (early returns off), so the sizes its compiler logged are that shape's. They confirmed the parsed `outputSize` and `reductionSize` of {} shape(s)",
+        "\nFeatures: each of {compared} shapes was compiled by a benchmark process of its own with the probe build (early returns off), so what its compiler logged is that shape's: `outputSize`, `reductionSize` and the integer locals the heuristic function computed. They confirmed the parsed features of {} shape(s)",
         f.confirmed
     );
     if !f.replaced.is_empty() {
