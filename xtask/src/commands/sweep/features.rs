@@ -52,7 +52,7 @@ pub(super) fn earlier(journal: &RunJournal, run: &RunDir, c: &Candidate) -> Opti
 
 impl Sweep<'_> {
     /// Compiles every shape in a process of its own with `c`'s build (at
-    /// `commit`), compares the sizes it logged with the parsed ones, and
+    /// `commit`), compares what it logged with the parsed features, and
     /// puts the outcome into the results; an earlier attempt's outcome is
     /// reused.
     pub(super) fn compiler_features(&mut self, c: &Candidate, commit: git2::Oid) -> Result<()> {
@@ -69,7 +69,7 @@ impl Sweep<'_> {
         self.plan.run.write_results(&self.results)
     }
 
-    /// The processes, and their logs against the parsed sizes.
+    /// The processes, and their logs against the parsed features.
     fn compile_one_by_one(&mut self, c: &Candidate, commit: git2::Oid) -> Result<FeatureLog> {
         let config = &self.ctx.config;
         let dir = self.plan.run.path.join(FEATURES_STEP);

@@ -122,8 +122,9 @@ fn integer_locals(src: &str, site: &Site) -> Vec<String> {
 
 /// The C++ statement that appends one decision to [`PROBE_LOG_VAR`]'s file
 /// as one JSON line: the sizes and limit, then each of `vars`. The stream
-/// is buffered, so `fclose` writes the line with one `write`, which
-/// `O_APPEND` keeps whole even when several compiler threads log at once.
+/// is buffered and the line far shorter than its buffer, so `fclose`
+/// writes it with one `write`, which `O_APPEND` keeps whole even when
+/// several compiler threads log at once.
 fn log_statement(heuristic: &str, (output, reduction): (&str, Option<&str>), vars: &[String], indent: &str) -> String {
     // A ladder that reads no reduction size has none in scope: -1 says so.
     let reduction = reduction.map(|r| format!("(long long)({r})")).unwrap_or_else(|| UNREAD_REDUCTION.to_string());
