@@ -389,11 +389,6 @@ pub(crate) fn replace(features: &mut Features, r: &Replaced) {
     if reduction != -1 {
         f.reduction_size = reduction;
         f.vars.insert("reductionSize".into(), reduction);
-        // A log of an earlier version has no locals: `kSize` is the
-        // matmul-like function's reduction size.
-        if f.vars.contains_key("kSize") {
-            f.vars.insert("kSize".into(), reduction);
-        }
     }
     for (name, [_, logged]) in &r.vars {
         f.vars.insert(name.clone(), *logged);
@@ -515,7 +510,7 @@ mod tests {
             // As parsed.
             (0, vec![d("matmul", f(0).output_size, f(0).reduction_size, 64)]),
             // Another reduction size: the compiler's replaces the parsed.
-            (1, vec![d("matmul", f(1).output_size, 16448, 8)]),
+            (1, vec![LoggedDecision { reduction_size: 16448, ..with_vars(f(1), &[("kSize", 16448)]) }]),
             // Nothing logged although the tuner predicts the ladder (shape 2);
             // two ops, neither as parsed (shape 3).
             (3, vec![d("matmul", 1, 2, 8), d("matmul", 3, 4, 8)]),

@@ -53,18 +53,15 @@ pub(super) fn earlier(journal: &RunJournal, run: &RunDir, c: &Candidate) -> Opti
 impl Sweep<'_> {
     /// Compiles every shape in a process of its own with `c`'s build (at
     /// `commit`), compares what it logged with the parsed features, and
-    /// puts the outcome into the results; an earlier attempt's outcome is
-    /// reused.
+    /// puts the outcome into the results; an earlier attempt's outcome was
+    /// put there when the sweep started ([`apply`]).
     pub(super) fn compiler_features(&mut self, c: &Candidate, commit: git2::Oid) -> Result<()> {
         // An earlier attempt's was applied and said when the sweep started.
-        let log = match earlier(&self.journal, &self.plan.run, c) {
-            Some(log) => log,
-            None => {
-                let log = self.compile_one_by_one(c, commit)?;
-                self.progress.log(&decisionlog::features_summary(&log));
-                log
-            }
-        };
+        if earlier(&self.journal, &self.plan.run, c).is_some() {
+            return Ok(());
+        }
+        let log = self.compile_one_by_one(c, commit)?;
+        self.progress.log(&decisionlog::features_summary(&log));
         apply(&mut self.results, log);
         self.plan.run.write_results(&self.results)
     }
